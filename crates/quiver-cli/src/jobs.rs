@@ -1,0 +1,50 @@
+//! Loading and compiling job files for a command.
+
+use std::path::PathBuf;
+
+use quiver_spec::JobSpec;
+use quiver_sql::{CompiledJob, compile_job};
+use quiver_types::Diagnostics;
+
+use crate::failure::Failure;
+
+/// A job file's job, planned.
+pub struct Loaded {
+    /// What the file says.
+    pub spec: JobSpec,
+    /// The plan.
+    pub job: CompiledJob,
+}
+
+/// Loads and compiles every job under `paths`; with `only`, just those names.
+pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> {
+    let specs = quiver_spec::load_paths(paths)?;
+    let registry = quiver_udfs::registry();
+    let mut errors = Diagnostics::new();
+    let mut out = Vec::new();
+    let all: Vec<String> = specs.iter().map(|s| s.name.value.clone()).collect();
+    for spec in specs {
+        if !only.is_empty() && !only.contains(&spec.name.value) {
+            continue;
+        }
+        match compile_job(&spec, &registry) {
+            Ok(job) => out.push(Loaded { spec, job }),
+            Err(d) => errors.0.extend(d.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors.sorted()));
+    }
+    for name in only {
+        if !all.contains(name) {
+            return Err(Failure::User(format!("no job named `{name}` in the given files (jobs: {})", all.join(", "))));
+        }
+    }
+    if out.is_empty() {
+        return Err(Failure::User(format!(
+            "no job files found in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(out)
+}

@@ -1,0 +1,303 @@
+//! Running jobs: one timely worker per thread, each reading its share of
+//! the sources and driving the dataflow.
+//!
+//! Each worker builds the same dataflow (one input per source, every job's
+//! operators, one sink per job), then:
+//!
+//! 1. reads every bounded *table* whole (each worker keeps a copy for
+//!    joins) at the earliest time, and closes those inputs;
+//! 2. reads its share of the *stream* splits, always advancing the split
+//!    whose lower time bound is smallest, so splits progress together and
+//!    windows close as early as possible. After each batch, every stream
+//!    input advances to the least lower bound of its unfinished splits: that
+//!    is the worker's watermark, and timely's frontier — the least over all
+//!    workers — is the run's;
+//! 3. closes its inputs and steps the dataflow until every sink has finished.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::TimestampMillisecondType;
+use quiver_sql::CompiledJob;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::InputHandle;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+
+use crate::chunk::{Chunk, with_time};
+use crate::compile::{PlanBuilder, required_columns};
+use crate::error::DataflowError;
+use crate::metrics::RunMetrics;
+use crate::operators::{ErrorSlot, sink};
+use crate::sink::{SinkFactory, SinkWriter};
+use crate::source::{ReadRequest, SourceDef, Split, SplitClock};
+
+/// A job to run and where its output goes.
+#[derive(Clone)]
+pub struct JobRun {
+    /// The compiled job.
+    pub job: CompiledJob,
+    /// Its sinks.
+    pub sinks: Vec<Arc<dyn SinkFactory>>,
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub workers: usize,
+    /// Only output rows with event time at or after this (ms).
+    pub start: Option<i64>,
+    /// Only output rows with event time before this (ms).
+    pub end: Option<i64>,
+}
+
+type Input = InputHandle<i64, CapacityContainerBuilder<Vec<Chunk>>>;
+
+struct Reader {
+    source: usize,
+    split: Box<dyn Split>,
+    clock: SplitClock,
+}
+
+impl Reader {
+    fn lower_bound(&self, delay: i64) -> i64 {
+        let stats = self.split.min_time().unwrap_or(i64::MIN);
+        self.clock.watermark(delay).map_or(stats, |w| w.max(stats))
+    }
+}
+
+/// Runs `jobs` over `sources` to completion. Sources are matched to plans
+/// by name; `metrics` must have been created for these sources and jobs.
+pub fn run(jobs: Vec<JobRun>, sources: Vec<SourceDef>, opts: RunOptions, metrics: Arc<RunMetrics>) -> Result<(), DataflowError> {
+    let plans: Vec<_> = jobs.iter().map(|j| &j.job.plan).collect();
+    let needed = required_columns(&plans);
+    // Read far enough back that the first windows of the interval are complete.
+    let mut lookback: HashMap<String, i64> = HashMap::new();
+    for j in &jobs {
+        for s in j.job.plan.sources() {
+            let e = lookback.entry(s).or_insert(0);
+            *e = (*e).max(j.job.lookback());
+        }
+    }
+    let sources: Vec<(SourceDef, ReadRequest)> = sources
+        .into_iter()
+        .filter(|s| needed.contains_key(&s.name))
+        .map(|s| {
+            let mut columns = needed[&s.name].clone();
+            if let Some(t) = s.time_col {
+                columns[t] = true;
+            }
+            let stream = s.time_col.is_some();
+            let back = lookback.get(&s.name).copied().unwrap_or(0);
+            let req = ReadRequest {
+                columns,
+                start: if stream { opts.start.map(|t| t.saturating_sub(back)) } else { None },
+                end: if stream { opts.end } else { None },
+            };
+            (s, req)
+        })
+        .collect();
+    let errors = Arc::new(ErrorSlot::default());
+    let jobs = Arc::new(jobs);
+    let sources = Arc::new(sources);
+    let interval = (opts.start, opts.end);
+    let (m, e) = (metrics.clone(), errors.clone());
+    let config = timely::Config::process(opts.workers.max(1));
+    let guards = timely::execute(config, move |worker| {
+        let index = worker.index();
+        let peers = worker.peers();
+        let probe = ProbeHandle::new();
+        let mut inputs: Vec<Option<Input>> = Vec::new();
+        worker.dataflow::<i64, _, _>(|scope| {
+            let mut streams = HashMap::new();
+            for (s, _) in sources.iter() {
+                let mut h = Input::new();
+                streams.insert(s.name.clone(), h.to_stream(scope.clone()));
+                inputs.push(Some(h));
+            }
+            for (j, run) in jobs.iter().enumerate() {
+                let builder = PlanBuilder { scope: scope.clone(), sources: &streams, peers, job: j, metrics: m.clone(), errors: e.clone() };
+                let out = match builder.build(&run.job.plan) {
+                    Ok(s) => s,
+                    Err(err) => {
+                        e.set(err);
+                        continue;
+                    }
+                };
+                let mut writers: Vec<Box<dyn SinkWriter>> = Vec::new();
+                for f in &run.sinks {
+                    match f.open(index, peers) {
+                        Ok(w) => writers.push(w),
+                        Err(msg) => e.set(DataflowError::Sink { job: run.job.name.clone(), message: msg }),
+                    }
+                }
+                sink(out, writers, interval, j, run.job.name.clone(), m.clone(), e.clone()).probe_with(&probe);
+            }
+        });
+        read_sources(worker, index, peers, &sources, &mut inputs, &m, &e);
+        for i in inputs.iter_mut() {
+            i.take();
+        }
+        while !probe.done() {
+            worker.step();
+        }
+        m.worker_time[index].store(i64::MAX, Ordering::Relaxed);
+    })
+    .map_err(DataflowError::Runtime)?;
+    for r in guards.join() {
+        r.map_err(DataflowError::Runtime)?;
+    }
+    match errors.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn read_sources(
+    worker: &mut timely::worker::Worker,
+    index: usize,
+    peers: usize,
+    sources: &[(SourceDef, ReadRequest)],
+    inputs: &mut [Option<Input>],
+    metrics: &RunMetrics,
+    errors: &ErrorSlot,
+) {
+    let fail = |name: &str, message: String| DataflowError::Source { source_name: name.to_string(), message };
+    // Tables: every worker reads all of them, at the earliest time.
+    for (i, (def, req)) in sources.iter().enumerate() {
+        if def.time_col.is_some() {
+            continue;
+        }
+        match def.provider.splits(0, 1, req) {
+            Ok(splits) => {
+                for mut split in splits {
+                    loop {
+                        match split.next_batch() {
+                            Ok(Some(b)) => {
+                                if index == 0 {
+                                    metrics.sources[i].rows_read.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                                }
+                                match with_time_column(&b, None, &def.schema) {
+                                    Ok(c) => inputs[i].as_mut().expect("open").send(Chunk(c)),
+                                    Err(e) => errors.set(e),
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(msg) => {
+                                errors.set(fail(&def.name, format!("{}: {msg}", split.describe())));
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(msg) => errors.set(fail(&def.name, msg)),
+        }
+        inputs[i].take();
+        worker.step();
+    }
+    // Streams: this worker's share of the splits, lowest time bound first.
+    let mut readers: Vec<Reader> = Vec::new();
+    for (i, (def, req)) in sources.iter().enumerate() {
+        if def.time_col.is_none() {
+            continue;
+        }
+        match def.provider.splits(index, peers, req) {
+            Ok(splits) => readers.extend(splits.into_iter().map(|split| Reader { source: i, split, clock: SplitClock::default() })),
+            Err(msg) => errors.set(fail(&def.name, msg)),
+        }
+    }
+    let delay = |r: &Reader| sources[r.source].0.watermark_delay;
+    advance_inputs(&readers, sources, inputs, metrics, index);
+    while !readers.is_empty() && !errors.failed() {
+        let Some(k) = (0..readers.len()).min_by_key(|&k| readers[k].lower_bound(delay(&readers[k]))) else { break };
+        let src = readers[k].source;
+        let (def, req) = &sources[src];
+        match readers[k].split.next_batch() {
+            Ok(Some(b)) => {
+                metrics.sources[src].rows_read.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                let floor = *inputs[src].as_ref().expect("open").time();
+                match admit(&b, def, req, &mut readers[k].clock, floor) {
+                    Ok((chunk, late, invalid)) => {
+                        metrics.sources[src].rows_late.fetch_add(late, Ordering::Relaxed);
+                        metrics.sources[src].rows_invalid.fetch_add(invalid, Ordering::Relaxed);
+                        if let Some(c) = chunk {
+                            inputs[src].as_mut().expect("open").send(Chunk(c));
+                        }
+                    }
+                    Err(e) => errors.set(e),
+                }
+            }
+            Ok(None) => {
+                readers.swap_remove(k);
+            }
+            Err(msg) => {
+                errors.set(fail(&def.name, format!("{}: {msg}", readers[k].split.describe())));
+                break;
+            }
+        }
+        advance_inputs(&readers, sources, inputs, metrics, index);
+        worker.step();
+    }
+}
+
+/// Moves each stream input to the least lower bound of its unfinished
+/// splits, closing inputs whose splits are all read.
+fn advance_inputs(readers: &[Reader], sources: &[(SourceDef, ReadRequest)], inputs: &mut [Option<Input>], metrics: &RunMetrics, index: usize) {
+    let mut least = i64::MAX;
+    for (i, (def, _)) in sources.iter().enumerate() {
+        if def.time_col.is_none() {
+            continue;
+        }
+        let bound = readers.iter().filter(|r| r.source == i).map(|r| r.lower_bound(def.watermark_delay)).min();
+        match bound {
+            None => {
+                inputs[i].take();
+            }
+            Some(t) => {
+                if let Some(h) = inputs[i].as_mut()
+                    && t > *h.time()
+                {
+                    h.advance_to(t);
+                }
+                least = least.min(inputs[i].as_ref().map_or(t, |h| *h.time()));
+            }
+        }
+    }
+    metrics.worker_time[index].store(least, Ordering::Relaxed);
+}
+
+/// Applies the watermark and interval to a batch read from a split, and
+/// appends `__time`. Returns the rows to send and the late and invalid counts.
+fn admit(b: &RecordBatch, def: &SourceDef, req: &ReadRequest, clock: &mut SplitClock, floor: i64) -> Result<(Option<RecordBatch>, u64, u64), DataflowError> {
+    let t = def.time_col.expect("streams have an event time");
+    let ts = b.column(t).as_primitive_opt::<TimestampMillisecondType>().ok_or_else(|| DataflowError::Source {
+        source_name: def.name.clone(),
+        message: format!("event-time column arrived as {}, not a millisecond timestamp", b.column(t).data_type()),
+    })?;
+    let times: Vec<Option<i64>> = ts.iter().collect();
+    let a = clock.admit(&times, def.watermark_delay, floor, (req.start, req.end));
+    if a.keep.is_empty() {
+        return Ok((None, a.late, a.invalid));
+    }
+    let kept = if a.keep.len() == b.num_rows() { b.clone() } else { take_record_batch(b, &UInt32Array::from(a.keep))? };
+    Ok((Some(with_time_column(&kept, Some(t), &def.schema)?), a.late, a.invalid))
+}
+
+/// Appends `__time`: the event-time column's values, or the minimum time for tables.
+fn with_time_column(b: &RecordBatch, time_col: Option<usize>, schema: &quiver_types::Schema) -> Result<RecordBatch, DataflowError> {
+    let time: ArrayRef = match time_col {
+        Some(t) => {
+            let ts = b.column(t).as_primitive::<TimestampMillisecondType>();
+            Arc::new(Int64Array::new(ts.values().clone(), None))
+        }
+        None => Arc::new(Int64Array::from(vec![i64::MIN; b.num_rows()])),
+    };
+    let mut cols = b.columns().to_vec();
+    cols.push(time);
+    Ok(RecordBatch::try_new(with_time(schema), cols)?)
+}

@@ -1,0 +1,286 @@
+//! Timely operators over streams of [`Chunk`]s.
+//!
+//! Operators never panic on data: an error is recorded in the run's
+//! [`ErrorSlot`] and the batch is dropped; the executor sees the slot, stops
+//! reading, lets the dataflow drain, and reports the error (sinks then skip
+//! their final commit).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::Int64Type;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::Operator;
+
+use crate::chunk::Chunk;
+use crate::error::DataflowError;
+use crate::eval::time_column;
+use crate::hash::hash_rows;
+use crate::metrics::RunMetrics;
+use crate::sink::SinkWriter;
+use crate::window_state::WindowState;
+
+/// A stream of chunks at event-time timestamps.
+pub type ChunkStream<'s> = Stream<'s, i64, Vec<Chunk>>;
+type Builder = CapacityContainerBuilder<Vec<Chunk>>;
+
+/// The first error of a run, shared by all workers.
+#[derive(Debug, Default)]
+pub struct ErrorSlot {
+    failed: AtomicBool,
+    first: Mutex<Option<DataflowError>>,
+}
+
+impl ErrorSlot {
+    /// Records an error (only the first is kept).
+    pub fn set(&self, e: DataflowError) {
+        if !self.failed.swap(true, Ordering::SeqCst)
+            && let Ok(mut slot) = self.first.lock()
+        {
+            *slot = Some(e);
+        }
+    }
+
+    /// Whether any error was recorded.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Takes the recorded error.
+    pub fn take(&self) -> Option<DataflowError> {
+        self.first.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// Applies `f` to every chunk; `Ok(None)` or an empty batch drops it.
+pub fn map_batches<'s>(
+    stream: ChunkStream<'s>,
+    name: &str,
+    errors: Arc<ErrorSlot>,
+    mut f: impl FnMut(&RecordBatch) -> Result<Option<RecordBatch>, DataflowError> + 'static,
+) -> ChunkStream<'s> {
+    stream.unary::<Builder, _, _, _>(Pipeline, name, move |_cap, _info| {
+        move |input, output| {
+            input.for_each_stamp(|cap, data| {
+                let mut session = output.session(&cap);
+                for chunk in data.flat_map(|d| d.drain(..)) {
+                    if errors.failed() {
+                        continue;
+                    }
+                    match f(&chunk.0) {
+                        Ok(Some(b)) if b.num_rows() > 0 => session.give(Chunk(b)),
+                        Ok(_) => {}
+                        Err(e) => errors.set(e),
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// Routes every row to the worker that owns its key (the hash of columns
+/// `keys` modulo the number of workers). With one worker, a no-op.
+pub fn exchange_by_key<'s>(stream: ChunkStream<'s>, keys: Vec<usize>, peers: usize, errors: Arc<ErrorSlot>) -> ChunkStream<'s> {
+    if peers <= 1 {
+        return stream;
+    }
+    let split = stream.unary::<CapacityContainerBuilder<Vec<(u64, Chunk)>>, _, _, _>(Pipeline, "SplitByKey", move |_cap, _info| {
+        move |input, output| {
+            input.for_each_stamp(|cap, data| {
+                let mut session = output.session(&cap);
+                for chunk in data.flat_map(|d| d.drain(..)) {
+                    let b = &chunk.0;
+                    let cols: Vec<_> = keys.iter().map(|&k| b.column(k).clone()).collect();
+                    let hashes = hash_rows(&cols, b.num_rows());
+                    let mut parts: Vec<Vec<u32>> = vec![Vec::new(); peers];
+                    for (i, h) in hashes.iter().enumerate() {
+                        parts[(h % peers as u64) as usize].push(i as u32);
+                    }
+                    for (target, rows) in parts.into_iter().enumerate() {
+                        if rows.is_empty() {
+                            continue;
+                        }
+                        let piece = if rows.len() == b.num_rows() { Ok(b.clone()) } else { take_record_batch(b, &UInt32Array::from(rows)) };
+                        match piece {
+                            Ok(p) => session.give((target as u64, Chunk(p))),
+                            Err(e) => errors.set(e.into()),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    split.unary::<Builder, _, _, _>(Exchange::new(|x: &(u64, Chunk)| x.0), "ByKey", |_cap, _info| {
+        |input, output| {
+            input.for_each_stamp(|cap, data| {
+                let mut session = output.session(&cap);
+                for (_, chunk) in data.flat_map(|d| d.drain(..)) {
+                    session.give(chunk);
+                }
+            });
+        }
+    })
+}
+
+/// Aggregates windows, emitting each when the input frontier passes its end.
+pub fn window_aggregate<'s>(
+    stream: ChunkStream<'s>,
+    mut state: WindowState,
+    job: usize,
+    metrics: Arc<RunMetrics>,
+    errors: Arc<ErrorSlot>,
+) -> ChunkStream<'s> {
+    stream.unary_frontier::<Builder, _, _, _>(Pipeline, "WindowAggregate", move |cap, _info| {
+        let mut held: Option<Capability<i64>> = Some(cap);
+        move |(input, frontier), output| {
+            input.for_each_stamp(|_cap, data| {
+                for chunk in data.flat_map(|d| d.drain(..)) {
+                    if errors.failed() {
+                        continue;
+                    }
+                    if let Err(e) = state.insert(&chunk.0) {
+                        errors.set(e);
+                    }
+                }
+            });
+            let Some(cap) = held.as_mut() else { return };
+            let f = frontier.frontier().first().copied();
+            let limit = f.unwrap_or(i64::MAX);
+            match state.emit(limit) {
+                Ok(windows) => {
+                    for (end, batch) in windows {
+                        metrics.jobs[job].windows_emitted.fetch_add(1, Ordering::Relaxed);
+                        output.session(&cap.delayed(&(end - 1))).give(Chunk(batch));
+                    }
+                }
+                Err(e) => errors.set(e),
+            }
+            // Hold a capability for the earliest output still possible: the
+            // next pending window, or windows that future input may open.
+            let next = state.next_end().map(|e| e - 1);
+            match (f, next) {
+                (None, None) => held = None,
+                (f, n) => {
+                    let t = f.unwrap_or(i64::MAX).min(n.unwrap_or(i64::MAX));
+                    if t > *cap.time() {
+                        cap.downgrade(&t);
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Writes a job's output: buffers rows until the frontier passes their
+/// event time, then hands them to every writer sorted by (event time, row
+/// hash) so files do not depend on arrival order. Rows outside
+/// `[start, end)` are dropped (they belong to a lookback). The returned
+/// stream carries nothing; it is complete when the writers are finished.
+#[allow(clippy::too_many_arguments)]
+pub fn sink<'s>(
+    stream: ChunkStream<'s>,
+    mut writers: Vec<Box<dyn SinkWriter>>,
+    interval: (Option<i64>, Option<i64>),
+    job: usize,
+    job_name: String,
+    metrics: Arc<RunMetrics>,
+    errors: Arc<ErrorSlot>,
+) -> ChunkStream<'s> {
+    stream.unary_frontier::<Builder, _, _, _>(Pipeline, "Sink", move |cap, _info| {
+        let mut held = Some(cap);
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut last_frontier = i64::MIN;
+        move |(input, frontier), _output| {
+            input.for_each_stamp(|_cap, data| {
+                for chunk in data.flat_map(|d| d.drain(..)) {
+                    match restrict(&chunk.0, interval) {
+                        Ok(Some(b)) => pending.push(b),
+                        Ok(None) => {}
+                        Err(e) => errors.set(e),
+                    }
+                }
+            });
+            if held.is_none() {
+                return;
+            }
+            let f = frontier.frontier().first().copied().unwrap_or(i64::MAX);
+            if f > last_frontier || f == i64::MAX {
+                last_frontier = f;
+                let fail = |e: String| DataflowError::Sink { job: job_name.clone(), message: e };
+                match ready_rows(&mut pending, f) {
+                    Ok(Some(ready)) => {
+                        metrics.jobs[job].rows_out.fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
+                        for w in writers.iter_mut() {
+                            if let Err(e) = w.write(&ready) {
+                                errors.set(fail(e));
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => errors.set(e),
+                }
+                for w in writers.iter_mut() {
+                    if let Err(e) = w.advance(f) {
+                        errors.set(fail(e));
+                    }
+                }
+                if f == i64::MAX && frontier.frontier().is_empty() {
+                    if !errors.failed() {
+                        for w in writers.iter_mut() {
+                            if let Err(e) = w.finish() {
+                                errors.set(fail(e));
+                            }
+                        }
+                    }
+                    held = None;
+                }
+            }
+        }
+    })
+}
+
+/// Keeps rows whose event time lies in `[start, end)`.
+fn restrict(b: &RecordBatch, (start, end): (Option<i64>, Option<i64>)) -> Result<Option<RecordBatch>, DataflowError> {
+    if b.num_rows() == 0 {
+        return Ok(None);
+    }
+    if start.is_none() && end.is_none() {
+        return Ok(Some(b.clone()));
+    }
+    let t = time_column(b);
+    let mask: arrow::array::BooleanArray =
+        t.values().iter().map(|&t| Some(start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e))).collect();
+    let out = crate::eval::filter_batch(b, &mask)?;
+    Ok((out.num_rows() > 0).then_some(out))
+}
+
+/// Removes from `pending` the rows with event time below `frontier` and
+/// returns them sorted by (event time, row hash).
+fn ready_rows(pending: &mut Vec<RecordBatch>, frontier: i64) -> Result<Option<RecordBatch>, DataflowError> {
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let schema = pending[0].schema();
+    let all = arrow::compute::concat_batches(&schema, pending.iter())?;
+    pending.clear();
+    let times = all.column(all.num_columns() - 1).as_primitive::<Int64Type>().values().clone();
+    let (mut ready, mut later): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+    for (i, &t) in times.iter().enumerate() {
+        if t < frontier { ready.push(i as u32) } else { later.push(i as u32) }
+    }
+    if !later.is_empty() {
+        pending.push(take_record_batch(&all, &UInt32Array::from(later))?);
+    }
+    if ready.is_empty() {
+        return Ok(None);
+    }
+    let value_cols: Vec<_> = all.columns()[..all.num_columns() - 1].to_vec();
+    let hashes = hash_rows(&value_cols, all.num_rows());
+    ready.sort_unstable_by_key(|&i| (times[i as usize], hashes[i as usize]));
+    Ok(Some(take_record_batch(&all, &UInt32Array::from(ready))?))
+}

@@ -1,0 +1,25 @@
+//! What the dataflow needs from a sink.
+//!
+//! A job's output reaches each sink in a deterministic order: by event
+//! time, and within one event time by a hash of the row's values. Each
+//! worker writes the rows of the keys it owns through its own writer.
+
+use arrow::array::RecordBatch;
+
+/// Writes one worker's share of a job's output.
+pub trait SinkWriter: Send {
+    /// Writes rows: the job's output columns followed by `__time`.
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
+    /// No row with an event time below `frontier` will follow.
+    fn advance(&mut self, _frontier: i64) -> Result<(), String> {
+        Ok(())
+    }
+    /// The input is complete: flush and close.
+    fn finish(&mut self) -> Result<(), String>;
+}
+
+/// Opens writers, one per worker.
+pub trait SinkFactory: Send + Sync {
+    /// A writer for worker `worker` of `peers`.
+    fn open(&self, worker: usize, peers: usize) -> Result<Box<dyn SinkWriter>, String>;
+}

@@ -1,0 +1,179 @@
+//! The deployment file, `quiver.yaml`: where the stores and brokers are.
+//!
+//! ```yaml
+//! online_store: embedded://.quiver/online   # or redis://host:6379/0
+//! historical_store: .quiver/historical
+//! jobs: jobs/                               # where `quiver features` looks
+//! kafka: {brokers: localhost:9092}
+//! metrics: {listen: 127.0.0.1:9464}
+//! ```
+//!
+//! Every key is optional; the defaults above (without `kafka` and
+//! `metrics`) apply when the file is absent. Relative paths resolve against
+//! the directory of the file, or the working directory when there is no
+//! file. `${ENV}` references are substituted, so secrets stay out of the file.
+
+use std::path::{Path, PathBuf};
+
+use quiver_types::{Diagnostic, Diagnostics};
+
+use crate::decode::{self, Fields};
+use crate::expand;
+use crate::yaml::{self, Node};
+
+const KEYS: &[&str] = &["online_store", "historical_store", "jobs", "kafka", "metrics"];
+const KAFKA_KEYS: &[&str] = &["brokers", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password"];
+const METRICS_KEYS: &[&str] = &["listen"];
+
+/// Where feature rows are served from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnlineStoreConfig {
+    /// The embedded store in a directory (`embedded://PATH`).
+    Embedded(PathBuf),
+    /// A Redis server (`redis://...`), kept as written.
+    Redis(String),
+}
+
+/// Kafka connection settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KafkaConfig {
+    /// `host:port[,host:port...]`
+    pub brokers: String,
+    /// `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub security_protocol: Option<String>,
+    /// SASL mechanism, e.g. `PLAIN` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: Option<String>,
+    /// SASL user.
+    pub sasl_username: Option<String>,
+    /// SASL password (use `${ENV}`).
+    pub sasl_password: Option<String>,
+}
+
+/// The settings of one deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentConfig {
+    /// The file these settings came from, if any.
+    pub file: Option<String>,
+    /// The online store.
+    pub online_store: OnlineStoreConfig,
+    /// Root directory of the historical Parquet store.
+    pub historical_store: PathBuf,
+    /// Job files and directories (`quiver features` reads these).
+    pub jobs: Vec<PathBuf>,
+    /// Kafka brokers, when configured.
+    pub kafka: Option<KafkaConfig>,
+    /// Address for Prometheus metrics, when configured.
+    pub metrics_listen: Option<String>,
+}
+
+impl DeploymentConfig {
+    /// The defaults, relative to `base`.
+    pub fn defaults(base: &Path) -> DeploymentConfig {
+        DeploymentConfig {
+            file: None,
+            online_store: OnlineStoreConfig::Embedded(base.join(".quiver/online")),
+            historical_store: base.join(".quiver/historical"),
+            jobs: vec![base.join("jobs")],
+            kafka: None,
+            metrics_listen: None,
+        }
+    }
+
+    /// Reads `path`, or returns the defaults (relative to the working
+    /// directory) when `path` is `None` and no `quiver.yaml` is present there.
+    pub fn load(path: Option<&Path>) -> Result<DeploymentConfig, Diagnostics> {
+        match path {
+            Some(p) => Self::load_file(p, &expand::process_env),
+            None if Path::new("quiver.yaml").exists() => Self::load_file(Path::new("quiver.yaml"), &expand::process_env),
+            None => Ok(Self::defaults(Path::new(""))),
+        }
+    }
+
+    /// Reads a deployment file with a custom environment lookup.
+    pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<DeploymentConfig, Diagnostics> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostics::from(Diagnostic::new(format!("cannot read deployment file: {e}")).in_file(&file)))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &base, env).map(|mut c| {
+            c.file = Some(file.clone());
+            c
+        }).map_err(|e| e.in_file(&file))
+    }
+
+    /// Parses deployment-file text; relative paths resolve against `base`.
+    pub fn parse(text: &str, base: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<DeploymentConfig, Diagnostics> {
+        let mut errors = Diagnostics::new();
+        let mut doc: Node = yaml::parse(text).map_err(Diagnostics::from)?;
+        expand::substitute_env(&mut doc, env, &mut errors);
+        let mut cfg = Self::defaults(base);
+        let Some(f) = Fields::of(&doc, "quiver.yaml", KEYS, &mut errors) else {
+            return Err(errors);
+        };
+        let resolve = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
+        if let Some(n) = f.get("online_store")
+            && let Some(url) = decode::string(n, "`online_store`", &mut errors)
+        {
+            let url = url.into_string();
+            if let Some(p) = url.strip_prefix("embedded://") {
+                cfg.online_store = OnlineStoreConfig::Embedded(resolve(p));
+            } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+                cfg.online_store = OnlineStoreConfig::Redis(url);
+            } else {
+                errors.push(Diagnostic::at(n.pos, format!("unknown online store `{url}`"))
+                    .with_help("use embedded://PATH or redis://HOST:PORT/DB"));
+            }
+        }
+        if let Some(n) = f.get("historical_store")
+            && let Some(p) = decode::string(n, "`historical_store`", &mut errors)
+        {
+            cfg.historical_store = resolve(p.as_str());
+        }
+        if let Some(n) = f.get("jobs") {
+            cfg.jobs = decode::string_list(n, "`jobs`", &mut errors).into_iter().map(|(p, _)| resolve(&p)).collect();
+        }
+        if let Some(n) = f.get("kafka")
+            && let Some(kf) = Fields::of(n, "`kafka`", KAFKA_KEYS, &mut errors)
+        {
+            let mut k = KafkaConfig::default();
+            if let Some(b) = kf.required("brokers", "`brokers: localhost:9092`", &mut errors) {
+                k.brokers = decode::string_list(b, "`brokers`", &mut errors).into_iter().map(|(s, _)| s).collect::<Vec<_>>().join(",");
+            }
+            let opt = |key: &str, errors: &mut Diagnostics| kf.get(key).and_then(|n| decode::string(n, &format!("`{key}`"), errors)).map(|t| t.into_string());
+            k.security_protocol = opt("security_protocol", &mut errors);
+            k.sasl_mechanism = opt("sasl_mechanism", &mut errors);
+            k.sasl_username = opt("sasl_username", &mut errors);
+            k.sasl_password = opt("sasl_password", &mut errors);
+            cfg.kafka = Some(k);
+        }
+        if let Some(n) = f.get("metrics")
+            && let Some(mf) = Fields::of(n, "`metrics`", METRICS_KEYS, &mut errors)
+        {
+            cfg.metrics_listen = mf.get("listen").and_then(|l| decode::string(l, "`listen`", &mut errors)).map(|t| t.into_string());
+        }
+        errors.into_result(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = DeploymentConfig::parse("historical_store: hist\nonline_store: redis://localhost:6379/0\n", Path::new("/srv"), &no_env).unwrap();
+        assert_eq!(c.historical_store, PathBuf::from("/srv/hist"));
+        assert_eq!(c.online_store, OnlineStoreConfig::Redis("redis://localhost:6379/0".into()));
+        assert_eq!(c.jobs, vec![PathBuf::from("/srv/jobs")]);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        let e = DeploymentConfig::parse("online_stor: x\n", Path::new(""), &no_env).unwrap_err();
+        assert!(e.to_string().contains("did you mean `online_store`"), "{e}");
+    }
+}

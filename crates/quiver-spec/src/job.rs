@@ -1,0 +1,244 @@
+//! The job model: what a job file declares, after expansion and validation.
+
+use std::path::PathBuf;
+
+use quiver_types::{DataType, MappedText, Position};
+
+/// A value with the position it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub pos: Position,
+}
+
+impl<T> Located<T> {
+    /// Wraps a value with its position.
+    pub fn new(value: T, pos: Position) -> Located<T> {
+        Located { value, pos }
+    }
+}
+
+/// One feature job: a SQL query over sources, with metadata and sinks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    /// The job file, as the user named it (used in error messages).
+    pub file: String,
+    /// The directory of the job file; relative source paths resolve against it.
+    pub dir: PathBuf,
+    /// Unique name after parameter expansion.
+    pub name: Located<String>,
+    /// What the job computes.
+    pub description: Option<String>,
+    /// Team or person responsible.
+    pub owner: Option<String>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Version of the feature logic (Jetpack: bump it for new logic).
+    pub version: Option<i64>,
+    /// Key columns of the output rows; `None` means the non-window GROUP BY keys.
+    pub entity: Option<Vec<Located<String>>>,
+    /// The parameter values this job was expanded with.
+    pub params: Vec<(String, String)>,
+    /// Input tables, in file order.
+    pub sources: Vec<SourceSpec>,
+    /// The SQL, after substitution, with positions in the file.
+    pub sql: MappedText,
+    /// Where the `sql:` value starts.
+    pub sql_pos: Position,
+    /// Metadata of output columns.
+    pub features: Vec<FeatureSpec>,
+    /// Where the output goes.
+    pub sinks: SinksSpec,
+}
+
+impl JobSpec {
+    /// The source called `name` (case-insensitive, like SQL identifiers).
+    pub fn source(&self, name: &str) -> Option<&SourceSpec> {
+        self.sources
+            .iter()
+            .find(|s| s.name.value == name)
+            .or_else(|| self.sources.iter().find(|s| s.name.value.eq_ignore_ascii_case(name)))
+    }
+}
+
+/// An input table of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSpec {
+    /// The table name used in SQL.
+    pub name: Located<String>,
+    /// Declared columns, in order.
+    pub schema: Vec<ColumnSpec>,
+    /// The event-time column. Sources without one are bounded tables
+    /// (dimension data such as a users table) that streams join against.
+    pub event_time: Option<Located<String>>,
+    /// Bounded out-of-orderness in milliseconds: the watermark trails the
+    /// largest event time seen by this much.
+    pub watermark_delay: i64,
+    /// Historical input (files).
+    pub bounded: Option<BoundedSpec>,
+    /// Live input (Kafka).
+    pub unbounded: Option<UnboundedSpec>,
+}
+
+impl SourceSpec {
+    /// The Quiver schema of this source.
+    pub fn schema(&self) -> quiver_types::Schema {
+        quiver_types::Schema::new(
+            self.schema.iter().map(|c| quiver_types::Field::new(c.name.clone(), c.data_type)).collect(),
+        )
+    }
+
+    /// Whether this source is a stream (has an event-time column).
+    pub fn is_stream(&self) -> bool {
+        self.event_time.is_some()
+    }
+}
+
+/// One declared column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub data_type: DataType,
+    /// Where it was declared.
+    pub pos: Position,
+}
+
+/// File input of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundedSpec {
+    /// File format.
+    pub format: FileFormat,
+    /// A file, a directory (read recursively) or a glob; relative to the job file.
+    pub path: Located<String>,
+    /// CSV only: whether the first line names the columns (default true).
+    pub csv_header: bool,
+    /// CSV only: the field delimiter (default `,`).
+    pub csv_delimiter: u8,
+}
+
+/// Formats of bounded inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// Newline-delimited JSON, one object per line.
+    Ndjson,
+    /// Comma-separated values.
+    Csv,
+}
+
+impl FileFormat {
+    /// The key used in job files.
+    pub fn key(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Ndjson => "ndjson",
+            FileFormat::Csv => "csv",
+        }
+    }
+}
+
+/// Live input of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnboundedSpec {
+    /// The Kafka topic.
+    pub topic: String,
+    /// Payload encoding.
+    pub format: PayloadFormat,
+    /// Consumer group (default: `quiver-<job name>`).
+    pub group_id: Option<String>,
+    /// Where to start without committed offsets: `earliest`, `latest`, `committed`
+    /// or a timestamp.
+    pub start: Option<String>,
+    /// Protobuf: path of the descriptor-set file.
+    pub descriptor_set: Option<String>,
+    /// Protobuf: fully qualified message name.
+    pub message: Option<String>,
+    /// Where the block was written.
+    pub pos: Position,
+}
+
+/// Encodings of Kafka payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// One JSON object per message.
+    Json,
+    /// Protobuf, described by a descriptor set.
+    Protobuf,
+}
+
+/// Metadata of one output column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSpec {
+    /// The output column this describes.
+    pub column: Located<String>,
+    /// What the feature means.
+    pub description: Option<String>,
+    /// The kind of feature, for model builders.
+    pub kind: Option<FeatureKind>,
+    /// Whether the feature holds personal data.
+    pub is_pii: bool,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+}
+
+/// The kind of a feature (Jetpack's `data_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureKind {
+    /// A number on a scale.
+    Numerical,
+    /// Two values.
+    Binary,
+    /// A label from a set.
+    Categorical,
+    /// Ordered labels.
+    Ordinal,
+    /// Free text.
+    Text,
+    /// A point in time.
+    Timestamp,
+}
+
+impl FeatureKind {
+    /// All kinds with their job-file names.
+    pub const ALL: &'static [(&'static str, FeatureKind)] = &[
+        ("numerical", FeatureKind::Numerical),
+        ("binary", FeatureKind::Binary),
+        ("categorical", FeatureKind::Categorical),
+        ("ordinal", FeatureKind::Ordinal),
+        ("text", FeatureKind::Text),
+        ("timestamp", FeatureKind::Timestamp),
+    ];
+
+    /// The job-file name.
+    pub fn name(self) -> &'static str {
+        FeatureKind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// Where a job writes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SinksSpec {
+    /// The online store (latest row per entity).
+    pub online: Option<OnlineSinkSpec>,
+    /// The historical Parquet store.
+    pub historical: Option<HistoricalSinkSpec>,
+}
+
+/// Online-store settings of a job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OnlineSinkSpec {
+    /// Rows older than this (by event time) read back as OUTSIDE_MAX_AGE; `None` never expires.
+    pub ttl: Option<i64>,
+}
+
+/// Historical-store settings of a job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HistoricalSinkSpec {
+    /// Dataset directory; default `<historical_store>/<job name>`.
+    pub path: Option<String>,
+}

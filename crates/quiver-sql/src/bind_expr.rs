@@ -1,0 +1,812 @@
+//! Binding expressions: names to columns, literals to values, operators
+//! and functions to typed [`ScalarExpr`]s, with implicit casts.
+//!
+//! In a grouped query (one with `GROUP BY TUMBLE/HOP`), expressions are
+//! bound against the aggregate's output: aggregate calls become columns of
+//! the aggregate, `TUMBLE_START/END` become the window bounds, and any
+//! other part must be built from GROUP BY keys.
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+
+use quiver_types::{DataType, Value, time};
+use sqlparser::ast::{
+    BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, Spanned, UnaryOperator, Value as SqlValue, visit_expressions,
+};
+use sqlparser::tokenizer::Span;
+
+use crate::bind::Binder;
+use crate::coerce;
+use crate::error::{PlanError, PlanResult};
+use crate::expr::{AggFunc, AggregateCall, BinaryOp, Interval, ScalarExpr};
+use crate::functions::ArgInfo;
+use crate::scope::{Relation, Unresolved};
+use crate::window::Window;
+
+/// What names in an expression refer to.
+pub(crate) enum Ctx<'r> {
+    /// Columns of one relation.
+    Row(&'r Relation),
+    /// The output of a windowed aggregation over `input`.
+    Grouped(&'r Grouped<'r>),
+}
+
+/// The state of binding a grouped query's SELECT and HAVING.
+pub(crate) struct Grouped<'r> {
+    /// The relation being grouped.
+    pub input: &'r Relation,
+    /// The GROUP BY window.
+    pub window: Window,
+    /// The GROUP BY keys, bound against `input`.
+    pub keys: Vec<ScalarExpr>,
+    /// Aggregates found so far (deduplicated).
+    pub aggs: RefCell<Vec<AggregateCall>>,
+}
+
+const WINDOW_AUX: &[&str] = &["TUMBLE_START", "TUMBLE_END", "TUMBLE_ROWTIME", "HOP_START", "HOP_END", "HOP_ROWTIME"];
+const NONDETERMINISTIC: &[&str] = &[
+    "CURRENT_TIMESTAMP", "NOW", "CURRENT_DATE", "CURRENT_TIME", "LOCALTIMESTAMP", "LOCALTIME", "PROCTIME",
+    "RAND", "RANDOM", "UUID", "UNIX_TIMESTAMP",
+];
+
+/// The upper-case name of a called function.
+pub(crate) fn function_name(f: &Function) -> String {
+    f.name.to_string().to_ascii_uppercase()
+}
+
+/// Whether `name` is an aggregate function.
+pub(crate) fn is_aggregate_name(name: &str) -> bool {
+    AggFunc::from_name(name).is_some()
+}
+
+/// Whether the expression calls an aggregate or a window bound function.
+pub(crate) fn contains_aggregate(e: &Expr) -> bool {
+    visit_expressions(e, |x| match x {
+        Expr::Function(f) => {
+            let n = function_name(f);
+            if is_aggregate_name(&n) || WINDOW_AUX.contains(&n.as_str()) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
+fn plain_args(f: &Function) -> PlanResult<(Vec<&FunctionArgExpr>, bool)> {
+    match &f.args {
+        FunctionArguments::None => Ok((Vec::new(), false)),
+        FunctionArguments::Subquery(_) => Err(PlanError::at(f.name.span(), "subqueries as function arguments are not supported")),
+        FunctionArguments::List(list) => {
+            if !list.clauses.is_empty() {
+                return Err(PlanError::at(f.name.span(), format!("clauses inside {}(...) are not supported", f.name)));
+            }
+            let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+            let mut out = Vec::new();
+            for a in &list.args {
+                match a {
+                    FunctionArg::Unnamed(e) => out.push(e),
+                    _ => return Err(PlanError::at(f.name.span(), "named function arguments are not supported")),
+                }
+            }
+            Ok((out, distinct))
+        }
+    }
+}
+
+fn expr_args(f: &Function) -> PlanResult<Vec<&Expr>> {
+    let (args, distinct) = plain_args(f)?;
+    if distinct {
+        return Err(PlanError::at(f.name.span(), format!("DISTINCT is only allowed in aggregates, not in {}", f.name)));
+    }
+    args.into_iter()
+        .map(|a| match a {
+            FunctionArgExpr::Expr(e) => Ok(e),
+            _ => Err(PlanError::at(f.name.span(), format!("`*` is not an argument of {}", f.name))),
+        })
+        .collect()
+}
+
+/// Parses `TUMBLE(t, size)` / `HOP(t, slide, size)` (or the `_START`/`_END`/
+/// `_ROWTIME` variants) into a window, checking that `t` is the event time.
+pub(crate) fn parse_window_call(b: &Binder<'_>, f: &Function, name: &str, rel: &Relation) -> PlanResult<Window> {
+    let kind = if name.starts_with("TUMBLE") { "TUMBLE" } else { "HOP" };
+    let args = expr_args(f)?;
+    let want = if kind == "TUMBLE" { 2 } else { 3 };
+    if args.len() != want {
+        let usage = if kind == "TUMBLE" { "TUMBLE(event_time, INTERVAL '1' MINUTE)" } else { "HOP(event_time, INTERVAL '1' MINUTE, INTERVAL '10' MINUTE) -- slide, then size" };
+        return Err(PlanError::at(f.name.span(), format!("{name} takes {want} arguments, found {}", args.len())).help(format!("write {usage}")));
+    }
+    if !rel.is_stream() {
+        return Err(PlanError::at(f.name.span(), format!("{name} needs a stream, but FROM reads a table")));
+    }
+    let time_name = rel.time_attr.map(|i| rel.columns[i].name.clone()).unwrap_or_else(|| "rowtime".into());
+    let t = b.bind_expr(args[0], &Ctx::Row(rel))?;
+    let is_time = match &t {
+        ScalarExpr::RowTime => true,
+        ScalarExpr::Column { index, .. } => Some(*index) == rel.time_attr,
+        _ => false,
+    };
+    if !is_time {
+        return Err(PlanError::at(args[0].span(), format!("the first argument of {name} must be the stream's event time `{time_name}`"))
+            .help(format!("windows follow event time: write {name}({time_name}, ...) or {name}(rowtime, ...)")));
+    }
+    let mut sizes = Vec::new();
+    for a in &args[1..] {
+        let Expr::Interval(i) = a else {
+            return Err(PlanError::at(a.span(), format!("{name} needs an INTERVAL here")).help("write INTERVAL '1' MINUTE"));
+        };
+        let iv = parse_interval(i, a.span())?;
+        if iv.months != 0 || iv.millis <= 0 {
+            return Err(PlanError::at(a.span(), "window sizes must be positive fixed durations (seconds, minutes, hours, days)")
+                .help("months and years vary in length; use days"));
+        }
+        sizes.push(iv.millis);
+    }
+    Ok(if kind == "TUMBLE" { Window::Tumble { size: sizes[0] } } else { Window::Hop { slide: sizes[0], size: sizes[1] } })
+}
+
+/// Parses an INTERVAL literal: `INTERVAL '5' MINUTE`, `INTERVAL '1.5' HOUR`,
+/// `INTERVAL '90 seconds'`, `INTERVAL '1 hour 30 minutes'`, `INTERVAL '2' MONTH`.
+pub(crate) fn parse_interval(i: &sqlparser::ast::Interval, span: Span) -> PlanResult<Interval> {
+    if i.last_field.is_some() {
+        return Err(PlanError::at(span, "INTERVAL ... TO ... is not supported").help("write a single unit: INTERVAL '90' SECOND"));
+    }
+    let (text, negative) = match &*i.value {
+        Expr::Value(v) => (literal_text(&v.value), false),
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match &**expr {
+            Expr::Value(v) => (literal_text(&v.value), true),
+            _ => (None, false),
+        },
+        _ => (None, false),
+    };
+    let Some(text) = text else {
+        return Err(PlanError::at(span, "INTERVAL needs a constant such as '5'").help("write INTERVAL '5' MINUTE"));
+    };
+    let bad = || PlanError::at(span, format!("cannot read INTERVAL '{text}'")).help("write INTERVAL '5' MINUTE or INTERVAL '90 seconds'");
+    let mut parts: Vec<(String, String)> = Vec::new();
+    match &i.leading_field {
+        Some(field) => parts.push((text.trim().to_string(), field.to_string())),
+        None => {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            if !words.len().is_multiple_of(2) {
+                return Err(bad());
+            }
+            for pair in words.chunks(2) {
+                parts.push((pair[0].to_string(), pair[1].to_string()));
+            }
+        }
+    }
+    let mut out = Interval::default();
+    for (amount, unit) in parts {
+        let n: f64 = amount.parse().map_err(|_| bad())?;
+        let unit = unit.to_ascii_uppercase();
+        let unit = unit.trim_end_matches('S');
+        let ms = match unit {
+            "MILLISECOND" | "M" => 1,
+            "SECOND" | "SEC" => time::SECOND,
+            "MINUTE" | "MIN" => time::MINUTE,
+            "HOUR" => time::HOUR,
+            "DAY" => time::DAY,
+            "WEEK" => 7 * time::DAY,
+            "MONTH" | "YEAR" => {
+                if n.fract() != 0.0 {
+                    return Err(bad());
+                }
+                out.months += (n as i32) * if unit == "YEAR" { 12 } else { 1 };
+                continue;
+            }
+            _ => return Err(bad()),
+        };
+        let total = n * ms as f64;
+        if total.fract() != 0.0 {
+            return Err(PlanError::at(span, format!("INTERVAL '{text}' is not a whole number of milliseconds")));
+        }
+        out.millis += total as i64;
+    }
+    if negative {
+        out.months = -out.months;
+        out.millis = -out.millis;
+    }
+    Ok(out)
+}
+
+fn literal_text(v: &SqlValue) -> Option<String> {
+    match v {
+        SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => Some(s.clone()),
+        SqlValue::Number(n, _) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn is_time_unit(field: &DateTimeField) -> Option<String> {
+    match field {
+        DateTimeField::NoDateTime => None,
+        f => Some(f.to_string().to_ascii_uppercase()),
+    }
+}
+
+impl Binder<'_> {
+    /// Binds an expression in a context.
+    pub(crate) fn bind_expr(&self, e: &Expr, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+        if let Ctx::Grouped(g) = ctx {
+            if let Expr::Function(f) = e {
+                let name = function_name(f);
+                if let Some(func) = AggFunc::from_name(&name) {
+                    return self.bind_aggregate(f, func, g);
+                }
+                if WINDOW_AUX.contains(&name.as_str()) {
+                    return self.bind_window_bound(f, &name, g);
+                }
+            }
+            if !contains_aggregate(e) {
+                let bound = self.bind_expr(e, &Ctx::Row(g.input))?;
+                if let Some(i) = g.keys.iter().position(|k| *k == bound) {
+                    return Ok(ScalarExpr::column(i, key_label(&bound, i), bound.data_type()));
+                }
+                if bound.is_constant() {
+                    return Ok(bound);
+                }
+            }
+        }
+        self.bind_structure(e, ctx).map_err(|err| err.or_at(e.span()))
+    }
+
+    fn bind_structure(&self, e: &Expr, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+        match e {
+            Expr::Identifier(id) => self.bind_column(None, id, ctx),
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [q, name] => self.bind_column(Some(q), name, ctx),
+                _ => Err(PlanError::at(e.span(), format!("`{e}` has too many parts")).help("write column or table.column")),
+            },
+            Expr::Value(v) => literal(&v.value, v.span),
+            Expr::TypedString(ts) => {
+                let text = literal_text(&ts.value.value).unwrap_or_default();
+                let ty = ts.data_type.to_string();
+                let parsed = match DataType::parse_sql(&ty) {
+                    Some(DataType::Timestamp) => time::parse_timestamp(&text).map(|t| (Value::Timestamp(t), DataType::Timestamp)).ok(),
+                    Some(DataType::Date) => time::parse_date(&text).map(|d| (Value::Date(d), DataType::Date)),
+                    _ => {
+                        return Err(PlanError::at(e.span(), format!("{ty} literals are not supported")).help("write TIMESTAMP '2024-01-01 00:00:00' or DATE '2024-01-01'"));
+                    }
+                };
+                parsed
+                    .map(|(v, t)| ScalarExpr::Literal(v, t))
+                    .ok_or_else(|| PlanError::at(e.span(), format!("`{text}` is not a valid {ty}")).help("write 2024-01-31 or 2024-01-31 08:00:00"))
+            }
+            Expr::Nested(inner) => self.bind_expr(inner, ctx),
+            Expr::Interval(_) => Err(PlanError::at(e.span(), "an INTERVAL can only be added to or subtracted from a TIMESTAMP")
+                .help("write event_time + INTERVAL '1' HOUR")),
+            Expr::BinaryOp { left, op, right } => self.bind_binary(e, left, op, right, ctx),
+            Expr::UnaryOp { op, expr } => {
+                let inner = self.bind_expr(expr, ctx)?;
+                match op {
+                    UnaryOperator::Not => Ok(ScalarExpr::Not(Box::new(self.require_bool(inner, expr.span(), "NOT")?))),
+                    UnaryOperator::Minus => match inner {
+                        ScalarExpr::Literal(Value::Int64(i), t) => Ok(ScalarExpr::Literal(Value::Int64(i.wrapping_neg()), t)),
+                        ScalarExpr::Literal(Value::Float64(f), t) => Ok(ScalarExpr::Literal(Value::Float64(-f), t)),
+                        other if other.data_type().is_numeric() || other.data_type() == DataType::Null => Ok(ScalarExpr::Negate(Box::new(other))),
+                        other => Err(PlanError::at(e.span(), format!("cannot negate {}", other.data_type()))),
+                    },
+                    UnaryOperator::Plus => Ok(inner),
+                    other => Err(PlanError::at(e.span(), format!("operator `{other}` is not supported"))),
+                }
+            }
+            Expr::IsNull(x) | Expr::IsNotNull(x) | Expr::IsUnknown(x) | Expr::IsNotUnknown(x) => {
+                let negated = matches!(e, Expr::IsNotNull(_) | Expr::IsNotUnknown(_));
+                Ok(ScalarExpr::IsNull { expr: Box::new(self.bind_expr(x, ctx)?), negated })
+            }
+            Expr::IsTrue(x) | Expr::IsNotTrue(x) | Expr::IsFalse(x) | Expr::IsNotFalse(x) => {
+                let b = self.require_bool(self.bind_expr(x, ctx)?, x.span(), "IS TRUE/FALSE")?;
+                let cond = if matches!(e, Expr::IsTrue(_) | Expr::IsNotTrue(_)) { b } else { ScalarExpr::Not(Box::new(b)) };
+                let hit = matches!(e, Expr::IsTrue(_) | Expr::IsFalse(_));
+                Ok(ScalarExpr::Case {
+                    whens: vec![(cond, lit_bool(hit))],
+                    otherwise: Some(Box::new(lit_bool(!hit))),
+                    data_type: DataType::Bool,
+                })
+            }
+            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+                let (l, r) = self.unify(self.bind_expr(a, ctx)?, self.bind_expr(b, ctx)?, e.span(), "IS DISTINCT FROM")?;
+                Ok(ScalarExpr::IsDistinctFrom { left: Box::new(l), right: Box::new(r), negated: matches!(e, Expr::IsNotDistinctFrom(..)) })
+            }
+            Expr::InList { expr, list, negated } => {
+                let probe = self.bind_expr(expr, ctx)?;
+                let items = list.iter().map(|i| self.bind_expr(i, ctx)).collect::<PlanResult<Vec<_>>>()?;
+                let mut t = probe.data_type();
+                for it in &items {
+                    t = coerce::common_type(t, it.data_type()).ok_or_else(|| {
+                        PlanError::at(e.span(), format!("IN compares {} with {}", probe.data_type(), it.data_type()))
+                            .help("make the list's values the same type as the tested expression")
+                    })?;
+                }
+                Ok(ScalarExpr::InList {
+                    expr: Box::new(coerce::cast(probe, t)),
+                    list: items.into_iter().map(|i| coerce::cast(i, t)).collect(),
+                    negated: *negated,
+                })
+            }
+            Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::Subquery(_) => {
+                Err(PlanError::at(e.span(), "subqueries in expressions are not supported")
+                    .help("join with a table instead, or list the values: x IN (1, 2, 3)"))
+            }
+            Expr::Between { expr, negated, low, high } => {
+                let x = self.bind_expr(expr, ctx)?;
+                let (x1, lo) = self.unify(x.clone(), self.bind_expr(low, ctx)?, e.span(), "BETWEEN")?;
+                let (x2, hi) = self.unify(x, self.bind_expr(high, ctx)?, e.span(), "BETWEEN")?;
+                let both = binary(BinaryOp::And, binary(BinaryOp::GtEq, x1, lo, DataType::Bool), binary(BinaryOp::LtEq, x2, hi, DataType::Bool), DataType::Bool);
+                Ok(if *negated { ScalarExpr::Not(Box::new(both)) } else { both })
+            }
+            Expr::Like { negated, any, expr, pattern, escape_char } | Expr::ILike { negated, any, expr, pattern, escape_char } => {
+                if *any || escape_char.is_some() {
+                    return Err(PlanError::at(e.span(), "LIKE ANY and LIKE ... ESCAPE are not supported"));
+                }
+                let x = self.string_operand(self.bind_expr(expr, ctx)?, expr.span(), "LIKE")?;
+                let p = self.string_operand(self.bind_expr(pattern, ctx)?, pattern.span(), "LIKE")?;
+                Ok(ScalarExpr::Like { expr: Box::new(x), pattern: Box::new(p), negated: *negated, case_insensitive: matches!(e, Expr::ILike { .. }) })
+            }
+            Expr::Cast { expr, data_type, format, .. } => {
+                if format.is_some() {
+                    return Err(PlanError::at(e.span(), "CAST ... FORMAT is not supported").help("use DATE_FORMAT or TO_TIMESTAMP"));
+                }
+                let name = data_type.to_string();
+                let to = DataType::parse_sql(&name).ok_or_else(|| {
+                    PlanError::at(e.span(), format!("CAST to {name} is not supported"))
+                        .help("cast to BIGINT, DOUBLE, VARCHAR, BOOLEAN, TIMESTAMP, DATE or BYTES")
+                })?;
+                let inner = self.bind_expr(expr, ctx)?;
+                Ok(match inner {
+                    ScalarExpr::Literal(Value::Null, _) => ScalarExpr::Literal(Value::Null, to),
+                    other if other.data_type() == to => other,
+                    other => ScalarExpr::Cast { expr: Box::new(other), to },
+                })
+            }
+            Expr::Case { operand, conditions, else_result, .. } => {
+                let op = operand.as_ref().map(|o| self.bind_expr(o, ctx)).transpose()?;
+                let mut whens = Vec::new();
+                for w in conditions {
+                    let c = self.bind_expr(&w.condition, ctx)?;
+                    let c = match &op {
+                        Some(o) => {
+                            let (l, r) = self.unify(o.clone(), c, w.condition.span(), "CASE")?;
+                            binary(BinaryOp::Eq, l, r, DataType::Bool)
+                        }
+                        None => self.require_bool(c, w.condition.span(), "WHEN")?,
+                    };
+                    whens.push((c, self.bind_expr(&w.result, ctx)?));
+                }
+                let otherwise = else_result.as_ref().map(|x| self.bind_expr(x, ctx)).transpose()?;
+                let mut t = DataType::Null;
+                for r in whens.iter().map(|(_, r)| r).chain(otherwise.as_ref()) {
+                    t = coerce::common_type(t, r.data_type()).ok_or_else(|| {
+                        PlanError::at(e.span(), format!("CASE branches have different types: {t} and {}", r.data_type()))
+                            .help("CAST the branches to one type")
+                    })?;
+                }
+                Ok(ScalarExpr::Case {
+                    whens: whens.into_iter().map(|(c, r)| (c, coerce::cast(r, t))).collect(),
+                    otherwise: otherwise.map(|o| Box::new(coerce::cast(o, t))),
+                    data_type: t,
+                })
+            }
+            Expr::Extract { field, expr, .. } => {
+                let unit = field.to_string().to_ascii_uppercase();
+                let arg = self.bind_expr(expr, ctx)?;
+                self.call("EXTRACT", e.span(), vec![ScalarExpr::Literal(Value::String(unit), DataType::String), arg])
+            }
+            Expr::Floor { expr, field } | Expr::Ceil { expr, field } => {
+                let name = if matches!(e, Expr::Floor { .. }) { "FLOOR" } else { "CEIL" };
+                let mut args = vec![self.bind_expr(expr, ctx)?];
+                match field {
+                    CeilFloorKind::DateTimeField(f) => {
+                        if let Some(unit) = is_time_unit(f) {
+                            args.push(ScalarExpr::Literal(Value::String(unit), DataType::String));
+                        }
+                    }
+                    CeilFloorKind::Scale(_) => {
+                        return Err(PlanError::at(e.span(), format!("{name}(x, scale) is not supported")).help("use ROUND(x, digits)"));
+                    }
+                }
+                self.call(name, e.span(), args)
+            }
+            Expr::Position { expr, r#in } => {
+                let args = vec![self.bind_expr(expr, ctx)?, self.bind_expr(r#in, ctx)?];
+                self.call("POSITION", e.span(), args)
+            }
+            Expr::Substring { expr, substring_from, substring_for, .. } => {
+                let mut args = vec![self.bind_expr(expr, ctx)?];
+                match substring_from {
+                    Some(f) => args.push(self.bind_expr(f, ctx)?),
+                    None => return Err(PlanError::at(e.span(), "SUBSTRING needs a start position").help("write SUBSTRING(s FROM 1 FOR 3)")),
+                }
+                if let Some(n) = substring_for {
+                    args.push(self.bind_expr(n, ctx)?);
+                }
+                self.call("SUBSTRING", e.span(), args)
+            }
+            Expr::Trim { expr, trim_where, trim_what, trim_characters } => {
+                if trim_characters.is_some() {
+                    return Err(PlanError::at(e.span(), "TRIM with a character list is not supported"));
+                }
+                let name = match trim_where {
+                    Some(sqlparser::ast::TrimWhereField::Leading) => "LTRIM",
+                    Some(sqlparser::ast::TrimWhereField::Trailing) => "RTRIM",
+                    _ => "TRIM",
+                };
+                let mut args = vec![self.bind_expr(expr, ctx)?];
+                if let Some(w) = trim_what {
+                    args.push(self.bind_expr(w, ctx)?);
+                }
+                self.call(name, e.span(), args)
+            }
+            Expr::Function(f) => self.bind_function(f, ctx),
+            other => Err(PlanError::at(other.span(), format!("expression `{other}` is not supported"))),
+        }
+    }
+
+    fn bind_column(&self, qualifier: Option<&Ident>, name: &Ident, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+        let span = qualifier.map_or(name.span, |q| q.span.union(&name.span));
+        let display = match qualifier {
+            Some(q) => format!("{}.{}", q.value, name.value),
+            None => name.value.clone(),
+        };
+        let rel = match ctx {
+            Ctx::Row(r) => *r,
+            Ctx::Grouped(g) => {
+                // Reached only when the column is not a GROUP BY key.
+                self.bind_column(qualifier, name, &Ctx::Row(g.input))?;
+                return Err(PlanError::at(span, format!("column `{display}` must appear in GROUP BY or be used in an aggregate function"))
+                    .help(format!("add `{display}` to GROUP BY, or aggregate it (e.g. MAX({display}))")));
+            }
+        };
+        match rel.resolve(qualifier.map(|q| q.value.as_str()), &name.value, name.quote_style.is_some()) {
+            Ok(i) => {
+                let c = &rel.columns[i];
+                Ok(ScalarExpr::column(i, c.name.clone(), c.data_type))
+            }
+            Err(Unresolved::Missing) if qualifier.is_none() && name.quote_style.is_none() && name.value.eq_ignore_ascii_case("rowtime") && rel.is_stream() => {
+                Ok(ScalarExpr::RowTime)
+            }
+            Err(Unresolved::Missing) => {
+                let names = rel.column_names();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let help = match crate::suggest(&name.value, &refs) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("available columns: {}", names.join(", ")),
+                };
+                Err(PlanError::at(span, format!("unknown column `{display}`")).help(help))
+            }
+            Err(Unresolved::Ambiguous(cands)) => Err(PlanError::at(span, format!("column `{display}` is ambiguous: {}", cands.join(", ")))
+                .help("qualify it with its table: t.column")),
+        }
+    }
+
+    fn bind_binary(&self, e: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+        // timestamp ± INTERVAL
+        if matches!(op, BinaryOperator::Plus | BinaryOperator::Minus) {
+            let sign = if matches!(op, BinaryOperator::Minus) { -1 } else { 1 };
+            let interval_side = match (left, right) {
+                (_, Expr::Interval(i)) => Some((left, parse_interval(i, right.span())?)),
+                (Expr::Interval(i), _) if sign == 1 => Some((right, parse_interval(i, left.span())?)),
+                _ => None,
+            };
+            if let Some((base, iv)) = interval_side {
+                let b = self.bind_expr(base, ctx)?;
+                let b = match b.data_type() {
+                    DataType::Timestamp => b,
+                    DataType::Date | DataType::Null => coerce::cast(b, DataType::Timestamp),
+                    t => return Err(PlanError::at(e.span(), format!("cannot add an INTERVAL to {t}")).help("INTERVALs apply to TIMESTAMP or DATE values")),
+                };
+                return Ok(ScalarExpr::AddInterval {
+                    expr: Box::new(b),
+                    interval: Interval { months: iv.months * sign as i32, millis: iv.millis * sign },
+                });
+            }
+        }
+        let l = self.bind_expr(left, ctx)?;
+        let r = self.bind_expr(right, ctx)?;
+        let op = match op {
+            BinaryOperator::Plus => BinaryOp::Add,
+            BinaryOperator::Minus => BinaryOp::Sub,
+            BinaryOperator::Multiply => BinaryOp::Mul,
+            BinaryOperator::Divide => BinaryOp::Div,
+            BinaryOperator::Modulo => BinaryOp::Mod,
+            BinaryOperator::Eq => BinaryOp::Eq,
+            BinaryOperator::NotEq => BinaryOp::NotEq,
+            BinaryOperator::Lt => BinaryOp::Lt,
+            BinaryOperator::LtEq => BinaryOp::LtEq,
+            BinaryOperator::Gt => BinaryOp::Gt,
+            BinaryOperator::GtEq => BinaryOp::GtEq,
+            BinaryOperator::And => BinaryOp::And,
+            BinaryOperator::Or => BinaryOp::Or,
+            BinaryOperator::StringConcat => BinaryOp::Concat,
+            other => {
+                return Err(PlanError::at(e.span(), format!("operator `{other}` is not supported")).help("use + - * / % || = <> < <= > >= AND OR"));
+            }
+        };
+        self.binary_op(op, l, r, e.span())
+    }
+
+    /// Types and builds `l op r`.
+    pub(crate) fn binary_op(&self, op: BinaryOp, l: ScalarExpr, r: ScalarExpr, span: Span) -> PlanResult<ScalarExpr> {
+        let (lt, rt) = (l.data_type(), r.data_type());
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let l = self.require_bool(l, span, op.symbol())?;
+                let r = self.require_bool(r, span, op.symbol())?;
+                Ok(binary(op, l, r, DataType::Bool))
+            }
+            BinaryOp::Concat => {
+                let l = coerce::cast(l, DataType::String);
+                let r = coerce::cast(r, DataType::String);
+                Ok(binary(op, l, r, DataType::String))
+            }
+            _ if op.is_comparison() => {
+                let (l, r) = self.unify(l, r, span, op.symbol())?;
+                Ok(binary(op, l, r, DataType::Bool))
+            }
+            _ => {
+                let numeric = |t: DataType| t.is_numeric() || t == DataType::Null;
+                if !numeric(lt) || !numeric(rt) {
+                    let help = if lt == DataType::Timestamp && rt == DataType::Timestamp && op == BinaryOp::Sub {
+                        "use TIMESTAMPDIFF(SECOND, a, b) for the time between two timestamps".to_string()
+                    } else {
+                        "arithmetic needs numbers; CAST the operands".to_string()
+                    };
+                    return Err(PlanError::at(span, format!("cannot apply `{}` to {lt} and {rt}", op.symbol())).help(help));
+                }
+                let t = coerce::common_type(lt, rt).unwrap_or(DataType::Null);
+                let t = if t == DataType::Null { DataType::Int64 } else { t };
+                Ok(binary(op, coerce::cast(l, t), coerce::cast(r, t), t))
+            }
+        }
+    }
+
+    fn unify(&self, l: ScalarExpr, r: ScalarExpr, span: Span, what: &str) -> PlanResult<(ScalarExpr, ScalarExpr)> {
+        coerce::unify(l, r).map_err(|(lt, rt)| {
+            PlanError::at(span, format!("cannot compare {lt} with {rt} in `{what}`")).help("CAST one side so both have the same type")
+        })
+    }
+
+    fn string_operand(&self, e: ScalarExpr, span: Span, what: &str) -> PlanResult<ScalarExpr> {
+        match e.data_type() {
+            DataType::String => Ok(e),
+            DataType::Null => Ok(coerce::cast(e, DataType::String)),
+            t => Err(PlanError::at(span, format!("{what} needs VARCHAR, found {t}")).help("CAST(x AS VARCHAR)")),
+        }
+    }
+
+    fn bind_function(&self, f: &Function, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+        let name = function_name(f);
+        let span = f.name.span();
+        if f.over.is_some() {
+            return Err(PlanError::at(span, format!("{name}(...) OVER (...) is not supported"))
+                .help("aggregate per window with GROUP BY TUMBLE(...) or HOP(...)"));
+        }
+        if f.filter.is_some() {
+            return Err(PlanError::at(span, "FILTER (WHERE ...) is not supported")
+                .help("write SUM(CASE WHEN cond THEN 1 ELSE 0 END) instead of COUNT(*) FILTER (WHERE cond)"));
+        }
+        if !f.within_group.is_empty() || f.null_treatment.is_some() || !matches!(f.parameters, FunctionArguments::None) {
+            return Err(PlanError::at(span, format!("this form of {name}(...) is not supported")));
+        }
+        if is_aggregate_name(&name) {
+            return Err(PlanError::at(span, format!("aggregate {name} is not allowed here"))
+                .help("aggregates go in the SELECT or HAVING of a query with GROUP BY TUMBLE(...) or HOP(...)"));
+        }
+        if name == "TUMBLE" || name == "HOP" {
+            return Err(PlanError::at(span, format!("{name} may only appear in GROUP BY"))
+                .help(format!("group by the window, and select {name}_START / {name}_END for its bounds")));
+        }
+        if WINDOW_AUX.contains(&name.as_str()) {
+            return Err(PlanError::at(span, format!("{name} needs a query with GROUP BY {}(...)", name.split('_').next().unwrap_or("TUMBLE"))));
+        }
+        if NONDETERMINISTIC.contains(&name.as_str()) {
+            return Err(PlanError::at(span, format!("{name} is not supported: it would give different results in a backfill and a live run"))
+                .help("use the event time (rowtime) instead of the wall clock"));
+        }
+        let raw = expr_args(f)?;
+        let mut args: Vec<ScalarExpr> = Vec::with_capacity(raw.len());
+        for (i, a) in raw.iter().enumerate() {
+            // TIMESTAMPADD(MINUTE, ...) names its unit with a bare word.
+            let unit = matches!(name.as_str(), "TIMESTAMPADD" | "TIMESTAMPDIFF") && i == 0;
+            match a {
+                Expr::Identifier(id) if unit && id.quote_style.is_none() => {
+                    args.push(ScalarExpr::Literal(Value::String(id.value.to_ascii_uppercase()), DataType::String));
+                }
+                _ => args.push(self.bind_expr(a, ctx)?),
+            }
+        }
+        match name.as_str() {
+            "COALESCE" => {
+                if args.is_empty() {
+                    return Err(PlanError::at(span, "COALESCE needs at least one argument"));
+                }
+                let mut t = DataType::Null;
+                for a in &args {
+                    t = coerce::common_type(t, a.data_type()).ok_or_else(|| {
+                        PlanError::at(span, format!("COALESCE arguments have different types: {t} and {}", a.data_type())).help("CAST them to one type")
+                    })?;
+                }
+                let mut args: Vec<ScalarExpr> = args.into_iter().map(|a| coerce::cast(a, t)).collect();
+                let last = args.pop().expect("non-empty");
+                let whens = args.into_iter().map(|a| (ScalarExpr::IsNull { expr: Box::new(a.clone()), negated: true }, a)).collect();
+                Ok(ScalarExpr::Case { whens, otherwise: Some(Box::new(last)), data_type: t })
+            }
+            "NULLIF" => {
+                let [a, b] = two(args, &name, span)?;
+                let t = a.data_type();
+                let (l, r) = self.unify(a.clone(), b, span, "NULLIF")?;
+                Ok(ScalarExpr::Case {
+                    whens: vec![(binary(BinaryOp::Eq, l, r, DataType::Bool), ScalarExpr::Literal(Value::Null, t))],
+                    otherwise: Some(Box::new(a)),
+                    data_type: t,
+                })
+            }
+            "IF" => {
+                let [c, a, b] = three(args, &name, span)?;
+                let c = self.require_bool(c, span, "IF")?;
+                let t = coerce::common_type(a.data_type(), b.data_type()).ok_or_else(|| {
+                    PlanError::at(span, format!("IF branches have different types: {} and {}", a.data_type(), b.data_type()))
+                })?;
+                Ok(ScalarExpr::Case { whens: vec![(c, coerce::cast(a, t))], otherwise: Some(Box::new(coerce::cast(b, t))), data_type: t })
+            }
+            "MOD" => {
+                let [a, b] = two(args, &name, span)?;
+                self.binary_op(BinaryOp::Mod, a, b, span)
+            }
+            _ => self.call(&name, span, args),
+        }
+    }
+
+    /// Calls a registered scalar function, checking its arguments.
+    pub(crate) fn call(&self, name: &str, span: Span, args: Vec<ScalarExpr>) -> PlanResult<ScalarExpr> {
+        let Some(func) = self.registry.scalar(name) else {
+            let names = self.registry.names();
+            let mut refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            refs.extend(["COALESCE", "NULLIF", "IF", "MOD", "COUNT", "SUM", "AVG", "MIN", "MAX", "STDDEV_POP", "VAR_POP"]);
+            let lower = name.to_ascii_lowercase();
+            let upper_refs: Vec<String> = refs.iter().map(|r| r.to_ascii_lowercase()).collect();
+            let lower_refs: Vec<&str> = upper_refs.iter().map(String::as_str).collect();
+            let help = match crate::suggest(&lower, &lower_refs) {
+                Some(s) => format!("did you mean {}?", s.to_ascii_uppercase()),
+                None => "see the function reference in the README".to_string(),
+            };
+            return Err(PlanError::at(span, format!("unknown function `{name}`")).help(help));
+        };
+        let literals: Vec<Option<Value>> = args.iter().map(|a| match a {
+            ScalarExpr::Literal(v, _) => Some(v.clone()),
+            _ => None,
+        }).collect();
+        let infos: Vec<ArgInfo<'_>> = args.iter().zip(&literals).map(|(a, l)| ArgInfo { data_type: a.data_type(), literal: l.as_ref() }).collect();
+        let data_type = func.return_type(&infos).map_err(|m| PlanError::at(span, format!("{name}: {m}")))?;
+        Ok(ScalarExpr::Function { func, args, data_type })
+    }
+
+    fn bind_aggregate(&self, f: &Function, func: AggFunc, g: &Grouped<'_>) -> PlanResult<ScalarExpr> {
+        let span = f.name.span();
+        let name = func.name();
+        if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
+            return Err(PlanError::at(span, format!("{name} with OVER, FILTER or WITHIN GROUP is not supported"))
+                .help("use CASE inside the aggregate: SUM(CASE WHEN cond THEN x END)"));
+        }
+        let (args, distinct) = plain_args(f)?;
+        let arg = match (func, args.as_slice()) {
+            (AggFunc::Count, [] | [FunctionArgExpr::Wildcard]) => {
+                if distinct {
+                    return Err(PlanError::at(span, "COUNT(DISTINCT *) is not supported").help("count a column: COUNT(DISTINCT customer_id)"));
+                }
+                None
+            }
+            (_, [FunctionArgExpr::Expr(e)]) => {
+                if contains_aggregate(e) {
+                    return Err(PlanError::at(e.span(), "aggregates cannot be nested"));
+                }
+                Some(self.bind_expr(e, &Ctx::Row(g.input))?)
+            }
+            _ => return Err(PlanError::at(span, format!("{name} takes one argument"))),
+        };
+        let t = arg.as_ref().map(ScalarExpr::data_type);
+        let data_type = match (func, t) {
+            (AggFunc::Count, _) => DataType::Int64,
+            (AggFunc::Sum, Some(DataType::Int64 | DataType::Null)) => DataType::Int64,
+            (AggFunc::Sum, Some(DataType::Float64)) => DataType::Float64,
+            (AggFunc::Avg | AggFunc::StddevPop | AggFunc::VarPop, Some(t)) if t.is_numeric() || t == DataType::Null => DataType::Float64,
+            (AggFunc::Min | AggFunc::Max, Some(t)) if t != DataType::Null => t,
+            (_, t) => {
+                return Err(PlanError::at(span, format!("{name} does not accept {}", t.map_or("*".to_string(), |t| t.to_string())))
+                    .help(match func {
+                        AggFunc::Min | AggFunc::Max => "MIN/MAX need a typed value".to_string(),
+                        _ => format!("{name} needs a number; CAST it to DOUBLE or BIGINT"),
+                    }));
+            }
+        };
+        let distinct = match (func, distinct) {
+            (AggFunc::Count, d) => d,
+            (AggFunc::Min | AggFunc::Max, _) => false,
+            (_, true) => {
+                return Err(PlanError::at(span, format!("{name}(DISTINCT ...) is not supported")).help("COUNT(DISTINCT x) is"));
+            }
+            (_, false) => false,
+        };
+        // Aggregates of an untyped NULL read it as BIGINT.
+        let arg = arg.map(|a| if a.data_type() == DataType::Null { coerce::cast(a, DataType::Int64) } else { a });
+        let call = AggregateCall { func, arg, distinct, data_type };
+        let mut aggs = g.aggs.borrow_mut();
+        let idx = match aggs.iter().position(|a| *a == call) {
+            Some(i) => i,
+            None => {
+                aggs.push(call.clone());
+                aggs.len() - 1
+            }
+        };
+        Ok(ScalarExpr::column(g.keys.len() + 2 + idx, call.to_string(), data_type))
+    }
+
+    fn bind_window_bound(&self, f: &Function, name: &str, g: &Grouped<'_>) -> PlanResult<ScalarExpr> {
+        let w = parse_window_call(self, f, name, g.input)?;
+        if w != g.window {
+            return Err(PlanError::at(f.name.span(), format!("{name} describes {w}, but the query groups by {}", g.window))
+                .help("pass the same arguments as the GROUP BY window"));
+        }
+        let k = g.keys.len();
+        Ok(if name.ends_with("_START") {
+            ScalarExpr::column(k, "window_start", DataType::Timestamp)
+        } else if name.ends_with("_END") {
+            ScalarExpr::column(k + 1, "window_end", DataType::Timestamp)
+        } else {
+            ScalarExpr::RowTime
+        })
+    }
+}
+
+fn key_label(e: &ScalarExpr, i: usize) -> String {
+    match e {
+        ScalarExpr::Column { name, .. } => name.clone(),
+        _ => format!("key{i}"),
+    }
+}
+
+fn lit_bool(b: bool) -> ScalarExpr {
+    ScalarExpr::Literal(Value::Bool(b), DataType::Bool)
+}
+
+pub(crate) fn binary(op: BinaryOp, l: ScalarExpr, r: ScalarExpr, t: DataType) -> ScalarExpr {
+    ScalarExpr::Binary { op, left: Box::new(l), right: Box::new(r), data_type: t }
+}
+
+fn literal(v: &SqlValue, span: Span) -> PlanResult<ScalarExpr> {
+    Ok(match v {
+        SqlValue::Number(n, _) => {
+            let s = n.to_string();
+            if let Ok(i) = s.parse::<i64>() {
+                ScalarExpr::Literal(Value::Int64(i), DataType::Int64)
+            } else if let Ok(f) = s.parse::<f64>() {
+                ScalarExpr::Literal(Value::Float64(f), DataType::Float64)
+            } else {
+                return Err(PlanError::at(span, format!("number `{s}` is out of range")));
+            }
+        }
+        SqlValue::SingleQuotedString(s) | SqlValue::EscapedStringLiteral(s) | SqlValue::NationalStringLiteral(s) | SqlValue::UnicodeStringLiteral(s) => {
+            ScalarExpr::Literal(Value::String(s.clone()), DataType::String)
+        }
+        SqlValue::Boolean(b) => lit_bool(*b),
+        SqlValue::Null => ScalarExpr::Literal(Value::Null, DataType::Null),
+        SqlValue::HexStringLiteral(h) => {
+            let bytes = (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| PlanError::at(span, format!("`X'{h}'` is not valid hex")))?;
+            ScalarExpr::Literal(Value::Bytes(bytes), DataType::Bytes)
+        }
+        other => return Err(PlanError::at(span, format!("literal `{other}` is not supported"))),
+    })
+}
+
+fn two(args: Vec<ScalarExpr>, name: &str, span: Span) -> PlanResult<[ScalarExpr; 2]> {
+    args.try_into().map_err(|a: Vec<ScalarExpr>| PlanError::at(span, format!("{name} takes 2 arguments, found {}", a.len())))
+}
+
+fn three(args: Vec<ScalarExpr>, name: &str, span: Span) -> PlanResult<[ScalarExpr; 3]> {
+    args.try_into().map_err(|a: Vec<ScalarExpr>| PlanError::at(span, format!("{name} takes 3 arguments, found {}", a.len())))
+}

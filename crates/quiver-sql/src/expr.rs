@@ -1,0 +1,457 @@
+//! Typed scalar expressions and aggregate calls of the logical plan.
+//!
+//! Expressions refer to columns of their input by position. Every stream
+//! row also has an event time (`rowtime`), which [`ScalarExpr::RowTime`]
+//! reads even when no visible column holds it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use quiver_types::{DataType, Value};
+
+use crate::functions::ScalarFunction;
+
+/// A calendar-aware duration: `INTERVAL '1' MONTH` adds a month, whatever
+/// its length; `INTERVAL '90' MINUTE` adds 5 400 000 ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Interval {
+    /// Whole months.
+    pub months: i32,
+    /// Milliseconds.
+    pub millis: i64,
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`: integer division (truncating) on two BIGINTs; NULL when dividing by zero.
+    Div,
+    /// `%`, `MOD`: remainder with the sign of the dividend; NULL when dividing by zero.
+    Mod,
+    /// `=`
+    Eq,
+    /// `<>`, `!=`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// `AND` (three-valued)
+    And,
+    /// `OR` (three-valued)
+    Or,
+    /// `||` string concatenation (NULL if either side is NULL)
+    Concat,
+}
+
+impl BinaryOp {
+    /// The SQL spelling.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Eq => "=",
+            BinaryOp::NotEq => "<>",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::And => "AND",
+            BinaryOp::Or => "OR",
+            BinaryOp::Concat => "||",
+        }
+    }
+
+    /// Whether the operator compares its operands.
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq)
+    }
+
+    /// Whether the operator is arithmetic.
+    pub fn is_arithmetic(self) -> bool {
+        matches!(self, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod)
+    }
+}
+
+/// A typed scalar expression over the columns of one input.
+#[derive(Debug, Clone)]
+pub enum ScalarExpr {
+    /// A column of the input, by position.
+    Column {
+        /// Position in the input schema.
+        index: usize,
+        /// Name (for display).
+        name: String,
+        /// Type.
+        data_type: DataType,
+    },
+    /// The row's event time (`rowtime`), as a TIMESTAMP.
+    RowTime,
+    /// A constant.
+    Literal(Value, DataType),
+    /// `left op right`.
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        left: Box<ScalarExpr>,
+        /// Right operand.
+        right: Box<ScalarExpr>,
+        /// Result type.
+        data_type: DataType,
+    },
+    /// `NOT e`.
+    Not(Box<ScalarExpr>),
+    /// `-e`.
+    Negate(Box<ScalarExpr>),
+    /// `e IS NULL` / `e IS NOT NULL`.
+    IsNull {
+        /// The operand.
+        expr: Box<ScalarExpr>,
+        /// True for `IS NOT NULL`.
+        negated: bool,
+    },
+    /// `a IS DISTINCT FROM b` (NULL-safe inequality) / `IS NOT DISTINCT FROM`.
+    IsDistinctFrom {
+        /// Left operand.
+        left: Box<ScalarExpr>,
+        /// Right operand.
+        right: Box<ScalarExpr>,
+        /// True for `IS NOT DISTINCT FROM`.
+        negated: bool,
+    },
+    /// `e [NOT] IN (list)`.
+    InList {
+        /// The probe.
+        expr: Box<ScalarExpr>,
+        /// The candidates (same type as the probe).
+        list: Vec<ScalarExpr>,
+        /// True for `NOT IN`.
+        negated: bool,
+    },
+    /// `e [NOT] LIKE pattern` (`%` any run, `_` one character).
+    Like {
+        /// The string tested.
+        expr: Box<ScalarExpr>,
+        /// The pattern.
+        pattern: Box<ScalarExpr>,
+        /// True for `NOT LIKE`.
+        negated: bool,
+        /// True for `ILIKE`.
+        case_insensitive: bool,
+    },
+    /// `CASE WHEN c THEN r ... ELSE e END` (simple CASE is rewritten to this form).
+    Case {
+        /// `(condition, result)` pairs, tried in order.
+        whens: Vec<(ScalarExpr, ScalarExpr)>,
+        /// The result when no condition is TRUE (NULL if absent).
+        otherwise: Option<Box<ScalarExpr>>,
+        /// Result type.
+        data_type: DataType,
+    },
+    /// `CAST(e AS t)`: values that do not convert become NULL.
+    Cast {
+        /// The operand.
+        expr: Box<ScalarExpr>,
+        /// Target type.
+        to: DataType,
+    },
+    /// `e ± INTERVAL ...` on a TIMESTAMP or DATE.
+    AddInterval {
+        /// The timestamp.
+        expr: Box<ScalarExpr>,
+        /// The amount (negated for `-`).
+        interval: Interval,
+    },
+    /// A call of a registered scalar function.
+    Function {
+        /// The implementation.
+        func: Arc<dyn ScalarFunction>,
+        /// Arguments.
+        args: Vec<ScalarExpr>,
+        /// Result type.
+        data_type: DataType,
+    },
+}
+
+impl ScalarExpr {
+    /// The type of the expression's value.
+    pub fn data_type(&self) -> DataType {
+        match self {
+            ScalarExpr::Column { data_type, .. } => *data_type,
+            ScalarExpr::RowTime => DataType::Timestamp,
+            ScalarExpr::Literal(_, t) => *t,
+            ScalarExpr::Binary { data_type, .. } => *data_type,
+            ScalarExpr::Not(_)
+            | ScalarExpr::IsNull { .. }
+            | ScalarExpr::IsDistinctFrom { .. }
+            | ScalarExpr::InList { .. }
+            | ScalarExpr::Like { .. } => DataType::Bool,
+            ScalarExpr::Negate(e) => e.data_type(),
+            ScalarExpr::Case { data_type, .. } => *data_type,
+            ScalarExpr::Cast { to, .. } => *to,
+            ScalarExpr::AddInterval { expr, .. } => expr.data_type(),
+            ScalarExpr::Function { data_type, .. } => *data_type,
+        }
+    }
+
+    /// A column reference.
+    pub fn column(index: usize, name: impl Into<String>, data_type: DataType) -> ScalarExpr {
+        ScalarExpr::Column { index, name: name.into(), data_type }
+    }
+
+    /// The child expressions.
+    pub fn children(&self) -> Vec<&ScalarExpr> {
+        match self {
+            ScalarExpr::Column { .. } | ScalarExpr::RowTime | ScalarExpr::Literal(..) => vec![],
+            ScalarExpr::Binary { left, right, .. } | ScalarExpr::IsDistinctFrom { left, right, .. } => {
+                vec![left, right]
+            }
+            ScalarExpr::Not(e) | ScalarExpr::Negate(e) => vec![e],
+            ScalarExpr::IsNull { expr, .. } | ScalarExpr::Cast { expr, .. } | ScalarExpr::AddInterval { expr, .. } => {
+                vec![expr]
+            }
+            ScalarExpr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+            ScalarExpr::Like { expr, pattern, .. } => vec![expr, pattern],
+            ScalarExpr::Case { whens, otherwise, .. } => whens
+                .iter()
+                .flat_map(|(c, r)| [c, r])
+                .chain(otherwise.as_deref())
+                .collect(),
+            ScalarExpr::Function { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// Positions of the input columns the expression reads.
+    pub fn columns(&self, out: &mut Vec<usize>) {
+        if let ScalarExpr::Column { index, .. } = self
+            && !out.contains(index)
+        {
+            out.push(*index);
+        }
+        for c in self.children() {
+            c.columns(out);
+        }
+    }
+
+    /// Whether the expression reads the event time (`rowtime`).
+    pub fn uses_rowtime(&self) -> bool {
+        matches!(self, ScalarExpr::RowTime) || self.children().iter().any(|c| c.uses_rowtime())
+    }
+
+    /// Whether the expression reads no input at all.
+    pub fn is_constant(&self) -> bool {
+        let mut cols = Vec::new();
+        self.columns(&mut cols);
+        cols.is_empty() && !self.uses_rowtime()
+    }
+
+    /// Rewrites every column reference with `f` (used when an expression
+    /// moves to another input, e.g. the right side of a join).
+    pub fn map_columns(&self, f: &dyn Fn(usize) -> usize) -> ScalarExpr {
+        let m = |e: &ScalarExpr| Box::new(e.map_columns(f));
+        match self {
+            ScalarExpr::Column { index, name, data_type } => {
+                ScalarExpr::Column { index: f(*index), name: name.clone(), data_type: *data_type }
+            }
+            ScalarExpr::RowTime | ScalarExpr::Literal(..) => self.clone(),
+            ScalarExpr::Binary { op, left, right, data_type } => {
+                ScalarExpr::Binary { op: *op, left: m(left), right: m(right), data_type: *data_type }
+            }
+            ScalarExpr::Not(e) => ScalarExpr::Not(m(e)),
+            ScalarExpr::Negate(e) => ScalarExpr::Negate(m(e)),
+            ScalarExpr::IsNull { expr, negated } => ScalarExpr::IsNull { expr: m(expr), negated: *negated },
+            ScalarExpr::IsDistinctFrom { left, right, negated } => {
+                ScalarExpr::IsDistinctFrom { left: m(left), right: m(right), negated: *negated }
+            }
+            ScalarExpr::InList { expr, list, negated } => ScalarExpr::InList {
+                expr: m(expr),
+                list: list.iter().map(|e| e.map_columns(f)).collect(),
+                negated: *negated,
+            },
+            ScalarExpr::Like { expr, pattern, negated, case_insensitive } => ScalarExpr::Like {
+                expr: m(expr),
+                pattern: m(pattern),
+                negated: *negated,
+                case_insensitive: *case_insensitive,
+            },
+            ScalarExpr::Case { whens, otherwise, data_type } => ScalarExpr::Case {
+                whens: whens.iter().map(|(c, r)| (c.map_columns(f), r.map_columns(f))).collect(),
+                otherwise: otherwise.as_ref().map(|e| m(e)),
+                data_type: *data_type,
+            },
+            ScalarExpr::Cast { expr, to } => ScalarExpr::Cast { expr: m(expr), to: *to },
+            ScalarExpr::AddInterval { expr, interval } => ScalarExpr::AddInterval { expr: m(expr), interval: *interval },
+            ScalarExpr::Function { func, args, data_type } => ScalarExpr::Function {
+                func: func.clone(),
+                args: args.iter().map(|e| e.map_columns(f)).collect(),
+                data_type: *data_type,
+            },
+        }
+    }
+}
+
+impl PartialEq for ScalarExpr {
+    fn eq(&self, other: &ScalarExpr) -> bool {
+        use ScalarExpr as E;
+        match (self, other) {
+            (E::Column { index: a, .. }, E::Column { index: b, .. }) => a == b,
+            (E::RowTime, E::RowTime) => true,
+            (E::Literal(a, ta), E::Literal(b, tb)) => a == b && ta == tb,
+            (E::Binary { op: o1, left: l1, right: r1, .. }, E::Binary { op: o2, left: l2, right: r2, .. }) => {
+                o1 == o2 && l1 == l2 && r1 == r2
+            }
+            (E::Not(a), E::Not(b)) | (E::Negate(a), E::Negate(b)) => a == b,
+            (E::IsNull { expr: a, negated: n1 }, E::IsNull { expr: b, negated: n2 }) => a == b && n1 == n2,
+            (
+                E::IsDistinctFrom { left: l1, right: r1, negated: n1 },
+                E::IsDistinctFrom { left: l2, right: r2, negated: n2 },
+            ) => l1 == l2 && r1 == r2 && n1 == n2,
+            (E::InList { expr: e1, list: l1, negated: n1 }, E::InList { expr: e2, list: l2, negated: n2 }) => {
+                e1 == e2 && l1 == l2 && n1 == n2
+            }
+            (
+                E::Like { expr: e1, pattern: p1, negated: n1, case_insensitive: c1 },
+                E::Like { expr: e2, pattern: p2, negated: n2, case_insensitive: c2 },
+            ) => e1 == e2 && p1 == p2 && n1 == n2 && c1 == c2,
+            (E::Case { whens: w1, otherwise: o1, .. }, E::Case { whens: w2, otherwise: o2, .. }) => w1 == w2 && o1 == o2,
+            (E::Cast { expr: e1, to: t1 }, E::Cast { expr: e2, to: t2 }) => e1 == e2 && t1 == t2,
+            (E::AddInterval { expr: e1, interval: i1 }, E::AddInterval { expr: e2, interval: i2 }) => e1 == e2 && i1 == i2,
+            (E::Function { func: f1, args: a1, .. }, E::Function { func: f2, args: a2, .. }) => {
+                f1.name() == f2.name() && a1 == a2
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for ScalarExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScalarExpr::Column { index, name, .. } => write!(f, "{name}#{index}"),
+            ScalarExpr::RowTime => f.write_str("rowtime"),
+            ScalarExpr::Literal(v, _) => write!(f, "{v}"),
+            ScalarExpr::Binary { op, left, right, .. } => write!(f, "({left} {} {right})", op.symbol()),
+            ScalarExpr::Not(e) => write!(f, "NOT {e}"),
+            ScalarExpr::Negate(e) => write!(f, "-{e}"),
+            ScalarExpr::IsNull { expr, negated } => {
+                write!(f, "{expr} IS {}NULL", if *negated { "NOT " } else { "" })
+            }
+            ScalarExpr::IsDistinctFrom { left, right, negated } => {
+                write!(f, "{left} IS {}DISTINCT FROM {right}", if *negated { "NOT " } else { "" })
+            }
+            ScalarExpr::InList { expr, list, negated } => {
+                let items: Vec<String> = list.iter().map(|e| e.to_string()).collect();
+                write!(f, "{expr} {}IN ({})", if *negated { "NOT " } else { "" }, items.join(", "))
+            }
+            ScalarExpr::Like { expr, pattern, negated, case_insensitive } => write!(
+                f,
+                "{expr} {}{} {pattern}",
+                if *negated { "NOT " } else { "" },
+                if *case_insensitive { "ILIKE" } else { "LIKE" }
+            ),
+            ScalarExpr::Case { whens, otherwise, .. } => {
+                f.write_str("CASE")?;
+                for (c, r) in whens {
+                    write!(f, " WHEN {c} THEN {r}")?;
+                }
+                if let Some(o) = otherwise {
+                    write!(f, " ELSE {o}")?;
+                }
+                f.write_str(" END")
+            }
+            ScalarExpr::Cast { expr, to } => write!(f, "CAST({expr} AS {to})"),
+            ScalarExpr::AddInterval { expr, interval } => {
+                write!(f, "{expr} + INTERVAL({} months, {} ms)", interval.months, interval.millis)
+            }
+            ScalarExpr::Function { func, args, .. } => {
+                let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
+                write!(f, "{}({})", func.name(), items.join(", "))
+            }
+        }
+    }
+}
+
+/// Built-in aggregate functions. Each is mergeable: partial results over
+/// parts of a window combine into the result over the whole window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    /// `COUNT(*)`, `COUNT(x)`, `COUNT(DISTINCT x)`.
+    Count,
+    /// `SUM(x)`.
+    Sum,
+    /// `AVG(x)` (always DOUBLE).
+    Avg,
+    /// `MIN(x)`.
+    Min,
+    /// `MAX(x)`.
+    Max,
+    /// `STDDEV_POP(x)`.
+    StddevPop,
+    /// `VAR_POP(x)`.
+    VarPop,
+}
+
+impl AggFunc {
+    /// Looks up an aggregate by SQL name.
+    pub fn from_name(name: &str) -> Option<AggFunc> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "COUNT" => AggFunc::Count,
+            "SUM" => AggFunc::Sum,
+            "AVG" => AggFunc::Avg,
+            "MIN" => AggFunc::Min,
+            "MAX" => AggFunc::Max,
+            "STDDEV_POP" => AggFunc::StddevPop,
+            "VAR_POP" => AggFunc::VarPop,
+            _ => return None,
+        })
+    }
+
+    /// The SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "COUNT",
+            AggFunc::Sum => "SUM",
+            AggFunc::Avg => "AVG",
+            AggFunc::Min => "MIN",
+            AggFunc::Max => "MAX",
+            AggFunc::StddevPop => "STDDEV_POP",
+            AggFunc::VarPop => "VAR_POP",
+        }
+    }
+}
+
+/// One aggregate computed per group and window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateCall {
+    /// Which aggregate.
+    pub func: AggFunc,
+    /// The argument; `None` for `COUNT(*)`.
+    pub arg: Option<ScalarExpr>,
+    /// `COUNT(DISTINCT x)` and friends.
+    pub distinct: bool,
+    /// Result type.
+    pub data_type: DataType,
+}
+
+impl fmt::Display for AggregateCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.arg {
+            None => write!(f, "{}(*)", self.func.name()),
+            Some(a) => write!(f, "{}({}{a})", self.func.name(), if self.distinct { "DISTINCT " } else { "" }),
+        }
+    }
+}

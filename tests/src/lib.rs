@@ -1,0 +1,167 @@
+//! Helpers shared by Quiver's end-to-end tests: running the CLI in-process
+//! on a scratch deployment, and reading back what it wrote.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use quiver_types::time::{format_date, format_timestamp};
+use quiver_types::{DataType, Value};
+use serde_json::{Value as Json, json};
+
+/// A scratch deployment: a temporary directory with a `quiver.yaml`
+/// pointing the stores inside it.
+pub struct Scratch {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A new scratch deployment.
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("quiver.yaml"),
+            "online_store: embedded://online\nhistorical_store: historical\n",
+        )
+        .expect("write quiver.yaml");
+        Scratch { dir }
+    }
+
+    /// The deployment file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("quiver.yaml")
+    }
+
+    /// Where a job's historical dataset lives.
+    pub fn dataset(&self, job: &str) -> PathBuf {
+        self.dir.path().join("historical").join(job)
+    }
+
+    /// Runs `quiver <args...> --config <scratch>`.
+    pub fn quiver(&self, args: &[&str]) -> Result<(), quiver_cli::Failure> {
+        let config = self.config().display().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", &config]);
+        quiver(&all)
+    }
+}
+
+/// Runs `quiver <args...>` in-process.
+pub fn quiver(args: &[&str]) -> Result<(), quiver_cli::Failure> {
+    quiver_cli::run_args(std::iter::once("quiver").chain(args.iter().copied()))
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every Parquet file under `dir`, in path order.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// All batches of a Parquet file.
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).expect("open parquet");
+    ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").build().expect("reader").map(|b| b.expect("batch")).collect()
+}
+
+/// Rows of a dataset directory as JSON values (the golden format), with the
+/// column names and types.
+pub fn read_rows(dir: &Path) -> (Vec<(String, String)>, Vec<Vec<Json>>) {
+    let mut cols = Vec::new();
+    let mut rows = Vec::new();
+    for f in parquet_files(dir) {
+        for b in read_parquet(&f) {
+            if cols.is_empty() {
+                cols = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name().clone(), DataType::from_arrow(f.data_type()).map_or("?".into(), |t| t.spec_name().to_string())))
+                    .collect();
+            }
+            for r in 0..b.num_rows() {
+                rows.push(b.columns().iter().map(|c| to_json(&Value::from_array(c.as_ref(), r))).collect());
+            }
+        }
+    }
+    (cols, rows)
+}
+
+/// A value in the golden files' JSON form.
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int64(i) => json!(i),
+        Value::Float64(f) => serde_json::Number::from_f64(*f).map_or(json!(f.to_string()), Json::Number),
+        Value::String(s) => json!(s),
+        Value::Timestamp(t) => json!(format_timestamp(*t)),
+        Value::Date(d) => json!(format_date(*d)),
+        Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+    }
+}
+
+fn order(a: &Json, b: &Json) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (Json::Null, Json::Null) => Equal,
+        (Json::Null, _) => Less,
+        (_, Json::Null) => Greater,
+        (Json::Number(x), Json::Number(y)) => x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Json::Bool(x), Json::Bool(y)) => x.cmp(y),
+        (Json::String(x), Json::String(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+/// Sorts rows canonically (by each value in turn, NULL first).
+pub fn sort_rows(rows: &mut [Vec<Json>]) {
+    rows.sort_by(|a, b| a.iter().zip(b).map(|(x, y)| order(x, y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
+}
+
+/// Whether two values match: floats within a relative 1e-9 (or 1e-12
+/// absolute, so 0.0 and -0.0 are equal), everything else exactly.
+pub fn values_match(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            (x - y).abs() <= 1e-12 || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
+        _ => a == b,
+    }
+}
+
+/// Compares two row multisets; returns a readable difference if any.
+pub fn diff_rows(mut got: Vec<Vec<Json>>, mut want: Vec<Vec<Json>>) -> Option<String> {
+    sort_rows(&mut got);
+    sort_rows(&mut want);
+    if got.len() != want.len() {
+        let show = |rows: &[Vec<Json>]| rows.iter().take(40).map(|r| format!("  {}", Json::Array(r.clone()))).collect::<Vec<_>>().join("\n");
+        return Some(format!("{} rows, expected {}\ngot:\n{}\nexpected:\n{}", got.len(), want.len(), show(&got), show(&want)));
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if g.len() != w.len() || !g.iter().zip(w).all(|(a, b)| values_match(a, b)) {
+            return Some(format!("row {i} differs:\n  got      {}\n  expected {}", Json::Array(g.clone()), Json::Array(w.clone())));
+        }
+    }
+    None
+}
