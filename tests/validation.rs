@@ -48,13 +48,23 @@ fn problems(text: &str) -> Diagnostics {
 /// Asserts one problem at `line:col` whose text contains every fragment.
 fn expect(text: &str, line: u32, col: u32, fragments: &[&str]) {
     let d = problems(text);
-    let hit = d.0.iter().find(|p| p.pos.is_some_and(|p| p.line == line && p.col == col));
-    let Some(hit) = hit else { panic!("no problem at {line}:{col}; got:\n{d}") };
+    let hit =
+        d.0.iter()
+            .find(|p| p.pos.is_some_and(|p| p.line == line && p.col == col));
+    let Some(hit) = hit else {
+        panic!("no problem at {line}:{col}; got:\n{d}")
+    };
     let msg = hit.to_string();
     for f in fragments {
-        assert!(msg.to_lowercase().contains(&f.to_lowercase()), "`{msg}` lacks `{f}`");
+        assert!(
+            msg.to_lowercase().contains(&f.to_lowercase()),
+            "`{msg}` lacks `{f}`"
+        );
     }
-    assert!(msg.starts_with(&format!("job.yaml:{line}:{col}: ")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("job.yaml:{line}:{col}: ")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -67,8 +77,18 @@ fn the_good_job_is_valid_and_expands_to_two_jobs() {
 
 #[test]
 fn unknown_keys_suggest_the_right_one() {
-    expect(&GOOD.replace("features:", "featurs:"), 15, 1, &["unknown key `featurs`", "did you mean `features`"]);
-    expect(&GOOD.replace("watermark_delay: 5s", "watermark_dela: 5s"), 8, 5, &["watermark_dela", "watermark_delay"]);
+    expect(
+        &GOOD.replace("features:", "featurs:"),
+        15,
+        1,
+        &["unknown key `featurs`", "did you mean `features`"],
+    );
+    expect(
+        &GOOD.replace("watermark_delay: 5s", "watermark_dela: 5s"),
+        8,
+        5,
+        &["watermark_dela", "watermark_delay"],
+    );
 }
 
 #[test]
@@ -76,65 +96,150 @@ fn missing_fields_name_the_field() {
     let no_sql = GOOD.replace("sql: |", "sqlx: |");
     let d = problems(&no_sql);
     assert!(d.to_string().contains("missing `sql`"), "{d}");
-    let no_sinks: String = GOOD.lines().take_while(|l| !l.starts_with("sinks")).map(|l| format!("{l}\n")).collect();
+    let no_sinks: String = GOOD
+        .lines()
+        .take_while(|l| !l.starts_with("sinks"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert!(problems(&no_sinks).to_string().contains("missing `sinks`"));
 }
 
 #[test]
 fn wrong_types_are_reported_where_written() {
-    expect(&GOOD.replace("watermark_delay: 5s", "watermark_delay: soon"), 8, 22, &["not a duration"]);
-    expect(&GOOD.replace("customer_id: int64", "customer_id: int46"), 6, 50, &["unknown type `int46`", "int64"]);
-    expect(&GOOD.replace("  online: {ttl: 1d}", "  online: [1d]"), 18, 11, &["must be a mapping"]);
-    expect(&GOOD.replace("data_type: numerical", "data_type: numeric"), 16, 42, &["numerical"]);
+    expect(
+        &GOOD.replace("watermark_delay: 5s", "watermark_delay: soon"),
+        8,
+        22,
+        &["not a duration"],
+    );
+    expect(
+        &GOOD.replace("customer_id: int64", "customer_id: int46"),
+        6,
+        50,
+        &["unknown type `int46`", "int64"],
+    );
+    expect(
+        &GOOD.replace("  online: {ttl: 1d}", "  online: [1d]"),
+        18,
+        11,
+        &["must be a mapping"],
+    );
+    expect(
+        &GOOD.replace("data_type: numerical", "data_type: numeric"),
+        16,
+        42,
+        &["numerical"],
+    );
 }
 
 #[test]
 fn duplicate_names_after_expansion() {
     let same = GOOD.replace("name: bookings_[w]m", "name: bookings");
-    expect(&same, 1, 7, &["duplicate job name `bookings`", "params w=10"]);
+    expect(
+        &same,
+        1,
+        7,
+        &["duplicate job name `bookings`", "params w=10"],
+    );
 }
 
 #[test]
 fn sql_tables_must_be_sources() {
-    expect(&GOOD.replace("FROM bookings", "FROM booking"), 13, 8, &["table `booking` is not defined", "did you mean `bookings`"]);
+    expect(
+        &GOOD.replace("FROM bookings", "FROM booking"),
+        13,
+        8,
+        &["table `booking` is not defined", "did you mean `bookings`"],
+    );
 }
 
 #[test]
 fn features_and_entity_must_be_output_columns() {
-    expect(&GOOD.replace("  n: {description", "  count: {description"), 16, 3, &["feature `count` is not an output column", "customer_id, n, window_end"]);
+    expect(
+        &GOOD.replace("  n: {description", "  count: {description"),
+        16,
+        3,
+        &[
+            "feature `count` is not an output column",
+            "customer_id, n, window_end",
+        ],
+    );
     let with_entity = GOOD.replace("sinks:", "entity: [customer, customer_id]\nsinks:");
-    expect(&with_entity, 17, 10, &["entity column `customer` is not an output column"]);
+    expect(
+        &with_entity,
+        17,
+        10,
+        &["entity column `customer` is not an output column"],
+    );
 }
 
 #[test]
 fn sql_errors_point_into_the_file() {
     // An unknown column inside the block scalar: line 11, after 2 spaces of indentation.
-    expect(&GOOD.replace("SELECT customer_id,", "SELECT customer,"), 11, 10, &["unknown column `customer`", "customer_id"]);
+    expect(
+        &GOOD.replace("SELECT customer_id,", "SELECT customer,"),
+        11,
+        10,
+        &["unknown column `customer`", "customer_id"],
+    );
     // A syntax error.
-    expect(&GOOD.replace("COUNT(*) AS n,", "COUNT(*) AS n,,"), 11, 37, &["syntax error", "found: ,"]);
+    expect(
+        &GOOD.replace("COUNT(*) AS n,", "COUNT(*) AS n,,"),
+        11,
+        37,
+        &["syntax error", "found: ,"],
+    );
     // A window mismatch, inside a substituted parameter.
-    expect(&GOOD.replace("TUMBLE_END(event_time, INTERVAL '[w]' MINUTE)", "TUMBLE_END(event_time, INTERVAL '5' MINUTE)"), 12, 10, &["TUMBLE_END", "groups by"]);
+    expect(
+        &GOOD.replace(
+            "TUMBLE_END(event_time, INTERVAL '[w]' MINUTE)",
+            "TUMBLE_END(event_time, INTERVAL '5' MINUTE)",
+        ),
+        12,
+        10,
+        &["TUMBLE_END", "groups by"],
+    );
 }
 
 #[test]
 fn env_references_must_be_set() {
     // Inside a YAML flow mapping `{...}`, braces must be quoted.
-    let with_env = GOOD.replace("bounded: {parquet: data/}", "bounded: {parquet: \"${DATA}/bookings\"}");
+    let with_env = GOOD.replace(
+        "bounded: {parquet: data/}",
+        "bounded: {parquet: \"${DATA}/bookings\"}",
+    );
     assert!(problems(&with_env).is_empty(), "{}", problems(&with_env));
-    let missing = GOOD.replace("bounded: {parquet: data/}", "bounded: {parquet: \"${NOPE}/bookings\"}");
-    expect(&missing, 9, 25, &["environment variable `NOPE` is not set", "${NOPE:-"]);
+    let missing = GOOD.replace(
+        "bounded: {parquet: data/}",
+        "bounded: {parquet: \"${NOPE}/bookings\"}",
+    );
+    expect(
+        &missing,
+        9,
+        25,
+        &["environment variable `NOPE` is not set", "${NOPE:-"],
+    );
 }
 
 #[test]
 fn post_processors_are_refused_honestly() {
-    let pp = GOOD.replace("sinks:", "postprocessors:\n  - {mask: [customer_id]}\nsinks:");
+    let pp = GOOD.replace(
+        "sinks:",
+        "postprocessors:\n  - {mask: [customer_id]}\nsinks:",
+    );
     let d = problems(&pp);
-    assert!(d.to_string().contains("not available in this version"), "{d}");
+    assert!(
+        d.to_string().contains("not available in this version"),
+        "{d}"
+    );
 }
 
 #[test]
 fn yaml_syntax_errors_have_positions() {
     let d = problems("name: a\nsources: {x: [1, 2}\n");
     assert_eq!(d.0.len(), 1);
-    assert!(d.0[0].pos.is_some() && d.0[0].message.contains("invalid YAML"), "{d}");
+    assert!(
+        d.0[0].pos.is_some() && d.0[0].message.contains("invalid YAML"),
+        "{d}"
+    );
 }

@@ -63,7 +63,9 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -80,7 +82,12 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 /// All batches of a Parquet file.
 pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     let f = std::fs::File::open(path).expect("open parquet");
-    ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").build().expect("reader").map(|b| b.expect("batch")).collect()
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect()
 }
 
 /// Rows of a dataset directory as JSON values (the golden format), with the
@@ -95,11 +102,22 @@ pub fn read_rows(dir: &Path) -> (Vec<(String, String)>, Vec<Vec<Json>>) {
                     .schema()
                     .fields()
                     .iter()
-                    .map(|f| (f.name().clone(), DataType::from_arrow(f.data_type()).map_or("?".into(), |t| t.spec_name().to_string())))
+                    .map(|f| {
+                        (
+                            f.name().clone(),
+                            DataType::from_arrow(f.data_type())
+                                .map_or("?".into(), |t| t.spec_name().to_string()),
+                        )
+                    })
                     .collect();
             }
             for r in 0..b.num_rows() {
-                rows.push(b.columns().iter().map(|c| to_json(&Value::from_array(c.as_ref(), r))).collect());
+                rows.push(
+                    b.columns()
+                        .iter()
+                        .map(|c| to_json(&Value::from_array(c.as_ref(), r)))
+                        .collect(),
+                );
             }
         }
     }
@@ -112,7 +130,9 @@ pub fn to_json(v: &Value) -> Json {
         Value::Null => Json::Null,
         Value::Bool(b) => json!(b),
         Value::Int64(i) => json!(i),
-        Value::Float64(f) => serde_json::Number::from_f64(*f).map_or(json!(f.to_string()), Json::Number),
+        Value::Float64(f) => {
+            serde_json::Number::from_f64(*f).map_or(json!(f.to_string()), Json::Number)
+        }
         Value::String(s) => json!(s),
         Value::Timestamp(t) => json!(format_timestamp(*t)),
         Value::Date(d) => json!(format_date(*d)),
@@ -126,7 +146,10 @@ fn order(a: &Json, b: &Json) -> std::cmp::Ordering {
         (Json::Null, Json::Null) => Equal,
         (Json::Null, _) => Less,
         (_, Json::Null) => Greater,
-        (Json::Number(x), Json::Number(y)) => x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Json::Number(x), Json::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&y.as_f64().unwrap_or(0.0)),
         (Json::Bool(x), Json::Bool(y)) => x.cmp(y),
         (Json::String(x), Json::String(y)) => x.cmp(y),
         _ => a.to_string().cmp(&b.to_string()),
@@ -135,7 +158,13 @@ fn order(a: &Json, b: &Json) -> std::cmp::Ordering {
 
 /// Sorts rows canonically (by each value in turn, NULL first).
 pub fn sort_rows(rows: &mut [Vec<Json>]) {
-    rows.sort_by(|a, b| a.iter().zip(b).map(|(x, y)| order(x, y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
+    rows.sort_by(|a, b| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| order(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
 }
 
 /// Whether two values match: floats within a relative 1e-9 (or 1e-12
@@ -143,7 +172,10 @@ pub fn sort_rows(rows: &mut [Vec<Json>]) {
 pub fn values_match(a: &Json, b: &Json) -> bool {
     match (a, b) {
         (Json::Number(x), Json::Number(y)) if x.is_f64() || y.is_f64() => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             (x - y).abs() <= 1e-12 || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
         }
         _ => a == b,
@@ -155,12 +187,28 @@ pub fn diff_rows(mut got: Vec<Vec<Json>>, mut want: Vec<Vec<Json>>) -> Option<St
     sort_rows(&mut got);
     sort_rows(&mut want);
     if got.len() != want.len() {
-        let show = |rows: &[Vec<Json>]| rows.iter().take(40).map(|r| format!("  {}", Json::Array(r.clone()))).collect::<Vec<_>>().join("\n");
-        return Some(format!("{} rows, expected {}\ngot:\n{}\nexpected:\n{}", got.len(), want.len(), show(&got), show(&want)));
+        let show = |rows: &[Vec<Json>]| {
+            rows.iter()
+                .take(40)
+                .map(|r| format!("  {}", Json::Array(r.clone())))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        return Some(format!(
+            "{} rows, expected {}\ngot:\n{}\nexpected:\n{}",
+            got.len(),
+            want.len(),
+            show(&got),
+            show(&want)
+        ));
     }
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if g.len() != w.len() || !g.iter().zip(w).all(|(a, b)| values_match(a, b)) {
-            return Some(format!("row {i} differs:\n  got      {}\n  expected {}", Json::Array(g.clone()), Json::Array(w.clone())));
+            return Some(format!(
+                "row {i} differs:\n  got      {}\n  expected {}",
+                Json::Array(g.clone()),
+                Json::Array(w.clone())
+            ));
         }
     }
     None

@@ -53,27 +53,47 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     let config = DeploymentConfig::load(args.config.as_deref())?;
     let loaded = jobs::load(&args.paths, &args.jobs)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let start = args.start.as_deref().map(|s| parse_time_arg(s, now)).transpose().map_err(|e| Failure::User(format!("--start: {e}")))?;
-    let end = args.end.as_deref().map(|s| parse_time_arg(s, now)).transpose().map_err(|e| Failure::User(format!("--end: {e}")))?;
+    let start = args
+        .start
+        .as_deref()
+        .map(|s| parse_time_arg(s, now))
+        .transpose()
+        .map_err(|e| Failure::User(format!("--start: {e}")))?;
+    let end = args
+        .end
+        .as_deref()
+        .map(|s| parse_time_arg(s, now))
+        .transpose()
+        .map_err(|e| Failure::User(format!("--end: {e}")))?;
     if let (Some(s), Some(e)) = (start, end)
         && s >= e
     {
-        return Err(Failure::User(format!("--start ({}) must be before --end ({})", format_timestamp(s), format_timestamp(e))));
+        return Err(Failure::User(format!(
+            "--start ({}) must be before --end ({})",
+            format_timestamp(s),
+            format_timestamp(e)
+        )));
     }
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
 
     let (sources, runs_sources) = plan_sources(&loaded)?;
     let mut loaded = loaded;
     for (l, renames) in loaded.iter_mut().zip(&runs_sources) {
-        l.job.plan.rename_sources(&|s| renames.get(s).cloned().unwrap_or_else(|| s.to_string()));
+        l.job
+            .plan
+            .rename_sources(&|s| renames.get(s).cloned().unwrap_or_else(|| s.to_string()));
     }
 
     // Sinks.
-    let store: Option<Arc<dyn OnlineStore>> = if loaded.iter().any(|l| l.spec.sinks.online.is_some()) {
-        Some(open_store(&config)?)
-    } else {
-        None
-    };
+    let store: Option<Arc<dyn OnlineStore>> =
+        if loaded.iter().any(|l| l.spec.sinks.online.is_some()) {
+            Some(open_store(&config)?)
+        } else {
+            None
+        };
     let days = day_interval(start, end, &loaded)?;
     let mut historical: Vec<Option<Arc<HistoricalSink>>> = Vec::new();
     let mut runs = Vec::new();
@@ -86,23 +106,59 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
                 Some(p) => l.spec.dir.join(p),
                 None => config.historical_store.join(&l.job.name),
             };
-            let staging = dataset.parent().map(|p| p.join(".staging")).unwrap_or_else(|| PathBuf::from(".staging"));
-            let sink = HistoricalSink::new(&l.job.name, dataset, &staging, l.job.output.to_arrow(), days)
-                .map_err(|e| Failure::User(format!("historical store of job `{}`: {e}", l.job.name)))?;
+            let staging = dataset
+                .parent()
+                .map(|p| p.join(".staging"))
+                .unwrap_or_else(|| PathBuf::from(".staging"));
+            let sink = HistoricalSink::new(
+                &l.job.name,
+                dataset,
+                &staging,
+                l.job.output.to_arrow(),
+                days,
+            )
+            .map_err(|e| Failure::User(format!("historical store of job `{}`: {e}", l.job.name)))?;
             let sink = Arc::new(sink);
             sinks.push(Arc::new(HistoricalFactory(sink.clone())));
             hist = Some(sink);
         }
         if let (Some(o), Some(store)) = (&l.spec.sinks.online, &store) {
-            let features: Vec<usize> = (0..l.job.output.len()).filter(|i| !l.job.entity.contains(i)).collect();
-            let entity_fields: Vec<_> = l.job.entity.iter().map(|&i| l.job.output.fields[i].clone()).collect();
-            let feature_fields: Vec<_> = features.iter().map(|&i| l.job.output.fields[i].clone()).collect();
-            let meta = JobMeta::new(&l.job.name, &entity_fields, &feature_fields, o.ttl, l.spec.description.clone());
-            store.register(&meta).map_err(|e| Failure::Internal(e.into()))?;
-            sinks.push(Arc::new(OnlineSink { store: store.clone(), job: l.job.name.clone(), entity: l.job.entity.clone(), features, flush_on_advance: false }));
+            let features: Vec<usize> = (0..l.job.output.len())
+                .filter(|i| !l.job.entity.contains(i))
+                .collect();
+            let entity_fields: Vec<_> = l
+                .job
+                .entity
+                .iter()
+                .map(|&i| l.job.output.fields[i].clone())
+                .collect();
+            let feature_fields: Vec<_> = features
+                .iter()
+                .map(|&i| l.job.output.fields[i].clone())
+                .collect();
+            let meta = JobMeta::new(
+                &l.job.name,
+                &entity_fields,
+                &feature_fields,
+                o.ttl,
+                l.spec.description.clone(),
+            );
+            store
+                .register(&meta)
+                .map_err(|e| Failure::Internal(e.into()))?;
+            sinks.push(Arc::new(OnlineSink {
+                store: store.clone(),
+                job: l.job.name.clone(),
+                entity: l.job.entity.clone(),
+                features,
+                flush_on_advance: false,
+            }));
         }
         historical.push(hist);
-        runs.push(JobRun { job: l.job.clone(), sinks });
+        runs.push(JobRun {
+            job: l.job.clone(),
+            sinks,
+        });
     }
 
     let metrics = Arc::new(RunMetrics::new(sources.len(), runs.len(), workers));
@@ -110,47 +166,90 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     let show = !args.no_progress && std::io::stderr().is_terminal();
     let bar = progress::start(metrics.clone(), None, show);
     let began = Instant::now();
-    let result = quiver_dataflow::run(runs, sources, RunOptions { workers, start, end }, metrics.clone());
+    let result = quiver_dataflow::run(
+        runs,
+        sources,
+        RunOptions {
+            workers,
+            start,
+            end,
+        },
+        metrics.clone(),
+    );
     bar.finish();
     let elapsed = began.elapsed().as_secs_f64();
     if let Err(e) = result {
         for h in historical.iter().flatten() {
             h.abort();
         }
-        return Err(if e.is_user_error() { Failure::User(e.to_string()) } else { Failure::Internal(e.into()) });
+        return Err(if e.is_user_error() {
+            Failure::User(e.to_string())
+        } else {
+            Failure::Internal(e.into())
+        });
     }
     let mut commits = Vec::new();
     for h in &historical {
         commits.push(match h {
-            Some(h) => Some(h.commit().map_err(|e| Failure::Internal(anyhow::anyhow!("committing {}: {e}", h.dataset().display())))?),
+            Some(h) => Some(h.commit().map_err(|e| {
+                Failure::Internal(anyhow::anyhow!("committing {}: {e}", h.dataset().display()))
+            })?),
             None => None,
         });
     }
 
     // Summary.
     let rows = metrics.rows_read();
-    println!("backfilled {} job{} in {elapsed:.1}s with {workers} worker{}", loaded.len(), if loaded.len() == 1 { "" } else { "s" }, if workers == 1 { "" } else { "s" });
+    println!(
+        "backfilled {} job{} in {elapsed:.1}s with {workers} worker{}",
+        loaded.len(),
+        if loaded.len() == 1 { "" } else { "s" },
+        if workers == 1 { "" } else { "s" }
+    );
     if let (Some(s), Some(e)) = (start, end) {
-        println!("  interval [{}, {})", format_timestamp(s), format_timestamp(e));
+        println!(
+            "  interval [{}, {})",
+            format_timestamp(s),
+            format_timestamp(e)
+        );
     }
     for (i, name) in names.iter().enumerate() {
         let c = &metrics.sources[i];
         let read = c.rows_read.load(Ordering::Relaxed);
         let late = c.rows_late.load(Ordering::Relaxed);
         let invalid = c.rows_invalid.load(Ordering::Relaxed);
-        println!("  source {name}: {} rows read ({}/s), {} late, {} without event time", group(read), group((read as f64 / elapsed.max(1e-3)) as u64), group(late), group(invalid));
+        println!(
+            "  source {name}: {} rows read ({}/s), {} late, {} without event time",
+            group(read),
+            group((read as f64 / elapsed.max(1e-3)) as u64),
+            group(late),
+            group(invalid)
+        );
         if late > 0 {
-            println!("    warning: {late} rows arrived later than the watermark delay allows and were dropped; raise `watermark_delay` of `{name}` to keep them");
+            println!(
+                "    warning: {late} rows arrived later than the watermark delay allows and were dropped; raise `watermark_delay` of `{name}` to keep them"
+            );
         }
     }
     for (j, l) in loaded.iter().enumerate() {
         let c = &metrics.jobs[j];
-        let mut parts = vec![format!("{} rows", group(c.rows_out.load(Ordering::Relaxed)))];
+        let mut parts = vec![format!(
+            "{} rows",
+            group(c.rows_out.load(Ordering::Relaxed))
+        )];
         if l.job.windowed() {
-            parts.push(format!("{} windows", group(c.windows_emitted.load(Ordering::Relaxed))));
+            parts.push(format!(
+                "{} windows",
+                group(c.windows_emitted.load(Ordering::Relaxed))
+            ));
         }
         if let (Some(h), Some(Some(summary))) = (&historical[j], commits.get(j)) {
-            parts.push(format!("historical {} ({} days written, {} removed)", h.dataset().display(), summary.written.len(), summary.removed.len()));
+            parts.push(format!(
+                "historical {} ({} days written, {} removed)",
+                h.dataset().display(),
+                summary.written.len(),
+                summary.removed.len()
+            ));
         }
         if l.spec.sinks.online.is_some() {
             parts.push("online store".to_string());
@@ -163,19 +262,28 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
 
 /// Every distinct source of the loaded jobs, and per job the renames of its
 /// source names (two files may both call different data `bookings`).
-fn plan_sources(loaded: &[Loaded]) -> Result<(Vec<SourceDef>, Vec<HashMap<String, String>>), Failure> {
+fn plan_sources(
+    loaded: &[Loaded],
+) -> Result<(Vec<SourceDef>, Vec<HashMap<String, String>>), Failure> {
     let mut defs: Vec<(SourceSpec, SourceDef)> = Vec::new();
     let mut renames = Vec::new();
     let mut errors = quiver_types::Diagnostics::new();
     for l in loaded {
         let mut map = HashMap::new();
         for name in l.job.plan.sources() {
-            let Some(spec) = l.spec.source(&name) else { continue };
+            let Some(spec) = l.spec.source(&name) else {
+                continue;
+            };
             if spec.bounded.is_none() {
                 errors.push(
-                    Diagnostic::at(spec.name.pos, format!("source `{name}` has no `bounded:` input to backfill from"))
-                        .with_help("add `bounded: {parquet: path/}`; Kafka-only sources run with `quiver run`")
-                        .in_file(&l.spec.file),
+                    Diagnostic::at(
+                        spec.name.pos,
+                        format!("source `{name}` has no `bounded:` input to backfill from"),
+                    )
+                    .with_help(
+                        "add `bounded: {parquet: path/}`; Kafka-only sources run with `quiver run`",
+                    )
+                    .in_file(&l.spec.file),
                 );
                 continue;
             }
@@ -190,12 +298,27 @@ fn plan_sources(loaded: &[Loaded]) -> Result<(Vec<SourceDef>, Vec<HashMap<String
                     continue;
                 }
             }
-            let same = |s: &SourceSpec| s.bounded == spec.bounded && s.schema == spec.schema && s.event_time == spec.event_time && s.watermark_delay == spec.watermark_delay;
-            let internal = match defs.iter().find(|(s, _)| s.name.value == spec.name.value && same(s)) {
+            let same = |s: &SourceSpec| {
+                s.bounded == spec.bounded
+                    && s.schema == spec.schema
+                    && s.event_time == spec.event_time
+                    && s.watermark_delay == spec.watermark_delay
+            };
+            let internal = match defs
+                .iter()
+                .find(|(s, _)| s.name.value == spec.name.value && same(s))
+            {
                 Some((_, d)) => d.name.clone(),
                 None => {
-                    let taken = defs.iter().filter(|(_, d)| d.name == name || d.name.starts_with(&format!("{name}@"))).count();
-                    let internal = if taken == 0 { name.clone() } else { format!("{name}@{}", taken + 1) };
+                    let taken = defs
+                        .iter()
+                        .filter(|(_, d)| d.name == name || d.name.starts_with(&format!("{name}@")))
+                        .count();
+                    let internal = if taken == 0 {
+                        name.clone()
+                    } else {
+                        format!("{name}@{}", taken + 1)
+                    };
                     let mut def = source_def(spec).expect("bounded");
                     def.name = internal.clone();
                     defs.push((spec.clone(), def));
@@ -213,7 +336,11 @@ fn plan_sources(loaded: &[Loaded]) -> Result<(Vec<SourceDef>, Vec<HashMap<String
 }
 
 /// The days a run replaces in historical stores; bounds must be midnights.
-fn day_interval(start: Option<i64>, end: Option<i64>, loaded: &[Loaded]) -> Result<Option<(i32, i32)>, Failure> {
+fn day_interval(
+    start: Option<i64>,
+    end: Option<i64>,
+    loaded: &[Loaded],
+) -> Result<Option<(i32, i32)>, Failure> {
     if start.is_none() && end.is_none() {
         return Ok(None);
     }
@@ -230,15 +357,18 @@ fn day_interval(start: Option<i64>, end: Option<i64>, loaded: &[Loaded]) -> Resu
             }
         }
     }
-    Ok(Some((start.map_or(i32::MIN, |s| s.div_euclid(DAY) as i32), end.map_or(i32::MAX, |e| e.div_euclid(DAY) as i32))))
+    Ok(Some((
+        start.map_or(i32::MIN, |s| s.div_euclid(DAY) as i32),
+        end.map_or(i32::MAX, |e| e.div_euclid(DAY) as i32),
+    )))
 }
 
 /// Opens the configured online store.
 pub fn open_store(config: &DeploymentConfig) -> Result<Arc<dyn OnlineStore>, Failure> {
     match &config.online_store {
-        OnlineStoreConfig::Embedded(dir) => {
-            EmbeddedStore::open(dir).map(|s| Arc::new(s) as Arc<dyn OnlineStore>).map_err(|e| Failure::User(e.to_string()))
-        }
+        OnlineStoreConfig::Embedded(dir) => EmbeddedStore::open(dir)
+            .map(|s| Arc::new(s) as Arc<dyn OnlineStore>)
+            .map_err(|e| Failure::User(e.to_string())),
         OnlineStoreConfig::Redis(url) => Err(Failure::User(format!(
             "online store `{url}`: the Redis backend is not available in this version of Quiver; use embedded://PATH"
         ))),
@@ -249,7 +379,11 @@ pub fn open_store(config: &DeploymentConfig) -> Result<Arc<dyn OnlineStore>, Fai
 struct HistoricalFactory(Arc<HistoricalSink>);
 
 impl SinkFactory for HistoricalFactory {
-    fn open(&self, worker: usize, peers: usize) -> Result<Box<dyn quiver_dataflow::sink::SinkWriter>, String> {
+    fn open(
+        &self,
+        worker: usize,
+        peers: usize,
+    ) -> Result<Box<dyn quiver_dataflow::sink::SinkWriter>, String> {
         self.0.open(worker, peers)
     }
 }

@@ -23,7 +23,14 @@ fn describe(l: &Loaded) -> String {
     let params = if spec.params.is_empty() {
         String::new()
     } else {
-        format!(", params {}", spec.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+        format!(
+            ", params {}",
+            spec.params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
     };
     let _ = writeln!(s, "job {}  ({}{params})", job.name, spec.file);
     if let Some(d) = &spec.description {
@@ -32,30 +39,59 @@ fn describe(l: &Loaded) -> String {
     let _ = writeln!(s, "  sources:");
     for src in &spec.sources {
         let kind = match &src.event_time {
-            Some(t) => format!("stream, event time `{}`, watermark delay {}", t.value, format_duration(src.watermark_delay)),
+            Some(t) => format!(
+                "stream, event time `{}`, watermark delay {}",
+                t.value,
+                format_duration(src.watermark_delay)
+            ),
             None => "table".to_string(),
         };
         let input = match (&src.bounded, &src.unbounded) {
-            (Some(b), Some(u)) => format!("{} {} then kafka topic {}", b.format.key(), b.path.value, u.topic),
+            (Some(b), Some(u)) => format!(
+                "{} {} then kafka topic {}",
+                b.format.key(),
+                b.path.value,
+                u.topic
+            ),
             (Some(b), None) => format!("{} {}", b.format.key(), b.path.value),
             (None, Some(u)) => format!("kafka topic {}", u.topic),
             (None, None) => String::new(),
         };
         let _ = writeln!(s, "    {} ({kind}): {input}", src.name.value);
-        let cols: Vec<String> = src.schema.iter().map(|c| format!("{} {}", c.name, c.data_type.spec_name())).collect();
+        let cols: Vec<String> = src
+            .schema
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.data_type.spec_name()))
+            .collect();
         let _ = writeln!(s, "      columns: {}", cols.join(", "));
     }
-    let cols: Vec<String> = job.output.fields.iter().map(|f| format!("{} {}", f.name, f.data_type.spec_name())).collect();
+    let cols: Vec<String> = job
+        .output
+        .fields
+        .iter()
+        .map(|f| format!("{} {}", f.name, f.data_type.spec_name()))
+        .collect();
     let _ = writeln!(s, "  output: {}", cols.join(", "));
     let _ = writeln!(s, "  entity: {}", job.entity_names().join(", "));
     for f in &spec.features {
-        let kind = f.kind.map(|k| format!(" [{}]", k.name())).unwrap_or_default();
+        let kind = f
+            .kind
+            .map(|k| format!(" [{}]", k.name()))
+            .unwrap_or_default();
         let pii = if f.is_pii { " [pii]" } else { "" };
-        let _ = writeln!(s, "  feature {}{kind}{pii}: {}", f.column.value, f.description.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "  feature {}{kind}{pii}: {}",
+            f.column.value,
+            f.description.as_deref().unwrap_or("")
+        );
     }
     let mut sinks = Vec::new();
     if let Some(o) = &spec.sinks.online {
-        sinks.push(format!("online (ttl {})", o.ttl.map_or("none".to_string(), format_duration)));
+        sinks.push(format!(
+            "online (ttl {})",
+            o.ttl.map_or("none".to_string(), format_duration)
+        ));
     }
     if spec.sinks.historical.is_some() {
         sinks.push("historical".to_string());

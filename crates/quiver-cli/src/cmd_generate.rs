@@ -16,7 +16,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -65,26 +68,47 @@ pub fn run(args: GenerateArgs) -> Result<(), Failure> {
     let start = end - args.days * DAY;
     let which = args.dataset.as_str();
     if !matches!(which, "all" | "bookings" | "butterfree" | "jetpack") {
-        return Err(Failure::User(format!("unknown dataset `{which}`: use all, bookings, butterfree or jetpack")));
+        return Err(Failure::User(format!(
+            "unknown dataset `{which}`: use all, bookings, butterfree or jetpack"
+        )));
     }
     let io = |e: String| Failure::User(e);
     if matches!(which, "all" | "bookings") {
-        let n = bookings(&args.out.join("bookings"), start, end, args.rate, args.seed).map_err(io)?;
-        println!("bookings: {} events in {}", group(n as u64), args.out.join("bookings").display());
+        let n =
+            bookings(&args.out.join("bookings"), start, end, args.rate, args.seed).map_err(io)?;
+        println!(
+            "bookings: {} events in {}",
+            group(n as u64),
+            args.out.join("bookings").display()
+        );
     }
     if matches!(which, "all" | "butterfree") {
         let (o, c) = butterfree(&args.out, start, end, args.seed).map_err(io)?;
-        println!("orders: {} events, chargebacks: {} events in {}", group(o as u64), group(c as u64), args.out.display());
+        println!(
+            "orders: {} events, chargebacks: {} events in {}",
+            group(o as u64),
+            group(c as u64),
+            args.out.display()
+        );
     }
     if matches!(which, "all" | "jetpack") {
         let (q, u) = jetpack(&args.out, start, end, args.seed).map_err(io)?;
-        println!("quotes: {} events, users: {} rows in {}", group(q as u64), group(u as u64), args.out.display());
+        println!(
+            "quotes: {} events, users: {} rows in {}",
+            group(q as u64),
+            group(u as u64),
+            args.out.display()
+        );
     }
     Ok(())
 }
 
 fn ts_field(name: &str, nullable: bool) -> Field {
-    Field::new(name, ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), nullable)
+    Field::new(
+        name,
+        ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        nullable,
+    )
 }
 
 fn ts(values: Vec<Option<i64>>) -> ArrayRef {
@@ -93,26 +117,42 @@ fn ts(values: Vec<Option<i64>>) -> ArrayRef {
 
 fn write(path: &Path, batch: &RecordBatch) -> Result<(), String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).set_created_by("quiver generate".into()).build();
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| e.to_string())?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by("quiver generate".into())
+        .build();
+    let mut w =
+        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| e.to_string())?;
     w.write(batch).map_err(|e| e.to_string())?;
     w.close().map_err(|e| e.to_string())?;
     Ok(())
 }
 
 /// Writes rows (already in arrival order) into one file per event date.
-fn write_by_day(dir: &Path, schema: Arc<Schema>, rows: usize, day_of: impl Fn(usize) -> i64, columns: impl Fn(&[usize]) -> Vec<ArrayRef>) -> Result<(), String> {
+fn write_by_day(
+    dir: &Path,
+    schema: Arc<Schema>,
+    rows: usize,
+    day_of: impl Fn(usize) -> i64,
+    columns: impl Fn(&[usize]) -> Vec<ArrayRef>,
+) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
     let mut days: std::collections::BTreeMap<i64, Vec<usize>> = std::collections::BTreeMap::new();
     for i in 0..rows {
         days.entry(day_of(i)).or_default().push(i);
     }
     for (day, idx) in days {
-        let batch = RecordBatch::try_new(schema.clone(), columns(&idx)).map_err(|e| e.to_string())?;
-        write(&dir.join(format!("date={}", format_date(day as i32))).join("part-0.parquet"), &batch)?;
+        let batch =
+            RecordBatch::try_new(schema.clone(), columns(&idx)).map_err(|e| e.to_string())?;
+        write(
+            &dir.join(format!("date={}", format_date(day as i32)))
+                .join("part-0.parquet"),
+            &batch,
+        )?;
     }
     Ok(())
 }
@@ -143,14 +183,19 @@ fn bookings(dir: &Path, start: i64, end: i64, rate: f64, seed: u64) -> Result<us
         let j = rng.random_range(0..=i);
         ids.swap(i, j);
     }
-    let (mut time, mut cust, mut driver, mut svc, mut amount, mut lat, mut lon) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut time, mut cust, mut driver, mut svc, mut amount, mut lat, mut lon) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut arrival = start as f64;
     loop {
         arrival += -(1.0 - rng.random::<f64>()).ln() * 1000.0 / rate;
         if arrival >= end as f64 {
             break;
         }
-        let delay = if rng.random_bool(0.2) { rng.random_range(0..=5_000) } else { 0 };
+        let delay = if rng.random_bool(0.2) {
+            rng.random_range(0..=5_000)
+        } else {
+            0
+        };
         time.push((arrival as i64 - delay).max(start));
         cust.push(ids[skewed(&mut rng, customers)]);
         driver.push(50_000_000 + rng.random_range(1..=2_000i64));
@@ -176,18 +221,28 @@ fn bookings(dir: &Path, start: i64, end: i64, rate: f64, seed: u64) -> Result<us
         Field::new("lat", ArrowType::Float64, false),
         Field::new("lon", ArrowType::Float64, false),
     ]));
-    write_by_day(dir, schema, n, |i| time[i].div_euclid(DAY), |idx| {
-        vec![
-            ts(idx.iter().map(|&i| Some(time[i])).collect()),
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| format!("BK{i:010}")))),
-            Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| cust[i]))),
-            Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| driver[i]))),
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| svc[i]))),
-            Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| amount[i]))),
-            Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| lat[i]))),
-            Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| lon[i]))),
-        ]
-    })?;
+    write_by_day(
+        dir,
+        schema,
+        n,
+        |i| time[i].div_euclid(DAY),
+        |idx| {
+            vec![
+                ts(idx.iter().map(|&i| Some(time[i])).collect()),
+                Arc::new(StringArray::from_iter_values(
+                    idx.iter().map(|&i| format!("BK{i:010}")),
+                )),
+                Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| cust[i]))),
+                Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| driver[i]))),
+                Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| svc[i]))),
+                Arc::new(Float64Array::from_iter_values(
+                    idx.iter().map(|&i| amount[i]),
+                )),
+                Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| lat[i]))),
+                Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| lon[i]))),
+            ]
+        },
+    )?;
     Ok(n)
 }
 
@@ -195,7 +250,11 @@ fn bookings(dir: &Path, start: i64, end: i64, rate: f64, seed: u64) -> Result<us
 fn cpf(rng: &mut ChaCha8Rng) -> String {
     let digits: Vec<u32> = (0..9).map(|_| rng.random_range(0..10u32)).collect();
     let check = |ds: &[u32], top: u32| {
-        let s: u32 = ds.iter().enumerate().map(|(i, d)| d * (top - i as u32)).sum();
+        let s: u32 = ds
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d * (top - i as u32))
+            .sum();
         (s * 10 % 11) % 10
     };
     let d1 = check(&digits, 10);
@@ -203,7 +262,9 @@ fn cpf(rng: &mut ChaCha8Rng) -> String {
     with.push(d1);
     let d2 = check(&with, 11);
     with.push(d2);
-    with.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect()
+    with.iter()
+        .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
+        .collect()
 }
 
 fn butterfree(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usize), String> {
@@ -239,14 +300,24 @@ fn butterfree(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usi
         ts_field("event_time", false),
         Field::new("value", ArrowType::Float64, false),
     ]));
-    write_by_day(&out.join("orders"), orders, ot.len(), |i| ot[i].div_euclid(DAY), |idx| {
-        vec![
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| oid[i].as_str()))),
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| ocpf[i].as_str()))),
-            ts(idx.iter().map(|&i| Some(ot[i])).collect()),
-            Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| oval[i]))),
-        ]
-    })?;
+    write_by_day(
+        &out.join("orders"),
+        orders,
+        ot.len(),
+        |i| ot[i].div_euclid(DAY),
+        |idx| {
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    idx.iter().map(|&i| oid[i].as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    idx.iter().map(|&i| ocpf[i].as_str()),
+                )),
+                ts(idx.iter().map(|&i| Some(ot[i])).collect()),
+                Arc::new(Float64Array::from_iter_values(idx.iter().map(|&i| oval[i]))),
+            ]
+        },
+    )?;
     let mut order: Vec<usize> = (0..ct.len()).collect();
     order.sort_by_key(|&i| ct[i]);
     let charge = Arc::new(Schema::new(vec![
@@ -254,13 +325,23 @@ fn butterfree(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usi
         Field::new("cpf", ArrowType::Utf8, false),
         ts_field("chargeback_time", false),
     ]));
-    write_by_day(&out.join("chargebacks"), charge, order.len(), |k| ct[order[k]].div_euclid(DAY), |idx| {
-        vec![
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&k| cid[order[k]].as_str()))),
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&k| ccpf[order[k]].as_str()))),
-            ts(idx.iter().map(|&k| Some(ct[order[k]])).collect()),
-        ]
-    })?;
+    write_by_day(
+        &out.join("chargebacks"),
+        charge,
+        order.len(),
+        |k| ct[order[k]].div_euclid(DAY),
+        |idx| {
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    idx.iter().map(|&k| cid[order[k]].as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    idx.iter().map(|&k| ccpf[order[k]].as_str()),
+                )),
+                ts(idx.iter().map(|&k| Some(ct[order[k]])).collect()),
+            ]
+        },
+    )?;
     Ok((ot.len(), order.len()))
 }
 
@@ -268,7 +349,8 @@ fn jetpack(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usize)
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1E7);
     let users = 2_000usize;
     let countries = ["ZA", "NG", "KE", "UG", "ID", "MY"];
-    let (mut uid, mut country, mut kyc, mut signup, mut active) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut uid, mut country, mut kyc, mut signup, mut active) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for i in 0..users {
         uid.push(i as i64 + 1);
         country.push(countries[rng.random_range(0..countries.len())]);
@@ -283,20 +365,24 @@ fn jetpack(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usize)
         Field::new("signup_date", ArrowType::Date32, false),
         Field::new("active", ArrowType::Boolean, false),
     ]));
-    let batch = RecordBatch::try_new(users_schema, vec![
-        Arc::new(Int64Array::from(uid)),
-        Arc::new(StringArray::from(country)),
-        Arc::new(Int64Array::from(kyc)),
-        Arc::new(Date32Array::from(signup)),
-        Arc::new(BooleanArray::from(active)),
-    ])
+    let batch = RecordBatch::try_new(
+        users_schema,
+        vec![
+            Arc::new(Int64Array::from(uid)),
+            Arc::new(StringArray::from(country)),
+            Arc::new(Int64Array::from(kyc)),
+            Arc::new(Date32Array::from(signup)),
+            Arc::new(BooleanArray::from(active)),
+        ],
+    )
     .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(out.join("users"));
     write(&out.join("users").join("users.parquet"), &batch)?;
 
     let currencies = ["XBT", "ETH", "USDC", "XRP", "SOL"];
     let per_day = 3_000.0;
-    let (mut qt, mut quser, mut qtype, mut qstatus, mut qcur, mut qex) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut qt, mut quser, mut qtype, mut qstatus, mut qcur, mut qex) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut t = start as f64;
     loop {
         t += -(1.0 - rng.random::<f64>()).ln() * DAY as f64 / per_day;
@@ -307,7 +393,11 @@ fn jetpack(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usize)
         qt.push(created);
         quser.push(skewed(&mut rng, users) as i64 + 1);
         qtype.push(if rng.random_bool(0.7) { 1i64 } else { 2 });
-        let status = if rng.random_bool(0.8) { 4i64 } else { rng.random_range(1..=3i64) };
+        let status = if rng.random_bool(0.8) {
+            4i64
+        } else {
+            rng.random_range(1..=3i64)
+        };
         qstatus.push(status);
         qcur.push(currencies[skewed(&mut rng, currencies.len())]);
         qex.push((status == 4).then(|| created + rng.random_range(500..30_000)));
@@ -322,16 +412,26 @@ fn jetpack(out: &Path, start: i64, end: i64, seed: u64) -> Result<(usize, usize)
         ts_field("exercised_at", true),
     ]));
     let n = qt.len();
-    write_by_day(&out.join("quotes"), quotes_schema, n, |i| qt[i].div_euclid(DAY), |idx| {
-        vec![
-            Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| i as i64 + 1))),
-            Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| quser[i]))),
-            Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| qtype[i]))),
-            Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| qstatus[i]))),
-            Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| qcur[i]))),
-            ts(idx.iter().map(|&i| Some(qt[i])).collect()),
-            ts(idx.iter().map(|&i| qex[i]).collect()),
-        ]
-    })?;
+    write_by_day(
+        &out.join("quotes"),
+        quotes_schema,
+        n,
+        |i| qt[i].div_euclid(DAY),
+        |idx| {
+            vec![
+                Arc::new(Int64Array::from_iter_values(
+                    idx.iter().map(|&i| i as i64 + 1),
+                )),
+                Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| quser[i]))),
+                Arc::new(Int64Array::from_iter_values(idx.iter().map(|&i| qtype[i]))),
+                Arc::new(Int64Array::from_iter_values(
+                    idx.iter().map(|&i| qstatus[i]),
+                )),
+                Arc::new(StringArray::from_iter_values(idx.iter().map(|&i| qcur[i]))),
+                ts(idx.iter().map(|&i| Some(qt[i])).collect()),
+                ts(idx.iter().map(|&i| qex[i]).collect()),
+            ]
+        },
+    )?;
     Ok((n, users))
 }

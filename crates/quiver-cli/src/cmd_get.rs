@@ -31,50 +31,101 @@ pub struct GetArgs {
 pub fn run(args: GetArgs) -> Result<(), Failure> {
     let config = DeploymentConfig::load(args.config.as_deref())?;
     let store = open_store(&config)?;
-    let Some(meta) = store.job(&args.job).map_err(|e| Failure::Internal(e.into()))? else {
-        let jobs: Vec<String> = store.jobs().map_err(|e| Failure::Internal(e.into()))?.into_iter().map(|m| m.name).collect();
+    let Some(meta) = store
+        .job(&args.job)
+        .map_err(|e| Failure::Internal(e.into()))?
+    else {
+        let jobs: Vec<String> = store
+            .jobs()
+            .map_err(|e| Failure::Internal(e.into()))?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
         return Err(Failure::User(format!(
             "job `{}` is not in the online store{}; run `quiver backfill` on it first",
             args.job,
-            if jobs.is_empty() { String::new() } else { format!(" (it holds: {})", jobs.join(", ")) }
+            if jobs.is_empty() {
+                String::new()
+            } else {
+                format!(" (it holds: {})", jobs.join(", "))
+            }
         )));
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let at = args.at.as_deref().map(|a| parse_time_arg(a, now)).transpose().map_err(|e| Failure::User(format!("--at: {e}")))?.unwrap_or(now);
+    let at = args
+        .at
+        .as_deref()
+        .map(|a| parse_time_arg(a, now))
+        .transpose()
+        .map_err(|e| Failure::User(format!("--at: {e}")))?
+        .unwrap_or(now);
     let entity = meta.entity_fields();
     let mut key = vec![Value::Null; entity.len()];
     let mut seen = vec![false; entity.len()];
     let names: Vec<&str> = entity.iter().map(|f| f.name.as_str()).collect();
     for k in &args.keys {
         let Some((col, value)) = k.split_once('=') else {
-            return Err(Failure::User(format!("--key `{k}` is not `column=value` (entity columns: {})", names.join(", "))));
+            return Err(Failure::User(format!(
+                "--key `{k}` is not `column=value` (entity columns: {})",
+                names.join(", ")
+            )));
         };
-        let Some(i) = entity.iter().position(|f| f.name.eq_ignore_ascii_case(col.trim())) else {
-            return Err(Failure::User(format!("`{col}` is not an entity column of `{}` (entity columns: {})", args.job, names.join(", "))));
+        let Some(i) = entity
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(col.trim()))
+        else {
+            return Err(Failure::User(format!(
+                "`{col}` is not an entity column of `{}` (entity columns: {})",
+                args.job,
+                names.join(", ")
+            )));
         };
         key[i] = parse_value(value.trim(), entity[i].data_type).ok_or_else(|| {
-            Failure::User(format!("`{value}` is not a valid {} for `{}`", entity[i].data_type.spec_name(), entity[i].name))
+            Failure::User(format!(
+                "`{value}` is not a valid {} for `{}`",
+                entity[i].data_type.spec_name(),
+                entity[i].name
+            ))
         })?;
         seen[i] = true;
     }
     if let Some(i) = seen.iter().position(|s| !s) {
-        return Err(Failure::User(format!("missing --key {}=... (entity columns: {})", entity[i].name, names.join(", "))));
+        return Err(Failure::User(format!(
+            "missing --key {}=... (entity columns: {})",
+            entity[i].name,
+            names.join(", ")
+        )));
     }
-    let read = store.read(&args.job, std::slice::from_ref(&key), at).map_err(|e| Failure::Internal(e.into()))?;
+    let read = store
+        .read(&args.job, std::slice::from_ref(&key), at)
+        .map_err(|e| Failure::Internal(e.into()))?;
     let r = &read[0];
     let mut features = Map::new();
     for (i, f) in meta.feature_fields().iter().enumerate() {
-        let value = r.row.as_ref().map_or(Json::Null, |row| to_json(&row.values[i]));
-        features.insert(f.name.clone(), json!({"value": value, "status": r.statuses[i].name()}));
+        let value = r
+            .row
+            .as_ref()
+            .map_or(Json::Null, |row| to_json(&row.values[i]));
+        features.insert(
+            f.name.clone(),
+            json!({"value": value, "status": r.statuses[i].name()}),
+        );
     }
-    let entity_json: Map<String, Json> = entity.iter().zip(&key).map(|(f, v)| (f.name.clone(), to_json(v))).collect();
+    let entity_json: Map<String, Json> = entity
+        .iter()
+        .zip(&key)
+        .map(|(f, v)| (f.name.clone(), to_json(v)))
+        .collect();
     let out = json!({
         "job": args.job,
         "entity": entity_json,
         "event_time": r.row.as_ref().map(|row| format_timestamp(row.event_time)),
         "features": features,
     });
-    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.into()))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.into()))?
+    );
     Ok(())
 }
 

@@ -11,6 +11,10 @@ pub fn run(paths: &[PathBuf]) -> Result<(), Failure> {
     for l in &loaded {
         println!("ok  {:<40} {}", l.job.name, l.spec.file);
     }
-    println!("{} job{} valid", loaded.len(), if loaded.len() == 1 { "" } else { "s" });
+    println!(
+        "{} job{} valid",
+        loaded.len(),
+        if loaded.len() == 1 { "" } else { "s" }
+    );
     Ok(())
 }

@@ -31,10 +31,17 @@ impl fmt::Display for Failure {
             Failure::Invalid(d) => {
                 write!(f, "{d}")?;
                 let n = d.0.len();
-                write!(f, "\nerror: {n} problem{} found", if n == 1 { "" } else { "s" })
+                write!(
+                    f,
+                    "\nerror: {n} problem{} found",
+                    if n == 1 { "" } else { "s" }
+                )
             }
             Failure::User(m) => write!(f, "error: {m}"),
-            Failure::Internal(e) => write!(f, "internal error: {e:#}\n(this is a bug in Quiver; please report it with the command you ran)"),
+            Failure::Internal(e) => write!(
+                f,
+                "internal error: {e:#}\n(this is a bug in Quiver; please report it with the command you ran)"
+            ),
         }
     }
 }

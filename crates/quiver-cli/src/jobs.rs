@@ -37,13 +37,20 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
     }
     for name in only {
         if !all.contains(name) {
-            return Err(Failure::User(format!("no job named `{name}` in the given files (jobs: {})", all.join(", "))));
+            return Err(Failure::User(format!(
+                "no job named `{name}` in the given files (jobs: {})",
+                all.join(", ")
+            )));
         }
     }
     if out.is_empty() {
         return Err(Failure::User(format!(
             "no job files found in {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(out)

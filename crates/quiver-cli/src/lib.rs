@@ -111,11 +111,18 @@ where
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .try_init();
     match run(cli) {
@@ -134,7 +141,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(|e| Failure::User(e.to_string().trim_start_matches("error: ").to_string()))?;
+    let cli = Cli::try_parse_from(args)
+        .map_err(|e| Failure::User(e.to_string().trim_start_matches("error: ").to_string()))?;
     run(cli)
 }
 
@@ -145,7 +153,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Backfill(args) => cmd_backfill::run(args),
         Command::Features { action } => match action {
             FeaturesAction::List { paths, config } => cmd_features::list(&paths, config.as_deref()),
-            FeaturesAction::Describe { name, paths, config } => cmd_features::describe(&name, &paths, config.as_deref()),
+            FeaturesAction::Describe {
+                name,
+                paths,
+                config,
+            } => cmd_features::describe(&name, &paths, config.as_deref()),
         },
         Command::Get(args) => cmd_get::run(args),
         Command::Generate(args) => cmd_generate::run(args),

@@ -25,8 +25,10 @@ pub fn start(metrics: Arc<RunMetrics>, total: Option<u64>, enabled: bool) -> Pro
     }
     let bar = match total {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::new_spinner(),
     };
@@ -36,15 +38,25 @@ pub fn start(metrics: Arc<RunMetrics>, total: Option<u64>, enabled: bool) -> Pro
         while !s.load(Ordering::Relaxed) {
             let rows = metrics.rows_read();
             let secs = started.elapsed().as_secs_f64().max(1e-3);
-            let position = metrics.watermark().map(format_timestamp).unwrap_or_else(|| "-".into());
+            let position = metrics
+                .watermark()
+                .map(format_timestamp)
+                .unwrap_or_else(|| "-".into());
             bar.set_position(rows);
-            bar.set_message(format!("{} rows read · {}/s · event time {position}", group(rows), group((rows as f64 / secs) as u64)));
+            bar.set_message(format!(
+                "{} rows read · {}/s · event time {position}",
+                group(rows),
+                group((rows as f64 / secs) as u64)
+            ));
             bar.tick();
             std::thread::sleep(Duration::from_millis(100));
         }
         bar.finish_and_clear();
     });
-    Progress { stop, thread: Some(thread) }
+    Progress {
+        stop,
+        thread: Some(thread),
+    }
 }
 
 impl Progress {

@@ -6,7 +6,10 @@ use quiver_types::time::{DAY, parse_duration, parse_timestamp, window_start};
 /// Parses a time argument relative to `now` (ms).
 pub fn parse_time_arg(s: &str, now: i64) -> Result<i64, String> {
     let s = s.trim();
-    let (base, offset) = match s.find(['+', '-']).filter(|&i| i > 0 && s[..i].chars().all(|c| c.is_ascii_alphabetic())) {
+    let (base, offset) = match s
+        .find(['+', '-'])
+        .filter(|&i| i > 0 && s[..i].chars().all(|c| c.is_ascii_alphabetic()))
+    {
         Some(i) => (&s[..i], Some(&s[i..])),
         None => (s, None),
     };

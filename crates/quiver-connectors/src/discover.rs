@@ -20,7 +20,12 @@ pub struct DataFile {
 /// order, skipping hidden files and `_`-prefixed ones (`_SUCCESS`,
 /// `_metadata`). Files in day partitions entirely outside `[start, end)`
 /// are dropped.
-pub fn discover(spec: &str, extensions: &[&str], start: Option<i64>, end: Option<i64>) -> Result<Vec<DataFile>, String> {
+pub fn discover(
+    spec: &str,
+    extensions: &[&str],
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<Vec<DataFile>, String> {
     let mut files = Vec::new();
     let is_glob = spec.contains(['*', '?', '[']);
     if is_glob {
@@ -49,7 +54,10 @@ pub fn discover(spec: &str, extensions: &[&str], start: Option<i64>, end: Option
         .into_iter()
         .map(|path| {
             let partition_day = partition_day(&path);
-            DataFile { path, partition_day }
+            DataFile {
+                path,
+                partition_day,
+            }
         })
         .filter(|f| match f.partition_day {
             Some(d) => {
@@ -62,17 +70,25 @@ pub fn discover(spec: &str, extensions: &[&str], start: Option<i64>, end: Option
 }
 
 fn hidden(p: &Path) -> bool {
-    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 fn wanted(p: &Path, extensions: &[&str]) -> bool {
-    !hidden(p) && p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    !hidden(p)
+        && p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     for entry in entries {
-        let p = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?.path();
+        let p = entry
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
         if hidden(&p) {
             continue;
         }
@@ -89,7 +105,9 @@ fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) -> Result<(), S
 fn partition_day(path: &Path) -> Option<i32> {
     path.ancestors().skip(1).find_map(|a| {
         let name = a.file_name()?.to_str()?;
-        let value = name.strip_prefix("date=").or_else(|| name.strip_prefix("dt="))?;
+        let value = name
+            .strip_prefix("date=")
+            .or_else(|| name.strip_prefix("dt="))?;
         parse_date(value)
     })
 }

@@ -26,8 +26,9 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Int64Type, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use quiver_dataflow::sink::{SinkFactory, SinkWriter};
 use quiver_types::time::{DAY, format_date, parse_date};
 
@@ -61,13 +62,30 @@ impl HistoricalSink {
     /// `.staging` directory. `days` is the day interval the run replaces.
     /// Any unfinished commit of an earlier run of this job is completed
     /// first.
-    pub fn new(job: &str, dataset: PathBuf, staging_root: &Path, schema: SchemaRef, days: Option<(i32, i32)>) -> Result<HistoricalSink, String> {
+    pub fn new(
+        job: &str,
+        dataset: PathBuf,
+        staging_root: &Path,
+        schema: SchemaRef,
+        days: Option<(i32, i32)>,
+    ) -> Result<HistoricalSink, String> {
         let job_staging = staging_root.join(job);
         recover(&job_staging, &dataset)?;
-        let run = format!("run-{}-{}", std::process::id(), chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"));
+        let run = format!(
+            "run-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f")
+        );
         let staging = job_staging.join(run);
-        fs::create_dir_all(&staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
-        Ok(HistoricalSink { job: job.to_string(), dataset, staging, schema, days })
+        fs::create_dir_all(&staging)
+            .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+        Ok(HistoricalSink {
+            job: job.to_string(),
+            dataset,
+            staging,
+            schema,
+            days,
+        })
     }
 
     /// The dataset directory.
@@ -80,19 +98,35 @@ impl HistoricalSink {
         let staged = partitions(&self.staging)?;
         let live = partitions(&self.dataset)?;
         let in_scope = |p: &String| match self.days {
-            Some((first, last)) => p.strip_prefix("date=").and_then(parse_date).is_some_and(|d| d >= first && d < last),
+            Some((first, last)) => p
+                .strip_prefix("date=")
+                .and_then(parse_date)
+                .is_some_and(|d| d >= first && d < last),
             None => true,
         };
-        let removed: Vec<String> = live.iter().filter(|p| in_scope(p) && !staged.contains(p)).cloned().collect();
-        let mut journal_lines: Vec<String> = staged.iter().map(|p| format!("replace {p}")).collect();
+        let removed: Vec<String> = live
+            .iter()
+            .filter(|p| in_scope(p) && !staged.contains(p))
+            .cloned()
+            .collect();
+        let mut journal_lines: Vec<String> =
+            staged.iter().map(|p| format!("replace {p}")).collect();
         journal_lines.extend(removed.iter().map(|p| format!("remove {p}")));
-        fs::create_dir_all(&self.dataset).map_err(|e| format!("cannot create {}: {e}", self.dataset.display()))?;
+        fs::create_dir_all(&self.dataset)
+            .map_err(|e| format!("cannot create {}: {e}", self.dataset.display()))?;
         let journal = self.staging.join("COMMIT");
-        fs::write(&journal, journal_lines.join("\n")).map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
-        File::open(&journal).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
+        fs::write(&journal, journal_lines.join("\n"))
+            .map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
+        File::open(&journal)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| e.to_string())?;
         apply(&self.staging, &self.dataset, &journal_lines)?;
-        fs::remove_dir_all(&self.staging).map_err(|e| format!("cannot remove {}: {e}", self.staging.display()))?;
-        Ok(CommitSummary { written: staged, removed })
+        fs::remove_dir_all(&self.staging)
+            .map_err(|e| format!("cannot remove {}: {e}", self.staging.display()))?;
+        Ok(CommitSummary {
+            written: staged,
+            removed,
+        })
     }
 
     /// Discards the staged files of a failed run.
@@ -106,9 +140,35 @@ impl HistoricalSink {
     }
 }
 
+/// Snappy pages, with an encoding per column type: dictionary for strings
+/// (keys and categories repeat), delta for integers and times (window
+/// bounds are constant and ids close, so deltas are tiny), plain for
+/// doubles (their bits rarely repeat; dictionary encoding costs time).
+fn writer_properties(schema: &SchemaRef) -> WriterProperties {
+    use arrow::datatypes::DataType as A;
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_created_by("quiver".to_string())
+        .set_dictionary_enabled(false);
+    for f in schema.fields() {
+        let col = ColumnPath::from(f.name().as_str());
+        match f.data_type() {
+            A::Utf8 => b = b.set_column_dictionary_enabled(col, true),
+            A::Int64 | A::Timestamp(_, _) | A::Date32 => {
+                b = b.set_column_encoding(col, Encoding::DELTA_BINARY_PACKED)
+            }
+            _ => {}
+        }
+    }
+    b.build()
+}
+
 /// The `date=...` subdirectories of `dir`, sorted.
 fn partitions(dir: &Path) -> Result<Vec<String>, String> {
-    let Ok(rd) = fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for e in rd {
         let e = e.map_err(|e| e.to_string())?;
@@ -128,9 +188,14 @@ fn partitions(dir: &Path) -> Result<Vec<String>, String> {
 fn apply(staging: &Path, dataset: &Path, lines: &[String]) -> Result<(), String> {
     let old = staging.join("old");
     fs::create_dir_all(&old).map_err(|e| e.to_string())?;
-    let mv = |from: &Path, to: &Path| fs::rename(from, to).map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()));
+    let mv = |from: &Path, to: &Path| {
+        fs::rename(from, to)
+            .map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()))
+    };
     for line in lines {
-        let Some((action, t)) = line.split_once(' ') else { continue };
+        let Some((action, t)) = line.split_once(' ') else {
+            continue;
+        };
         let new = staging.join(t);
         let live = dataset.join(t);
         let aside = old.join(t);
@@ -151,12 +216,18 @@ fn apply(staging: &Path, dataset: &Path, lines: &[String]) -> Result<(), String>
 
 /// Completes or discards the runs left in `job_staging` by earlier processes.
 fn recover(job_staging: &Path, dataset: &Path) -> Result<(), String> {
-    let Ok(rd) = fs::read_dir(job_staging) else { return Ok(()) };
+    let Ok(rd) = fs::read_dir(job_staging) else {
+        return Ok(());
+    };
     for e in rd.flatten() {
         let run = e.path();
         let journal = run.join("COMMIT");
         if let Ok(text) = fs::read_to_string(&journal) {
-            let lines: Vec<String> = text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect();
+            let lines: Vec<String> = text
+                .lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect();
             apply(&run, dataset, &lines)?;
         }
         fs::remove_dir_all(&run).map_err(|e| format!("cannot remove {}: {e}", run.display()))?;
@@ -166,7 +237,12 @@ fn recover(job_staging: &Path, dataset: &Path) -> Result<(), String> {
 
 impl SinkFactory for HistoricalSink {
     fn open(&self, worker: usize, _peers: usize) -> Result<Box<dyn SinkWriter>, String> {
-        Ok(Box::new(DayWriters { staging: self.staging.clone(), schema: self.schema.clone(), worker, days: BTreeMap::new() }))
+        Ok(Box::new(DayWriters {
+            staging: self.staging.clone(),
+            schema: self.schema.clone(),
+            worker,
+            days: BTreeMap::new(),
+        }))
     }
 }
 
@@ -185,21 +261,46 @@ struct DayFile {
 }
 
 impl DayFile {
-    fn flush(&mut self, schema: &SchemaRef, all: bool) -> Result<(), String> {
-        if self.rows == 0 || (!all && self.rows < WRITE_ROWS) {
-            return Ok(());
-        }
-        let merged = concat_batches(schema, self.pending.iter()).map_err(|e| e.to_string())?;
-        self.pending.clear();
-        let mut offset = 0;
-        while merged.num_rows() - offset >= WRITE_ROWS || (all && offset < merged.num_rows()) {
-            let len = WRITE_ROWS.min(merged.num_rows() - offset);
-            self.writer.write(&merged.slice(offset, len)).map_err(|e| e.to_string())?;
-            offset += len;
-        }
-        self.rows = merged.num_rows() - offset;
+    /// Queues rows, writing every complete `WRITE_ROWS` slice. Slices of a
+    /// large batch are written without copying; only the rows that complete
+    /// a partly filled slice are copied.
+    fn push(&mut self, schema: &SchemaRef, batch: RecordBatch) -> Result<(), String> {
+        let mut batch = batch;
         if self.rows > 0 {
-            self.pending.push(merged.slice(offset, self.rows));
+            let need = WRITE_ROWS - self.rows;
+            if batch.num_rows() < need {
+                self.rows += batch.num_rows();
+                self.pending.push(batch);
+                return Ok(());
+            }
+            self.pending.push(batch.slice(0, need));
+            let full = concat_batches(schema, self.pending.iter()).map_err(|e| e.to_string())?;
+            self.pending.clear();
+            self.rows = 0;
+            self.writer.write(&full).map_err(|e| e.to_string())?;
+            batch = batch.slice(need, batch.num_rows() - need);
+        }
+        let mut offset = 0;
+        while batch.num_rows() - offset >= WRITE_ROWS {
+            self.writer
+                .write(&batch.slice(offset, WRITE_ROWS))
+                .map_err(|e| e.to_string())?;
+            offset += WRITE_ROWS;
+        }
+        if offset < batch.num_rows() {
+            self.rows = batch.num_rows() - offset;
+            self.pending.push(batch.slice(offset, self.rows));
+        }
+        Ok(())
+    }
+
+    /// Writes the last, partial slice.
+    fn flush(&mut self, schema: &SchemaRef) -> Result<(), String> {
+        if self.rows > 0 {
+            let rest = concat_batches(schema, self.pending.iter()).map_err(|e| e.to_string())?;
+            self.writer.write(&rest).map_err(|e| e.to_string())?;
+            self.pending.clear();
+            self.rows = 0;
         }
         Ok(())
     }
@@ -209,23 +310,29 @@ impl DayWriters {
     fn file(&mut self, day: i32) -> Result<&mut DayFile, String> {
         if !self.days.contains_key(&day) {
             let dir = self.staging.join(format!("date={}", format_date(day)));
-            fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             let path = dir.join(format!("part-{:04}.parquet", self.worker));
-            let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            let props = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .set_max_row_group_row_count(Some(1 << 20))
-                .set_created_by("quiver".to_string())
-                .build();
-            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(|e| e.to_string())?;
-            self.days.insert(day, DayFile { writer, pending: Vec::new(), rows: 0 });
+            let file = File::create(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let props = writer_properties(&self.schema);
+            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
+                .map_err(|e| e.to_string())?;
+            self.days.insert(
+                day,
+                DayFile {
+                    writer,
+                    pending: Vec::new(),
+                    rows: 0,
+                },
+            );
         }
         Ok(self.days.get_mut(&day).expect("just inserted"))
     }
 
     fn close(&mut self, day: i32) -> Result<(), String> {
         if let Some(mut f) = self.days.remove(&day) {
-            f.flush(&self.schema, true)?;
+            f.flush(&self.schema)?;
             f.writer.close().map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -236,7 +343,8 @@ impl SinkWriter for DayWriters {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let width = batch.num_columns() - 1;
         let times = batch.column(width).as_primitive::<Int64Type>().values();
-        let data = RecordBatch::try_new(self.schema.clone(), batch.columns()[..width].to_vec()).map_err(|e| e.to_string())?;
+        let data = RecordBatch::try_new(self.schema.clone(), batch.columns()[..width].to_vec())
+            .map_err(|e| e.to_string())?;
         // Rows arrive in event-time order: cut the batch into runs of one day.
         let mut start = 0;
         while start < times.len() {
@@ -247,10 +355,7 @@ impl SinkWriter for DayWriters {
             }
             let part = data.slice(start, end - start);
             let schema = self.schema.clone();
-            let f = self.file(day)?;
-            f.rows += part.num_rows();
-            f.pending.push(part);
-            f.flush(&schema, false)?;
+            self.file(day)?.push(&schema, part)?;
             start = end;
         }
         Ok(())
@@ -258,7 +363,12 @@ impl SinkWriter for DayWriters {
 
     fn advance(&mut self, frontier: i64) -> Result<(), String> {
         // A day is complete once the frontier passes its end.
-        let done: Vec<i32> = self.days.keys().copied().filter(|d| (*d as i64 + 1) * DAY <= frontier).collect();
+        let done: Vec<i32> = self
+            .days
+            .keys()
+            .copied()
+            .filter(|d| (*d as i64 + 1) * DAY <= frontier)
+            .collect();
         for d in done {
             self.close(d)?;
         }

@@ -34,16 +34,36 @@ pub use online::OnlineSink;
 pub fn source_def(spec: &SourceSpec) -> Option<SourceDef> {
     let b = spec.bounded.as_ref()?;
     let schema = spec.schema();
-    let time_col = spec.event_time.as_ref().and_then(|t| schema.index_of(&t.value));
+    let time_col = spec
+        .event_time
+        .as_ref()
+        .and_then(|t| schema.index_of(&t.value));
     let path = b.path.value.clone();
     let provider: Arc<dyn SourceProvider> = match b.format {
-        FileFormat::Parquet => Arc::new(parquet_source::ParquetSource { path, schema: schema.clone(), time_col }),
-        FileFormat::Ndjson => Arc::new(text_source::TextSource { path, schema: schema.clone(), format: text_source::TextFormat::Ndjson }),
+        FileFormat::Parquet => Arc::new(parquet_source::ParquetSource {
+            path,
+            schema: schema.clone(),
+            time_col,
+        }),
+        FileFormat::Ndjson => Arc::new(text_source::TextSource {
+            path,
+            schema: schema.clone(),
+            format: text_source::TextFormat::Ndjson,
+        }),
         FileFormat::Csv => Arc::new(text_source::TextSource {
             path,
             schema: schema.clone(),
-            format: text_source::TextFormat::Csv { header: b.csv_header, delimiter: b.csv_delimiter },
+            format: text_source::TextFormat::Csv {
+                header: b.csv_header,
+                delimiter: b.csv_delimiter,
+            },
         }),
     };
-    Some(SourceDef { name: spec.name.value.clone(), schema, time_col, watermark_delay: spec.watermark_delay, provider })
+    Some(SourceDef {
+        name: spec.name.value.clone(),
+        schema,
+        time_col,
+        watermark_delay: spec.watermark_delay,
+        provider,
+    })
 }

@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, new_null_array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, new_null_array,
+};
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType as ArrowType, Schema as ArrowSchema, TimeUnit, TimestampMillisecondType};
+use arrow::datatypes::{
+    DataType as ArrowType, Schema as ArrowSchema, TimeUnit, TimestampMillisecondType,
+};
 use quiver_types::{DataType, Schema};
 
 /// Whether a file column of Arrow type `found` can be read as `want`.
@@ -16,15 +20,32 @@ pub fn compatible(found: &ArrowType, want: DataType) -> bool {
         A::Null => true,
         _ => match want {
             DataType::Bool => matches!(found, A::Boolean),
-            DataType::Int64 => matches!(found, A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::UInt8 | A::UInt16 | A::UInt32),
+            DataType::Int64 => matches!(
+                found,
+                A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::UInt8 | A::UInt16 | A::UInt32
+            ),
             DataType::Float64 => matches!(
                 found,
-                A::Float16 | A::Float32 | A::Float64 | A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::UInt8 | A::UInt16 | A::UInt32 | A::Decimal128(_, _) | A::Decimal256(_, _)
+                A::Float16
+                    | A::Float32
+                    | A::Float64
+                    | A::Int8
+                    | A::Int16
+                    | A::Int32
+                    | A::Int64
+                    | A::UInt8
+                    | A::UInt16
+                    | A::UInt32
+                    | A::Decimal128(_, _)
+                    | A::Decimal256(_, _)
             ),
             DataType::String => matches!(found, A::Utf8 | A::LargeUtf8 | A::Utf8View),
             DataType::Timestamp => matches!(found, A::Timestamp(_, _)),
             DataType::Date => matches!(found, A::Date32 | A::Date64),
-            DataType::Bytes => matches!(found, A::Binary | A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_)),
+            DataType::Bytes => matches!(
+                found,
+                A::Binary | A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_)
+            ),
             DataType::Null => true,
         },
     }
@@ -33,14 +54,22 @@ pub fn compatible(found: &ArrowType, want: DataType) -> bool {
 /// Checks the declared columns against a file's schema: every declared
 /// column must exist with a compatible type. Returns, per declared column,
 /// its position in the file.
-pub fn match_schema(declared: &Schema, file: &ArrowSchema, file_name: &str) -> Result<Vec<usize>, String> {
+pub fn match_schema(
+    declared: &Schema,
+    file: &ArrowSchema,
+    file_name: &str,
+) -> Result<Vec<usize>, String> {
     let mut positions = Vec::with_capacity(declared.len());
     for f in &declared.fields {
         let found = file
             .fields()
             .iter()
             .position(|c| c.name() == &f.name)
-            .or_else(|| file.fields().iter().position(|c| c.name().eq_ignore_ascii_case(&f.name)));
+            .or_else(|| {
+                file.fields()
+                    .iter()
+                    .position(|c| c.name().eq_ignore_ascii_case(&f.name))
+            });
         let Some(i) = found else {
             let names: Vec<&str> = file.fields().iter().map(|c| c.name().as_str()).collect();
             return Err(format!(
@@ -51,7 +80,8 @@ pub fn match_schema(declared: &Schema, file: &ArrowSchema, file_name: &str) -> R
         };
         let t = file.field(i).data_type();
         if !compatible(t, f.data_type) {
-            let readable = DataType::from_arrow(t).map_or(format!("{t}"), |q| q.spec_name().to_string());
+            let readable =
+                DataType::from_arrow(t).map_or(format!("{t}"), |q| q.spec_name().to_string());
             return Err(format!(
                 "column `{}` is {readable} in {file_name} but declared {} in the job; change the declared type to {readable}",
                 f.name,
@@ -66,8 +96,15 @@ pub fn match_schema(declared: &Schema, file: &ArrowSchema, file_name: &str) -> R
 /// Builds a batch with the declared columns, in order and of the declared
 /// types, from `columns` (already in declared order; `None` for columns
 /// that were not read, which become all-null).
-pub fn declared_batch(declared: &Schema, columns: Vec<Option<ArrayRef>>, rows: usize) -> Result<RecordBatch, String> {
-    let opts = CastOptions { safe: false, ..Default::default() };
+pub fn declared_batch(
+    declared: &Schema,
+    columns: Vec<Option<ArrayRef>>,
+    rows: usize,
+) -> Result<RecordBatch, String> {
+    let opts = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
     let mut out = Vec::with_capacity(columns.len());
     for (f, c) in declared.fields.iter().zip(columns) {
         let want = f.data_type.to_arrow();
@@ -76,17 +113,35 @@ pub fn declared_batch(declared: &Schema, columns: Vec<Option<ArrayRef>>, rows: u
             Some(c) if c.data_type() == &want => c,
             // Arrow stores instants in UTC whatever the zone label, so a
             // millisecond column only needs the `UTC` label.
-            Some(c) if matches!(c.data_type(), ArrowType::Timestamp(TimeUnit::Millisecond, _)) => {
+            Some(c)
+                if matches!(
+                    c.data_type(),
+                    ArrowType::Timestamp(TimeUnit::Millisecond, _)
+                ) =>
+            {
                 let t = c.as_primitive::<TimestampMillisecondType>();
-                Arc::new(TimestampMillisecondArray::new(t.values().clone(), t.nulls().cloned()).with_timezone("UTC")) as ArrayRef
+                Arc::new(
+                    TimestampMillisecondArray::new(t.values().clone(), t.nulls().cloned())
+                        .with_timezone("UTC"),
+                ) as ArrayRef
             }
-            Some(c) => cast_with_options(&c, &want, &opts)
-                .map_err(|e| format!("column `{}`: cannot read {} as {}: {e}", f.name, c.data_type(), f.data_type.spec_name()))?,
+            Some(c) => cast_with_options(&c, &want, &opts).map_err(|e| {
+                format!(
+                    "column `{}`: cannot read {} as {}: {e}",
+                    f.name,
+                    c.data_type(),
+                    f.data_type.spec_name()
+                )
+            })?,
         };
         out.push(col);
     }
-    RecordBatch::try_new_with_options(declared.to_arrow(), out, &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)))
-        .map_err(|e| e.to_string())
+    RecordBatch::try_new_with_options(
+        declared.to_arrow(),
+        out,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The schema a text reader parses with: declared types, but timestamps

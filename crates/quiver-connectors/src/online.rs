@@ -36,7 +36,10 @@ pub struct OnlineSink {
 
 impl SinkFactory for OnlineSink {
     fn open(&self, _worker: usize, _peers: usize) -> Result<Box<dyn SinkWriter>, String> {
-        Ok(Box::new(OnlineWriter { sink: self.clone(), latest: HashMap::new() }))
+        Ok(Box::new(OnlineWriter {
+            sink: self.clone(),
+            latest: HashMap::new(),
+        }))
     }
 }
 
@@ -53,23 +56,48 @@ impl OnlineWriter {
         let mut rows: Vec<(EntityKey, FeatureRow)> = self.latest.drain().map(|(_, v)| v).collect();
         // A stable order keeps the store's file layout independent of hashing.
         rows.sort_by_key(|(k, _)| encode_key(k));
-        self.sink.store.write(&self.sink.job, &rows).map_err(|e| e.to_string())
+        self.sink
+            .store
+            .write(&self.sink.job, &rows)
+            .map_err(|e| e.to_string())
     }
 }
 
 impl SinkWriter for OnlineWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-        let times = batch.column(batch.num_columns() - 1).as_primitive::<Int64Type>().values();
+        let times = batch
+            .column(batch.num_columns() - 1)
+            .as_primitive::<Int64Type>()
+            .values();
         for (row, &t) in times.iter().enumerate() {
-            let key: EntityKey = self.sink.entity.iter().map(|&c| Value::from_array(batch.column(c).as_ref(), row)).collect();
+            let key: EntityKey = self
+                .sink
+                .entity
+                .iter()
+                .map(|&c| Value::from_array(batch.column(c).as_ref(), row))
+                .collect();
             let bytes = encode_key(&key);
             if let Some((_, old)) = self.latest.get(&bytes)
                 && old.event_time > t
             {
                 continue;
             }
-            let values = self.sink.features.iter().map(|&c| Value::from_array(batch.column(c).as_ref(), row)).collect();
-            self.latest.insert(bytes, (key, FeatureRow { event_time: t, values }));
+            let values = self
+                .sink
+                .features
+                .iter()
+                .map(|&c| Value::from_array(batch.column(c).as_ref(), row))
+                .collect();
+            self.latest.insert(
+                bytes,
+                (
+                    key,
+                    FeatureRow {
+                        event_time: t,
+                        values,
+                    },
+                ),
+            );
         }
         if self.latest.len() >= FLUSH_ENTITIES {
             self.flush()?;
@@ -78,7 +106,11 @@ impl SinkWriter for OnlineWriter {
     }
 
     fn advance(&mut self, _frontier: i64) -> Result<(), String> {
-        if self.sink.flush_on_advance { self.flush() } else { Ok(()) }
+        if self.sink.flush_on_advance {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     fn finish(&mut self) -> Result<(), String> {

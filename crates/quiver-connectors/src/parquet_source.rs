@@ -14,7 +14,10 @@ use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType as ArrowType, TimeUnit, TimestampMillisecondType};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use quiver_dataflow::source::{ReadRequest, SourceProvider, Split};
 use quiver_types::Schema;
 
@@ -49,11 +52,16 @@ impl ParquetSource {
         for f in files {
             let name = f.path.display().to_string();
             let file = File::open(&f.path).map_err(|e| format!("cannot open {name}: {e}"))?;
-            let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| format!("{name} is not a readable Parquet file: {e}"))?;
+            let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                .map_err(|e| format!("{name} is not a readable Parquet file: {e}"))?;
             let positions = Arc::new(match_schema(&self.schema, metadata.schema(), &name)?);
             let groups = metadata.metadata().row_groups();
             let (mins, maxes) = match self.time_col {
-                Some(t) => time_stats(&metadata, &metadata.schema().field(positions[t]).name().clone(), &name)?,
+                Some(t) => time_stats(
+                    &metadata,
+                    &metadata.schema().field(positions[t]).name().clone(),
+                    &name,
+                )?,
                 None => (vec![None; groups.len()], vec![None; groups.len()]),
             };
             for index in 0..groups.len() {
@@ -66,7 +74,13 @@ impl ParquetSource {
                 if before || after {
                     continue;
                 }
-                out.push(RowGroup { file: name.clone(), metadata: metadata.clone(), positions: positions.clone(), index, min_time: lo });
+                out.push(RowGroup {
+                    file: name.clone(),
+                    metadata: metadata.clone(),
+                    positions: positions.clone(),
+                    index,
+                    min_time: lo,
+                });
             }
         }
         Ok(out)
@@ -74,37 +88,64 @@ impl ParquetSource {
 }
 
 /// Per row group, the min and max event time in ms, from statistics.
-fn time_stats(metadata: &ArrowReaderMetadata, column: &str, name: &str) -> Result<(Vec<Option<i64>>, Vec<Option<i64>>), String> {
+fn time_stats(
+    metadata: &ArrowReaderMetadata,
+    column: &str,
+    name: &str,
+) -> Result<(Vec<Option<i64>>, Vec<Option<i64>>), String> {
     let schema = metadata.schema();
-    let conv = StatisticsConverter::try_new(column, schema, metadata.parquet_schema()).map_err(|e| format!("{name}: {e}"))?;
+    let conv = StatisticsConverter::try_new(column, schema, metadata.parquet_schema())
+        .map_err(|e| format!("{name}: {e}"))?;
     let groups = metadata.metadata().row_groups();
     let to_ms = |a: arrow::array::ArrayRef| -> Vec<Option<i64>> {
         let target = ArrowType::Timestamp(TimeUnit::Millisecond, None);
         let a = match a.data_type() {
-            ArrowType::Timestamp(_, _) => cast_with_options(&a, &target, &CastOptions::default()).ok(),
+            ArrowType::Timestamp(_, _) => {
+                cast_with_options(&a, &target, &CastOptions::default()).ok()
+            }
             _ => None,
         };
         match a {
-            Some(a) => a.as_primitive::<TimestampMillisecondType>().iter().collect(),
+            Some(a) => a
+                .as_primitive::<TimestampMillisecondType>()
+                .iter()
+                .collect(),
             None => vec![None; groups.len()],
         }
     };
-    let mins = conv.row_group_mins(groups.iter()).map(to_ms).unwrap_or_else(|_| vec![None; groups.len()]);
-    let maxes = conv.row_group_maxes(groups.iter()).map(to_ms).unwrap_or_else(|_| vec![None; groups.len()]);
+    let mins = conv
+        .row_group_mins(groups.iter())
+        .map(to_ms)
+        .unwrap_or_else(|_| vec![None; groups.len()]);
+    let maxes = conv
+        .row_group_maxes(groups.iter())
+        .map(to_ms)
+        .unwrap_or_else(|_| vec![None; groups.len()]);
     // Statistics are truncated to ms downwards; the max may hide a later
     // sub-millisecond value, so it is rounded up by one.
     Ok((mins, maxes.into_iter().map(|m| m.map(|m| m + 1)).collect()))
 }
 
 impl SourceProvider for ParquetSource {
-    fn splits(&self, worker: usize, peers: usize, req: &ReadRequest) -> Result<Vec<Box<dyn Split>>, String> {
+    fn splits(
+        &self,
+        worker: usize,
+        peers: usize,
+        req: &ReadRequest,
+    ) -> Result<Vec<Box<dyn Split>>, String> {
         let groups = self.row_groups(req)?;
         Ok(groups
             .into_iter()
             .enumerate()
             .filter(|(i, _)| i % peers == worker)
             .map(|(_, g)| {
-                Box::new(ParquetSplit { group: g, schema: self.schema.clone(), columns: req.columns.clone(), reader: None, done: false }) as Box<dyn Split>
+                Box::new(ParquetSplit {
+                    group: g,
+                    schema: self.schema.clone(),
+                    columns: req.columns.clone(),
+                    reader: None,
+                    done: false,
+                }) as Box<dyn Split>
             })
             .collect())
     }
@@ -121,8 +162,16 @@ struct ParquetSplit {
 impl ParquetSplit {
     fn open(&mut self) -> Result<(), String> {
         let file = File::open(&self.group.file).map_err(|e| format!("cannot open: {e}"))?;
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.group.metadata.clone());
-        let roots: Vec<usize> = self.group.positions.iter().zip(&self.columns).filter(|(_, w)| **w).map(|(p, _)| *p).collect();
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.group.metadata.clone());
+        let roots: Vec<usize> = self
+            .group
+            .positions
+            .iter()
+            .zip(&self.columns)
+            .filter(|(_, w)| **w)
+            .map(|(p, _)| *p)
+            .collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder
             .with_row_groups(vec![self.group.index])
@@ -147,7 +196,9 @@ impl Split for ParquetSplit {
         if self.reader.is_none() {
             self.open()?;
         }
-        let Some(reader) = self.reader.as_mut() else { return Ok(None) };
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(None);
+        };
         match reader.next() {
             None => {
                 self.done = true;

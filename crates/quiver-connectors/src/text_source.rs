@@ -43,7 +43,12 @@ pub struct TextSource {
 }
 
 impl SourceProvider for TextSource {
-    fn splits(&self, worker: usize, peers: usize, req: &ReadRequest) -> Result<Vec<Box<dyn Split>>, String> {
+    fn splits(
+        &self,
+        worker: usize,
+        peers: usize,
+        req: &ReadRequest,
+    ) -> Result<Vec<Box<dyn Split>>, String> {
         let exts: &[&str] = match self.format {
             TextFormat::Ndjson => &["ndjson", "jsonl", "json"],
             TextFormat::Csv { .. } => &["csv", "tsv", "txt"],
@@ -54,7 +59,12 @@ impl SourceProvider for TextSource {
             .enumerate()
             .filter(|(i, _)| i % peers == worker)
             .map(|(_, f)| {
-                Box::new(TextSplit { file: f.path.display().to_string(), schema: self.schema.clone(), format: self.format, reader: None }) as Box<dyn Split>
+                Box::new(TextSplit {
+                    file: f.path.display().to_string(),
+                    schema: self.schema.clone(),
+                    format: self.format,
+                    reader: None,
+                }) as Box<dyn Split>
             })
             .collect())
     }
@@ -62,7 +72,10 @@ impl SourceProvider for TextSource {
 
 enum Reader {
     Json(arrow::json::Reader<BufReader<File>>),
-    Csv { reader: arrow::csv::Reader<BufReader<File>>, order: Vec<Option<usize>> },
+    Csv {
+        reader: arrow::csv::Reader<BufReader<File>>,
+        order: Vec<Option<usize>>,
+    },
 }
 
 struct TextSplit {
@@ -77,7 +90,12 @@ impl TextSplit {
         let f = File::open(&self.file).map_err(|e| format!("cannot open: {e}"))?;
         match self.format {
             TextFormat::Ndjson => {
-                let fields: Vec<Field> = self.schema.fields.iter().map(|f| Field::new(&f.name, reader_type(f.data_type), true)).collect();
+                let fields: Vec<Field> = self
+                    .schema
+                    .fields
+                    .iter()
+                    .map(|f| Field::new(&f.name, reader_type(f.data_type), true))
+                    .collect();
                 let r = arrow::json::ReaderBuilder::new(Arc::new(ArrowSchema::new(fields)))
                     .with_batch_size(BATCH_ROWS)
                     .build(BufReader::new(f))
@@ -91,7 +109,9 @@ impl TextSplit {
                     let mut line = String::new();
                     buf.read_line(&mut line).map_err(|e| e.to_string())?;
                     let line = line.trim_end_matches(['\r', '\n']);
-                    line.split(delimiter as char).map(|s| s.trim().trim_matches('"').to_string()).collect()
+                    line.split(delimiter as char)
+                        .map(|s| s.trim().trim_matches('"').to_string())
+                        .collect()
                 } else {
                     self.schema.names().iter().map(|s| s.to_string()).collect()
                 };
@@ -104,9 +124,16 @@ impl TextSplit {
                     .collect();
                 let mut order = Vec::new();
                 for f in &self.schema.fields {
-                    let pos = names.iter().position(|n| n == &f.name).or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(&f.name)));
+                    let pos = names
+                        .iter()
+                        .position(|n| n == &f.name)
+                        .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(&f.name)));
                     if pos.is_none() && header {
-                        return Err(format!("column `{}` is declared in the job but missing from the header (the file has: {})", f.name, names.join(", ")));
+                        return Err(format!(
+                            "column `{}` is declared in the job but missing from the header (the file has: {})",
+                            f.name,
+                            names.join(", ")
+                        ));
                     }
                     order.push(pos);
                 }
@@ -137,14 +164,22 @@ impl Split for TextSplit {
                 Some(Err(e)) => Err(e.to_string()),
                 Some(Ok(b)) => {
                     let n = b.num_rows();
-                    declared_batch(&self.schema, b.columns().iter().cloned().map(Some).collect(), n).map(Some)
+                    declared_batch(
+                        &self.schema,
+                        b.columns().iter().cloned().map(Some).collect(),
+                        n,
+                    )
+                    .map(Some)
                 }
             },
             Some(Reader::Csv { reader, order }) => match reader.next() {
                 None => Ok(None),
                 Some(Err(e)) => Err(e.to_string()),
                 Some(Ok(b)) => {
-                    let cols: Vec<Option<ArrayRef>> = order.iter().map(|p| p.map(|p| b.column(p).clone())).collect();
+                    let cols: Vec<Option<ArrayRef>> = order
+                        .iter()
+                        .map(|p| p.map(|p| b.column(p).clone()))
+                        .collect();
                     declared_batch(&self.schema, cols, b.num_rows()).map(Some)
                 }
             },

@@ -11,9 +11,12 @@ use std::any::Any;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Float64Array, Int64Array, PrimitiveArray, StringArray, BinaryArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Float64Array, Int64Array, PrimitiveArray,
+    StringArray,
 };
-use arrow::datatypes::{DataType as ArrowType, Date32Type, Float64Type, Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{
+    DataType as ArrowType, Date32Type, Float64Type, Int64Type, TimestampMillisecondType,
+};
 use hashbrown::HashSet;
 use num_bigint::BigInt;
 use quiver_sql::{AggFunc, AggregateCall};
@@ -38,7 +41,9 @@ pub trait GroupAccumulator: Send {
 }
 
 fn other<'a, T: 'static>(o: &'a dyn GroupAccumulator) -> &'a T {
-    o.as_any().downcast_ref::<T>().expect("merging accumulators of the same kind")
+    o.as_any()
+        .downcast_ref::<T>()
+        .expect("merging accumulators of the same kind")
 }
 
 /// Creates the accumulator for an aggregate call whose argument (if any) has type `arg`.
@@ -81,7 +86,12 @@ impl GroupAccumulator for CountStar {
         }
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        Arc::new(groups.iter().map(|&g| self.counts[g as usize]).collect::<Int64Array>())
+        Arc::new(
+            groups
+                .iter()
+                .map(|&g| self.counts[g as usize])
+                .collect::<Int64Array>(),
+        )
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
         Box::new(Self::default())
@@ -122,7 +132,12 @@ impl GroupAccumulator for Count {
         }
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        Arc::new(groups.iter().map(|&g| self.counts[g as usize]).collect::<Int64Array>())
+        Arc::new(
+            groups
+                .iter()
+                .map(|&g| self.counts[g as usize])
+                .collect::<Int64Array>(),
+        )
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
         Box::new(Self::default())
@@ -142,7 +157,11 @@ struct IntSum {
 
 impl IntSum {
     fn new(avg: bool) -> IntSum {
-        IntSum { sums: Vec::new(), counts: Vec::new(), avg }
+        IntSum {
+            sums: Vec::new(),
+            counts: Vec::new(),
+            avg,
+        }
     }
 }
 
@@ -152,7 +171,9 @@ impl GroupAccumulator for IntSum {
         self.counts.resize(n, 0);
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
-        let Some(v) = values.and_then(|v| v.as_primitive_opt::<Int64Type>()) else { return };
+        let Some(v) = values.and_then(|v| v.as_primitive_opt::<Int64Type>()) else {
+            return;
+        };
         let vals = v.values();
         let no_nulls = v.null_count() == 0;
         for (&r, &g) in rows.iter().zip(groups) {
@@ -171,15 +192,25 @@ impl GroupAccumulator for IntSum {
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
         if self.avg {
-            Arc::new(groups.iter().map(|&g| {
-                let (s, c) = (self.sums[g as usize], self.counts[g as usize]);
-                (c > 0).then(|| s as f64 / c as f64)
-            }).collect::<Float64Array>())
+            Arc::new(
+                groups
+                    .iter()
+                    .map(|&g| {
+                        let (s, c) = (self.sums[g as usize], self.counts[g as usize]);
+                        (c > 0).then(|| s as f64 / c as f64)
+                    })
+                    .collect::<Float64Array>(),
+            )
         } else {
-            Arc::new(groups.iter().map(|&g| {
-                let (s, c) = (self.sums[g as usize], self.counts[g as usize]);
-                if c == 0 { None } else { i64::try_from(s).ok() }
-            }).collect::<Int64Array>())
+            Arc::new(
+                groups
+                    .iter()
+                    .map(|&g| {
+                        let (s, c) = (self.sums[g as usize], self.counts[g as usize]);
+                        if c == 0 { None } else { i64::try_from(s).ok() }
+                    })
+                    .collect::<Int64Array>(),
+            )
         }
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
@@ -205,7 +236,11 @@ struct FloatSum {
 
 impl FloatSum {
     fn new(out: FloatOut) -> FloatSum {
-        FloatSum { sums: Vec::new(), counts: Vec::new(), out }
+        FloatSum {
+            sums: Vec::new(),
+            counts: Vec::new(),
+            out,
+        }
     }
 }
 
@@ -215,7 +250,9 @@ impl GroupAccumulator for FloatSum {
         self.counts.resize(n, 0);
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
-        let Some(v) = values.and_then(|v| v.as_primitive_opt::<Float64Type>()) else { return };
+        let Some(v) = values.and_then(|v| v.as_primitive_opt::<Float64Type>()) else {
+            return;
+        };
         let vals = v.values();
         let no_nulls = v.null_count() == 0;
         for (&r, &g) in rows.iter().zip(groups) {
@@ -233,13 +270,22 @@ impl GroupAccumulator for FloatSum {
         }
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        Arc::new(groups.iter().map(|&g| {
-            let c = self.counts[g as usize];
-            (c > 0).then(|| {
-                let s = self.sums[g as usize].value();
-                if self.out == FloatOut::Avg { s / c as f64 } else { s }
-            })
-        }).collect::<Float64Array>())
+        Arc::new(
+            groups
+                .iter()
+                .map(|&g| {
+                    let c = self.counts[g as usize];
+                    (c > 0).then(|| {
+                        let s = self.sums[g as usize].value();
+                        if self.out == FloatOut::Avg {
+                            s / c as f64
+                        } else {
+                            s
+                        }
+                    })
+                })
+                .collect::<Float64Array>(),
+        )
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
         Box::new(FloatSum::new(self.out))
@@ -260,7 +306,12 @@ struct Moments {
 
 impl Moments {
     fn new(sqrt: bool) -> Moments {
-        Moments { sums: Vec::new(), squares: Vec::new(), counts: Vec::new(), sqrt }
+        Moments {
+            sums: Vec::new(),
+            squares: Vec::new(),
+            counts: Vec::new(),
+            sqrt,
+        }
     }
 
     fn variance(&self, g: usize) -> Option<f64> {
@@ -321,7 +372,15 @@ impl GroupAccumulator for Moments {
         }
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        Arc::new(groups.iter().map(|&g| self.variance(g as usize).map(|v| if self.sqrt { v.sqrt() } else { v })).collect::<Float64Array>())
+        Arc::new(
+            groups
+                .iter()
+                .map(|&g| {
+                    self.variance(g as usize)
+                        .map(|v| if self.sqrt { v.sqrt() } else { v })
+                })
+                .collect::<Float64Array>(),
+        )
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
         Box::new(Moments::new(self.sqrt))
@@ -331,66 +390,44 @@ impl GroupAccumulator for Moments {
     }
 }
 
-/// A value type MIN/MAX can order: `i64`-like, `f64` (NaN largest, as in
-/// SQL engines), booleans, strings, bytes.
-trait Extremum: Clone + Send + 'static {
-    fn better(a: &Self, b: &Self, max: bool) -> bool;
-}
-
-impl Extremum for i64 {
-    fn better(a: &i64, b: &i64, max: bool) -> bool {
-        if max { a > b } else { a < b }
-    }
-}
-
-impl Extremum for i32 {
-    fn better(a: &i32, b: &i32, max: bool) -> bool {
-        if max { a > b } else { a < b }
-    }
-}
-
-impl Extremum for f64 {
-    fn better(a: &f64, b: &f64, max: bool) -> bool {
-        // Total order with every NaN above +inf; -0.0 < 0.0 keeps results order-independent.
-        let key = |x: &f64| if x.is_nan() { f64::NAN.abs() } else { *x };
-        let o = key(a).total_cmp(&key(b));
-        if max { o.is_gt() } else { o.is_lt() }
-    }
-}
-
-impl Extremum for bool {
-    fn better(a: &bool, b: &bool, max: bool) -> bool {
-        if max { a > b } else { a < b }
-    }
-}
-
-impl Extremum for Box<str> {
-    fn better(a: &Box<str>, b: &Box<str>, max: bool) -> bool {
-        if max { a > b } else { a < b }
-    }
-}
-
-impl Extremum for Box<[u8]> {
-    fn better(a: &Box<[u8]>, b: &Box<[u8]>, max: bool) -> bool {
-        if max { a > b } else { a < b }
-    }
-}
-
-/// Reads values of one Arrow type and builds the output column.
-trait ExtremumColumn: Send + 'static {
-    type Value: Extremum;
-    fn read(a: &dyn Array, row: usize) -> Self::Value;
+/// Reads one Arrow column type: visits the selected rows' values (one
+/// downcast per batch, not per row) and builds an output column.
+trait ValueColumn: Send + 'static {
+    type Value: Clone + Send + 'static;
+    /// Calls `f(group, value)` for each selected non-null row.
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], f: impl FnMut(u32, Self::Value));
+    /// A column of the given values.
     fn build(values: Vec<Option<Self::Value>>) -> ArrayRef;
+}
+
+fn visit<T: Copy>(
+    a: &dyn Array,
+    values: &[T],
+    rows: &[u32],
+    groups: &[u32],
+    mut f: impl FnMut(u32, T),
+) {
+    if a.null_count() == 0 {
+        for (&r, &g) in rows.iter().zip(groups) {
+            f(g, values[r as usize]);
+        }
+    } else {
+        for (&r, &g) in rows.iter().zip(groups) {
+            if a.is_valid(r as usize) {
+                f(g, values[r as usize]);
+            }
+        }
+    }
 }
 
 struct PrimCol<T>(std::marker::PhantomData<T>);
 
 macro_rules! prim_col {
     ($t:ty, $native:ty, $finish:expr) => {
-        impl ExtremumColumn for PrimCol<$t> {
+        impl ValueColumn for PrimCol<$t> {
             type Value = $native;
-            fn read(a: &dyn Array, row: usize) -> $native {
-                a.as_primitive::<$t>().value(row)
+            fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], f: impl FnMut(u32, $native)) {
+                visit(a, a.as_primitive::<$t>().values(), rows, groups, f)
             }
             fn build(values: Vec<Option<$native>>) -> ArrayRef {
                 let arr: PrimitiveArray<$t> = values.into_iter().collect();
@@ -401,15 +438,85 @@ macro_rules! prim_col {
     };
 }
 prim_col!(Int64Type, i64, |a| Arc::new(a));
-prim_col!(Float64Type, f64, |a| Arc::new(a));
 prim_col!(Date32Type, i32, |a| Arc::new(a));
-prim_col!(TimestampMillisecondType, i64, |a| Arc::new(a.with_timezone("UTC")));
+prim_col!(TimestampMillisecondType, i64, |a| Arc::new(
+    a.with_timezone("UTC")
+));
+
+/// Doubles as integers that order like IEEE 754's total order (every NaN
+/// made positive, so NaN sorts above +inf as in SQL engines; -0.0 < 0.0, so
+/// MIN/MAX do not depend on which zero arrived first).
+struct FloatOrderCol;
+
+fn float_key(x: f64) -> i64 {
+    let x = if x.is_nan() { f64::NAN } else { x };
+    let b = x.to_bits() as i64;
+    b ^ (((b >> 63) as u64) >> 1) as i64
+}
+
+fn float_from_key(k: i64) -> f64 {
+    f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64)
+}
+
+impl ValueColumn for FloatOrderCol {
+    type Value = i64;
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, i64)) {
+        visit(
+            a,
+            a.as_primitive::<Float64Type>().values(),
+            rows,
+            groups,
+            |g, x| f(g, float_key(x)),
+        )
+    }
+    fn build(values: Vec<Option<i64>>) -> ArrayRef {
+        Arc::new(
+            values
+                .into_iter()
+                .map(|v| v.map(float_from_key))
+                .collect::<Float64Array>(),
+        )
+    }
+}
+
+/// Doubles compared as SQL equality does for DISTINCT: -0.0 = 0.0, NaNs equal.
+struct FloatEqCol;
+
+impl ValueColumn for FloatEqCol {
+    type Value = u64;
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, u64)) {
+        let canon = |x: f64| {
+            if x.is_nan() {
+                f64::NAN.to_bits()
+            } else if x == 0.0 {
+                0
+            } else {
+                x.to_bits()
+            }
+        };
+        visit(
+            a,
+            a.as_primitive::<Float64Type>().values(),
+            rows,
+            groups,
+            |g, x| f(g, canon(x)),
+        )
+    }
+    fn build(_: Vec<Option<u64>>) -> ArrayRef {
+        Arc::new(Float64Array::from(Vec::<f64>::new()))
+    }
+}
 
 struct BoolCol;
-impl ExtremumColumn for BoolCol {
+impl ValueColumn for BoolCol {
     type Value = bool;
-    fn read(a: &dyn Array, row: usize) -> bool {
-        a.as_boolean().value(row)
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, bool)) {
+        let b = a.as_boolean();
+        for (&r, &g) in rows.iter().zip(groups) {
+            if b.is_valid(r as usize) {
+                f(g, b.value(r as usize));
+            }
+        }
     }
     fn build(values: Vec<Option<bool>>) -> ArrayRef {
         Arc::new(values.into_iter().collect::<BooleanArray>())
@@ -417,10 +524,15 @@ impl ExtremumColumn for BoolCol {
 }
 
 struct StrCol;
-impl ExtremumColumn for StrCol {
+impl ValueColumn for StrCol {
     type Value = Box<str>;
-    fn read(a: &dyn Array, row: usize) -> Box<str> {
-        a.as_string::<i32>().value(row).into()
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, Box<str>)) {
+        let s = a.as_string::<i32>();
+        for (&r, &g) in rows.iter().zip(groups) {
+            if s.is_valid(r as usize) {
+                f(g, s.value(r as usize).into());
+            }
+        }
     }
     fn build(values: Vec<Option<Box<str>>>) -> ArrayRef {
         Arc::new(values.iter().map(|v| v.as_deref()).collect::<StringArray>())
@@ -428,58 +540,88 @@ impl ExtremumColumn for StrCol {
 }
 
 struct BinCol;
-impl ExtremumColumn for BinCol {
+impl ValueColumn for BinCol {
     type Value = Box<[u8]>;
-    fn read(a: &dyn Array, row: usize) -> Box<[u8]> {
-        a.as_binary::<i32>().value(row).into()
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, Box<[u8]>)) {
+        let s = a.as_binary::<i32>();
+        for (&r, &g) in rows.iter().zip(groups) {
+            if s.is_valid(r as usize) {
+                f(g, s.value(r as usize).into());
+            }
+        }
     }
     fn build(values: Vec<Option<Box<[u8]>>>) -> ArrayRef {
         Arc::new(values.iter().map(|v| v.as_deref()).collect::<BinaryArray>())
     }
 }
 
-/// `MIN` / `MAX`.
-struct MinMax<C: ExtremumColumn> {
+/// `MIN` / `MAX` over values ordered by `Ord`.
+struct MinMax<C: ValueColumn>
+where
+    C::Value: Ord,
+{
     best: Vec<Option<C::Value>>,
     max: bool,
 }
 
-impl<C: ExtremumColumn> MinMax<C> {
+impl<C: ValueColumn> MinMax<C>
+where
+    C::Value: Ord,
+{
     fn new(max: bool) -> MinMax<C> {
-        MinMax { best: Vec::new(), max }
-    }
-
-    #[inline]
-    fn offer(&mut self, g: usize, v: C::Value) {
-        match &self.best[g] {
-            Some(b) if !C::Value::better(&v, b, self.max) => {}
-            _ => self.best[g] = Some(v),
+        MinMax {
+            best: Vec::new(),
+            max,
         }
     }
 }
 
-impl<C: ExtremumColumn> GroupAccumulator for MinMax<C> {
+#[inline]
+fn offer<V: Ord>(slot: &mut Option<V>, v: V, max: bool) {
+    let better = match slot {
+        None => true,
+        Some(b) => {
+            if max {
+                v > *b
+            } else {
+                v < *b
+            }
+        }
+    };
+    if better {
+        *slot = Some(v);
+    }
+}
+
+impl<C: ValueColumn> GroupAccumulator for MinMax<C>
+where
+    C::Value: Ord,
+{
     fn resize(&mut self, n: usize) {
         self.best.resize(n, None);
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
         let Some(v) = values else { return };
-        for (&r, &g) in rows.iter().zip(groups) {
-            if v.is_valid(r as usize) {
-                self.offer(g as usize, C::read(v.as_ref(), r as usize));
-            }
-        }
+        let (best, max) = (&mut self.best, self.max);
+        C::for_each(v.as_ref(), rows, groups, |g, x| {
+            offer(&mut best[g as usize], x, max)
+        });
     }
     fn merge(&mut self, o: &dyn GroupAccumulator, pairs: &[(u32, u32)]) {
         let o = other::<Self>(o);
         for &(f, t) in pairs {
             if let Some(v) = &o.best[f as usize] {
-                self.offer(t as usize, v.clone());
+                offer(&mut self.best[t as usize], v.clone(), self.max);
             }
         }
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        C::build(groups.iter().map(|&g| self.best[g as usize].clone()).collect())
+        C::build(
+            groups
+                .iter()
+                .map(|&g| self.best[g as usize].clone())
+                .collect(),
+        )
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
         Box::new(MinMax::<C>::new(self.max))
@@ -492,7 +634,7 @@ impl<C: ExtremumColumn> GroupAccumulator for MinMax<C> {
 fn new_min_max(t: DataType, max: bool) -> Box<dyn GroupAccumulator> {
     match t {
         DataType::Int64 => Box::new(MinMax::<PrimCol<Int64Type>>::new(max)),
-        DataType::Float64 => Box::new(MinMax::<PrimCol<Float64Type>>::new(max)),
+        DataType::Float64 => Box::new(MinMax::<FloatOrderCol>::new(max)),
         DataType::Timestamp => Box::new(MinMax::<PrimCol<TimestampMillisecondType>>::new(max)),
         DataType::Date => Box::new(MinMax::<PrimCol<Date32Type>>::new(max)),
         DataType::Bool => Box::new(MinMax::<BoolCol>::new(max)),
@@ -501,24 +643,27 @@ fn new_min_max(t: DataType, max: bool) -> Box<dyn GroupAccumulator> {
     }
 }
 
-/// `COUNT(DISTINCT x)`: a set of the non-null values per group. Doubles are
-/// compared as SQL does (`-0.0 = 0.0`, all NaNs equal).
-struct Distinct<K: Eq + std::hash::Hash + Clone + Send + 'static> {
-    sets: Vec<HashSet<K>>,
-    read: fn(&dyn Array, usize) -> K,
+/// `COUNT(DISTINCT x)`: a set of the non-null values per group.
+struct Distinct<C: ValueColumn>
+where
+    C::Value: Eq + std::hash::Hash,
+{
+    sets: Vec<HashSet<C::Value>>,
 }
 
-impl<K: Eq + std::hash::Hash + Clone + Send + 'static> GroupAccumulator for Distinct<K> {
+impl<C: ValueColumn> GroupAccumulator for Distinct<C>
+where
+    C::Value: Eq + std::hash::Hash,
+{
     fn resize(&mut self, n: usize) {
         self.sets.resize_with(n, HashSet::new);
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
         let Some(v) = values else { return };
-        for (&r, &g) in rows.iter().zip(groups) {
-            if v.is_valid(r as usize) {
-                self.sets[g as usize].insert((self.read)(v.as_ref(), r as usize));
-            }
-        }
+        let sets = &mut self.sets;
+        C::for_each(v.as_ref(), rows, groups, |g, x| {
+            sets[g as usize].insert(x);
+        });
     }
     fn merge(&mut self, o: &dyn GroupAccumulator, pairs: &[(u32, u32)]) {
         let o = other::<Self>(o);
@@ -529,35 +674,36 @@ impl<K: Eq + std::hash::Hash + Clone + Send + 'static> GroupAccumulator for Dist
         }
     }
     fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        Arc::new(groups.iter().map(|&g| self.sets[g as usize].len() as i64).collect::<Int64Array>())
+        Arc::new(
+            groups
+                .iter()
+                .map(|&g| self.sets[g as usize].len() as i64)
+                .collect::<Int64Array>(),
+        )
     }
     fn empty(&self) -> Box<dyn GroupAccumulator> {
-        Box::new(Distinct { sets: Vec::new(), read: self.read })
+        Box::new(Distinct::<C> { sets: Vec::new() })
     }
     fn as_any(&self) -> &dyn Any {
         self
     }
 }
 
-fn prim<T: ArrowPrimitiveType>(a: &dyn Array, r: usize) -> T::Native {
-    a.as_primitive::<T>().value(r)
-}
-
 fn new_distinct(t: DataType) -> Box<dyn GroupAccumulator> {
-    fn d<K: Eq + std::hash::Hash + Clone + Send + 'static>(read: fn(&dyn Array, usize) -> K) -> Box<dyn GroupAccumulator> {
-        Box::new(Distinct { sets: Vec::new(), read })
+    fn d<C: ValueColumn>() -> Box<dyn GroupAccumulator>
+    where
+        C::Value: Eq + std::hash::Hash,
+    {
+        Box::new(Distinct::<C> { sets: Vec::new() })
     }
     match t {
-        DataType::Int64 => d(prim::<Int64Type>),
-        DataType::Timestamp => d(prim::<TimestampMillisecondType>),
-        DataType::Date => d(|a, r| prim::<Date32Type>(a, r) as i64),
-        DataType::Bool => d(|a, r| a.as_boolean().value(r) as i64),
-        DataType::Float64 => d(|a, r| {
-            let x = prim::<Float64Type>(a, r);
-            if x.is_nan() { f64::NAN.to_bits() } else if x == 0.0 { 0 } else { x.to_bits() }
-        }),
-        DataType::String => d(|a, r| -> Box<str> { a.as_string::<i32>().value(r).into() }),
-        DataType::Bytes | DataType::Null => d(|a, r| -> Box<[u8]> { a.as_binary::<i32>().value(r).into() }),
+        DataType::Int64 => d::<PrimCol<Int64Type>>(),
+        DataType::Timestamp => d::<PrimCol<TimestampMillisecondType>>(),
+        DataType::Date => d::<PrimCol<Date32Type>>(),
+        DataType::Bool => d::<BoolCol>(),
+        DataType::Float64 => d::<FloatEqCol>(),
+        DataType::String => d::<StrCol>(),
+        DataType::Bytes | DataType::Null => d::<BinCol>(),
     }
 }
 
@@ -567,7 +713,12 @@ mod tests {
     use quiver_sql::ScalarExpr;
 
     fn call(func: AggFunc, t: DataType, distinct: bool) -> AggregateCall {
-        AggregateCall { func, arg: Some(ScalarExpr::column(0, "x", t)), distinct, data_type: t }
+        AggregateCall {
+            func,
+            arg: Some(ScalarExpr::column(0, "x", t)),
+            distinct,
+            data_type: t,
+        }
     }
 
     #[test]
@@ -582,21 +733,36 @@ mod tests {
             a.evaluate(&[0, 1])
         };
         let sum = run(call(AggFunc::Sum, DataType::Int64, false));
-        assert_eq!(sum.as_primitive::<Int64Type>().values().to_vec(), vec![1, 10]);
+        assert_eq!(
+            sum.as_primitive::<Int64Type>().values().to_vec(),
+            vec![1, 10]
+        );
         let cnt = run(call(AggFunc::Count, DataType::Int64, false));
-        assert_eq!(cnt.as_primitive::<Int64Type>().values().to_vec(), vec![1, 2]);
+        assert_eq!(
+            cnt.as_primitive::<Int64Type>().values().to_vec(),
+            vec![1, 2]
+        );
         let dc = run(call(AggFunc::Count, DataType::Int64, true));
         assert_eq!(dc.as_primitive::<Int64Type>().values().to_vec(), vec![1, 1]);
         let mx = run(call(AggFunc::Max, DataType::Int64, false));
         assert_eq!(mx.as_primitive::<Int64Type>().values().to_vec(), vec![1, 5]);
-        let var = run(AggregateCall { data_type: DataType::Float64, ..call(AggFunc::VarPop, DataType::Int64, false) });
-        assert_eq!(var.as_primitive::<Float64Type>().values().to_vec(), vec![0.0, 0.0]);
+        let var = run(AggregateCall {
+            data_type: DataType::Float64,
+            ..call(AggFunc::VarPop, DataType::Int64, false)
+        });
+        assert_eq!(
+            var.as_primitive::<Float64Type>().values().to_vec(),
+            vec![0.0, 0.0]
+        );
     }
 
     #[test]
     fn merging_panes_equals_one_pass() {
         let vals: ArrayRef = Arc::new(Float64Array::from(vec![0.1, 0.2, 0.3, 0.4]));
-        let c = AggregateCall { data_type: DataType::Float64, ..call(AggFunc::StddevPop, DataType::Float64, false) };
+        let c = AggregateCall {
+            data_type: DataType::Float64,
+            ..call(AggFunc::StddevPop, DataType::Float64, false)
+        };
         let mut whole = new_accumulator(&c);
         whole.resize(1);
         whole.update(Some(&vals), &[0, 1, 2, 3], &[0, 0, 0, 0]);
@@ -609,7 +775,12 @@ mod tests {
         a.merge(b.as_ref(), &[(0, 0)]);
         let x = whole.evaluate(&[0]);
         let y = a.evaluate(&[0]);
-        assert_eq!(x.as_primitive::<Float64Type>().value(0).to_bits(), y.as_primitive::<Float64Type>().value(0).to_bits());
-        assert!((x.as_primitive::<Float64Type>().value(0) - 0.111_803_398_874_989_49).abs() < 1e-15);
+        assert_eq!(
+            x.as_primitive::<Float64Type>().value(0).to_bits(),
+            y.as_primitive::<Float64Type>().value(0).to_bits()
+        );
+        assert!(
+            (x.as_primitive::<Float64Type>().value(0) - 0.111_803_398_874_989_49).abs() < 1e-15
+        );
     }
 }

@@ -35,7 +35,11 @@ impl Chunk {
 
 /// The physical schema of a relation: its columns plus `__time`.
 pub fn with_time(schema: &quiver_types::Schema) -> SchemaRef {
-    let mut fields: Vec<Field> = schema.fields.iter().map(|f| Field::new(&f.name, f.data_type.to_arrow(), true)).collect();
+    let mut fields: Vec<Field> = schema
+        .fields
+        .iter()
+        .map(|f| Field::new(&f.name, f.data_type.to_arrow(), true))
+        .collect();
     fields.push(Field::new(TIME_COLUMN, ArrowType::Int64, false));
     Arc::new(Schema::new(fields))
 }
@@ -46,7 +50,8 @@ impl Serialize for Chunk {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut buf = Vec::new();
         {
-            let mut w = StreamWriter::try_new(&mut buf, &self.0.schema()).map_err(serde::ser::Error::custom)?;
+            let mut w = StreamWriter::try_new(&mut buf, &self.0.schema())
+                .map_err(serde::ser::Error::custom)?;
             w.write(&self.0).map_err(serde::ser::Error::custom)?;
             w.finish().map_err(serde::ser::Error::custom)?;
         }
@@ -57,7 +62,8 @@ impl Serialize for Chunk {
 impl<'de> Deserialize<'de> for Chunk {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Chunk, D::Error> {
         let bytes: Vec<u8> = Deserialize::deserialize(d)?;
-        let mut r = StreamReader::try_new(std::io::Cursor::new(bytes), None).map_err(D::Error::custom)?;
+        let mut r =
+            StreamReader::try_new(std::io::Cursor::new(bytes), None).map_err(D::Error::custom)?;
         match r.next() {
             Some(Ok(b)) => Ok(Chunk(b)),
             Some(Err(e)) => Err(D::Error::custom(e)),
@@ -73,8 +79,18 @@ mod tests {
 
     #[test]
     fn round_trips_through_bincode_style_serde() {
-        let schema = with_time(&quiver_types::Schema::new(vec![quiver_types::Field::new("x", quiver_types::DataType::Int64)]));
-        let b = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2])), Arc::new(Int64Array::from(vec![10, 20]))]).unwrap();
+        let schema = with_time(&quiver_types::Schema::new(vec![quiver_types::Field::new(
+            "x",
+            quiver_types::DataType::Int64,
+        )]));
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Int64Array::from(vec![10, 20])),
+            ],
+        )
+        .unwrap();
         let json = serde_json::to_vec(&Chunk(b.clone())).unwrap();
         let back: Chunk = serde_json::from_slice(&json).unwrap();
         assert_eq!(back.0, b);

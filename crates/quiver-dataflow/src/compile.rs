@@ -46,67 +46,238 @@ impl<'s> PlanBuilder<'_, 's> {
     /// The stream of `plan`'s rows (its columns plus `__time`).
     pub fn build(&self, plan: &LogicalPlan) -> Result<ChunkStream<'s>, DataflowError> {
         match plan {
-            LogicalPlan::Scan { source, .. } => self
-                .sources
-                .get(source)
-                .cloned()
-                .ok_or_else(|| DataflowError::Internal(format!("no input for source `{source}`"))),
+            LogicalPlan::Scan { source, .. } => {
+                self.sources.get(source).cloned().ok_or_else(|| {
+                    DataflowError::Internal(format!("no input for source `{source}`"))
+                })
+            }
             LogicalPlan::Filter { input, predicate } => {
                 let input = self.build(input)?;
                 let predicate = predicate.clone();
-                Ok(map_batches(input, "Filter", self.errors.clone(), move |b| {
-                    let mask = evaluate_predicate(&predicate, b)?;
-                    Ok(Some(filter_batch(b, &mask)?))
-                }))
+                Ok(map_batches(
+                    input,
+                    "Filter",
+                    self.errors.clone(),
+                    move |b| {
+                        let mask = evaluate_predicate(&predicate, b)?;
+                        Ok(Some(filter_batch(b, &mask)?))
+                    },
+                ))
             }
-            LogicalPlan::Project { input, exprs, schema } => {
+            LogicalPlan::Project {
+                input,
+                exprs,
+                schema,
+            } => {
                 let input = self.build(input)?;
                 Ok(self.project(input, exprs.clone(), schema, "Project"))
             }
-            LogicalPlan::WindowAggregate { input, window, keys, aggs, schema } => {
+            LogicalPlan::WindowAggregate {
+                input,
+                window,
+                keys,
+                aggs,
+                schema,
+            } => {
                 let input = self.build(input)?;
                 // Keys and aggregate arguments are computed before the
                 // exchange, so only the columns the aggregate needs move.
                 let mut exprs = keys.clone();
-                let mut fields: Vec<Field> = keys.iter().enumerate().map(|(i, k)| Field::new(format!("k{i}"), k.data_type())).collect();
+                let mut fields: Vec<Field> = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| Field::new(format!("k{i}"), k.data_type()))
+                    .collect();
                 for (j, a) in aggs.iter().enumerate() {
-                    let e = a.arg.clone().unwrap_or(ScalarExpr::Literal(Value::Bool(true), DataType::Bool));
+                    let e = a
+                        .arg
+                        .clone()
+                        .unwrap_or(ScalarExpr::Literal(Value::Bool(true), DataType::Bool));
                     fields.push(Field::new(format!("a{j}"), e.data_type()));
                     exprs.push(e);
                 }
                 let prepared = self.project(input, exprs, &Schema::new(fields), "PrepareAggregate");
-                let routed = exchange_by_key(prepared, (0..keys.len()).collect(), self.peers, self.errors.clone());
+                let routed = exchange_by_key(
+                    prepared,
+                    (0..keys.len()).collect(),
+                    self.peers,
+                    self.errors.clone(),
+                );
                 let key_types: Vec<_> = keys.iter().map(|k| k.data_type().to_arrow()).collect();
                 let state = WindowState::new(*window, &key_types, aggs.clone(), with_time(schema))?;
-                Ok(window_aggregate(routed, state, self.job, self.metrics.clone(), self.errors.clone()))
+                Ok(window_aggregate(
+                    routed,
+                    state,
+                    self.job,
+                    self.metrics.clone(),
+                    self.errors.clone(),
+                ))
             }
-            LogicalPlan::Join { left, right, kind, left_keys, right_keys, residual, schema } => {
+            LogicalPlan::OverAggregate {
+                input,
+                partition,
+                aggs,
+                schema,
+            } => {
+                let width = input.schema().len();
+                let built = self.build(input)?;
+                // The row's columns, then partition keys and arguments, for the exchange and the state.
+                let mut exprs: Vec<ScalarExpr> = input
+                    .schema()
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| ScalarExpr::column(i, f.name.clone(), f.data_type))
+                    .collect();
+                let mut fields = input.schema().fields.clone();
+                for (i, k) in partition.iter().enumerate() {
+                    fields.push(Field::new(format!("k{i}"), k.data_type()));
+                    exprs.push(k.clone());
+                }
+                for (j, (call, _)) in aggs.iter().enumerate() {
+                    let e = call
+                        .arg
+                        .clone()
+                        .unwrap_or(ScalarExpr::Literal(Value::Bool(true), DataType::Bool));
+                    fields.push(Field::new(format!("a{j}"), e.data_type()));
+                    exprs.push(e);
+                }
+                let prepared = self.project(built, exprs, &Schema::new(fields), "PrepareOver");
+                // Rows of a GROUP BY on the same key already sit on the worker owning it.
+                let routed = if partitioned_by(input)
+                    .is_some_and(|cols| partition_columns(partition) == Some(cols))
+                {
+                    prepared
+                } else {
+                    exchange_by_key(
+                        prepared,
+                        (width..width + partition.len()).collect(),
+                        self.peers,
+                        self.errors.clone(),
+                    )
+                };
+                let key_types: Vec<_> =
+                    partition.iter().map(|k| k.data_type().to_arrow()).collect();
+                let state = crate::over::OverState::new(
+                    width,
+                    &key_types,
+                    aggs.clone(),
+                    with_time(schema),
+                )?;
+                Ok(crate::operators::over_aggregate(
+                    routed,
+                    state,
+                    self.errors.clone(),
+                ))
+            }
+            LogicalPlan::Join {
+                left,
+                right,
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+                schema,
+            } => {
                 let stream = self.build(left)?;
                 let table = self.build(right)?;
-                join::join(stream, table, join::JoinSpec {
-                    kind: *kind,
-                    left_keys: left_keys.clone(),
-                    right_keys: right_keys.clone(),
-                    residual: residual.clone(),
-                    left_width: left.schema().len(),
-                    right_schema: right.schema().clone(),
-                    output: with_time(schema),
-                }, self.errors.clone())
+                join::join(
+                    stream,
+                    table,
+                    join::JoinSpec {
+                        kind: *kind,
+                        left_keys: left_keys.clone(),
+                        right_keys: right_keys.clone(),
+                        residual: residual.clone(),
+                        left_width: left.schema().len(),
+                        right_schema: right.schema().clone(),
+                        output: with_time(schema),
+                    },
+                    self.errors.clone(),
+                )
             }
             LogicalPlan::Union { inputs, .. } => {
-                let streams = inputs.iter().map(|i| self.build(i)).collect::<Result<Vec<_>, _>>()?;
+                let streams = inputs
+                    .iter()
+                    .map(|i| self.build(i))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(self.scope.concatenate(streams))
             }
         }
     }
 
-    fn project(&self, input: ChunkStream<'s>, exprs: Vec<ScalarExpr>, schema: &Schema, name: &str) -> ChunkStream<'s> {
+    fn project(
+        &self,
+        input: ChunkStream<'s>,
+        exprs: Vec<ScalarExpr>,
+        schema: &Schema,
+        name: &str,
+    ) -> ChunkStream<'s> {
         let out = with_time(schema);
         map_batches(input, name, self.errors.clone(), move |b| {
-            let mut cols: Vec<ArrayRef> = exprs.iter().map(|e| evaluate(e, b)).collect::<Result<_, _>>()?;
+            let mut cols: Vec<ArrayRef> = exprs
+                .iter()
+                .map(|e| evaluate(e, b))
+                .collect::<Result<_, _>>()?;
             cols.push(b.column(b.num_columns() - 1).clone());
             Ok(Some(RecordBatch::try_new(out.clone(), cols)?))
         })
+    }
+}
+
+/// The output columns by whose hash the plan's rows are already spread over
+/// workers: a window aggregate's keys, followed through filters and column
+/// projections.
+fn partitioned_by(plan: &LogicalPlan) -> Option<Vec<usize>> {
+    match plan {
+        LogicalPlan::WindowAggregate { keys, .. } if !keys.is_empty() => {
+            Some((0..keys.len()).collect())
+        }
+        LogicalPlan::Filter { input, .. } => partitioned_by(input),
+        LogicalPlan::Project { input, exprs, .. } => {
+            let inner = partitioned_by(input)?;
+            inner
+                .iter()
+                .map(|c| {
+                    exprs
+                        .iter()
+                        .position(|e| matches!(e, ScalarExpr::Column { index, .. } if index == c))
+                })
+                .collect()
+        }
+        _ => None,
+    }
+}
+
+/// The input columns partition expressions read, if they are plain columns.
+fn partition_columns(partition: &[ScalarExpr]) -> Option<Vec<usize>> {
+    partition
+        .iter()
+        .map(|e| match e {
+            ScalarExpr::Column { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the plan's rows of one event time come out in an order that does
+/// not depend on arrival order (window results, possibly filtered, projected
+/// or joined), so sinks need not sort them by content.
+pub fn row_order(plan: &LogicalPlan) -> crate::operators::RowOrder {
+    fn canonical(p: &LogicalPlan) -> bool {
+        match p {
+            LogicalPlan::WindowAggregate { .. } | LogicalPlan::OverAggregate { .. } => true,
+            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => {
+                canonical(input)
+            }
+            LogicalPlan::Join { left, .. } => canonical(left),
+            LogicalPlan::Scan { .. } | LogicalPlan::Union { .. } => false,
+        }
+    }
+    if canonical(plan) {
+        crate::operators::RowOrder::Canonical
+    } else {
+        crate::operators::RowOrder::Hashed
     }
 }
 
@@ -137,7 +308,9 @@ fn cols_of(exprs: &[&ScalarExpr], width: usize) -> Vec<bool> {
 fn require(plan: &LogicalPlan, needed: &[bool], out: &mut HashMap<String, Vec<bool>>) {
     match plan {
         LogicalPlan::Scan { source, schema, .. } => {
-            let entry = out.entry(source.clone()).or_insert_with(|| vec![false; schema.len()]);
+            let entry = out
+                .entry(source.clone())
+                .or_insert_with(|| vec![false; schema.len()]);
             for (e, n) in entry.iter_mut().zip(needed) {
                 *e |= *n;
             }
@@ -150,15 +323,45 @@ fn require(plan: &LogicalPlan, needed: &[bool], out: &mut HashMap<String, Vec<bo
             require(input, &n, out);
         }
         LogicalPlan::Project { input, exprs, .. } => {
-            let used: Vec<&ScalarExpr> = exprs.iter().zip(needed).filter(|(_, n)| **n).map(|(e, _)| e).collect();
+            let used: Vec<&ScalarExpr> = exprs
+                .iter()
+                .zip(needed)
+                .filter(|(_, n)| **n)
+                .map(|(e, _)| e)
+                .collect();
             require(input, &cols_of(&used, input.schema().len()), out);
         }
-        LogicalPlan::WindowAggregate { input, keys, aggs, .. } => {
+        LogicalPlan::WindowAggregate {
+            input, keys, aggs, ..
+        } => {
             let mut all: Vec<&ScalarExpr> = keys.iter().collect();
             all.extend(aggs.iter().filter_map(|a| a.arg.as_ref()));
             require(input, &cols_of(&all, input.schema().len()), out);
         }
-        LogicalPlan::Join { left, right, left_keys, right_keys, residual, .. } => {
+        LogicalPlan::OverAggregate {
+            input,
+            partition,
+            aggs,
+            ..
+        } => {
+            let width = input.schema().len();
+            let mut n = needed[..width.min(needed.len())].to_vec();
+            n.resize(width, false);
+            let mut exprs: Vec<&ScalarExpr> = partition.iter().collect();
+            exprs.extend(aggs.iter().filter_map(|(c, _)| c.arg.as_ref()));
+            for (a, b) in n.iter_mut().zip(cols_of(&exprs, width)) {
+                *a |= b;
+            }
+            require(input, &n, out);
+        }
+        LogicalPlan::Join {
+            left,
+            right,
+            left_keys,
+            right_keys,
+            residual,
+            ..
+        } => {
             let nl = left.schema().len();
             let nr = right.schema().len();
             let mut both = cols_of(&residual.iter().collect::<Vec<_>>(), nl + nr);
@@ -199,17 +402,37 @@ fn describe_into(plan: &LogicalPlan, depth: usize, out: &mut String) {
         describe_into(i, depth + 1, out);
     }
     let _ = match plan {
-        LogicalPlan::Scan { source, stream: true, .. } => writeln!(
+        LogicalPlan::Scan {
+            source,
+            stream: true,
+            ..
+        } => writeln!(
             out,
             "{pad}input `{source}`: this worker's splits, each with its own watermark; frontier = least split watermark"
         ),
-        LogicalPlan::Scan { source, stream: false, .. } => {
-            writeln!(out, "{pad}input `{source}`: the whole table on every worker, at the earliest time")
+        LogicalPlan::Scan {
+            source,
+            stream: false,
+            ..
+        } => {
+            writeln!(
+                out,
+                "{pad}input `{source}`: the whole table on every worker, at the earliest time"
+            )
         }
         LogicalPlan::Filter { predicate, .. } => writeln!(out, "{pad}filter: {predicate}"),
-        LogicalPlan::Project { exprs, .. } => writeln!(out, "{pad}project: {} columns", exprs.len()),
-        LogicalPlan::WindowAggregate { window, keys, aggs, .. } => {
-            let _ = writeln!(out, "{pad}evaluate {} keys and {} aggregate arguments", keys.len(), aggs.len());
+        LogicalPlan::Project { exprs, .. } => {
+            writeln!(out, "{pad}project: {} columns", exprs.len())
+        }
+        LogicalPlan::WindowAggregate {
+            window, keys, aggs, ..
+        } => {
+            let _ = writeln!(
+                out,
+                "{pad}evaluate {} keys and {} aggregate arguments",
+                keys.len(),
+                aggs.len()
+            );
             let _ = writeln!(out, "{pad}exchange rows to workers by hash of the keys");
             writeln!(
                 out,
@@ -217,10 +440,30 @@ fn describe_into(plan: &LogicalPlan, depth: usize, out: &mut String) {
                 quiver_types::time::format_duration(window.pane())
             )
         }
+        LogicalPlan::OverAggregate {
+            partition, aggs, ..
+        } => {
+            let _ = writeln!(
+                out,
+                "{pad}evaluate {} partition keys and {} aggregate arguments",
+                partition.len(),
+                aggs.len()
+            );
+            let _ = writeln!(
+                out,
+                "{pad}exchange rows to workers by hash of the partition keys"
+            );
+            writeln!(
+                out,
+                "{pad}OVER aggregates: each row emitted with its frame's aggregates when the frontier passes it; rows leave memory when no frame holds them"
+            )
+        }
         LogicalPlan::Join { kind, .. } => writeln!(
             out,
             "{pad}{kind:?} join: table arranged (differential dataflow); each stream batch looks up the table as of its time"
         ),
-        LogicalPlan::Union { inputs, .. } => writeln!(out, "{pad}concatenate {} streams", inputs.len()),
+        LogicalPlan::Union { inputs, .. } => {
+            writeln!(out, "{pad}concatenate {} streams", inputs.len())
+        }
     };
 }

@@ -39,6 +39,9 @@ pub enum DataflowError {
 impl DataflowError {
     /// Whether the cause is the user's input (a file, the data) rather than a bug.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, DataflowError::Source { .. } | DataflowError::Sink { .. })
+        matches!(
+            self,
+            DataflowError::Source { .. } | DataflowError::Sink { .. }
+        )
     }
 }

@@ -11,12 +11,14 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Datum, Int64Array, PrimitiveArray, RecordBatch, TimestampMillisecondArray,
-    new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Datum, Int64Array, PrimitiveArray, RecordBatch,
+    TimestampMillisecondArray, new_null_array,
 };
 use arrow::compute::kernels::{boolean, cmp, numeric};
 use arrow::compute::prep_null_mask_filter;
-use arrow::datatypes::{ArrowPrimitiveType, DataType as ArrowType, Float64Type, Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType as ArrowType, Float64Type, Int64Type, TimestampMillisecondType,
+};
 use arrow::error::ArrowError;
 use quiver_sql::{BinaryOp, ColumnarValue, Interval, ScalarExpr};
 use quiver_types::{DataType, Value};
@@ -75,7 +77,9 @@ pub fn scalar_array(v: &Value, t: DataType) -> ArrayRef {
         (Value::Int64(i), _) => Arc::new(Int64Array::from(vec![*i])),
         (Value::Float64(f), _) => Arc::new(Float64Array::from(vec![*f])),
         (Value::String(s), _) => Arc::new(StringArray::from(vec![s.as_str()])),
-        (Value::Timestamp(ms), _) => Arc::new(TimestampMillisecondArray::from(vec![*ms]).with_timezone("UTC")),
+        (Value::Timestamp(ms), _) => {
+            Arc::new(TimestampMillisecondArray::from(vec![*ms]).with_timezone("UTC"))
+        }
         (Value::Date(d), _) => Arc::new(Date32Array::from(vec![*d])),
         (Value::Bytes(b), _) => Arc::new(BinaryArray::from(vec![b.as_slice()])),
     }
@@ -83,12 +87,16 @@ pub fn scalar_array(v: &Value, t: DataType) -> ArrayRef {
 
 /// The event time of each row, as the `Int64` `__time` column (always last).
 pub fn time_column(batch: &RecordBatch) -> &Int64Array {
-    batch.column(batch.num_columns() - 1).as_primitive::<Int64Type>()
+    batch
+        .column(batch.num_columns() - 1)
+        .as_primitive::<Int64Type>()
 }
 
 /// Views an `Int64` millisecond column as a UTC timestamp column (no copy).
 pub fn as_timestamp(a: &Int64Array) -> ArrayRef {
-    Arc::new(TimestampMillisecondArray::new(a.values().clone(), a.nulls().cloned()).with_timezone("UTC"))
+    Arc::new(
+        TimestampMillisecondArray::new(a.values().clone(), a.nulls().cloned()).with_timezone("UTC"),
+    )
 }
 
 /// Evaluates `e` over `batch` (whose last column is `__time`) into a column.
@@ -97,10 +105,19 @@ pub fn evaluate(e: &ScalarExpr, batch: &RecordBatch) -> Result<ArrayRef, Dataflo
 }
 
 /// Evaluates a predicate into a filter mask where NULL counts as false.
-pub fn evaluate_predicate(e: &ScalarExpr, batch: &RecordBatch) -> Result<BooleanArray, DataflowError> {
+pub fn evaluate_predicate(
+    e: &ScalarExpr,
+    batch: &RecordBatch,
+) -> Result<BooleanArray, DataflowError> {
     let a = evaluate(e, batch)?;
-    let b = a.as_boolean_opt().ok_or_else(|| DataflowError::Internal(format!("predicate {e} is not boolean")))?;
-    Ok(if b.null_count() > 0 { prep_null_mask_filter(b) } else { b.clone() })
+    let b = a
+        .as_boolean_opt()
+        .ok_or_else(|| DataflowError::Internal(format!("predicate {e} is not boolean")))?;
+    Ok(if b.null_count() > 0 {
+        prep_null_mask_filter(b)
+    } else {
+        b.clone()
+    })
 }
 
 fn eval(e: &ScalarExpr, batch: &RecordBatch) -> Result<Evaluated, DataflowError> {
@@ -109,41 +126,71 @@ fn eval(e: &ScalarExpr, batch: &RecordBatch) -> Result<Evaluated, DataflowError>
         ScalarExpr::Column { index, .. } => Evaluated::Array(batch.column(*index).clone()),
         ScalarExpr::RowTime => Evaluated::Array(as_timestamp(time_column(batch))),
         ScalarExpr::Literal(v, t) => Evaluated::Scalar(scalar_array(v, *t)),
-        ScalarExpr::Binary { op, left, right, data_type } => {
+        ScalarExpr::Binary {
+            op,
+            left,
+            right,
+            data_type,
+        } => {
             let l = eval(left, batch)?;
             let r = eval(right, batch)?;
             binary(*op, &l, &r, *data_type, n)?
         }
         ScalarExpr::Not(x) => {
             let v = eval(x, batch)?;
-            map_same(v, |a| Ok(Arc::new(boolean::not(a.as_boolean())?) as ArrayRef))?
+            map_same(v, |a| {
+                Ok(Arc::new(boolean::not(a.as_boolean())?) as ArrayRef)
+            })?
         }
         ScalarExpr::Negate(x) => {
             let v = eval(x, batch)?;
             map_same(v, |a| match a.data_type() {
-                ArrowType::Int64 => Ok(Arc::new(a.as_primitive::<Int64Type>().unary_opt::<_, Int64Type>(|v| v.checked_neg())) as ArrayRef),
+                ArrowType::Int64 => Ok(Arc::new(
+                    a.as_primitive::<Int64Type>()
+                        .unary_opt::<_, Int64Type>(|v| v.checked_neg()),
+                ) as ArrayRef),
                 _ => Ok(numeric::neg(a)?),
             })?
         }
         ScalarExpr::IsNull { expr, negated } => {
             let v = eval(expr, batch)?;
             map_same(v, |a| {
-                Ok(Arc::new(if *negated { boolean::is_not_null(a)? } else { boolean::is_null(a)? }) as ArrayRef)
+                Ok(Arc::new(if *negated {
+                    boolean::is_not_null(a)?
+                } else {
+                    boolean::is_null(a)?
+                }) as ArrayRef)
             })?
         }
-        ScalarExpr::IsDistinctFrom { left, right, negated } => {
+        ScalarExpr::IsDistinctFrom {
+            left,
+            right,
+            negated,
+        } => {
             let l = eval(left, batch)?;
             let r = eval(right, batch)?;
-            let out = if *negated { cmp::not_distinct(&l, &r)? } else { cmp::distinct(&l, &r)? };
+            let out = if *negated {
+                cmp::not_distinct(&l, &r)?
+            } else {
+                cmp::distinct(&l, &r)?
+            };
             scalar_if_both(&l, &r, Arc::new(out))
         }
-        ScalarExpr::InList { expr, list, negated } => {
+        ScalarExpr::InList {
+            expr,
+            list,
+            negated,
+        } => {
             let probe = eval(expr, batch)?;
             let mut acc: Option<BooleanArray> = None;
             for item in list {
                 let v = eval(item, batch)?;
                 let hit = cmp::eq(&probe, &v)?;
-                let hit = if hit.len() == 1 && n != 1 { broadcast_bool(&hit, n) } else { hit };
+                let hit = if hit.len() == 1 && n != 1 {
+                    broadcast_bool(&hit, n)
+                } else {
+                    hit
+                };
                 acc = Some(match acc {
                     None => hit,
                     Some(a) => boolean::or_kleene(&a, &hit)?,
@@ -153,7 +200,12 @@ fn eval(e: &ScalarExpr, batch: &RecordBatch) -> Result<Evaluated, DataflowError>
             let out = if *negated { boolean::not(&out)? } else { out };
             Evaluated::Array(Arc::new(out))
         }
-        ScalarExpr::Like { expr, pattern, negated, case_insensitive } => {
+        ScalarExpr::Like {
+            expr,
+            pattern,
+            negated,
+            case_insensitive,
+        } => {
             let v = eval(expr, batch)?;
             let p = escape_backslashes(eval(pattern, batch)?)?;
             let out = match (negated, case_insensitive) {
@@ -164,7 +216,11 @@ fn eval(e: &ScalarExpr, batch: &RecordBatch) -> Result<Evaluated, DataflowError>
             };
             scalar_if_both(&v, &p, Arc::new(out))
         }
-        ScalarExpr::Case { whens, otherwise, data_type } => {
+        ScalarExpr::Case {
+            whens,
+            otherwise,
+            data_type,
+        } => {
             let mut result = match otherwise {
                 Some(o) => eval(o, batch)?.into_array(n)?,
                 None => new_null_array(&data_type.to_arrow(), n),
@@ -172,7 +228,11 @@ fn eval(e: &ScalarExpr, batch: &RecordBatch) -> Result<Evaluated, DataflowError>
             for (cond, value) in whens.iter().rev() {
                 let c = eval(cond, batch)?.into_array(n)?;
                 let c = c.as_boolean();
-                let mask = if c.null_count() > 0 { prep_null_mask_filter(c) } else { c.clone() };
+                let mask = if c.null_count() > 0 {
+                    prep_null_mask_filter(c)
+                } else {
+                    c.clone()
+                };
                 let v = eval(value, batch)?;
                 result = arrow::compute::kernels::zip::zip(&mask, &v, &Evaluated::Array(result))?;
             }
@@ -197,14 +257,21 @@ fn eval(e: &ScalarExpr, batch: &RecordBatch) -> Result<Evaluated, DataflowError>
             }
             let out = func.invoke(&values, n)?;
             if out.len() != n {
-                return Err(DataflowError::Internal(format!("{} returned {} rows for {n}", func.name(), out.len())));
+                return Err(DataflowError::Internal(format!(
+                    "{} returned {} rows for {n}",
+                    func.name(),
+                    out.len()
+                )));
             }
             Evaluated::Array(out)
         }
     })
 }
 
-fn map_same(v: Evaluated, f: impl FnOnce(&dyn Array) -> Result<ArrayRef, DataflowError>) -> Result<Evaluated, DataflowError> {
+fn map_same(
+    v: Evaluated,
+    f: impl FnOnce(&dyn Array) -> Result<ArrayRef, DataflowError>,
+) -> Result<Evaluated, DataflowError> {
     Ok(match v {
         Evaluated::Array(a) => Evaluated::Array(f(a.as_ref())?),
         Evaluated::Scalar(a) => Evaluated::Scalar(f(a.as_ref())?),
@@ -212,11 +279,19 @@ fn map_same(v: Evaluated, f: impl FnOnce(&dyn Array) -> Result<ArrayRef, Dataflo
 }
 
 fn scalar_if_both(l: &Evaluated, r: &Evaluated, out: ArrayRef) -> Evaluated {
-    if matches!(l, Evaluated::Scalar(_)) && matches!(r, Evaluated::Scalar(_)) { Evaluated::Scalar(out) } else { Evaluated::Array(out) }
+    if matches!(l, Evaluated::Scalar(_)) && matches!(r, Evaluated::Scalar(_)) {
+        Evaluated::Scalar(out)
+    } else {
+        Evaluated::Array(out)
+    }
 }
 
 fn broadcast_bool(b: &BooleanArray, n: usize) -> BooleanArray {
-    if b.is_null(0) { BooleanArray::new_null(n) } else { BooleanArray::from(vec![b.value(0); n]) }
+    if b.is_null(0) {
+        BooleanArray::new_null(n)
+    } else {
+        BooleanArray::from(vec![b.value(0); n])
+    }
 }
 
 /// SQL's LIKE has no escape character; Arrow treats `\` as one, so a
@@ -227,14 +302,29 @@ fn escape_backslashes(p: Evaluated) -> Result<Evaluated, DataflowError> {
         if !s.iter().flatten().any(|x| x.contains('\\')) {
             return Ok(Arc::new(s.clone()) as ArrayRef);
         }
-        let out: arrow::array::StringArray = s.iter().map(|x| x.map(|x| x.replace('\\', "\\\\"))).collect();
+        let out: arrow::array::StringArray = s
+            .iter()
+            .map(|x| x.map(|x| x.replace('\\', "\\\\")))
+            .collect();
         Ok(Arc::new(out) as ArrayRef)
     })
 }
 
-fn binary(op: BinaryOp, l: &Evaluated, r: &Evaluated, t: DataType, n: usize) -> Result<Evaluated, DataflowError> {
+fn binary(
+    op: BinaryOp,
+    l: &Evaluated,
+    r: &Evaluated,
+    t: DataType,
+    n: usize,
+) -> Result<Evaluated, DataflowError> {
     let both_scalar = matches!(l, Evaluated::Scalar(_)) && matches!(r, Evaluated::Scalar(_));
-    let wrap = |a: ArrayRef| if both_scalar { Evaluated::Scalar(a) } else { Evaluated::Array(a) };
+    let wrap = |a: ArrayRef| {
+        if both_scalar {
+            Evaluated::Scalar(a)
+        } else {
+            Evaluated::Array(a)
+        }
+    };
     Ok(match op {
         BinaryOp::Eq => wrap(Arc::new(cmp::eq(l, r)?)),
         BinaryOp::NotEq => wrap(Arc::new(cmp::neq(l, r)?)),
@@ -257,10 +347,12 @@ fn binary(op: BinaryOp, l: &Evaluated, r: &Evaluated, t: DataType, n: usize) -> 
             let m = if both_scalar { 1 } else { n };
             let la = l.clone().into_array(m)?;
             let ra = r.clone().into_array(m)?;
-            wrap(Arc::new(arrow::compute::kernels::concat_elements::concat_elements_utf8(
-                la.as_string::<i32>(),
-                ra.as_string::<i32>(),
-            )?))
+            wrap(Arc::new(
+                arrow::compute::kernels::concat_elements::concat_elements_utf8(
+                    la.as_string::<i32>(),
+                    ra.as_string::<i32>(),
+                )?,
+            ))
         }
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
             let m = if both_scalar { 1 } else { n };
@@ -270,7 +362,13 @@ fn binary(op: BinaryOp, l: &Evaluated, r: &Evaluated, t: DataType, n: usize) -> 
 }
 
 /// Arithmetic with SQL's NULL-on-error semantics.
-fn arithmetic(op: BinaryOp, l: &Evaluated, r: &Evaluated, t: DataType, n: usize) -> Result<ArrayRef, DataflowError> {
+fn arithmetic(
+    op: BinaryOp,
+    l: &Evaluated,
+    r: &Evaluated,
+    t: DataType,
+    n: usize,
+) -> Result<ArrayRef, DataflowError> {
     match t {
         DataType::Int64 => {
             let f: fn(i64, i64) -> Option<i64> = match op {
@@ -304,8 +402,11 @@ fn arithmetic(op: BinaryOp, l: &Evaluated, r: &Evaluated, t: DataType, n: usize)
                 BinaryOp::Sub => numeric::sub(l, r)?,
                 BinaryOp::Mul => numeric::mul(l, r)?,
                 BinaryOp::Div | BinaryOp::Mod => {
-                    let f: fn(f64, f64) -> Option<f64> =
-                        if op == BinaryOp::Div { |a, b| (b != 0.0).then(|| a / b) } else { |a, b| (b != 0.0).then(|| a % b) };
+                    let f: fn(f64, f64) -> Option<f64> = if op == BinaryOp::Div {
+                        |a, b| (b != 0.0).then(|| a / b)
+                    } else {
+                        |a, b| (b != 0.0).then(|| a % b)
+                    };
                     return Ok(Arc::new(zip_primitive::<Float64Type>(l, r, n, f)));
                 }
                 _ => unreachable!("arithmetic op"),
@@ -331,7 +432,11 @@ fn zip_primitive<T: ArrowPrimitiveType>(
         .map(|i| {
             let li = if ls { 0 } else { i };
             let ri = if rs { 0 } else { i };
-            if la.is_null(li) || ra.is_null(ri) { None } else { f(la.value(li), ra.value(ri)) }
+            if la.is_null(li) || ra.is_null(ri) {
+                None
+            } else {
+                f(la.value(li), ra.value(ri))
+            }
         })
         .collect()
 }
@@ -341,7 +446,11 @@ fn zip_primitive<T: ArrowPrimitiveType>(
 fn add_interval(a: &dyn Array, iv: Interval) -> Result<ArrayRef, DataflowError> {
     let ts = a.as_primitive::<TimestampMillisecondType>();
     let out: TimestampMillisecondArray = ts.unary_opt(|t| {
-        let t = if iv.months != 0 { add_months(t, iv.months)? } else { t };
+        let t = if iv.months != 0 {
+            add_months(t, iv.months)?
+        } else {
+            t
+        };
         t.checked_add(iv.millis)
     });
     Ok(Arc::new(out.with_timezone("UTC")))
@@ -351,12 +460,19 @@ fn add_interval(a: &dyn Array, iv: Interval) -> Result<ArrayRef, DataflowError> 
 pub fn add_months(t: i64, months: i32) -> Option<i64> {
     use chrono::{DateTime, Months};
     let dt = DateTime::from_timestamp_millis(t)?;
-    let moved = if months >= 0 { dt.checked_add_months(Months::new(months as u32))? } else { dt.checked_sub_months(Months::new(months.unsigned_abs()))? };
+    let moved = if months >= 0 {
+        dt.checked_add_months(Months::new(months as u32))?
+    } else {
+        dt.checked_sub_months(Months::new(months.unsigned_abs()))?
+    };
     Some(moved.timestamp_millis())
 }
 
 /// Keeps the rows of `batch` where `mask` is true.
-pub fn filter_batch(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, DataflowError> {
+pub fn filter_batch(
+    batch: &RecordBatch,
+    mask: &BooleanArray,
+) -> Result<RecordBatch, DataflowError> {
     if mask.true_count() == batch.num_rows() {
         return Ok(batch.clone());
     }

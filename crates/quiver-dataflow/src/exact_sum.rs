@@ -42,7 +42,11 @@ fn decompose(x: f64) -> (i128, i32) {
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let frac = bits & ((1u64 << 52) - 1);
-    let (mut m, mut e) = if biased == 0 { (frac, MIN_EXP) } else { (frac | (1u64 << 52), biased - 1075) };
+    let (mut m, mut e) = if biased == 0 {
+        (frac, MIN_EXP)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
     let tz = m.trailing_zeros();
     m >>= tz;
     e += tz as i32;
@@ -89,7 +93,23 @@ impl ExactSum {
         self.add_scaled(m * m, 2 * e);
     }
 
+    /// Subtracts `x * x`, exactly (to retract an earlier [`add_square`]).
+    ///
+    /// [`add_square`]: ExactSum::add_square
+    pub fn add_square_negated(&mut self, x: f64) {
+        if x == 0.0 {
+            return;
+        }
+        if !x.is_finite() {
+            self.add(-(x * x));
+            return;
+        }
+        let (m, e) = decompose(x);
+        self.add_scaled(-(m * m), 2 * e);
+    }
+
     /// Adds `m * 2^e`.
+    #[inline]
     pub fn add_scaled(&mut self, m: i128, e: i32) {
         if m == 0 {
             return;
@@ -173,6 +193,10 @@ impl ExactSum {
             return f64::NEG_INFINITY;
         }
         match &self.big {
+            // i128 -> f64 is a slow library call; most sums fit an i64.
+            None if self.mant.unsigned_abs() <= i64::MAX as u128 => {
+                ldexp(self.mant as i64 as f64, self.exp)
+            }
             None => ldexp(self.mant as f64, self.exp),
             Some(b) => big_to_f64(b, MIN_EXP),
         }
@@ -181,17 +205,19 @@ impl ExactSum {
 
 /// `x * 2^e`, exact while the result is a normal double.
 pub fn ldexp(x: f64, e: i32) -> f64 {
+    // 2^k for a normal exponent k, built from its bits.
+    let pow2 = |k: i32| f64::from_bits(((k + 1023) as u64) << 52);
     let mut x = x;
     let mut e = e;
     while e > 1000 {
-        x *= 2f64.powi(1000);
+        x *= pow2(1000);
         e -= 1000;
     }
     while e < -1000 {
-        x *= 2f64.powi(-1000);
+        x *= pow2(-1000);
         e += 1000;
     }
-    x * 2f64.powi(e)
+    x * pow2(e)
 }
 
 /// `v * 2^e` as a double, rounded to nearest-even.

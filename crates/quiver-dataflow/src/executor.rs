@@ -28,7 +28,7 @@ use timely::dataflow::operators::Probe;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 
 use crate::chunk::{Chunk, with_time};
-use crate::compile::{PlanBuilder, required_columns};
+use crate::compile::{PlanBuilder, required_columns, row_order};
 use crate::error::DataflowError;
 use crate::metrics::RunMetrics;
 use crate::operators::{ErrorSlot, sink};
@@ -72,7 +72,12 @@ impl Reader {
 
 /// Runs `jobs` over `sources` to completion. Sources are matched to plans
 /// by name; `metrics` must have been created for these sources and jobs.
-pub fn run(jobs: Vec<JobRun>, sources: Vec<SourceDef>, opts: RunOptions, metrics: Arc<RunMetrics>) -> Result<(), DataflowError> {
+pub fn run(
+    jobs: Vec<JobRun>,
+    sources: Vec<SourceDef>,
+    opts: RunOptions,
+    metrics: Arc<RunMetrics>,
+) -> Result<(), DataflowError> {
     let plans: Vec<_> = jobs.iter().map(|j| &j.job.plan).collect();
     let needed = required_columns(&plans);
     // Read far enough back that the first windows of the interval are complete.
@@ -95,7 +100,11 @@ pub fn run(jobs: Vec<JobRun>, sources: Vec<SourceDef>, opts: RunOptions, metrics
             let back = lookback.get(&s.name).copied().unwrap_or(0);
             let req = ReadRequest {
                 columns,
-                start: if stream { opts.start.map(|t| t.saturating_sub(back)) } else { None },
+                start: if stream {
+                    opts.start.map(|t| t.saturating_sub(back))
+                } else {
+                    None
+                },
                 end: if stream { opts.end } else { None },
             };
             (s, req)
@@ -120,7 +129,14 @@ pub fn run(jobs: Vec<JobRun>, sources: Vec<SourceDef>, opts: RunOptions, metrics
                 inputs.push(Some(h));
             }
             for (j, run) in jobs.iter().enumerate() {
-                let builder = PlanBuilder { scope: scope.clone(), sources: &streams, peers, job: j, metrics: m.clone(), errors: e.clone() };
+                let builder = PlanBuilder {
+                    scope: scope.clone(),
+                    sources: &streams,
+                    peers,
+                    job: j,
+                    metrics: m.clone(),
+                    errors: e.clone(),
+                };
                 let out = match builder.build(&run.job.plan) {
                     Ok(s) => s,
                     Err(err) => {
@@ -132,10 +148,23 @@ pub fn run(jobs: Vec<JobRun>, sources: Vec<SourceDef>, opts: RunOptions, metrics
                 for f in &run.sinks {
                     match f.open(index, peers) {
                         Ok(w) => writers.push(w),
-                        Err(msg) => e.set(DataflowError::Sink { job: run.job.name.clone(), message: msg }),
+                        Err(msg) => e.set(DataflowError::Sink {
+                            job: run.job.name.clone(),
+                            message: msg,
+                        }),
                     }
                 }
-                sink(out, writers, interval, j, run.job.name.clone(), m.clone(), e.clone()).probe_with(&probe);
+                sink(
+                    out,
+                    row_order(&run.job.plan),
+                    writers,
+                    interval,
+                    j,
+                    run.job.name.clone(),
+                    m.clone(),
+                    e.clone(),
+                )
+                .probe_with(&probe);
             }
         });
         read_sources(worker, index, peers, &sources, &mut inputs, &m, &e);
@@ -166,7 +195,10 @@ fn read_sources(
     metrics: &RunMetrics,
     errors: &ErrorSlot,
 ) {
-    let fail = |name: &str, message: String| DataflowError::Source { source_name: name.to_string(), message };
+    let fail = |name: &str, message: String| DataflowError::Source {
+        source_name: name.to_string(),
+        message,
+    };
     // Tables: every worker reads all of them, at the earliest time.
     for (i, (def, req)) in sources.iter().enumerate() {
         if def.time_col.is_some() {
@@ -179,7 +211,9 @@ fn read_sources(
                         match split.next_batch() {
                             Ok(Some(b)) => {
                                 if index == 0 {
-                                    metrics.sources[i].rows_read.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                                    metrics.sources[i]
+                                        .rows_read
+                                        .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
                                 }
                                 match with_time_column(&b, None, &def.schema) {
                                     Ok(c) => inputs[i].as_mut().expect("open").send(Chunk(c)),
@@ -207,24 +241,38 @@ fn read_sources(
             continue;
         }
         match def.provider.splits(index, peers, req) {
-            Ok(splits) => readers.extend(splits.into_iter().map(|split| Reader { source: i, split, clock: SplitClock::default() })),
+            Ok(splits) => readers.extend(splits.into_iter().map(|split| Reader {
+                source: i,
+                split,
+                clock: SplitClock::default(),
+            })),
             Err(msg) => errors.set(fail(&def.name, msg)),
         }
     }
     let delay = |r: &Reader| sources[r.source].0.watermark_delay;
     advance_inputs(&readers, sources, inputs, metrics, index);
     while !readers.is_empty() && !errors.failed() {
-        let Some(k) = (0..readers.len()).min_by_key(|&k| readers[k].lower_bound(delay(&readers[k]))) else { break };
+        let Some(k) =
+            (0..readers.len()).min_by_key(|&k| readers[k].lower_bound(delay(&readers[k])))
+        else {
+            break;
+        };
         let src = readers[k].source;
         let (def, req) = &sources[src];
         match readers[k].split.next_batch() {
             Ok(Some(b)) => {
-                metrics.sources[src].rows_read.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                metrics.sources[src]
+                    .rows_read
+                    .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
                 let floor = *inputs[src].as_ref().expect("open").time();
                 match admit(&b, def, req, &mut readers[k].clock, floor) {
                     Ok((chunk, late, invalid)) => {
-                        metrics.sources[src].rows_late.fetch_add(late, Ordering::Relaxed);
-                        metrics.sources[src].rows_invalid.fetch_add(invalid, Ordering::Relaxed);
+                        metrics.sources[src]
+                            .rows_late
+                            .fetch_add(late, Ordering::Relaxed);
+                        metrics.sources[src]
+                            .rows_invalid
+                            .fetch_add(invalid, Ordering::Relaxed);
                         if let Some(c) = chunk {
                             inputs[src].as_mut().expect("open").send(Chunk(c));
                         }
@@ -236,7 +284,10 @@ fn read_sources(
                 readers.swap_remove(k);
             }
             Err(msg) => {
-                errors.set(fail(&def.name, format!("{}: {msg}", readers[k].split.describe())));
+                errors.set(fail(
+                    &def.name,
+                    format!("{}: {msg}", readers[k].split.describe()),
+                ));
                 break;
             }
         }
@@ -247,13 +298,23 @@ fn read_sources(
 
 /// Moves each stream input to the least lower bound of its unfinished
 /// splits, closing inputs whose splits are all read.
-fn advance_inputs(readers: &[Reader], sources: &[(SourceDef, ReadRequest)], inputs: &mut [Option<Input>], metrics: &RunMetrics, index: usize) {
+fn advance_inputs(
+    readers: &[Reader],
+    sources: &[(SourceDef, ReadRequest)],
+    inputs: &mut [Option<Input>],
+    metrics: &RunMetrics,
+    index: usize,
+) {
     let mut least = i64::MAX;
     for (i, (def, _)) in sources.iter().enumerate() {
         if def.time_col.is_none() {
             continue;
         }
-        let bound = readers.iter().filter(|r| r.source == i).map(|r| r.lower_bound(def.watermark_delay)).min();
+        let bound = readers
+            .iter()
+            .filter(|r| r.source == i)
+            .map(|r| r.lower_bound(def.watermark_delay))
+            .min();
         match bound {
             None => {
                 inputs[i].take();
@@ -273,23 +334,49 @@ fn advance_inputs(readers: &[Reader], sources: &[(SourceDef, ReadRequest)], inpu
 
 /// Applies the watermark and interval to a batch read from a split, and
 /// appends `__time`. Returns the rows to send and the late and invalid counts.
-fn admit(b: &RecordBatch, def: &SourceDef, req: &ReadRequest, clock: &mut SplitClock, floor: i64) -> Result<(Option<RecordBatch>, u64, u64), DataflowError> {
+fn admit(
+    b: &RecordBatch,
+    def: &SourceDef,
+    req: &ReadRequest,
+    clock: &mut SplitClock,
+    floor: i64,
+) -> Result<(Option<RecordBatch>, u64, u64), DataflowError> {
     let t = def.time_col.expect("streams have an event time");
-    let ts = b.column(t).as_primitive_opt::<TimestampMillisecondType>().ok_or_else(|| DataflowError::Source {
-        source_name: def.name.clone(),
-        message: format!("event-time column arrived as {}, not a millisecond timestamp", b.column(t).data_type()),
-    })?;
-    let times: Vec<Option<i64>> = ts.iter().collect();
-    let a = clock.admit(&times, def.watermark_delay, floor, (req.start, req.end));
-    if a.keep.is_empty() {
-        return Ok((None, a.late, a.invalid));
-    }
-    let kept = if a.keep.len() == b.num_rows() { b.clone() } else { take_record_batch(b, &UInt32Array::from(a.keep))? };
-    Ok((Some(with_time_column(&kept, Some(t), &def.schema)?), a.late, a.invalid))
+    let ts = b
+        .column(t)
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .ok_or_else(|| DataflowError::Source {
+            source_name: def.name.clone(),
+            message: format!(
+                "event-time column arrived as {}, not a millisecond timestamp",
+                b.column(t).data_type()
+            ),
+        })?;
+    let a = clock.admit(
+        ts.values(),
+        ts.nulls(),
+        def.watermark_delay,
+        floor,
+        (req.start, req.end),
+    );
+    let kept = match a.keep {
+        None => b.clone(),
+        Some(k) if k.is_empty() => return Ok((None, a.late, a.invalid)),
+        Some(k) => take_record_batch(b, &UInt32Array::from(k))?,
+    };
+    Ok((
+        Some(with_time_column(&kept, Some(t), &def.schema)?),
+        a.late,
+        a.invalid,
+    ))
 }
 
 /// Appends `__time`: the event-time column's values, or the minimum time for tables.
-fn with_time_column(b: &RecordBatch, time_col: Option<usize>, schema: &quiver_types::Schema) -> Result<RecordBatch, DataflowError> {
+fn with_time_column(
+    b: &RecordBatch,
+    time_col: Option<usize>,
+    schema: &quiver_types::Schema,
+) -> Result<RecordBatch, DataflowError> {
     let time: ArrayRef = match time_col {
         Some(t) => {
             let ts = b.column(t).as_primitive::<TimestampMillisecondType>();

@@ -1,7 +1,9 @@
 //! Hashing key columns row by row, to route rows to the worker owning their key.
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType as ArrowType, Date32Type, Float64Type, Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{
+    DataType as ArrowType, Date32Type, Float64Type, Int64Type, TimestampMillisecondType,
+};
 
 const SEED: u64 = 0x5157_4956_4552_0002;
 
@@ -47,26 +49,53 @@ pub fn hash_rows(columns: &[ArrayRef], n: usize) -> Vec<u64> {
                 let v = col.as_primitive::<Float64Type>().values();
                 for i in 0..n {
                     let x = v[i];
-                    let bits = if x.is_nan() { f64::NAN.to_bits() } else if x == 0.0 { 0 } else { x.to_bits() };
+                    let bits = if x.is_nan() {
+                        f64::NAN.to_bits()
+                    } else if x == 0.0 {
+                        0
+                    } else {
+                        x.to_bits()
+                    };
                     h[i] = mix(h[i], if is_null(i) { 0xdead } else { bits });
                 }
             }
             ArrowType::Boolean => {
                 let v = col.as_boolean();
                 for i in 0..n {
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { v.value(i) as u64 + 1 });
+                    h[i] = mix(
+                        h[i],
+                        if is_null(i) {
+                            0xdead
+                        } else {
+                            v.value(i) as u64 + 1
+                        },
+                    );
                 }
             }
             ArrowType::Utf8 => {
                 let v = col.as_string::<i32>();
                 for i in 0..n {
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { hash_bytes(v.value(i).as_bytes()) });
+                    h[i] = mix(
+                        h[i],
+                        if is_null(i) {
+                            0xdead
+                        } else {
+                            hash_bytes(v.value(i).as_bytes())
+                        },
+                    );
                 }
             }
             ArrowType::Binary => {
                 let v = col.as_binary::<i32>();
                 for i in 0..n {
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { hash_bytes(v.value(i)) });
+                    h[i] = mix(
+                        h[i],
+                        if is_null(i) {
+                            0xdead
+                        } else {
+                            hash_bytes(v.value(i))
+                        },
+                    );
                 }
             }
             _ => {

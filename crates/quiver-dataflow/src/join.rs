@@ -21,9 +21,9 @@ use arrow::compute::{concat_batches, take};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
 use differential_dataflow::operators::arrange::arrangement::arrange_core;
+use differential_dataflow::trace::TraceReader;
 use differential_dataflow::trace::cursor::{Cursor, cursor_list};
 use differential_dataflow::trace::implementations::ord_neu::{OrdValBatcher, OrdValSpine};
-use differential_dataflow::trace::TraceReader;
 use quiver_sql::{JoinKind, ScalarExpr};
 use quiver_types::Schema;
 use timely::container::CapacityContainerBuilder;
@@ -67,84 +67,137 @@ pub fn join<'s>(
     spec: JoinSpec,
     errors: Arc<ErrorSlot>,
 ) -> Result<ChunkStream<'s>, DataflowError> {
-    let key_fields: Vec<SortField> = spec.right_keys.iter().map(|k| SortField::new(k.data_type().to_arrow())).collect();
-    let row_fields: Vec<SortField> = spec.right_schema.fields.iter().map(|f| SortField::new(f.data_type.to_arrow())).collect();
+    let key_fields: Vec<SortField> = spec
+        .right_keys
+        .iter()
+        .map(|k| SortField::new(k.data_type().to_arrow()))
+        .collect();
+    let row_fields: Vec<SortField> = spec
+        .right_schema
+        .fields
+        .iter()
+        .map(|f| SortField::new(f.data_type.to_arrow()))
+        .collect();
     let key_codec = Arc::new(RowConverter::new(key_fields)?);
     let row_codec = Arc::new(RowConverter::new(row_fields)?);
 
     // The table as a collection of (key, row) updates.
     let (kc, rc, err) = (key_codec.clone(), row_codec.clone(), errors.clone());
     let right_keys = spec.right_keys.clone();
-    let updates = table.unary::<CapacityContainerBuilder<Vec<Update>>, _, _, _>(Pipeline, "TableRows", move |_cap, _info| {
-        move |input, output| {
-            input.for_each_stamp(|cap, data| {
-                let Some(&t) = cap.least() else { return };
-                let mut session = output.session(&cap);
-                for chunk in data.flat_map(|d| d.drain(..)) {
-                    match encode_table(&chunk.0, &right_keys, &kc, &rc) {
-                        Ok(rows) => {
-                            for (k, r) in rows {
-                                session.give(((k, r), t, 1isize));
+    let updates = table.unary::<CapacityContainerBuilder<Vec<Update>>, _, _, _>(
+        Pipeline,
+        "TableRows",
+        move |_cap, _info| {
+            move |input, output| {
+                input.for_each_stamp(|cap, data| {
+                    let Some(&t) = cap.least() else { return };
+                    let mut session = output.session(&cap);
+                    for chunk in data.flat_map(|d| d.drain(..)) {
+                        match encode_table(&chunk.0, &right_keys, &kc, &rc) {
+                            Ok(rows) => {
+                                for (k, r) in rows {
+                                    session.give(((k, r), t, 1isize));
+                                }
                             }
+                            Err(e) => err.set(e),
                         }
-                        Err(e) => err.set(e),
                     }
-                }
-            });
-        }
-    });
-    let arranged = arrange_core::<_, _, OrdValBatcher<Key, Row, i64, isize>, TableSpine>(updates, Pipeline, "ArrangeTable", OrdValBatcher::new);
+                });
+            }
+        },
+    );
+    let arranged = arrange_core::<_, _, OrdValBatcher<Key, Row, i64, isize>, TableSpine>(
+        updates,
+        Pipeline,
+        "ArrangeTable",
+        OrdValBatcher::new,
+    );
     let mut trace = arranged.trace.clone();
 
-    let out = stream.binary_frontier::<_, CapacityContainerBuilder<Vec<Chunk>>, _, _, _, _>(arranged.stream, Pipeline, Pipeline, "JoinTable", move |_cap, _info| {
-        let mut stash: Vec<(Capability<i64>, Chunk)> = Vec::new();
-        move |(input1, frontier1), (input2, frontier2), output| {
-            input1.for_each_stamp(|cap, data| {
-                let Some(c) = cap.retain_least(0) else { return };
-                for chunk in data.flat_map(|d| d.drain(..)) {
-                    stash.push((c.clone(), chunk));
-                }
-            });
-            input2.for_each_stamp(|_cap, data| data.for_each(|d| d.clear()));
-            // A batch at time t may be joined once the table is complete through t.
-            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut stash).into_iter().partition(|(c, _)| !frontier2.less_equal(c.time()));
-            stash = waiting;
-            if !ready.is_empty() && !errors.failed() {
-                let upper = frontier2.frontier().to_owned();
-                match trace.batches_through(upper.borrow()) {
-                    Some(batches) => {
-                        let (mut cursor, storage) = cursor_list(batches);
-                        for (cap, chunk) in ready {
-                            match probe(&chunk.0, *cap.time(), &spec, &key_codec, &row_codec, &mut cursor, &storage) {
-                                Ok(Some(b)) => output.session(&cap).give(Chunk(b)),
-                                Ok(None) => {}
-                                Err(e) => errors.set(e),
+    let out = stream.binary_frontier::<_, CapacityContainerBuilder<Vec<Chunk>>, _, _, _, _>(
+        arranged.stream,
+        Pipeline,
+        Pipeline,
+        "JoinTable",
+        move |_cap, _info| {
+            let mut stash: Vec<(Capability<i64>, Chunk)> = Vec::new();
+            move |(input1, frontier1), (input2, frontier2), output| {
+                input1.for_each_stamp(|cap, data| {
+                    let Some(c) = cap.retain_least(0) else { return };
+                    for chunk in data.flat_map(|d| d.drain(..)) {
+                        stash.push((c.clone(), chunk));
+                    }
+                });
+                input2.for_each_stamp(|_cap, data| data.for_each(|d| d.clear()));
+                // A batch at time t may be joined once the table is complete through t.
+                let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut stash)
+                    .into_iter()
+                    .partition(|(c, _)| !frontier2.less_equal(c.time()));
+                stash = waiting;
+                if !ready.is_empty() && !errors.failed() {
+                    let upper = frontier2.frontier().to_owned();
+                    match trace.batches_through(upper.borrow()) {
+                        Some(batches) => {
+                            let (mut cursor, storage) = cursor_list(batches);
+                            for (cap, chunk) in ready {
+                                match probe(
+                                    &chunk.0,
+                                    *cap.time(),
+                                    &spec,
+                                    &key_codec,
+                                    &row_codec,
+                                    &mut cursor,
+                                    &storage,
+                                ) {
+                                    Ok(Some(b)) => output.session(&cap).give(Chunk(b)),
+                                    Ok(None) => {}
+                                    Err(e) => errors.set(e),
+                                }
                             }
                         }
+                        None => errors.set(DataflowError::Internal(
+                            "table arrangement is not readable at its frontier".into(),
+                        )),
                     }
-                    None => errors.set(DataflowError::Internal("table arrangement is not readable at its frontier".into())),
                 }
+                // Later lookups happen at times the stream has not passed yet.
+                let mut compaction = Antichain::new();
+                for t in frontier1
+                    .frontier()
+                    .iter()
+                    .chain(stash.iter().map(|(c, _)| c.time()))
+                {
+                    compaction.insert(*t);
+                }
+                trace.set_logical_compaction(compaction.borrow());
+                trace.set_physical_compaction(frontier2.frontier());
             }
-            // Later lookups happen at times the stream has not passed yet.
-            let mut compaction = Antichain::new();
-            for t in frontier1.frontier().iter().chain(stash.iter().map(|(c, _)| c.time())) {
-                compaction.insert(*t);
-            }
-            trace.set_logical_compaction(compaction.borrow());
-            trace.set_physical_compaction(frontier2.frontier());
-        }
-    });
+        },
+    );
     Ok(out)
 }
 
 /// Encodes table rows whose key has no NULL as (key bytes, row bytes).
-fn encode_table(b: &RecordBatch, keys: &[ScalarExpr], kc: &RowConverter, rc: &RowConverter) -> Result<Vec<(Key, Row)>, DataflowError> {
-    let key_cols: Vec<ArrayRef> = keys.iter().map(|k| evaluate(k, b)).collect::<Result<_, _>>()?;
+fn encode_table(
+    b: &RecordBatch,
+    keys: &[ScalarExpr],
+    kc: &RowConverter,
+    rc: &RowConverter,
+) -> Result<Vec<(Key, Row)>, DataflowError> {
+    let key_cols: Vec<ArrayRef> = keys
+        .iter()
+        .map(|k| evaluate(k, b))
+        .collect::<Result<_, _>>()?;
     let key_rows = kc.convert_columns(&key_cols)?;
     let value_rows = rc.convert_columns(&b.columns()[..b.num_columns() - 1])?;
     Ok((0..b.num_rows())
         .filter(|&i| key_cols.iter().all(|c| c.is_valid(i)))
-        .map(|i| (key_rows.row(i).data().to_vec(), value_rows.row(i).data().to_vec()))
+        .map(|i| {
+            (
+                key_rows.row(i).data().to_vec(),
+                value_rows.row(i).data().to_vec(),
+            )
+        })
         .collect())
 }
 
@@ -159,12 +212,23 @@ fn probe<C>(
     storage: &C::Storage,
 ) -> Result<Option<RecordBatch>, DataflowError>
 where
-    C: for<'a> Cursor<Key<'a> = &'a Key, Val<'a> = &'a Row, TimeGat<'a> = &'a i64, DiffGat<'a> = &'a isize>,
+    C: for<'a> Cursor<
+            Key<'a> = &'a Key,
+            Val<'a> = &'a Row,
+            TimeGat<'a> = &'a i64,
+            DiffGat<'a> = &'a isize,
+        >,
 {
     let n = b.num_rows();
-    let key_cols: Vec<ArrayRef> = spec.left_keys.iter().map(|k| evaluate(k, b)).collect::<Result<_, _>>()?;
+    let key_cols: Vec<ArrayRef> = spec
+        .left_keys
+        .iter()
+        .map(|k| evaluate(k, b))
+        .collect::<Result<_, _>>()?;
     let keys = kc.convert_columns(&key_cols)?;
-    let mut order: Vec<u32> = (0..n as u32).filter(|&i| key_cols.iter().all(|c| c.is_valid(i as usize))).collect();
+    let mut order: Vec<u32> = (0..n as u32)
+        .filter(|&i| key_cols.iter().all(|c| c.is_valid(i as usize)))
+        .collect();
     order.sort_unstable_by(|&a, &b| keys.row(a as usize).cmp(&keys.row(b as usize)));
     // Matches as (stream row, table row bytes).
     let mut left_idx: Vec<u32> = Vec::new();
@@ -196,7 +260,12 @@ where
     if !left_idx.is_empty() {
         let parser = rc.parser();
         let right_cols = rc.convert_rows(right_rows.iter().map(|r| parser.parse(r)))?;
-        let mut batch = assemble(b, &UInt32Array::from(left_idx.clone()), right_cols, &spec.output)?;
+        let mut batch = assemble(
+            b,
+            &UInt32Array::from(left_idx.clone()),
+            right_cols,
+            &spec.output,
+        )?;
         if let Some(res) = &spec.residual {
             let mask = evaluate_predicate(res, &batch)?;
             for (k, &i) in left_idx.iter().enumerate() {
@@ -215,9 +284,18 @@ where
     if spec.kind == JoinKind::Left {
         let unmatched: Vec<u32> = (0..n as u32).filter(|&i| !matched[i as usize]).collect();
         if !unmatched.is_empty() {
-            let nulls: Vec<ArrayRef> =
-                spec.right_schema.fields.iter().map(|f| arrow::array::new_null_array(&f.data_type.to_arrow(), unmatched.len())).collect();
-            parts.push(assemble(b, &UInt32Array::from(unmatched), nulls, &spec.output)?);
+            let nulls: Vec<ArrayRef> = spec
+                .right_schema
+                .fields
+                .iter()
+                .map(|f| arrow::array::new_null_array(&f.data_type.to_arrow(), unmatched.len()))
+                .collect();
+            parts.push(assemble(
+                b,
+                &UInt32Array::from(unmatched),
+                nulls,
+                &spec.output,
+            )?);
         }
     }
     if parts.is_empty() {
@@ -227,9 +305,17 @@ where
 }
 
 /// Stream columns at `left` rows, then `right` columns, then the stream's `__time`.
-fn assemble(b: &RecordBatch, left: &UInt32Array, right: Vec<ArrayRef>, output: &SchemaRef) -> Result<RecordBatch, DataflowError> {
+fn assemble(
+    b: &RecordBatch,
+    left: &UInt32Array,
+    right: Vec<ArrayRef>,
+    output: &SchemaRef,
+) -> Result<RecordBatch, DataflowError> {
     let width = b.num_columns() - 1;
-    let mut cols: Vec<ArrayRef> = b.columns()[..width].iter().map(|c| take(c.as_ref(), left, None)).collect::<Result<_, _>>()?;
+    let mut cols: Vec<ArrayRef> = b.columns()[..width]
+        .iter()
+        .map(|c| take(c.as_ref(), left, None))
+        .collect::<Result<_, _>>()?;
     cols.extend(right);
     cols.push(take(b.column(width).as_ref(), left, None)?);
     Ok(RecordBatch::try_new(output.clone(), cols)?)

@@ -67,6 +67,7 @@ pub mod join;
 pub mod memory;
 pub mod metrics;
 pub mod operators;
+pub mod over;
 pub mod sink;
 pub mod source;
 pub mod window_state;

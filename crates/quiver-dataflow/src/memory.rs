@@ -33,13 +33,23 @@ impl Split for MemorySplit {
 }
 
 impl SourceProvider for MemorySource {
-    fn splits(&self, worker: usize, peers: usize, _request: &ReadRequest) -> Result<Vec<Box<dyn Split>>, String> {
+    fn splits(
+        &self,
+        worker: usize,
+        peers: usize,
+        _request: &ReadRequest,
+    ) -> Result<Vec<Box<dyn Split>>, String> {
         Ok(self
             .splits
             .iter()
             .enumerate()
             .filter(|(i, _)| i % peers == worker)
-            .map(|(id, b)| Box::new(MemorySplit { id, batches: b.clone().into_iter() }) as Box<dyn Split>)
+            .map(|(id, b)| {
+                Box::new(MemorySplit {
+                    id,
+                    batches: b.clone().into_iter(),
+                }) as Box<dyn Split>
+            })
             .collect())
     }
 }
@@ -55,7 +65,10 @@ struct CollectWriter(Arc<Mutex<Vec<RecordBatch>>>);
 
 impl SinkWriter for CollectWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-        self.0.lock().map_err(|e| e.to_string())?.push(batch.clone());
+        self.0
+            .lock()
+            .map_err(|e| e.to_string())?
+            .push(batch.clone());
         Ok(())
     }
     fn finish(&mut self) -> Result<(), String> {

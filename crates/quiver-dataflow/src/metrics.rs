@@ -46,12 +46,19 @@ impl RunMetrics {
 
     /// Rows read over all sources.
     pub fn rows_read(&self) -> u64 {
-        self.sources.iter().map(|s| s.rows_read.load(Ordering::Relaxed)).sum()
+        self.sources
+            .iter()
+            .map(|s| s.rows_read.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The run's watermark: the least event time any worker has reached.
     pub fn watermark(&self) -> Option<i64> {
-        let t = self.worker_time.iter().map(|t| t.load(Ordering::Relaxed)).min()?;
+        let t = self
+            .worker_time
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .min()?;
         (t != i64::MIN && t != i64::MAX).then_some(t)
     }
 }

@@ -85,46 +85,63 @@ pub fn map_batches<'s>(
 
 /// Routes every row to the worker that owns its key (the hash of columns
 /// `keys` modulo the number of workers). With one worker, a no-op.
-pub fn exchange_by_key<'s>(stream: ChunkStream<'s>, keys: Vec<usize>, peers: usize, errors: Arc<ErrorSlot>) -> ChunkStream<'s> {
+pub fn exchange_by_key<'s>(
+    stream: ChunkStream<'s>,
+    keys: Vec<usize>,
+    peers: usize,
+    errors: Arc<ErrorSlot>,
+) -> ChunkStream<'s> {
     if peers <= 1 {
         return stream;
     }
-    let split = stream.unary::<CapacityContainerBuilder<Vec<(u64, Chunk)>>, _, _, _>(Pipeline, "SplitByKey", move |_cap, _info| {
-        move |input, output| {
-            input.for_each_stamp(|cap, data| {
-                let mut session = output.session(&cap);
-                for chunk in data.flat_map(|d| d.drain(..)) {
-                    let b = &chunk.0;
-                    let cols: Vec<_> = keys.iter().map(|&k| b.column(k).clone()).collect();
-                    let hashes = hash_rows(&cols, b.num_rows());
-                    let mut parts: Vec<Vec<u32>> = vec![Vec::new(); peers];
-                    for (i, h) in hashes.iter().enumerate() {
-                        parts[(h % peers as u64) as usize].push(i as u32);
-                    }
-                    for (target, rows) in parts.into_iter().enumerate() {
-                        if rows.is_empty() {
-                            continue;
+    let split = stream.unary::<CapacityContainerBuilder<Vec<(u64, Chunk)>>, _, _, _>(
+        Pipeline,
+        "SplitByKey",
+        move |_cap, _info| {
+            move |input, output| {
+                input.for_each_stamp(|cap, data| {
+                    let mut session = output.session(&cap);
+                    for chunk in data.flat_map(|d| d.drain(..)) {
+                        let b = &chunk.0;
+                        let cols: Vec<_> = keys.iter().map(|&k| b.column(k).clone()).collect();
+                        let hashes = hash_rows(&cols, b.num_rows());
+                        let mut parts: Vec<Vec<u32>> = vec![Vec::new(); peers];
+                        for (i, h) in hashes.iter().enumerate() {
+                            parts[(h % peers as u64) as usize].push(i as u32);
                         }
-                        let piece = if rows.len() == b.num_rows() { Ok(b.clone()) } else { take_record_batch(b, &UInt32Array::from(rows)) };
-                        match piece {
-                            Ok(p) => session.give((target as u64, Chunk(p))),
-                            Err(e) => errors.set(e.into()),
+                        for (target, rows) in parts.into_iter().enumerate() {
+                            if rows.is_empty() {
+                                continue;
+                            }
+                            let piece = if rows.len() == b.num_rows() {
+                                Ok(b.clone())
+                            } else {
+                                take_record_batch(b, &UInt32Array::from(rows))
+                            };
+                            match piece {
+                                Ok(p) => session.give((target as u64, Chunk(p))),
+                                Err(e) => errors.set(e.into()),
+                            }
                         }
                     }
-                }
-            });
-        }
-    });
-    split.unary::<Builder, _, _, _>(Exchange::new(|x: &(u64, Chunk)| x.0), "ByKey", |_cap, _info| {
-        |input, output| {
-            input.for_each_stamp(|cap, data| {
-                let mut session = output.session(&cap);
-                for (_, chunk) in data.flat_map(|d| d.drain(..)) {
-                    session.give(chunk);
-                }
-            });
-        }
-    })
+                });
+            }
+        },
+    );
+    split.unary::<Builder, _, _, _>(
+        Exchange::new(|x: &(u64, Chunk)| x.0),
+        "ByKey",
+        |_cap, _info| {
+            |input, output| {
+                input.for_each_stamp(|cap, data| {
+                    let mut session = output.session(&cap);
+                    for (_, chunk) in data.flat_map(|d| d.drain(..)) {
+                        session.give(chunk);
+                    }
+                });
+            }
+        },
+    )
 }
 
 /// Aggregates windows, emitting each when the input frontier passes its end.
@@ -154,7 +171,9 @@ pub fn window_aggregate<'s>(
             match state.emit(limit) {
                 Ok(windows) => {
                     for (end, batch) in windows {
-                        metrics.jobs[job].windows_emitted.fetch_add(1, Ordering::Relaxed);
+                        metrics.jobs[job]
+                            .windows_emitted
+                            .fetch_add(1, Ordering::Relaxed);
                         output.session(&cap.delayed(&(end - 1))).give(Chunk(batch));
                     }
                 }
@@ -176,14 +195,71 @@ pub fn window_aggregate<'s>(
     })
 }
 
+/// Computes OVER aggregates, emitting rows once the frontier passes them.
+pub fn over_aggregate<'s>(
+    stream: ChunkStream<'s>,
+    mut state: crate::over::OverState,
+    errors: Arc<ErrorSlot>,
+) -> ChunkStream<'s> {
+    stream.unary_frontier::<Builder, _, _, _>(Pipeline, "OverAggregate", move |cap, _info| {
+        let mut held: Option<Capability<i64>> = Some(cap);
+        move |(input, frontier), output| {
+            input.for_each_stamp(|_cap, data| {
+                for chunk in data.flat_map(|d| d.drain(..)) {
+                    if !errors.failed() {
+                        state.insert(chunk.0);
+                    }
+                }
+            });
+            let Some(cap) = held.as_mut() else { return };
+            let f = frontier.frontier().first().copied();
+            match state.emit(f.unwrap_or(i64::MAX)) {
+                Ok(Some(batch)) => {
+                    let t = time_column(&batch)
+                        .values()
+                        .iter()
+                        .min()
+                        .copied()
+                        .unwrap_or(*cap.time());
+                    output
+                        .session(&cap.delayed(&t.max(*cap.time())))
+                        .give(Chunk(batch));
+                }
+                Ok(None) => {}
+                Err(e) => errors.set(e),
+            }
+            match (f, state.next_time()) {
+                (None, None) => held = None,
+                (f, n) => {
+                    let t = f.unwrap_or(i64::MAX).min(n.unwrap_or(i64::MAX));
+                    if t > *cap.time() {
+                        cap.downgrade(&t);
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// How rows reach a sink in a deterministic order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Rows of one event time already arrive in a canonical order (window
+    /// results): only order by event time.
+    Canonical,
+    /// Rows arrive in source order: order by event time, then row hash.
+    Hashed,
+}
+
 /// Writes a job's output: buffers rows until the frontier passes their
-/// event time, then hands them to every writer sorted by (event time, row
-/// hash) so files do not depend on arrival order. Rows outside
+/// event time, then hands them to every writer in event-time order (see
+/// [`RowOrder`]) so files do not depend on arrival order. Rows outside
 /// `[start, end)` are dropped (they belong to a lookback). The returned
 /// stream carries nothing; it is complete when the writers are finished.
 #[allow(clippy::too_many_arguments)]
 pub fn sink<'s>(
     stream: ChunkStream<'s>,
+    order: RowOrder,
     mut writers: Vec<Box<dyn SinkWriter>>,
     interval: (Option<i64>, Option<i64>),
     job: usize,
@@ -211,10 +287,15 @@ pub fn sink<'s>(
             let f = frontier.frontier().first().copied().unwrap_or(i64::MAX);
             if f > last_frontier || f == i64::MAX {
                 last_frontier = f;
-                let fail = |e: String| DataflowError::Sink { job: job_name.clone(), message: e };
-                match ready_rows(&mut pending, f) {
+                let fail = |e: String| DataflowError::Sink {
+                    job: job_name.clone(),
+                    message: e,
+                };
+                match ready_rows(&mut pending, f, order) {
                     Ok(Some(ready)) => {
-                        metrics.jobs[job].rows_out.fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
+                        metrics.jobs[job]
+                            .rows_out
+                            .fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
                         for w in writers.iter_mut() {
                             if let Err(e) = w.write(&ready) {
                                 errors.set(fail(e));
@@ -245,7 +326,10 @@ pub fn sink<'s>(
 }
 
 /// Keeps rows whose event time lies in `[start, end)`.
-fn restrict(b: &RecordBatch, (start, end): (Option<i64>, Option<i64>)) -> Result<Option<RecordBatch>, DataflowError> {
+fn restrict(
+    b: &RecordBatch,
+    (start, end): (Option<i64>, Option<i64>),
+) -> Result<Option<RecordBatch>, DataflowError> {
     if b.num_rows() == 0 {
         return Ok(None);
     }
@@ -253,34 +337,63 @@ fn restrict(b: &RecordBatch, (start, end): (Option<i64>, Option<i64>)) -> Result
         return Ok(Some(b.clone()));
     }
     let t = time_column(b);
-    let mask: arrow::array::BooleanArray =
-        t.values().iter().map(|&t| Some(start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e))).collect();
+    let mask: arrow::array::BooleanArray = t
+        .values()
+        .iter()
+        .map(|&t| Some(start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e)))
+        .collect();
     let out = crate::eval::filter_batch(b, &mask)?;
     Ok((out.num_rows() > 0).then_some(out))
 }
 
 /// Removes from `pending` the rows with event time below `frontier` and
-/// returns them sorted by (event time, row hash).
-fn ready_rows(pending: &mut Vec<RecordBatch>, frontier: i64) -> Result<Option<RecordBatch>, DataflowError> {
+/// returns them in event-time order (ties by row hash for [`RowOrder::Hashed`]).
+fn ready_rows(
+    pending: &mut Vec<RecordBatch>,
+    frontier: i64,
+    order: RowOrder,
+) -> Result<Option<RecordBatch>, DataflowError> {
     if pending.is_empty() {
         return Ok(None);
     }
-    let schema = pending[0].schema();
-    let all = arrow::compute::concat_batches(&schema, pending.iter())?;
-    pending.clear();
-    let times = all.column(all.num_columns() - 1).as_primitive::<Int64Type>().values().clone();
+    let all = if pending.len() == 1 {
+        pending.pop().expect("one batch")
+    } else {
+        let schema = pending[0].schema();
+        let all = arrow::compute::concat_batches(&schema, pending.iter())?;
+        pending.clear();
+        all
+    };
+    let times = all
+        .column(all.num_columns() - 1)
+        .as_primitive::<Int64Type>()
+        .values()
+        .clone();
     let (mut ready, mut later): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
     for (i, &t) in times.iter().enumerate() {
-        if t < frontier { ready.push(i as u32) } else { later.push(i as u32) }
+        if t < frontier {
+            ready.push(i as u32)
+        } else {
+            later.push(i as u32)
+        }
+    }
+    if ready.is_empty() {
+        pending.push(all);
+        return Ok(None);
     }
     if !later.is_empty() {
         pending.push(take_record_batch(&all, &UInt32Array::from(later))?);
     }
-    if ready.is_empty() {
-        return Ok(None);
+    match order {
+        RowOrder::Canonical => ready.sort_by_key(|&i| times[i as usize]),
+        RowOrder::Hashed => {
+            let value_cols: Vec<_> = all.columns()[..all.num_columns() - 1].to_vec();
+            let hashes = hash_rows(&value_cols, all.num_rows());
+            ready.sort_unstable_by_key(|&i| (times[i as usize], hashes[i as usize]));
+        }
     }
-    let value_cols: Vec<_> = all.columns()[..all.num_columns() - 1].to_vec();
-    let hashes = hash_rows(&value_cols, all.num_rows());
-    ready.sort_unstable_by_key(|&i| (times[i as usize], hashes[i as usize]));
+    if ready.len() == all.num_rows() && ready.iter().enumerate().all(|(k, &i)| k as u32 == i) {
+        return Ok(Some(all));
+    }
     Ok(Some(take_record_batch(&all, &UInt32Array::from(ready))?))
 }

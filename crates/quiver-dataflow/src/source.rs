@@ -40,7 +40,12 @@ pub struct ReadRequest {
 pub trait SourceProvider: Send + Sync {
     /// The splits worker `worker` of `peers` reads. Every split must go to
     /// exactly one worker; `(0, 1)` asks for all of them.
-    fn splits(&self, worker: usize, peers: usize, request: &ReadRequest) -> Result<Vec<Box<dyn Split>>, String>;
+    fn splits(
+        &self,
+        worker: usize,
+        peers: usize,
+        request: &ReadRequest,
+    ) -> Result<Vec<Box<dyn Split>>, String>;
 }
 
 /// A source of a run: its declaration and where its data comes from.
@@ -68,8 +73,8 @@ pub struct SplitClock {
 /// What happened to the rows of one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Admission {
-    /// Rows to keep, by position.
-    pub keep: Vec<u32>,
+    /// Rows to keep, by position; `None` when every row is kept.
+    pub keep: Option<Vec<u32>>,
     /// Rows behind the watermark.
     pub late: u64,
     /// Rows without an event time.
@@ -84,30 +89,49 @@ impl SplitClock {
         self.max_seen.map(|m| m.saturating_sub(delay))
     }
 
-    /// Decides, row by row in split order, which rows are on time.
+    /// Decides, row by row in split order, which rows are on time. `valid`
+    /// tells which entries of `times` are not NULL (`None`: all are).
     /// `floor` is the time the batch is sent at; rows before it are late too
     /// (which only happens when file statistics understate a split's times).
-    pub fn admit(&mut self, times: &[Option<i64>], delay: i64, floor: i64, interval: (Option<i64>, Option<i64>)) -> Admission {
-        let mut a = Admission { keep: Vec::with_capacity(times.len()), ..Default::default() };
-        for (i, t) in times.iter().enumerate() {
-            let Some(t) = *t else {
+    pub fn admit(
+        &mut self,
+        times: &[i64],
+        valid: Option<&arrow::buffer::NullBuffer>,
+        delay: i64,
+        floor: i64,
+        interval: (Option<i64>, Option<i64>),
+    ) -> Admission {
+        let (lo, hi) = (
+            interval.0.unwrap_or(i64::MIN),
+            interval.1.unwrap_or(i64::MAX),
+        );
+        let mut a = Admission::default();
+        let mut max = self.max_seen.unwrap_or(i64::MIN);
+        let mut keep: Option<Vec<u32>> = None;
+        for (i, &t) in times.iter().enumerate() {
+            let verdict = if valid.is_some_and(|v| v.is_null(i)) {
                 a.invalid += 1;
-                continue;
-            };
-            if interval.0.is_some_and(|s| t < s) || interval.1.is_some_and(|e| t >= e) {
+                false
+            } else if t < lo || t >= hi {
                 a.outside += 1;
-                continue;
-            }
-            let late = self.max_seen.is_some_and(|m| t < m.saturating_sub(delay)) || t < floor;
-            if late {
+                false
+            } else if t < max.saturating_sub(delay) || t < floor {
                 a.late += 1;
-                continue;
+                false
+            } else {
+                max = max.max(t);
+                true
+            };
+            match (&mut keep, verdict) {
+                (Some(k), true) => k.push(i as u32),
+                (None, false) => keep = Some((0..i as u32).collect()),
+                _ => {}
             }
-            if self.max_seen.is_none_or(|m| t > m) {
-                self.max_seen = Some(t);
-            }
-            a.keep.push(i as u32);
         }
+        if max != i64::MIN {
+            self.max_seen = Some(max);
+        }
+        a.keep = keep;
         a
     }
 }
@@ -119,12 +143,22 @@ mod tests {
     #[test]
     fn lateness_is_judged_against_the_split_running_max() {
         let mut c = SplitClock::default();
-        let a = c.admit(&[Some(10), Some(8), Some(4), None, Some(20), Some(15), Some(16)], 5, i64::MIN, (None, None));
+        let nulls =
+            arrow::buffer::NullBuffer::from(vec![true, true, true, false, true, true, true]);
+        let a = c.admit(
+            &[10, 8, 4, 0, 20, 15, 16],
+            Some(&nulls),
+            5,
+            i64::MIN,
+            (None, None),
+        );
         // 4 < 10 - 5 is late; 15 and 16 are within 5 of 20
-        assert_eq!(a.keep, vec![0, 1, 4, 5, 6]);
+        assert_eq!(a.keep, Some(vec![0, 1, 4, 5, 6]));
         assert_eq!((a.late, a.invalid), (1, 1));
         assert_eq!(c.watermark(5), Some(15));
-        let b = c.admit(&[Some(14), Some(30)], 5, 15, (None, Some(25)));
-        assert_eq!((b.keep.len(), b.late, b.outside), (0, 1, 1));
+        let b = c.admit(&[14, 30], None, 5, 15, (None, Some(25)));
+        assert_eq!((b.keep, b.late, b.outside), (Some(vec![]), 1, 1));
+        let all = c.admit(&[21, 22], None, 5, 15, (None, None));
+        assert_eq!(all.keep, None);
     }
 }

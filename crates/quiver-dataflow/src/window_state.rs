@@ -16,14 +16,13 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow::datatypes::SchemaRef;
-use arrow::row::{RowConverter, SortField};
 use quiver_sql::{AggregateCall, Window};
 use quiver_types::time::window_start;
 
 use crate::accumulator::{GroupAccumulator, new_accumulator};
 use crate::error::DataflowError;
 use crate::eval::time_column;
-use crate::group_table::{GroupTable, group_hash};
+use crate::group_table::{GroupTable, KeyCodec};
 
 struct Pane {
     groups: GroupTable,
@@ -35,11 +34,13 @@ struct Pane {
 /// Input batches hold the key columns, then one argument column per
 /// aggregate (any column for `COUNT(*)`), then `__time`. Output batches hold
 /// the key columns, `window_start`, `window_end`, one column per aggregate,
-/// then `__time` = `window_end - 1`.
+/// then `__time` = `window_end - 1`; one batch per window, its rows in the
+/// canonical order of [`GroupTable::canonical_order`], so output files do
+/// not depend on the order in which rows arrived.
 pub struct WindowState {
     window: Window,
     nkeys: usize,
-    codec: RowConverter,
+    codec: KeyCodec,
     aggs: Vec<AggregateCall>,
     panes: BTreeMap<i64, Pane>,
     /// Ends of windows holding data that have not been emitted.
@@ -48,6 +49,8 @@ pub struct WindowState {
     /// Without GROUP BY keys, every row shares one constant key.
     keyless: bool,
     scratch_groups: Vec<u32>,
+    /// Groups in the most recently emitted pane (a sizing hint).
+    last_pane_groups: usize,
 }
 
 impl WindowState {
@@ -60,21 +63,17 @@ impl WindowState {
         output: SchemaRef,
     ) -> Result<WindowState, DataflowError> {
         let keyless = key_types.is_empty();
-        let fields: Vec<SortField> = if keyless {
-            vec![SortField::new(arrow::datatypes::DataType::Boolean)]
-        } else {
-            key_types.iter().map(|t| SortField::new(t.clone())).collect()
-        };
         Ok(WindowState {
             window,
             nkeys: key_types.len(),
-            codec: RowConverter::new(fields)?,
+            codec: KeyCodec::new(key_types)?,
             aggs,
             panes: BTreeMap::new(),
             pending: BTreeSet::new(),
             output,
             keyless,
             scratch_groups: Vec::new(),
+            last_pane_groups: 0,
         })
     }
 
@@ -94,13 +93,7 @@ impl WindowState {
         if n == 0 {
             return Ok(());
         }
-        let key_cols: Vec<ArrayRef> = if self.keyless {
-            vec![Arc::new(arrow::array::BooleanArray::from(vec![true; n]))]
-        } else {
-            batch.columns()[..self.nkeys].to_vec()
-        };
-        let rows = self.codec.convert_columns(&key_cols)?;
-        let hashes: Vec<u64> = (0..n).map(|i| group_hash(rows.row(i).data())).collect();
+        let (keys, hashes) = self.codec.encode(&batch.columns()[..self.nkeys], n)?;
         let times = time_column(batch).values();
         let pane_width = self.window.pane();
         // Rows mostly arrive in time order: bucket them by pane, keeping order.
@@ -112,19 +105,32 @@ impl WindowState {
                 None => buckets.push((p, vec![i as u32])),
             }
         }
-        let args: Vec<Option<&ArrayRef>> = self.aggs.iter().enumerate().map(|(j, a)| a.arg.as_ref().map(|_| batch.column(self.nkeys + j))).collect();
+        let args: Vec<Option<&ArrayRef>> = self
+            .aggs
+            .iter()
+            .enumerate()
+            .map(|(j, a)| a.arg.as_ref().map(|_| batch.column(self.nkeys + j)))
+            .collect();
         for (p, idx) in buckets {
             if !self.panes.contains_key(&p) {
                 for end in self.window.window_ends_of_pane(p) {
                     self.pending.insert(end);
                 }
-                let pane = Pane { groups: GroupTable::new(&self.codec), accs: self.aggs.iter().map(new_accumulator).collect() };
+                // Panes of one window size hold similar numbers of keys: size the
+                // table like the last one to avoid regrowing it.
+                let pane = Pane {
+                    groups: self.codec.table(self.last_pane_groups),
+                    accs: self.aggs.iter().map(new_accumulator).collect(),
+                };
                 self.panes.insert(p, pane);
             }
             let pane = self.panes.get_mut(&p).expect("pane exists");
             let groups = &mut self.scratch_groups;
             groups.clear();
-            groups.extend(idx.iter().map(|&r| pane.groups.intern(&rows, r as usize, hashes[r as usize])));
+            groups.extend(
+                idx.iter()
+                    .map(|&r| pane.groups.intern(&keys, r as usize, hashes[r as usize])),
+            );
             let len = pane.groups.len();
             for (acc, arg) in pane.accs.iter_mut().zip(&args) {
                 acc.resize(len);
@@ -152,12 +158,18 @@ impl WindowState {
     fn emit_window(&mut self, end: i64) -> Result<Option<RecordBatch>, DataflowError> {
         let start = end - self.window.size();
         if self.window.pane() == self.window.size() {
-            let Some(pane) = self.panes.remove(&start) else { return Ok(None) };
-            let groups: Vec<u32> = (0..pane.groups.len() as u32).collect();
-            return self.build(start, end, &pane.groups, &pane.accs, &groups).map(Some);
+            let Some(pane) = self.panes.remove(&start) else {
+                return Ok(None);
+            };
+            self.last_pane_groups = pane.groups.len();
+            let groups = pane.groups.canonical_order();
+            return self
+                .build(start, end, &pane.groups, &pane.accs, &groups)
+                .map(Some);
         }
-        let mut table = GroupTable::new(&self.codec);
-        let mut accs: Vec<Box<dyn GroupAccumulator>> = self.aggs.iter().map(new_accumulator).collect();
+        let mut table = self.codec.table(self.last_pane_groups);
+        let mut accs: Vec<Box<dyn GroupAccumulator>> =
+            self.aggs.iter().map(new_accumulator).collect();
         let mut pairs = Vec::new();
         for (_, pane) in self.panes.range(start..end) {
             pairs.clear();
@@ -172,15 +184,30 @@ impl WindowState {
         if table.is_empty() {
             return Ok(None);
         }
-        let groups: Vec<u32> = (0..table.len() as u32).collect();
+        let groups = table.canonical_order();
         self.build(start, end, &table, &accs, &groups).map(Some)
     }
 
-    fn build(&self, start: i64, end: i64, table: &GroupTable, accs: &[Box<dyn GroupAccumulator>], groups: &[u32]) -> Result<RecordBatch, DataflowError> {
+    fn build(
+        &self,
+        start: i64,
+        end: i64,
+        table: &GroupTable,
+        accs: &[Box<dyn GroupAccumulator>],
+        groups: &[u32],
+    ) -> Result<RecordBatch, DataflowError> {
         let n = groups.len();
-        let mut cols: Vec<ArrayRef> = if self.keyless { Vec::new() } else { table.key_columns(&self.codec, groups)? };
-        cols.push(Arc::new(TimestampMillisecondArray::from(vec![start; n]).with_timezone("UTC")));
-        cols.push(Arc::new(TimestampMillisecondArray::from(vec![end; n]).with_timezone("UTC")));
+        let mut cols: Vec<ArrayRef> = if self.keyless {
+            Vec::new()
+        } else {
+            table.key_columns(&self.codec, groups)?
+        };
+        cols.push(Arc::new(
+            TimestampMillisecondArray::from(vec![start; n]).with_timezone("UTC"),
+        ));
+        cols.push(Arc::new(
+            TimestampMillisecondArray::from(vec![end; n]).with_timezone("UTC"),
+        ));
         for acc in accs {
             cols.push(acc.evaluate(groups));
         }

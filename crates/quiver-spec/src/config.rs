@@ -21,8 +21,20 @@ use crate::decode::{self, Fields};
 use crate::expand;
 use crate::yaml::{self, Node};
 
-const KEYS: &[&str] = &["online_store", "historical_store", "jobs", "kafka", "metrics"];
-const KAFKA_KEYS: &[&str] = &["brokers", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password"];
+const KEYS: &[&str] = &[
+    "online_store",
+    "historical_store",
+    "jobs",
+    "kafka",
+    "metrics",
+];
+const KAFKA_KEYS: &[&str] = &[
+    "brokers",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+];
 const METRICS_KEYS: &[&str] = &["listen"];
 
 /// Where feature rows are served from.
@@ -84,25 +96,39 @@ impl DeploymentConfig {
     pub fn load(path: Option<&Path>) -> Result<DeploymentConfig, Diagnostics> {
         match path {
             Some(p) => Self::load_file(p, &expand::process_env),
-            None if Path::new("quiver.yaml").exists() => Self::load_file(Path::new("quiver.yaml"), &expand::process_env),
+            None if Path::new("quiver.yaml").exists() => {
+                Self::load_file(Path::new("quiver.yaml"), &expand::process_env)
+            }
             None => Ok(Self::defaults(Path::new(""))),
         }
     }
 
     /// Reads a deployment file with a custom environment lookup.
-    pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<DeploymentConfig, Diagnostics> {
+    pub fn load_file(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<DeploymentConfig, Diagnostics> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Diagnostics::from(Diagnostic::new(format!("cannot read deployment file: {e}")).in_file(&file)))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostics::from(
+                Diagnostic::new(format!("cannot read deployment file: {e}")).in_file(&file),
+            )
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::parse(&text, &base, env).map(|mut c| {
-            c.file = Some(file.clone());
-            c
-        }).map_err(|e| e.in_file(&file))
+        Self::parse(&text, &base, env)
+            .map(|mut c| {
+                c.file = Some(file.clone());
+                c
+            })
+            .map_err(|e| e.in_file(&file))
     }
 
     /// Parses deployment-file text; relative paths resolve against `base`.
-    pub fn parse(text: &str, base: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<DeploymentConfig, Diagnostics> {
+    pub fn parse(
+        text: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<DeploymentConfig, Diagnostics> {
         let mut errors = Diagnostics::new();
         let mut doc: Node = yaml::parse(text).map_err(Diagnostics::from)?;
         expand::substitute_env(&mut doc, env, &mut errors);
@@ -110,7 +136,13 @@ impl DeploymentConfig {
         let Some(f) = Fields::of(&doc, "quiver.yaml", KEYS, &mut errors) else {
             return Err(errors);
         };
-        let resolve = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
+        let resolve = |p: &str| {
+            if Path::new(p).is_absolute() {
+                PathBuf::from(p)
+            } else {
+                base.join(p)
+            }
+        };
         if let Some(n) = f.get("online_store")
             && let Some(url) = decode::string(n, "`online_store`", &mut errors)
         {
@@ -120,8 +152,10 @@ impl DeploymentConfig {
             } else if url.starts_with("redis://") || url.starts_with("rediss://") {
                 cfg.online_store = OnlineStoreConfig::Redis(url);
             } else {
-                errors.push(Diagnostic::at(n.pos, format!("unknown online store `{url}`"))
-                    .with_help("use embedded://PATH or redis://HOST:PORT/DB"));
+                errors.push(
+                    Diagnostic::at(n.pos, format!("unknown online store `{url}`"))
+                        .with_help("use embedded://PATH or redis://HOST:PORT/DB"),
+                );
             }
         }
         if let Some(n) = f.get("historical_store")
@@ -130,16 +164,27 @@ impl DeploymentConfig {
             cfg.historical_store = resolve(p.as_str());
         }
         if let Some(n) = f.get("jobs") {
-            cfg.jobs = decode::string_list(n, "`jobs`", &mut errors).into_iter().map(|(p, _)| resolve(&p)).collect();
+            cfg.jobs = decode::string_list(n, "`jobs`", &mut errors)
+                .into_iter()
+                .map(|(p, _)| resolve(&p))
+                .collect();
         }
         if let Some(n) = f.get("kafka")
             && let Some(kf) = Fields::of(n, "`kafka`", KAFKA_KEYS, &mut errors)
         {
             let mut k = KafkaConfig::default();
             if let Some(b) = kf.required("brokers", "`brokers: localhost:9092`", &mut errors) {
-                k.brokers = decode::string_list(b, "`brokers`", &mut errors).into_iter().map(|(s, _)| s).collect::<Vec<_>>().join(",");
+                k.brokers = decode::string_list(b, "`brokers`", &mut errors)
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect::<Vec<_>>()
+                    .join(",");
             }
-            let opt = |key: &str, errors: &mut Diagnostics| kf.get(key).and_then(|n| decode::string(n, &format!("`{key}`"), errors)).map(|t| t.into_string());
+            let opt = |key: &str, errors: &mut Diagnostics| {
+                kf.get(key)
+                    .and_then(|n| decode::string(n, &format!("`{key}`"), errors))
+                    .map(|t| t.into_string())
+            };
             k.security_protocol = opt("security_protocol", &mut errors);
             k.sasl_mechanism = opt("sasl_mechanism", &mut errors);
             k.sasl_username = opt("sasl_username", &mut errors);
@@ -149,7 +194,10 @@ impl DeploymentConfig {
         if let Some(n) = f.get("metrics")
             && let Some(mf) = Fields::of(n, "`metrics`", METRICS_KEYS, &mut errors)
         {
-            cfg.metrics_listen = mf.get("listen").and_then(|l| decode::string(l, "`listen`", &mut errors)).map(|t| t.into_string());
+            cfg.metrics_listen = mf
+                .get("listen")
+                .and_then(|l| decode::string(l, "`listen`", &mut errors))
+                .map(|t| t.into_string());
         }
         errors.into_result(cfg)
     }
@@ -165,9 +213,17 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let c = DeploymentConfig::parse("historical_store: hist\nonline_store: redis://localhost:6379/0\n", Path::new("/srv"), &no_env).unwrap();
+        let c = DeploymentConfig::parse(
+            "historical_store: hist\nonline_store: redis://localhost:6379/0\n",
+            Path::new("/srv"),
+            &no_env,
+        )
+        .unwrap();
         assert_eq!(c.historical_store, PathBuf::from("/srv/hist"));
-        assert_eq!(c.online_store, OnlineStoreConfig::Redis("redis://localhost:6379/0".into()));
+        assert_eq!(
+            c.online_store,
+            OnlineStoreConfig::Redis("redis://localhost:6379/0".into())
+        );
         assert_eq!(c.jobs, vec![PathBuf::from("/srv/jobs")]);
     }
 

@@ -16,15 +16,26 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Reads `node` as a mapping whose keys must be among `allowed`.
     /// `context` names the mapping in messages (`job`, `source \`bookings\``).
-    pub fn of(node: &'a Node, context: &'a str, allowed: &[&str], errors: &mut Diagnostics) -> Option<Fields<'a>> {
+    pub fn of(
+        node: &'a Node,
+        context: &'a str,
+        allowed: &[&str],
+        errors: &mut Diagnostics,
+    ) -> Option<Fields<'a>> {
         let Some(map) = node.as_map() else {
-            errors.push(Diagnostic::at(node.pos, format!("{context} must be a mapping, found {}", node.kind_name())));
+            errors.push(Diagnostic::at(
+                node.pos,
+                format!("{context} must be a mapping, found {}", node.kind_name()),
+            ));
             return None;
         };
         let mut entries = Vec::new();
         for (k, v) in map {
             let Some(key) = k.as_str() else {
-                errors.push(Diagnostic::at(k.pos, format!("keys of {context} must be strings")));
+                errors.push(Diagnostic::at(
+                    k.pos,
+                    format!("keys of {context} must be strings"),
+                ));
                 continue;
             };
             if !allowed.contains(&key) {
@@ -38,17 +49,27 @@ impl<'a> Fields<'a> {
             }
             entries.push((key, v, k.pos));
         }
-        Some(Fields { entries, pos: node.pos, context })
+        Some(Fields {
+            entries,
+            pos: node.pos,
+            context,
+        })
     }
 
     /// The value of `key`, if present and not null.
     pub fn get(&self, key: &str) -> Option<&'a Node> {
-        self.entries.iter().find(|(k, v, _)| *k == key && v.kind != NodeKind::Null).map(|(_, v, _)| *v)
+        self.entries
+            .iter()
+            .find(|(k, v, _)| *k == key && v.kind != NodeKind::Null)
+            .map(|(_, v, _)| *v)
     }
 
     /// Position of the key `key`, if present.
     pub fn key_pos(&self, key: &str) -> Option<Position> {
-        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, p)| *p)
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, p)| *p)
     }
 
     /// The value of a required key, reporting it missing otherwise.
@@ -56,7 +77,8 @@ impl<'a> Fields<'a> {
         let v = self.get(key);
         if v.is_none() {
             errors.push(
-                Diagnostic::at(self.pos, format!("{} is missing `{key}`", self.context)).with_help(format!("add {example}")),
+                Diagnostic::at(self.pos, format!("{} is missing `{key}`", self.context))
+                    .with_help(format!("add {example}")),
             );
         }
         v
@@ -67,7 +89,12 @@ impl<'a> Fields<'a> {
 pub fn suggest<'s>(word: &str, allowed: &[&'s str]) -> Option<&'s str> {
     allowed
         .iter()
-        .map(|a| (strsim::damerau_levenshtein(&word.to_ascii_lowercase(), a), *a))
+        .map(|a| {
+            (
+                strsim::damerau_levenshtein(&word.to_ascii_lowercase(), a),
+                *a,
+            )
+        })
         .filter(|(d, a)| *d <= 2.max(a.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
@@ -77,7 +104,10 @@ pub fn suggest<'s>(word: &str, allowed: &[&'s str]) -> Option<&'s str> {
 pub fn string(node: &Node, what: &str, errors: &mut Diagnostics) -> Option<MappedText> {
     let t = node.scalar_text();
     if t.is_none() {
-        errors.push(Diagnostic::at(node.pos, format!("{what} must be a string, found {}", node.kind_name())));
+        errors.push(Diagnostic::at(
+            node.pos,
+            format!("{what} must be a string, found {}", node.kind_name()),
+        ));
     }
     t
 }
@@ -87,7 +117,10 @@ pub fn boolean(node: &Node, what: &str, errors: &mut Diagnostics) -> Option<bool
     match node.kind {
         NodeKind::Bool(b) => Some(b),
         _ => {
-            errors.push(Diagnostic::at(node.pos, format!("{what} must be true or false, found {}", node.kind_name())));
+            errors.push(Diagnostic::at(
+                node.pos,
+                format!("{what} must be true or false, found {}", node.kind_name()),
+            ));
             None
         }
     }
@@ -98,7 +131,10 @@ pub fn integer(node: &Node, what: &str, errors: &mut Diagnostics) -> Option<i64>
     match node.kind {
         NodeKind::Int(i) => Some(i),
         _ => {
-            errors.push(Diagnostic::at(node.pos, format!("{what} must be an integer, found {}", node.kind_name())));
+            errors.push(Diagnostic::at(
+                node.pos,
+                format!("{what} must be an integer, found {}", node.kind_name()),
+            ));
             None
         }
     }
@@ -121,8 +157,13 @@ pub fn string_list(node: &Node, what: &str, errors: &mut Diagnostics) -> Vec<(St
     match &node.kind {
         NodeKind::Seq(items) => items
             .iter()
-            .filter_map(|i| string(i, &format!("each entry of {what}"), errors).map(|s| (s.into_string(), i.pos)))
+            .filter_map(|i| {
+                string(i, &format!("each entry of {what}"), errors)
+                    .map(|s| (s.into_string(), i.pos))
+            })
             .collect(),
-        _ => string(node, what, errors).map(|s| vec![(s.into_string(), node.pos)]).unwrap_or_default(),
+        _ => string(node, what, errors)
+            .map(|s| vec![(s.into_string(), node.pos)])
+            .unwrap_or_default(),
     }
 }

@@ -46,7 +46,11 @@ pub struct Expanded {
 
 /// Replaces `${ENV}` references in every string of the document, using `lookup`
 /// to read variables (so tests need not touch the process environment).
-pub fn substitute_env(doc: &mut Node, lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Diagnostics) {
+pub fn substitute_env(
+    doc: &mut Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Diagnostics,
+) {
     walk_strings(doc, &mut |text| match env_in(text, lookup) {
         Ok(t) => Some(t),
         Err(d) => {
@@ -78,7 +82,10 @@ fn walk_strings(node: &mut Node, f: &mut dyn FnMut(&MappedText) -> Option<Mapped
     }
 }
 
-fn env_in(text: &MappedText, lookup: &dyn Fn(&str) -> Option<String>) -> Result<MappedText, Diagnostic> {
+fn env_in(
+    text: &MappedText,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<MappedText, Diagnostic> {
     if !text.as_str().contains('$') {
         return Ok(text.clone());
     }
@@ -102,8 +109,11 @@ fn env_in(text: &MappedText, lookup: &dyn Fn(&str) -> Option<String>) -> Result<
                 col += 2;
             } else if let Some(body) = after.strip_prefix('{') {
                 let Some(close) = body.find('}') else {
-                    return Err(Diagnostic::at(here, "unterminated `${` in an environment reference")
-                        .with_help("write ${NAME} or ${NAME:-default}; write $$ for a literal $"));
+                    return Err(Diagnostic::at(
+                        here,
+                        "unterminated `${` in an environment reference",
+                    )
+                    .with_help("write ${NAME} or ${NAME:-default}; write $$ for a literal $"));
                 };
                 let inner = &body[..close];
                 let (name, default) = match inner.split_once(":-") {
@@ -111,15 +121,23 @@ fn env_in(text: &MappedText, lookup: &dyn Fn(&str) -> Option<String>) -> Result<
                     None => (inner, None),
                 };
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(Diagnostic::at(here, format!("`${{{inner}}}` is not a valid environment reference"))
-                        .with_help("names are letters, digits and underscores: ${DATA_DIR}"));
+                    return Err(Diagnostic::at(
+                        here,
+                        format!("`${{{inner}}}` is not a valid environment reference"),
+                    )
+                    .with_help("names are letters, digits and underscores: ${DATA_DIR}"));
                 }
                 let value = match (lookup(name), default) {
                     (Some(v), _) => v,
                     (None, Some(d)) => d.to_string(),
                     (None, None) => {
-                        return Err(Diagnostic::at(here, format!("environment variable `{name}` is not set"))
-                            .with_help(format!("export {name}=..., or give a default: ${{{name}:-value}}")));
+                        return Err(Diagnostic::at(
+                            here,
+                            format!("environment variable `{name}` is not set"),
+                        )
+                        .with_help(format!(
+                            "export {name}=..., or give a default: ${{{name}:-value}}"
+                        )));
                     }
                 };
                 out.push_substituted(&value, here);
@@ -172,9 +190,13 @@ pub fn expand_params(doc: &Node, errors: &mut Diagnostics) -> Vec<Expanded> {
         // The name first: [NAME] elsewhere refers to it.
         // Problems in the name are reported when the walk below reaches it.
         let name = job.get("name").and_then(Node::scalar_text).map(|t| {
-            params_in(&t, &params, &combo, None, &mut Diagnostics::new()).as_str().to_string()
+            params_in(&t, &params, &combo, None, &mut Diagnostics::new())
+                .as_str()
+                .to_string()
         });
-        walk_strings(&mut job, &mut |t| Some(params_in(t, &params, &combo, name.as_deref(), &mut local)));
+        walk_strings(&mut job, &mut |t| {
+            Some(params_in(t, &params, &combo, name.as_deref(), &mut local))
+        });
         if !local.is_empty() {
             errors.0.extend(local.0);
             // One combination reports problems in placeholders for all.
@@ -201,9 +223,12 @@ pub fn expand_params(doc: &Node, errors: &mut Diagnostics) -> Vec<Expanded> {
 fn parse_params(node: &Node) -> Result<Vec<Param>, Diagnostics> {
     let mut errors = Diagnostics::new();
     let Some(entries) = node.as_map() else {
-        return Err(Diagnostic::at(node.pos, format!("`params` must be a mapping, found {}", node.kind_name()))
-            .with_help("params:\n    window: [1, 10]\n    service: {car: 1, bike: 2}")
-            .into());
+        return Err(Diagnostic::at(
+            node.pos,
+            format!("`params` must be a mapping, found {}", node.kind_name()),
+        )
+        .with_help("params:\n    window: [1, 10]\n    service: {car: 1, bike: 2}")
+        .into());
     };
     let mut params = Vec::new();
     for (key, value) in entries {
@@ -212,12 +237,20 @@ fn parse_params(node: &Node) -> Result<Vec<Param>, Diagnostics> {
             continue;
         };
         if name == "NAME" {
-            errors.push(Diagnostic::at(key.pos, "`NAME` is reserved: [NAME] is the job's expanded name")
-                .with_help("rename the parameter"));
+            errors.push(
+                Diagnostic::at(
+                    key.pos,
+                    "`NAME` is reserved: [NAME] is the job's expanded name",
+                )
+                .with_help("rename the parameter"),
+            );
             continue;
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            errors.push(Diagnostic::at(key.pos, format!("parameter name `{name}` must be letters, digits and underscores")));
+            errors.push(Diagnostic::at(
+                key.pos,
+                format!("parameter name `{name}` must be letters, digits and underscores"),
+            ));
             continue;
         }
         let (choices, is_map) = match &value.kind {
@@ -225,9 +258,17 @@ fn parse_params(node: &Node) -> Result<Vec<Param>, Diagnostics> {
                 let mut cs = Vec::new();
                 for item in items {
                     match item.scalar_text() {
-                        Some(t) => cs.push(Choice { key: t.clone(), value: t }),
-                        None => errors.push(Diagnostic::at(item.pos, format!(
-                            "values of parameter `{name}` must be scalars, found {}", item.kind_name()))),
+                        Some(t) => cs.push(Choice {
+                            key: t.clone(),
+                            value: t,
+                        }),
+                        None => errors.push(Diagnostic::at(
+                            item.pos,
+                            format!(
+                                "values of parameter `{name}` must be scalars, found {}",
+                                item.kind_name()
+                            ),
+                        )),
                     }
                 }
                 (cs, false)
@@ -237,24 +278,43 @@ fn parse_params(node: &Node) -> Result<Vec<Param>, Diagnostics> {
                 for (k, v) in m {
                     match (k.scalar_text(), v.scalar_text()) {
                         (Some(k), Some(v)) => cs.push(Choice { key: k, value: v }),
-                        _ => errors.push(Diagnostic::at(k.pos, format!(
-                            "entries of parameter `{name}` must map a scalar to a scalar"))),
+                        _ => errors.push(Diagnostic::at(
+                            k.pos,
+                            format!("entries of parameter `{name}` must map a scalar to a scalar"),
+                        )),
                     }
                 }
                 (cs, true)
             }
             _ => {
-                errors.push(Diagnostic::at(value.pos, format!(
-                    "parameter `{name}` must be a list or a mapping, found {}", value.kind_name()))
-                    .with_help(format!("{name}: [1, 7, 30]   or   {name}: {{buy: 1, sell: 2}}")));
+                errors.push(
+                    Diagnostic::at(
+                        value.pos,
+                        format!(
+                            "parameter `{name}` must be a list or a mapping, found {}",
+                            value.kind_name()
+                        ),
+                    )
+                    .with_help(format!(
+                        "{name}: [1, 7, 30]   or   {name}: {{buy: 1, sell: 2}}"
+                    )),
+                );
                 continue;
             }
         };
         if choices.is_empty() {
-            errors.push(Diagnostic::at(value.pos, format!("parameter `{name}` has no values")));
+            errors.push(Diagnostic::at(
+                value.pos,
+                format!("parameter `{name}` has no values"),
+            ));
             continue;
         }
-        params.push(Param { name, pos: key.pos, choices, is_map });
+        params.push(Param {
+            name,
+            pos: key.pos,
+            choices,
+            is_map,
+        });
     }
     errors.into_result(params)
 }
@@ -273,13 +333,22 @@ fn params_in(
     for (piece, origin, verbatim) in text.pieces() {
         let mut rest = piece;
         let mut col = origin.col;
-        let here = |col: u32| if verbatim { Position::new(origin.line, col) } else { origin };
+        let here = |col: u32| {
+            if verbatim {
+                Position::new(origin.line, col)
+            } else {
+                origin
+            }
+        };
         while let Some(open) = rest.find('[') {
-            let Some(close) = rest[open..].find(']').map(|c| open + c) else { break };
+            let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+                break;
+            };
             let inner = &rest[open + 1..close];
             let before = &rest[..open];
             let at = col + before.chars().count() as u32;
-            let Some(replacement) = placeholder(inner, params, combo, name, here(at), errors) else {
+            let Some(replacement) = placeholder(inner, params, combo, name, here(at), errors)
+            else {
                 // Not a placeholder: keep `[` and continue after it.
                 let keep = &rest[..open + 1];
                 push(&mut out, keep, here(col), verbatim);
@@ -301,7 +370,11 @@ fn push(out: &mut MappedText, s: &str, pos: Position, verbatim: bool) {
     if s.is_empty() {
         return;
     }
-    if verbatim { out.push_verbatim(s, pos) } else { out.push_substituted(s, pos) }
+    if verbatim {
+        out.push_verbatim(s, pos)
+    } else {
+        out.push_substituted(s, pos)
+    }
 }
 
 /// A replacement value, mapped to the placeholder it replaces.
@@ -331,7 +404,10 @@ fn placeholder(
         return match name {
             Some(n) => Some(Replacement(n.to_string())),
             None => {
-                errors.push(Diagnostic::at(pos, "[NAME] cannot be used inside `name` itself"));
+                errors.push(Diagnostic::at(
+                    pos,
+                    "[NAME] cannot be used inside `name` itself",
+                ));
                 Some(Replacement(String::new()))
             }
         };
@@ -343,13 +419,26 @@ fn placeholder(
         (true, Some("key" | "keys")) => Some(Replacement(choice.key.as_str().to_string())),
         (true, Some("value" | "values")) => Some(Replacement(choice.value.as_str().to_string())),
         (true, _) => {
-            errors.push(Diagnostic::at(pos, format!("`{base}` is a mapping parameter (declared at line {})", p.pos.line))
-                .with_help(format!("write [{base}.key] or [{base}.value]")));
+            errors.push(
+                Diagnostic::at(
+                    pos,
+                    format!(
+                        "`{base}` is a mapping parameter (declared at line {})",
+                        p.pos.line
+                    ),
+                )
+                .with_help(format!("write [{base}.key] or [{base}.value]")),
+            );
             Some(Replacement(String::new()))
         }
         (false, Some(f)) => {
-            errors.push(Diagnostic::at(pos, format!("`{base}` is a list parameter; it has no `.{f}`"))
-                .with_help(format!("write [{base}]")));
+            errors.push(
+                Diagnostic::at(
+                    pos,
+                    format!("`{base}` is a list parameter; it has no `.{f}`"),
+                )
+                .with_help(format!("write [{base}]")),
+            );
             Some(Replacement(String::new()))
         }
     }
@@ -386,11 +475,26 @@ mod tests {
         let mut errors = Diagnostics::new();
         let jobs = expand_params(&doc, &mut errors);
         assert!(errors.is_empty(), "{errors}");
-        let names: Vec<_> = jobs.iter().map(|j| j.doc.get("name").unwrap().as_str().unwrap().to_string()).collect();
-        assert_eq!(names, ["c_buys_7d", "c_sells_7d", "c_buys_30d", "c_sells_30d"]);
-        assert_eq!(jobs[1].doc.get("sql").unwrap().as_str(), Some("SELECT 2 AS c_sells_7d, a[1]"));
+        let names: Vec<_> = jobs
+            .iter()
+            .map(|j| j.doc.get("name").unwrap().as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["c_buys_7d", "c_sells_7d", "c_buys_30d", "c_sells_30d"]
+        );
+        assert_eq!(
+            jobs[1].doc.get("sql").unwrap().as_str(),
+            Some("SELECT 2 AS c_sells_7d, a[1]")
+        );
         assert!(jobs[0].doc.get("params").is_none());
-        assert_eq!(jobs[3].bindings, vec![("d".to_string(), "30".to_string()), ("q".to_string(), "sell=2".to_string())]);
+        assert_eq!(
+            jobs[3].bindings,
+            vec![
+                ("d".to_string(), "30".to_string()),
+                ("q".to_string(), "sell=2".to_string())
+            ]
+        );
         let doc = parse("name: n_[d]\nparams: {d: [1]}\nfeatures: {\"[NAME]\": {}}\n").unwrap();
         let jobs = expand_params(&doc, &mut errors);
         assert!(jobs[0].doc.get("features").unwrap().get("n_1").is_some());
@@ -412,7 +516,9 @@ mod tests {
         let doc = parse(src).unwrap();
         let mut errors = Diagnostics::new();
         let jobs = expand_params(&doc, &mut errors);
-        let NodeKind::Str(sql) = &jobs[0].doc.get("sql").unwrap().kind else { panic!() };
+        let NodeKind::Str(sql) = &jobs[0].doc.get("sql").unwrap().kind else {
+            panic!()
+        };
         let line2 = sql.as_str().lines().nth(1).unwrap();
         let bad = line2.find("bad").unwrap() as u32 + 1;
         // after the substitution, `bad(` is still mapped to its column in the file

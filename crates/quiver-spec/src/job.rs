@@ -59,7 +59,11 @@ impl JobSpec {
         self.sources
             .iter()
             .find(|s| s.name.value == name)
-            .or_else(|| self.sources.iter().find(|s| s.name.value.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.sources
+                    .iter()
+                    .find(|s| s.name.value.eq_ignore_ascii_case(name))
+            })
     }
 }
 
@@ -86,7 +90,10 @@ impl SourceSpec {
     /// The Quiver schema of this source.
     pub fn schema(&self) -> quiver_types::Schema {
         quiver_types::Schema::new(
-            self.schema.iter().map(|c| quiver_types::Field::new(c.name.clone(), c.data_type)).collect(),
+            self.schema
+                .iter()
+                .map(|c| quiver_types::Field::new(c.name.clone(), c.data_type))
+                .collect(),
         )
     }
 
@@ -216,7 +223,10 @@ impl FeatureKind {
 
     /// The job-file name.
     pub fn name(self) -> &'static str {
-        FeatureKind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+        FeatureKind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("", |(n, _)| n)
     }
 }
 

@@ -11,13 +11,36 @@ use crate::job::*;
 use crate::yaml::{self, Node, NodeKind};
 
 const JOB_KEYS: &[&str] = &[
-    "name", "description", "owner", "tags", "version", "entity", "params", "sources", "sql", "features",
-    "postprocessors", "sinks",
+    "name",
+    "description",
+    "owner",
+    "tags",
+    "version",
+    "entity",
+    "params",
+    "sources",
+    "sql",
+    "features",
+    "postprocessors",
+    "sinks",
 ];
-const SOURCE_KEYS: &[&str] = &["schema", "event_time", "watermark_delay", "bounded", "unbounded"];
+const SOURCE_KEYS: &[&str] = &[
+    "schema",
+    "event_time",
+    "watermark_delay",
+    "bounded",
+    "unbounded",
+];
 const BOUNDED_KEYS: &[&str] = &["parquet", "ndjson", "csv", "header", "delimiter"];
 const UNBOUNDED_KEYS: &[&str] = &["kafka"];
-const KAFKA_KEYS: &[&str] = &["topic", "format", "group_id", "start", "descriptor_set", "message"];
+const KAFKA_KEYS: &[&str] = &[
+    "topic",
+    "format",
+    "group_id",
+    "start",
+    "descriptor_set",
+    "message",
+];
 const FEATURE_KEYS: &[&str] = &["description", "data_type", "is_pii", "tags"];
 const SINK_KEYS: &[&str] = &["online", "historical"];
 const ONLINE_KEYS: &[&str] = &["ttl"];
@@ -43,7 +66,10 @@ pub fn load_paths_with_env(
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            errors.push(Diagnostic::new(format!("{}: no such file or directory", p.display())));
+            errors.push(Diagnostic::new(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
         }
     }
     let mut jobs = Vec::new();
@@ -58,11 +84,16 @@ pub fn load_paths_with_env(
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
@@ -81,7 +112,14 @@ fn check_unique_names(jobs: &[JobSpec], errors: &mut Diagnostics) {
             let params = if j.params.is_empty() {
                 String::new()
             } else {
-                format!(" (params {})", j.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))
+                format!(
+                    " (params {})",
+                    j.params
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             errors.push(
                 Diagnostic::at(j.name.pos, format!("duplicate job name `{}`{params}", j.name.value))
@@ -103,10 +141,14 @@ pub fn load_file(path: &Path) -> Result<Vec<JobSpec>, Diagnostics> {
 }
 
 /// [`load_file`] with a custom environment lookup (for tests).
-pub fn load_file_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<JobSpec>, Diagnostics> {
+pub fn load_file_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<JobSpec>, Diagnostics> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostics::from(Diagnostic::new(format!("cannot read job file: {e}")).in_file(&file)))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics::from(Diagnostic::new(format!("cannot read job file: {e}")).in_file(&file))
+    })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_jobs(&text, &file, &dir, env)
 }
@@ -122,9 +164,12 @@ pub fn parse_jobs(
     let mut doc = yaml::parse(text).map_err(|d| Diagnostics::from(d.in_file(file)))?;
     if doc.as_map().is_none() {
         return Err(Diagnostics::from(
-            Diagnostic::at(doc.pos, format!("a job file must be a mapping, found {}", doc.kind_name()))
-                .with_help("start with `name: my_job`")
-                .in_file(file),
+            Diagnostic::at(
+                doc.pos,
+                format!("a job file must be a mapping, found {}", doc.kind_name()),
+            )
+            .with_help("start with `name: my_job`")
+            .in_file(file),
         ));
     }
     // Unknown top-level keys are reported once, before expansion multiplies them.
@@ -173,14 +218,24 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
         Some(Located::new(value, n.pos))
     });
     let opt_string = |key: &str, errors: &mut Diagnostics| {
-        f.get(key).and_then(|n| decode::string(n, &format!("`{key}`"), errors)).map(|t| t.into_string())
+        f.get(key)
+            .and_then(|n| decode::string(n, &format!("`{key}`"), errors))
+            .map(|t| t.into_string())
     };
     let description = opt_string("description", errors);
     let owner = opt_string("owner", errors);
-    let tags = f.get("tags").map(|n| decode::string_list(n, "`tags`", errors)).unwrap_or_default();
-    let version = f.get("version").and_then(|n| decode::integer(n, "`version`", errors));
+    let tags = f
+        .get("tags")
+        .map(|n| decode::string_list(n, "`tags`", errors))
+        .unwrap_or_default();
+    let version = f
+        .get("version")
+        .and_then(|n| decode::integer(n, "`version`", errors));
     let entity = f.get("entity").map(|n| {
-        decode::string_list(n, "`entity`", errors).into_iter().map(|(s, p)| Located::new(s, p)).collect::<Vec<_>>()
+        decode::string_list(n, "`entity`", errors)
+            .into_iter()
+            .map(|(s, p)| Located::new(s, p))
+            .collect::<Vec<_>>()
     });
     let sources = f
         .required("sources", "`sources:` with at least one table, e.g. sources: {bookings: {schema: ..., bounded: {parquet: data/}}}", errors)
@@ -190,12 +245,20 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
     let sql = sql_node.and_then(|n| match &n.kind {
         NodeKind::Str(s) if !s.as_str().trim().is_empty() => Some(s.clone()),
         _ => {
-            errors.push(Diagnostic::at(n.pos, format!("`sql` must be a non-empty string, found {}", n.kind_name()))
-                .with_help("write the query as a block: sql: |\n    SELECT ..."));
+            errors.push(
+                Diagnostic::at(
+                    n.pos,
+                    format!("`sql` must be a non-empty string, found {}", n.kind_name()),
+                )
+                .with_help("write the query as a block: sql: |\n    SELECT ..."),
+            );
             None
         }
     });
-    let features = f.get("features").map(|n| decode_features(n, errors)).unwrap_or_default();
+    let features = f
+        .get("features")
+        .map(|n| decode_features(n, errors))
+        .unwrap_or_default();
     if let Some(pp) = f.get("postprocessors") {
         match &pp.kind {
             NodeKind::Seq(items) if items.is_empty() => {}
@@ -207,7 +270,11 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
         }
     }
     let sinks = f
-        .required("sinks", "`sinks: {online: {ttl: 1d}, historical: {}}`", errors)
+        .required(
+            "sinks",
+            "`sinks: {online: {ttl: 1d}, historical: {}}`",
+            errors,
+        )
         .and_then(|n| decode_sinks(n, errors));
     Some(JobSpec {
         file: file.to_string(),
@@ -229,11 +296,20 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
 
 fn decode_sources(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<SourceSpec> {
     let Some(entries) = node.as_map() else {
-        errors.push(Diagnostic::at(node.pos, format!("`sources` must be a mapping of table names, found {}", node.kind_name())));
+        errors.push(Diagnostic::at(
+            node.pos,
+            format!(
+                "`sources` must be a mapping of table names, found {}",
+                node.kind_name()
+            ),
+        ));
         return Vec::new();
     };
     if entries.is_empty() {
-        errors.push(Diagnostic::at(node.pos, "`sources` is empty").with_help("declare the tables the SQL reads"));
+        errors.push(
+            Diagnostic::at(node.pos, "`sources` is empty")
+                .with_help("declare the tables the SQL reads"),
+        );
     }
     let mut out = Vec::new();
     for (k, v) in entries {
@@ -242,17 +318,33 @@ fn decode_sources(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<Sour
             continue;
         };
         let context = format!("source `{name}`");
-        if let Some(s) = decode_source(Located::new(name.to_string(), k.pos), v, &context, dir, errors) {
+        if let Some(s) = decode_source(
+            Located::new(name.to_string(), k.pos),
+            v,
+            &context,
+            dir,
+            errors,
+        ) {
             out.push(s);
         }
     }
     out
 }
 
-fn decode_source(name: Located<String>, node: &Node, context: &str, dir: &Path, errors: &mut Diagnostics) -> Option<SourceSpec> {
+fn decode_source(
+    name: Located<String>,
+    node: &Node,
+    context: &str,
+    dir: &Path,
+    errors: &mut Diagnostics,
+) -> Option<SourceSpec> {
     let f = Fields::of(node, context, SOURCE_KEYS, errors)?;
     let mut schema: Vec<ColumnSpec> = Vec::new();
-    if let Some(s) = f.required("schema", "`schema:` mapping each column to its type (int64, float64, string, timestamp, ...)", errors) {
+    if let Some(s) = f.required(
+        "schema",
+        "`schema:` mapping each column to its type (int64, float64, string, timestamp, ...)",
+        errors,
+    ) {
         match s.as_map() {
             Some(cols) if !cols.is_empty() => {
                 for (ck, cv) in cols {
@@ -261,26 +353,47 @@ fn decode_source(name: Located<String>, node: &Node, context: &str, dir: &Path, 
                         continue;
                     };
                     if schema.iter().any(|c| c.name.eq_ignore_ascii_case(col)) {
-                        errors.push(Diagnostic::at(ck.pos, format!("column `{col}` is declared twice in {context}")));
+                        errors.push(Diagnostic::at(
+                            ck.pos,
+                            format!("column `{col}` is declared twice in {context}"),
+                        ));
                         continue;
                     }
                     let ty = cv.as_str().and_then(DataType::parse_spec);
                     match ty {
-                        Some(t) => schema.push(ColumnSpec { name: col.to_string(), data_type: t, pos: ck.pos }),
+                        Some(t) => schema.push(ColumnSpec {
+                            name: col.to_string(),
+                            data_type: t,
+                            pos: ck.pos,
+                        }),
                         None => {
-                            let written = cv.scalar_text().map(|t| t.into_string()).unwrap_or_else(|| cv.kind_name().to_string());
-                            let mut d = Diagnostic::at(cv.pos, format!("unknown type `{written}` for column `{col}`"));
+                            let written = cv
+                                .scalar_text()
+                                .map(|t| t.into_string())
+                                .unwrap_or_else(|| cv.kind_name().to_string());
+                            let mut d = Diagnostic::at(
+                                cv.pos,
+                                format!("unknown type `{written}` for column `{col}`"),
+                            );
                             d = match decode::suggest(&written, DataType::SPEC_NAMES) {
                                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                                None => d.with_help(format!("types are: {}", DataType::SPEC_NAMES.join(", "))),
+                                None => d.with_help(format!(
+                                    "types are: {}",
+                                    DataType::SPEC_NAMES.join(", ")
+                                )),
                             };
                             errors.push(d);
                         }
                     }
                 }
             }
-            _ => errors.push(Diagnostic::at(s.pos, format!("`schema` of {context} must map column names to types"))
-                .with_help("schema:\n      event_time: timestamp\n      customer_id: int64")),
+            _ => errors.push(
+                Diagnostic::at(
+                    s.pos,
+                    format!("`schema` of {context} must map column names to types"),
+                )
+                .with_help("schema:\n      event_time: timestamp\n      customer_id: int64"),
+            ),
         }
     }
     let event_time = f.get("event_time").and_then(|n| {
@@ -303,51 +416,94 @@ fn decode_source(name: Located<String>, node: &Node, context: &str, dir: &Path, 
     let watermark_delay = match f.get("watermark_delay") {
         Some(n) => {
             if f.get("event_time").is_none() {
-                errors.push(Diagnostic::at(n.pos, format!("`watermark_delay` needs an `event_time` in {context}")));
+                errors.push(Diagnostic::at(
+                    n.pos,
+                    format!("`watermark_delay` needs an `event_time` in {context}"),
+                ));
             }
             decode::duration(n, "`watermark_delay`", errors).unwrap_or(0)
         }
         None => 0,
     };
-    let bounded = f.get("bounded").and_then(|n| decode_bounded(n, context, dir, errors));
-    let unbounded = f.get("unbounded").and_then(|n| decode_unbounded(n, context, errors));
+    let bounded = f
+        .get("bounded")
+        .and_then(|n| decode_bounded(n, context, dir, errors));
+    let unbounded = f
+        .get("unbounded")
+        .and_then(|n| decode_unbounded(n, context, errors));
     if f.get("bounded").is_none() && f.get("unbounded").is_none() {
         errors.push(Diagnostic::at(name.pos, format!("{context} has no input"))
             .with_help("add `bounded: {parquet: path/}` for history and/or `unbounded: {kafka: {topic: t}}` for live events"));
     }
     if f.get("event_time").is_none() && f.get("unbounded").is_some() {
-        errors.push(Diagnostic::at(name.pos, format!("{context} reads Kafka but has no `event_time`"))
-            .with_help("live sources are streams: name their event-time column with `event_time:`"));
+        errors.push(
+            Diagnostic::at(
+                name.pos,
+                format!("{context} reads Kafka but has no `event_time`"),
+            )
+            .with_help("live sources are streams: name their event-time column with `event_time:`"),
+        );
     }
-    Some(SourceSpec { name, schema, event_time, watermark_delay, bounded, unbounded })
+    Some(SourceSpec {
+        name,
+        schema,
+        event_time,
+        watermark_delay,
+        bounded,
+        unbounded,
+    })
 }
 
-fn decode_bounded(node: &Node, context: &str, dir: &Path, errors: &mut Diagnostics) -> Option<BoundedSpec> {
+fn decode_bounded(
+    node: &Node,
+    context: &str,
+    dir: &Path,
+    errors: &mut Diagnostics,
+) -> Option<BoundedSpec> {
     let ctx = format!("`bounded` of {context}");
     let f = Fields::of(node, &ctx, BOUNDED_KEYS, errors)?;
-    let formats: Vec<FileFormat> =
-        [FileFormat::Parquet, FileFormat::Ndjson, FileFormat::Csv].into_iter().filter(|ff| f.get(ff.key()).is_some()).collect();
+    let formats: Vec<FileFormat> = [FileFormat::Parquet, FileFormat::Ndjson, FileFormat::Csv]
+        .into_iter()
+        .filter(|ff| f.get(ff.key()).is_some())
+        .collect();
     let format = match formats.as_slice() {
         [one] => *one,
         [] => {
-            errors.push(Diagnostic::at(node.pos, format!("{ctx} names no file format"))
-                .with_help("write one of parquet: PATH, ndjson: PATH, csv: PATH"));
+            errors.push(
+                Diagnostic::at(node.pos, format!("{ctx} names no file format"))
+                    .with_help("write one of parquet: PATH, ndjson: PATH, csv: PATH"),
+            );
             return None;
         }
         _ => {
-            errors.push(Diagnostic::at(node.pos, format!("{ctx} names several file formats"))
-                .with_help("use one of parquet, ndjson, csv per source"));
+            errors.push(
+                Diagnostic::at(node.pos, format!("{ctx} names several file formats"))
+                    .with_help("use one of parquet, ndjson, csv per source"),
+            );
             return None;
         }
     };
     let pnode = f.get(format.key())?;
     let raw = decode::string(pnode, &format!("`{}`", format.key()), errors)?.into_string();
-    let path = if Path::new(&raw).is_absolute() { raw } else { dir.join(&raw).display().to_string() };
-    let csv_header = f.get("header").and_then(|n| decode::boolean(n, "`header`", errors)).unwrap_or(true);
-    let csv_delimiter = match f.get("delimiter").and_then(|n| decode::string(n, "`delimiter`", errors)) {
+    let path = if Path::new(&raw).is_absolute() {
+        raw
+    } else {
+        dir.join(&raw).display().to_string()
+    };
+    let csv_header = f
+        .get("header")
+        .and_then(|n| decode::boolean(n, "`header`", errors))
+        .unwrap_or(true);
+    let csv_delimiter = match f
+        .get("delimiter")
+        .and_then(|n| decode::string(n, "`delimiter`", errors))
+    {
         Some(d) if d.as_str().len() == 1 => d.as_str().as_bytes()[0],
         Some(d) => {
-            errors.push(Diagnostic::at(f.key_pos("delimiter").unwrap_or(node.pos), format!("`delimiter` must be one character, found `{}`", d.as_str())));
+            errors.push(Diagnostic::at(
+                f.key_pos("delimiter").unwrap_or(node.pos),
+                format!("`delimiter` must be one character, found `{}`", d.as_str()),
+            ));
             b','
         }
         None => b',',
@@ -355,11 +511,19 @@ fn decode_bounded(node: &Node, context: &str, dir: &Path, errors: &mut Diagnosti
     if format != FileFormat::Csv {
         for key in ["header", "delimiter"] {
             if let Some(p) = f.key_pos(key) {
-                errors.push(Diagnostic::at(p, format!("`{key}` applies only to csv sources")));
+                errors.push(Diagnostic::at(
+                    p,
+                    format!("`{key}` applies only to csv sources"),
+                ));
             }
         }
     }
-    Some(BoundedSpec { format, path: Located::new(path, pnode.pos), csv_header, csv_delimiter })
+    Some(BoundedSpec {
+        format,
+        path: Located::new(path, pnode.pos),
+        csv_header,
+        csv_delimiter,
+    })
 }
 
 fn decode_unbounded(node: &Node, context: &str, errors: &mut Diagnostics) -> Option<UnboundedSpec> {
@@ -368,21 +532,33 @@ fn decode_unbounded(node: &Node, context: &str, errors: &mut Diagnostics) -> Opt
     let k = f.required("kafka", "`kafka: {topic: my_topic, format: json}`", errors)?;
     let kctx = format!("`kafka` of {context}");
     let kf = Fields::of(k, &kctx, KAFKA_KEYS, errors)?;
-    let topic = kf.required("topic", "`topic: my_topic`", errors).and_then(|n| decode::string(n, "`topic`", errors))?;
-    let format = match kf.get("format").and_then(|n| decode::string(n, "`format`", errors)) {
+    let topic = kf
+        .required("topic", "`topic: my_topic`", errors)
+        .and_then(|n| decode::string(n, "`topic`", errors))?;
+    let format = match kf
+        .get("format")
+        .and_then(|n| decode::string(n, "`format`", errors))
+    {
         None => PayloadFormat::Json,
         Some(t) => match t.as_str() {
             "json" => PayloadFormat::Json,
             "protobuf" | "proto" => PayloadFormat::Protobuf,
             other => {
-                errors.push(Diagnostic::at(kf.get("format").map_or(k.pos, |n| n.pos), format!("unknown payload format `{other}`"))
-                    .with_help("use json or protobuf"));
+                errors.push(
+                    Diagnostic::at(
+                        kf.get("format").map_or(k.pos, |n| n.pos),
+                        format!("unknown payload format `{other}`"),
+                    )
+                    .with_help("use json or protobuf"),
+                );
                 PayloadFormat::Json
             }
         },
     };
     let opt = |key: &str, errors: &mut Diagnostics| {
-        kf.get(key).and_then(|n| decode::string(n, &format!("`{key}`"), errors)).map(|t| t.into_string())
+        kf.get(key)
+            .and_then(|n| decode::string(n, &format!("`{key}`"), errors))
+            .map(|t| t.into_string())
     };
     Some(UnboundedSpec {
         topic: topic.into_string(),
@@ -407,20 +583,42 @@ fn decode_features(node: &Node, errors: &mut Diagnostics) -> Vec<FeatureSpec> {
             errors.push(Diagnostic::at(k.pos, "feature names must be strings"));
             continue;
         };
-        let mut spec = FeatureSpec { column: Located::new(col.to_string(), k.pos), description: None, kind: None, is_pii: false, tags: Vec::new() };
+        let mut spec = FeatureSpec {
+            column: Located::new(col.to_string(), k.pos),
+            description: None,
+            kind: None,
+            is_pii: false,
+            tags: Vec::new(),
+        };
         if v.kind != NodeKind::Null {
             let ctx = format!("feature `{col}`");
             if let Some(f) = Fields::of(v, &ctx, FEATURE_KEYS, errors) {
-                spec.description = f.get("description").and_then(|n| decode::string(n, "`description`", errors)).map(|t| t.into_string());
-                spec.is_pii = f.get("is_pii").and_then(|n| decode::boolean(n, "`is_pii`", errors)).unwrap_or(false);
-                spec.tags = f.get("tags").map(|n| decode::string_list(n, "`tags`", errors)).unwrap_or_default().into_iter().map(|(t, _)| t).collect();
+                spec.description = f
+                    .get("description")
+                    .and_then(|n| decode::string(n, "`description`", errors))
+                    .map(|t| t.into_string());
+                spec.is_pii = f
+                    .get("is_pii")
+                    .and_then(|n| decode::boolean(n, "`is_pii`", errors))
+                    .unwrap_or(false);
+                spec.tags = f
+                    .get("tags")
+                    .map(|n| decode::string_list(n, "`tags`", errors))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .collect();
                 if let Some(n) = f.get("data_type") {
                     let text = n.as_str().unwrap_or("");
                     match FeatureKind::ALL.iter().find(|(name, _)| *name == text) {
                         Some((_, kind)) => spec.kind = Some(*kind),
                         None => {
-                            let names: Vec<&str> = FeatureKind::ALL.iter().map(|(n, _)| *n).collect();
-                            let mut d = Diagnostic::at(n.pos, format!("unknown feature data_type `{text}`"));
+                            let names: Vec<&str> =
+                                FeatureKind::ALL.iter().map(|(n, _)| *n).collect();
+                            let mut d = Diagnostic::at(
+                                n.pos,
+                                format!("unknown feature data_type `{text}`"),
+                            );
                             d = match decode::suggest(text, &names) {
                                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                                 None => d.with_help(format!("use one of {}", names.join(", "))),
@@ -440,8 +638,10 @@ fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
     let f = Fields::of(node, "`sinks`", SINK_KEYS, errors)?;
     let present = |key: &str| f.key_pos(key).is_some();
     if !present("online") && !present("historical") {
-        errors.push(Diagnostic::at(node.pos, "`sinks` names no sink")
-            .with_help("add `online: {ttl: 1d}` and/or `historical: {}`"));
+        errors.push(
+            Diagnostic::at(node.pos, "`sinks` names no sink")
+                .with_help("add `online: {ttl: 1d}` and/or `historical: {}`"),
+        );
         return None;
     }
     let online = if present("online") {
@@ -449,7 +649,9 @@ fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
         if let Some(n) = f.get("online")
             && let Some(of) = Fields::of(n, "the online sink", ONLINE_KEYS, errors)
         {
-            spec.ttl = of.get("ttl").and_then(|t| decode::duration(t, "`ttl`", errors));
+            spec.ttl = of
+                .get("ttl")
+                .and_then(|t| decode::duration(t, "`ttl`", errors));
         }
         Some(spec)
     } else {
@@ -460,7 +662,10 @@ fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
         if let Some(n) = f.get("historical")
             && let Some(hf) = Fields::of(n, "the historical sink", HISTORICAL_KEYS, errors)
         {
-            spec.path = hf.get("path").and_then(|p| decode::string(p, "`path`", errors)).map(|t| t.into_string());
+            spec.path = hf
+                .get("path")
+                .and_then(|p| decode::string(p, "`path`", errors))
+                .map(|t| t.into_string());
         }
         Some(spec)
     } else {

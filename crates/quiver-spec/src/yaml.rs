@@ -80,7 +80,10 @@ impl Node {
 
     /// Looks up a key in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
     }
 }
 
@@ -91,23 +94,43 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
         let pos = Position::new(m.line() as u32, m.col() as u32 + 1);
         if e.info().contains("duplicated key") {
             let lines: Vec<&str> = source.lines().collect();
-            let key = raw_token(&lines, pos).map(|t| t.trim_end_matches(':').split(':').next().unwrap_or("").trim().to_string());
-            let key = key.filter(|k| !k.is_empty()).map(|k| format!(" `{k}`")).unwrap_or_default();
-            return Diagnostic::at(pos, format!("duplicate key{key} in a mapping")).with_help("each key may appear once; remove or rename one of them");
+            let key = raw_token(&lines, pos).map(|t| {
+                t.trim_end_matches(':')
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            });
+            let key = key
+                .filter(|k| !k.is_empty())
+                .map(|k| format!(" `{k}`"))
+                .unwrap_or_default();
+            return Diagnostic::at(pos, format!("duplicate key{key} in a mapping"))
+                .with_help("each key may appear once; remove or rename one of them");
         }
-        Diagnostic::at(pos, format!("invalid YAML: {}", e.info())).with_help("check the indentation and quoting near this place")
+        Diagnostic::at(pos, format!("invalid YAML: {}", e.info()))
+            .with_help("check the indentation and quoting near this place")
     })?;
     let lines: Vec<&str> = source.lines().collect();
     match docs.len() {
-        0 => Ok(Node { kind: NodeKind::Map(Vec::new()), pos: Position::new(1, 1) }),
+        0 => Ok(Node {
+            kind: NodeKind::Map(Vec::new()),
+            pos: Position::new(1, 1),
+        }),
         1 => convert(&docs[0], &lines),
-        _ => Err(Diagnostic::at(Position::new(1, 1), "the file holds several YAML documents")
-            .with_help("put one job in each file (params can expand one file into many jobs)")),
+        _ => Err(
+            Diagnostic::at(Position::new(1, 1), "the file holds several YAML documents")
+                .with_help("put one job in each file (params can expand one file into many jobs)"),
+        ),
     }
 }
 
 fn position(node: &MarkedYaml<'_>) -> Position {
-    Position::new(node.span.start.line() as u32, node.span.start.col() as u32 + 1)
+    Position::new(
+        node.span.start.line() as u32,
+        node.span.start.col() as u32 + 1,
+    )
 }
 
 fn convert(node: &MarkedYaml<'_>, lines: &[&str]) -> Result<Node, Diagnostic> {
@@ -122,16 +145,23 @@ fn convert(node: &MarkedYaml<'_>, lines: &[&str]) -> Result<Node, Diagnostic> {
         }
         YamlData::Value(Scalar::String(s)) => NodeKind::Str(map_string(s, node, lines)),
         YamlData::Representation(s, _, _) => NodeKind::Str(map_string(s, node, lines)),
-        YamlData::Sequence(items) => {
-            NodeKind::Seq(items.iter().map(|i| convert(i, lines)).collect::<Result<_, _>>()?)
-        }
+        YamlData::Sequence(items) => NodeKind::Seq(
+            items
+                .iter()
+                .map(|i| convert(i, lines))
+                .collect::<Result<_, _>>()?,
+        ),
         YamlData::Mapping(map) => NodeKind::Map(
-            map.iter().map(|(k, v)| Ok((convert(k, lines)?, convert(v, lines)?))).collect::<Result<_, _>>()?,
+            map.iter()
+                .map(|(k, v)| Ok((convert(k, lines)?, convert(v, lines)?)))
+                .collect::<Result<_, _>>()?,
         ),
         YamlData::Tagged(_, inner) => return convert(inner, lines),
         YamlData::Alias(_) => {
-            return Err(Diagnostic::at(pos, "YAML aliases (*name) are not supported in job files")
-                .with_help("write the value out, or use params to share it"));
+            return Err(
+                Diagnostic::at(pos, "YAML aliases (*name) are not supported in job files")
+                    .with_help("write the value out, or use params to share it"),
+            );
         }
         YamlData::BadValue => return Err(Diagnostic::at(pos, "invalid YAML value")),
     };
@@ -171,10 +201,16 @@ fn map_string(value: &str, node: &MarkedYaml<'_>, lines: &[&str]) -> MappedText 
     let mut consumed = 0usize;
     let mut last = start;
     // Block scalar content starts on the line after the indicator.
-    let from = if block { start.line as usize + 1 } else { start.line as usize };
+    let from = if block {
+        start.line as usize + 1
+    } else {
+        start.line as usize
+    };
     let to = end_line.min(lines.len());
     for line_no in from..=to {
-        let Some(raw) = lines.get(line_no - 1) else { break };
+        let Some(raw) = lines.get(line_no - 1) else {
+            break;
+        };
         let (indent, content) = if line_no == start.line as usize {
             let skip = start.col as usize - 1;
             (skip, raw.chars().skip(skip).collect::<String>())
@@ -194,7 +230,10 @@ fn map_string(value: &str, node: &MarkedYaml<'_>, lines: &[&str]) -> MappedText 
             let origin = Position::new(line_no as u32, indent as u32 + 1);
             out.push_verbatim(&value[at..at + content.len()], origin);
             consumed = at + content.len();
-            last = Position::new(line_no as u32, (indent + content.chars().count()) as u32 + 1);
+            last = Position::new(
+                line_no as u32,
+                (indent + content.chars().count()) as u32 + 1,
+            );
         }
     }
     if consumed < value.len() {
@@ -220,7 +259,9 @@ mod tests {
     fn block_scalar_maps_lines() {
         let src = "name: a\nsql: |\n  SELECT x\n    FROM t\n";
         let doc = parse(src).unwrap();
-        let NodeKind::Str(sql) = &doc.get("sql").unwrap().kind else { panic!() };
+        let NodeKind::Str(sql) = &doc.get("sql").unwrap().kind else {
+            panic!()
+        };
         assert_eq!(sql.as_str(), "SELECT x\n  FROM t\n");
         // "FROM" is on file line 4, column 5
         assert_eq!(sql.position_of(2, 3), Some(Position::new(4, 5)));
@@ -230,7 +271,9 @@ mod tests {
     fn folded_scalar_maps_lines() {
         let src = "sql: >-\n  SELECT x\n  FROM t\n";
         let doc = parse(src).unwrap();
-        let NodeKind::Str(sql) = &doc.get("sql").unwrap().kind else { panic!() };
+        let NodeKind::Str(sql) = &doc.get("sql").unwrap().kind else {
+            panic!()
+        };
         assert_eq!(sql.as_str(), "SELECT x FROM t");
         assert_eq!(sql.position_of(1, 10), Some(Position::new(3, 3)));
     }
@@ -245,9 +288,14 @@ mod tests {
     #[test]
     fn quoted_scalars_start_after_the_quote() {
         let doc = parse("d: 'x y'\n").unwrap();
-        let NodeKind::Str(s) = &doc.get("d").unwrap().kind else { panic!() };
+        let NodeKind::Str(s) = &doc.get("d").unwrap().kind else {
+            panic!()
+        };
         assert_eq!(s.position_of(1, 1), Some(Position::new(1, 5)));
         let doc = parse("v: 0.50\n").unwrap();
-        assert_eq!(doc.get("v").unwrap().kind, NodeKind::Float(0.5, "0.50".into()));
+        assert_eq!(
+            doc.get("v").unwrap().kind,
+            NodeKind::Float(0.5, "0.50".into())
+        );
     }
 }

@@ -11,8 +11,8 @@ use std::cell::RefCell;
 
 use quiver_types::{DataType, Field, Schema};
 use sqlparser::ast::{
-    Expr, GroupByExpr, Join, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator,
-    SetQuantifier, Spanned, TableAlias, TableFactor, TableWithJoins,
+    Expr, GroupByExpr, Join, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
+    SetOperator, SetQuantifier, Spanned, TableAlias, TableFactor, TableWithJoins,
 };
 use sqlparser::tokenizer::Span;
 
@@ -50,8 +50,18 @@ pub struct Binder<'a> {
 
 impl<'a> Binder<'a> {
     /// A binder over the given sources and functions.
-    pub fn new(sql: &'a str, sources: &'a [SourceInfo], registry: &'a dyn FunctionRegistry) -> Binder<'a> {
-        Binder { sql, sources, registry, ctes: Vec::new(), first_table: None }
+    pub fn new(
+        sql: &'a str,
+        sources: &'a [SourceInfo],
+        registry: &'a dyn FunctionRegistry,
+    ) -> Binder<'a> {
+        Binder {
+            sql,
+            sources,
+            registry,
+            ctes: Vec::new(),
+            first_table: None,
+        }
     }
 
     /// Binds a full query.
@@ -59,8 +69,11 @@ impl<'a> Binder<'a> {
         let cte_mark = self.ctes.len();
         if let Some(with) = &q.with {
             if with.recursive {
-                return Err(PlanError::at(with.with_token.0.span, "WITH RECURSIVE is not supported")
-                    .help("streaming queries cannot recurse; remove RECURSIVE"));
+                return Err(PlanError::at(
+                    with.with_token.0.span,
+                    "WITH RECURSIVE is not supported",
+                )
+                .help("streaming queries cannot recurse; remove RECURSIVE"));
             }
             for cte in &with.cte_tables {
                 let rel = self.bind_query(&cte.query)?;
@@ -69,22 +82,47 @@ impl<'a> Binder<'a> {
             }
         }
         if let Some(order) = &q.order_by {
-            let at = find_keyword(self.sql, "ORDER", Some(order.span().start).filter(|l| l.line > 0))
-                .map(|l| Span::new(l, l))
-                .unwrap_or(order.span());
+            let at = find_keyword(
+                self.sql,
+                "ORDER",
+                Some(order.span().start).filter(|l| l.line > 0),
+            )
+            .map(|l| Span::new(l, l))
+            .unwrap_or(order.span());
             return Err(PlanError::at(at, "ORDER BY is not supported in a streaming query")
                 .help("a stream has no end to sort; remove ORDER BY (rows are written in event-time order)"));
         }
         if let Some(limit) = &q.limit_clause {
-            let at = find_keyword(self.sql, "LIMIT", Some(limit.span().start).filter(|l| l.line > 0))
-                .or_else(|| find_keyword(self.sql, "OFFSET", Some(limit.span().start).filter(|l| l.line > 0)))
-                .map(|l| Span::new(l, l))
-                .unwrap_or(limit.span());
-            return Err(PlanError::at(at, "LIMIT is not supported in a streaming query")
-                .help("remove LIMIT; to keep some rows, filter them with WHERE"));
+            let at = find_keyword(
+                self.sql,
+                "LIMIT",
+                Some(limit.span().start).filter(|l| l.line > 0),
+            )
+            .or_else(|| {
+                find_keyword(
+                    self.sql,
+                    "OFFSET",
+                    Some(limit.span().start).filter(|l| l.line > 0),
+                )
+            })
+            .map(|l| Span::new(l, l))
+            .unwrap_or(limit.span());
+            return Err(
+                PlanError::at(at, "LIMIT is not supported in a streaming query")
+                    .help("remove LIMIT; to keep some rows, filter them with WHERE"),
+            );
         }
-        if q.fetch.is_some() || !q.locks.is_empty() || q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
-            return Err(PlanError::at(q.span(), "this query clause is not supported (FETCH, FOR, SETTINGS, FORMAT, locks or pipes)"));
+        if q.fetch.is_some()
+            || !q.locks.is_empty()
+            || q.for_clause.is_some()
+            || q.settings.is_some()
+            || q.format_clause.is_some()
+            || !q.pipe_operators.is_empty()
+        {
+            return Err(PlanError::at(
+                q.span(),
+                "this query clause is not supported (FETCH, FOR, SETTINGS, FORMAT, locks or pipes)",
+            ));
         }
         let rel = self.bind_set_expr(&q.body);
         self.ctes.truncate(cte_mark);
@@ -95,7 +133,12 @@ impl<'a> Binder<'a> {
         match body {
             SetExpr::Select(s) => self.bind_select(s),
             SetExpr::Query(q) => self.bind_query(q),
-            SetExpr::SetOperation { left, op, set_quantifier, right } => {
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
                 if *op != SetOperator::Union || *set_quantifier != SetQuantifier::All {
                     let kw = match op {
                         SetOperator::Union => "UNION",
@@ -103,53 +146,116 @@ impl<'a> Binder<'a> {
                         SetOperator::Intersect => "INTERSECT",
                         SetOperator::Minus => "MINUS",
                     };
-                    let at = find_keyword(self.sql, kw, Some(right.span().start)).map(|l| Span::new(l, l)).unwrap_or(right.span());
-                    return Err(PlanError::at(at, format!("{kw} {} is not supported on streams", if *op == SetOperator::Union { "(without ALL)" } else { "" }).replace("  ", " "))
-                        .help("use UNION ALL to combine streams"));
+                    let at = find_keyword(self.sql, kw, Some(right.span().start))
+                        .map(|l| Span::new(l, l))
+                        .unwrap_or(right.span());
+                    return Err(PlanError::at(
+                        at,
+                        format!(
+                            "{kw} {} is not supported on streams",
+                            if *op == SetOperator::Union {
+                                "(without ALL)"
+                            } else {
+                                ""
+                            }
+                        )
+                        .replace("  ", " "),
+                    )
+                    .help("use UNION ALL to combine streams"));
                 }
                 let l = self.bind_set_expr(left)?;
                 let r = self.bind_set_expr(right)?;
                 self.union(l, r, right.span())
             }
-            other => Err(PlanError::at(other.span(), "only SELECT queries are supported")),
+            other => Err(PlanError::at(
+                other.span(),
+                "only SELECT queries are supported",
+            )),
         }
     }
 
     fn union(&mut self, l: Relation, r: Relation, span: Span) -> PlanResult<Relation> {
         for (rel, side) in [(&l, "left"), (&r, "right")] {
             if !rel.is_stream() {
-                return Err(PlanError::at(span, format!("the {side} side of UNION ALL is a table, not a stream"))
-                    .help("UNION ALL combines streams (sources with an event_time)"));
+                return Err(PlanError::at(
+                    span,
+                    format!("the {side} side of UNION ALL is a table, not a stream"),
+                )
+                .help("UNION ALL combines streams (sources with an event_time)"));
             }
         }
         if l.columns.len() != r.columns.len() {
-            return Err(PlanError::at(span, format!(
-                "UNION ALL sides have {} and {} columns", l.columns.len(), r.columns.len()))
-                .help("select the same number of columns, in the same order, on both sides"));
+            return Err(PlanError::at(
+                span,
+                format!(
+                    "UNION ALL sides have {} and {} columns",
+                    l.columns.len(),
+                    r.columns.len()
+                ),
+            )
+            .help("select the same number of columns, in the same order, on both sides"));
         }
         let mut types = Vec::new();
         for (i, (a, b)) in l.columns.iter().zip(&r.columns).enumerate() {
             match coerce::common_type(a.data_type, b.data_type) {
                 Some(t) => types.push(t),
                 None => {
-                    return Err(PlanError::at(span, format!(
-                        "UNION ALL column {} (`{}`) is {} on the left and {} on the right", i + 1, a.name, a.data_type, b.data_type))
-                        .help("CAST one side so the types match"));
+                    return Err(PlanError::at(
+                        span,
+                        format!(
+                            "UNION ALL column {} (`{}`) is {} on the left and {} on the right",
+                            i + 1,
+                            a.name,
+                            a.data_type,
+                            b.data_type
+                        ),
+                    )
+                    .help("CAST one side so the types match"));
                 }
             }
         }
         let cast_to = |rel: Relation, types: &[DataType]| -> LogicalPlan {
-            if rel.columns.iter().zip(types).all(|(c, t)| c.data_type == *t) {
+            if rel
+                .columns
+                .iter()
+                .zip(types)
+                .all(|(c, t)| c.data_type == *t)
+            {
                 return rel.plan;
             }
-            let exprs: Vec<ScalarExpr> = rel.columns.iter().enumerate()
-                .map(|(i, c)| coerce::cast(ScalarExpr::column(i, c.name.clone(), c.data_type), types[i]))
+            let exprs: Vec<ScalarExpr> = rel
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    coerce::cast(ScalarExpr::column(i, c.name.clone(), c.data_type), types[i])
+                })
                 .collect();
-            let schema = Schema::new(rel.columns.iter().zip(types).map(|(c, t)| Field::new(c.name.clone(), *t)).collect());
-            LogicalPlan::Project { input: Box::new(rel.plan), exprs, schema }
+            let schema = Schema::new(
+                rel.columns
+                    .iter()
+                    .zip(types)
+                    .map(|(c, t)| Field::new(c.name.clone(), *t))
+                    .collect(),
+            );
+            LogicalPlan::Project {
+                input: Box::new(rel.plan),
+                exprs,
+                schema,
+            }
         };
-        let time_attr = if l.time_attr == r.time_attr { l.time_attr } else { None };
-        let schema = Schema::new(l.columns.iter().zip(&types).map(|(c, t)| Field::new(c.name.clone(), *t)).collect());
+        let time_attr = if l.time_attr == r.time_attr {
+            l.time_attr
+        } else {
+            None
+        };
+        let schema = Schema::new(
+            l.columns
+                .iter()
+                .zip(&types)
+                .map(|(c, t)| Field::new(c.name.clone(), *t))
+                .collect(),
+        );
         let names: Vec<String> = l.columns.iter().map(|c| c.name.clone()).collect();
         let mut inputs = Vec::new();
         for side in [l, r] {
@@ -172,17 +278,25 @@ impl<'a> Binder<'a> {
         let mut rel = self.bind_from(&s.from, s.select_token.0.span)?;
         if let Some(w) = &s.selection {
             if contains_aggregate(w) {
-                return Err(PlanError::at(w.span(), "aggregates are not allowed in WHERE")
-                    .help("filter aggregated values with HAVING"));
+                return Err(
+                    PlanError::at(w.span(), "aggregates are not allowed in WHERE")
+                        .help("filter aggregated values with HAVING"),
+                );
             }
             let pred = self.bind_expr(w, &Ctx::Row(&rel))?;
             let pred = self.require_bool(pred, w.span(), "WHERE")?;
-            rel.plan = LogicalPlan::Filter { input: Box::new(rel.plan), predicate: pred };
+            rel.plan = LogicalPlan::Filter {
+                input: Box::new(rel.plan),
+                predicate: pred,
+            };
         }
         let group_exprs = match &s.group_by {
             GroupByExpr::Expressions(exprs, mods) => {
                 if !mods.is_empty() {
-                    return Err(PlanError::at(s.group_by.span(), "GROUP BY modifiers (ROLLUP, CUBE, TOTALS) are not supported"));
+                    return Err(PlanError::at(
+                        s.group_by.span(),
+                        "GROUP BY modifiers (ROLLUP, CUBE, TOTALS) are not supported",
+                    ));
                 }
                 exprs.clone()
             }
@@ -192,23 +306,50 @@ impl<'a> Binder<'a> {
             }
         };
         let uses_aggregates = s.projection.iter().any(|i| match i {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                contains_aggregate(e)
+            }
             _ => false,
         }) || s.having.as_ref().is_some_and(contains_aggregate);
         if group_exprs.is_empty() {
             if s.having.is_some() {
-                let at = find_keyword(self.sql, "HAVING", s.having.as_ref().map(|h| h.span().start)).map(|l| Span::new(l, l));
-                return Err(PlanError::at(at.unwrap_or(s.select_token.0.span), "HAVING needs GROUP BY with a TUMBLE or HOP window"));
+                let at = find_keyword(
+                    self.sql,
+                    "HAVING",
+                    s.having.as_ref().map(|h| h.span().start),
+                )
+                .map(|l| Span::new(l, l));
+                return Err(PlanError::at(
+                    at.unwrap_or(s.select_token.0.span),
+                    "HAVING needs GROUP BY with a TUMBLE or HOP window",
+                ));
             }
             if uses_aggregates {
                 let first = s.projection.iter().find_map(|i| match i {
-                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } if contains_aggregate(e) => Some(e.span()),
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }
+                        if contains_aggregate(e) =>
+                    {
+                        Some(e.span())
+                    }
                     _ => None,
                 });
                 return Err(PlanError::at(first.unwrap_or(s.select_token.0.span), "aggregates over a stream need a window")
                     .help("add GROUP BY TUMBLE(event_time, INTERVAL '1' MINUTE) (or HOP) so each window's result can be emitted"));
             }
+            let has_over = s.projection.iter().any(|i| match i {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    crate::bind_over::contains_over(e)
+                }
+                _ => false,
+            });
+            if has_over {
+                return self.bind_over_projection(&s.projection, &s.named_window, rel);
+            }
             return self.bind_plain_projection(&s.projection, rel);
+        }
+        if s.projection.iter().any(|i| matches!(i, SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } if crate::bind_over::contains_over(e))) {
+            return Err(PlanError::at(s.select_token.0.span, "OVER aggregates cannot be combined with GROUP BY in one SELECT")
+                .help("compute the windowed aggregate in a subquery (WITH daily AS (...)) and apply OVER in the outer query"));
         }
         self.bind_grouped(s, &group_exprs, rel)
     }
@@ -216,11 +357,19 @@ impl<'a> Binder<'a> {
     fn reject_select_clauses(&self, s: &Select) -> PlanResult<()> {
         let unsupported = |what: &str, help: &str| -> PlanResult<()> {
             let kw = what.split_whitespace().next().unwrap_or(what);
-            let at = find_keyword_after(self.sql, kw, s.select_token.0.span.start).map(|l| Span::new(l, l));
-            Err(PlanError::at(at.unwrap_or(s.select_token.0.span), format!("{what} is not supported in a streaming query")).help(help))
+            let at = find_keyword_after(self.sql, kw, s.select_token.0.span.start)
+                .map(|l| Span::new(l, l));
+            Err(PlanError::at(
+                at.unwrap_or(s.select_token.0.span),
+                format!("{what} is not supported in a streaming query"),
+            )
+            .help(help))
         };
         if s.distinct.is_some() {
-            return unsupported("DISTINCT", "a stream never ends, so duplicates cannot be removed; count distinct values per window with COUNT(DISTINCT x) and GROUP BY TUMBLE(...)");
+            return unsupported(
+                "DISTINCT",
+                "a stream never ends, so duplicates cannot be removed; count distinct values per window with COUNT(DISTINCT x) and GROUP BY TUMBLE(...)",
+            );
         }
         if s.top.is_some() {
             return unsupported("TOP", "remove TOP");
@@ -237,9 +386,6 @@ impl<'a> Binder<'a> {
         if !s.cluster_by.is_empty() || !s.distribute_by.is_empty() || !s.sort_by.is_empty() {
             return unsupported("CLUSTER/DISTRIBUTE/SORT BY", "remove it");
         }
-        if !s.named_window.is_empty() {
-            return unsupported("WINDOW", "OVER windows are not supported; use GROUP BY TUMBLE/HOP");
-        }
         if s.qualify.is_some() {
             return unsupported("QUALIFY", "remove it");
         }
@@ -249,7 +395,11 @@ impl<'a> Binder<'a> {
         Ok(())
     }
 
-    fn bind_plain_projection(&mut self, items: &[SelectItem], rel: Relation) -> PlanResult<Relation> {
+    fn bind_plain_projection(
+        &mut self,
+        items: &[SelectItem],
+        rel: Relation,
+    ) -> PlanResult<Relation> {
         let mut exprs = Vec::new();
         let mut names = Vec::new();
         for item in items {
@@ -276,17 +426,26 @@ impl<'a> Binder<'a> {
                     let q = q.trim_end_matches(".*");
                     let before = exprs.len();
                     for (i, c) in rel.columns.iter().enumerate() {
-                        if c.qualifier.as_deref().is_some_and(|cq| cq.eq_ignore_ascii_case(q)) {
+                        if c.qualifier
+                            .as_deref()
+                            .is_some_and(|cq| cq.eq_ignore_ascii_case(q))
+                        {
                             exprs.push(ScalarExpr::column(i, c.name.clone(), c.data_type));
                             names.push(c.name.clone());
                         }
                     }
                     if exprs.len() == before {
-                        return Err(PlanError::at(item.span(), format!("no table or alias `{q}` in FROM")));
+                        return Err(PlanError::at(
+                            item.span(),
+                            format!("no table or alias `{q}` in FROM"),
+                        ));
                     }
                 }
                 SelectItem::ExprWithAliases { expr, .. } => {
-                    return Err(PlanError::at(expr.span(), "multiple aliases for one expression are not supported"));
+                    return Err(PlanError::at(
+                        expr.span(),
+                        "multiple aliases for one expression are not supported",
+                    ));
                 }
             }
         }
@@ -296,19 +455,36 @@ impl<'a> Binder<'a> {
             ScalarExpr::RowTime => true,
             _ => false,
         });
-        out.keys = exprs.iter().enumerate().filter_map(|(pos, e)| match e {
-            ScalarExpr::Column { index, .. } if rel.keys.contains(index) => Some(pos),
-            _ => None,
-        }).collect();
+        out.keys = exprs
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, e)| match e {
+                ScalarExpr::Column { index, .. } if rel.keys.contains(index) => Some(pos),
+                _ => None,
+            })
+            .collect();
         Ok(out)
     }
 
-    fn bind_grouped(&mut self, s: &Select, group_exprs: &[Expr], rel: Relation) -> PlanResult<Relation> {
+    fn bind_grouped(
+        &mut self,
+        s: &Select,
+        group_exprs: &[Expr],
+        rel: Relation,
+    ) -> PlanResult<Relation> {
         if !rel.is_stream() {
-            return Err(PlanError::at(s.select_token.0.span, "GROUP BY over a table is not supported")
-                .help("windowed aggregates read a stream (a source with an event_time)"));
+            return Err(PlanError::at(
+                s.select_token.0.span,
+                "GROUP BY over a table is not supported",
+            )
+            .help("windowed aggregates read a stream (a source with an event_time)"));
         }
-        let group_at = find_keyword(self.sql, "GROUP", group_exprs.first().map(|e| e.span().start)).map(|l| Span::new(l, l));
+        let group_at = find_keyword(
+            self.sql,
+            "GROUP",
+            group_exprs.first().map(|e| e.span().start),
+        )
+        .map(|l| Span::new(l, l));
         let mut window = None;
         let mut keys: Vec<ScalarExpr> = Vec::new();
         for e in group_exprs {
@@ -316,15 +492,20 @@ impl<'a> Binder<'a> {
                 let name = function_name(f);
                 if name == "TUMBLE" || name == "HOP" {
                     if window.is_some() {
-                        return Err(PlanError::at(e.span(), "GROUP BY holds more than one window")
-                            .help("group by exactly one TUMBLE(...) or HOP(...)"));
+                        return Err(
+                            PlanError::at(e.span(), "GROUP BY holds more than one window")
+                                .help("group by exactly one TUMBLE(...) or HOP(...)"),
+                        );
                     }
                     window = Some(parse_window_call(self, f, &name, &rel)?);
                     continue;
                 }
                 if name == "SESSION" || name == "CUMULATE" {
-                    return Err(PlanError::at(f.name.span(), format!("{name} windows are not supported"))
-                        .help("use TUMBLE(t, size) or HOP(t, slide, size)"));
+                    return Err(PlanError::at(
+                        f.name.span(),
+                        format!("{name} windows are not supported"),
+                    )
+                    .help("use TUMBLE(t, size) or HOP(t, slide, size)"));
                 }
             }
             let bound = match self.bind_expr(e, &Ctx::Row(&rel)) {
@@ -339,15 +520,26 @@ impl<'a> Binder<'a> {
             }
         }
         let Some(window) = window else {
-            return Err(PlanError::at(group_at.unwrap_or(s.select_token.0.span), "GROUP BY needs a TUMBLE or HOP window in a streaming query")
-                .help("add a window: GROUP BY TUMBLE(event_time, INTERVAL '1' MINUTE), customer_id"));
+            return Err(PlanError::at(
+                group_at.unwrap_or(s.select_token.0.span),
+                "GROUP BY needs a TUMBLE or HOP window in a streaming query",
+            )
+            .help("add a window: GROUP BY TUMBLE(event_time, INTERVAL '1' MINUTE), customer_id"));
         };
         for k in &keys {
             if k.data_type() == DataType::Null {
-                return Err(PlanError::at(group_at.unwrap_or(s.select_token.0.span), "cannot group by an untyped NULL"));
+                return Err(PlanError::at(
+                    group_at.unwrap_or(s.select_token.0.span),
+                    "cannot group by an untyped NULL",
+                ));
             }
         }
-        let grouped = Grouped { input: &rel, window, keys: keys.clone(), aggs: RefCell::new(Vec::new()) };
+        let grouped = Grouped {
+            input: &rel,
+            window,
+            keys: keys.clone(),
+            aggs: RefCell::new(Vec::new()),
+        };
         let ctx = Ctx::Grouped(&grouped);
         let having = match &s.having {
             Some(h) => {
@@ -370,57 +562,101 @@ impl<'a> Binder<'a> {
                     names.push(alias.value.clone());
                 }
                 other => {
-                    return Err(PlanError::at(other.span(), "SELECT * cannot be combined with GROUP BY")
-                        .help("list the keys, window bounds and aggregates to output"));
+                    return Err(PlanError::at(
+                        other.span(),
+                        "SELECT * cannot be combined with GROUP BY",
+                    )
+                    .help("list the keys, window bounds and aggregates to output"));
                 }
             }
         }
         let aggs = grouped.aggs.into_inner();
-        let mut fields: Vec<Field> = keys.iter().enumerate().map(|(i, k)| Field::new(key_name(k, i), k.data_type())).collect();
+        let mut fields: Vec<Field> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Field::new(key_name(k, i), k.data_type()))
+            .collect();
         fields.push(Field::new("window_start", DataType::Timestamp));
         fields.push(Field::new("window_end", DataType::Timestamp));
-        fields.extend(aggs.iter().enumerate().map(|(i, a)| Field::new(format!("agg{i}"), a.data_type)));
+        fields.extend(
+            aggs.iter()
+                .enumerate()
+                .map(|(i, a)| Field::new(format!("agg{i}"), a.data_type)),
+        );
         let nkeys = keys.len();
-        let mut plan = LogicalPlan::WindowAggregate { input: Box::new(rel.plan), window, keys, aggs, schema: Schema::new(fields) };
+        let mut plan = LogicalPlan::WindowAggregate {
+            input: Box::new(rel.plan),
+            window,
+            keys,
+            aggs,
+            schema: Schema::new(fields),
+        };
         if let Some(h) = having {
-            plan = LogicalPlan::Filter { input: Box::new(plan), predicate: h };
+            plan = LogicalPlan::Filter {
+                input: Box::new(plan),
+                predicate: h,
+            };
         }
         let mut out = project(plan, exprs.clone(), names)?;
         out.time_attr = exprs.iter().position(|e| matches!(e, ScalarExpr::RowTime));
-        out.keys = exprs.iter().enumerate().filter_map(|(pos, e)| match e {
-            ScalarExpr::Column { index, .. } if *index < nkeys => Some(pos),
-            _ => None,
-        }).collect();
+        out.keys = exprs
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, e)| match e {
+                ScalarExpr::Column { index, .. } if *index < nkeys => Some(pos),
+                _ => None,
+            })
+            .collect();
         Ok(out)
     }
 
     /// `GROUP BY bucket` where `bucket` is an alias from the SELECT list.
-    fn group_by_alias(&mut self, e: &Expr, items: &[SelectItem], rel: &Relation) -> Option<PlanResult<ScalarExpr>> {
+    fn group_by_alias(
+        &mut self,
+        e: &Expr,
+        items: &[SelectItem],
+        rel: &Relation,
+    ) -> Option<PlanResult<ScalarExpr>> {
         let Expr::Identifier(id) = e else { return None };
         items.iter().find_map(|i| match i {
-            SelectItem::ExprWithAlias { expr, alias } if alias.value.eq_ignore_ascii_case(&id.value) && !contains_aggregate(expr) => {
+            SelectItem::ExprWithAlias { expr, alias }
+                if alias.value.eq_ignore_ascii_case(&id.value) && !contains_aggregate(expr) =>
+            {
                 Some(self.bind_expr(expr, &Ctx::Row(rel)))
             }
             _ => None,
         })
     }
 
-    pub(crate) fn require_bool(&self, e: ScalarExpr, span: Span, clause: &str) -> PlanResult<ScalarExpr> {
+    pub(crate) fn require_bool(
+        &self,
+        e: ScalarExpr,
+        span: Span,
+        clause: &str,
+    ) -> PlanResult<ScalarExpr> {
         match e.data_type() {
             DataType::Bool => Ok(e),
             DataType::Null => Ok(coerce::cast(e, DataType::Bool)),
-            t => Err(PlanError::at(span, format!("{clause} needs a BOOLEAN condition, found {t}"))
-                .help("compare the value, e.g. `x > 0` or `x IS NOT NULL`")),
+            t => Err(PlanError::at(
+                span,
+                format!("{clause} needs a BOOLEAN condition, found {t}"),
+            )
+            .help("compare the value, e.g. `x > 0` or `x IS NOT NULL`")),
         }
     }
 
     fn bind_from(&mut self, from: &[TableWithJoins], select_span: Span) -> PlanResult<Relation> {
         match from {
-            [] => Err(PlanError::at(select_span, "a query needs FROM with a stream")
-                .help("read a source: SELECT ... FROM bookings")),
+            [] => Err(
+                PlanError::at(select_span, "a query needs FROM with a stream")
+                    .help("read a source: SELECT ... FROM bookings"),
+            ),
             [one] => self.bind_table_with_joins(one),
-            [_, second, ..] => Err(PlanError::at(second.relation.span(), "comma-separated FROM (an implicit cross join) is not supported")
-                .help("join with JOIN ... ON a.key = b.key")),
+            [_, second, ..] => Err(PlanError::at(
+                second.relation.span(),
+                "comma-separated FROM (an implicit cross join) is not supported",
+            )
+            .help("join with JOIN ... ON a.key = b.key")),
         }
     }
 
@@ -434,44 +670,81 @@ impl<'a> Binder<'a> {
 
     fn bind_table_factor(&mut self, tf: &TableFactor) -> PlanResult<Relation> {
         match tf {
-            TableFactor::Table { name, alias, args, .. } => {
+            TableFactor::Table {
+                name, alias, args, ..
+            } => {
                 if args.is_some() {
-                    return Err(PlanError::at(name.span(), format!("table function `{name}` is not supported"))
-                        .help("windows go in GROUP BY: GROUP BY TUMBLE(event_time, INTERVAL '1' MINUTE)"));
+                    return Err(PlanError::at(
+                        name.span(),
+                        format!("table function `{name}` is not supported"),
+                    )
+                    .help(
+                        "windows go in GROUP BY: GROUP BY TUMBLE(event_time, INTERVAL '1' MINUTE)",
+                    ));
                 }
                 if name.0.len() != 1 {
-                    return Err(PlanError::at(name.span(), format!("qualified table name `{name}` is not supported"))
-                        .help("use the source's name as declared under `sources:`"));
+                    return Err(PlanError::at(
+                        name.span(),
+                        format!("qualified table name `{name}` is not supported"),
+                    )
+                    .help("use the source's name as declared under `sources:`"));
                 }
-                let ident = name.0[0].as_ident().cloned().unwrap_or_else(|| sqlparser::ast::Ident::new(name.to_string()));
+                let ident = name.0[0]
+                    .as_ident()
+                    .cloned()
+                    .unwrap_or_else(|| sqlparser::ast::Ident::new(name.to_string()));
                 let table = ident.value.clone();
                 if self.first_table.is_none() {
                     self.first_table = Some(ident.span);
                 }
-                let rel = if let Some((_, r)) = self.ctes.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(&table)) {
+                let rel = if let Some((_, r)) = self
+                    .ctes
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&table))
+                {
                     r.clone().with_qualifier(&table)
                 } else if let Some(src) = self.find_source(&table) {
-                    let plan = LogicalPlan::Scan { source: src.name.clone(), schema: src.schema.clone(), stream: src.time_col.is_some() };
+                    let plan = LogicalPlan::Scan {
+                        source: src.name.clone(),
+                        schema: src.schema.clone(),
+                        stream: src.time_col.is_some(),
+                    };
                     let mut r = Relation::new(plan, Some(&table));
                     r.time_attr = src.time_col;
                     r
                 } else {
-                    let mut names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+                    let mut names: Vec<&str> =
+                        self.sources.iter().map(|s| s.name.as_str()).collect();
                     names.extend(self.ctes.iter().map(|(n, _)| n.as_str()));
                     let help = match crate::suggest(&table, &names) {
                         Some(s) => format!("did you mean `{s}`? (tables: {})", names.join(", ")),
-                        None => format!("declare it under `sources:` (tables: {})", names.join(", ")),
+                        None => {
+                            format!("declare it under `sources:` (tables: {})", names.join(", "))
+                        }
                     };
-                    return Err(PlanError::at(ident.span, format!("table `{table}` is not defined by any source")).help(help));
+                    return Err(PlanError::at(
+                        ident.span,
+                        format!("table `{table}` is not defined by any source"),
+                    )
+                    .help(help));
                 };
                 match alias {
                     Some(a) => apply_alias(rel, a),
                     None => Ok(rel),
                 }
             }
-            TableFactor::Derived { lateral, subquery, alias, .. } => {
+            TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
                 if *lateral {
-                    return Err(PlanError::at(tf.span(), "LATERAL subqueries are not supported"));
+                    return Err(PlanError::at(
+                        tf.span(),
+                        "LATERAL subqueries are not supported",
+                    ));
                 }
                 let mut rel = self.bind_query(subquery)?;
                 match alias {
@@ -484,25 +757,38 @@ impl<'a> Binder<'a> {
                     }
                 }
             }
-            TableFactor::NestedJoin { table_with_joins, alias } => {
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
                 let rel = self.bind_table_with_joins(table_with_joins)?;
                 match alias {
                     Some(a) => apply_alias(rel, a),
                     None => Ok(rel),
                 }
             }
-            other => Err(PlanError::at(other.span(), "this kind of FROM item is not supported")
-                .help("read a source, a WITH name, or a subquery")),
+            other => Err(
+                PlanError::at(other.span(), "this kind of FROM item is not supported")
+                    .help("read a source, a WITH name, or a subquery"),
+            ),
         }
     }
 
     fn find_source(&self, name: &str) -> Option<&SourceInfo> {
-        self.sources.iter().find(|s| s.name == name).or_else(|| self.sources.iter().find(|s| s.name.eq_ignore_ascii_case(name)))
+        self.sources.iter().find(|s| s.name == name).or_else(|| {
+            self.sources
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name))
+        })
     }
 
     fn bind_join(&mut self, left: Relation, j: &Join) -> PlanResult<Relation> {
         let right_span = j.relation.span();
-        let kw_at = |kw: &str| find_keyword(self.sql, kw, Some(right_span.start)).map(|l| Span::new(l, l)).unwrap_or(right_span);
+        let kw_at = |kw: &str| {
+            find_keyword(self.sql, kw, Some(right_span.start))
+                .map(|l| Span::new(l, l))
+                .unwrap_or(right_span)
+        };
         let (kind, constraint) = match &j.join_operator {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
@@ -519,18 +805,24 @@ impl<'a> Binder<'a> {
                     .help("join on a key: JOIN table t ON s.key = t.key"));
             }
             _ => {
-                return Err(PlanError::at(kw_at("JOIN"), "this kind of join is not supported")
-                    .help("use JOIN or LEFT JOIN with ON"));
+                return Err(
+                    PlanError::at(kw_at("JOIN"), "this kind of join is not supported")
+                        .help("use JOIN or LEFT JOIN with ON"),
+                );
             }
         };
         let on = match constraint {
             JoinConstraint::On(e) => e,
             JoinConstraint::Using(_) | JoinConstraint::Natural => {
-                return Err(PlanError::at(kw_at("JOIN"), "USING and NATURAL joins are not supported")
-                    .help("write the condition: ON a.key = b.key"));
+                return Err(PlanError::at(
+                    kw_at("JOIN"),
+                    "USING and NATURAL joins are not supported",
+                )
+                .help("write the condition: ON a.key = b.key"));
             }
             JoinConstraint::None => {
-                return Err(PlanError::at(kw_at("JOIN"), "a join needs an ON condition").help("add ON a.key = b.key"));
+                return Err(PlanError::at(kw_at("JOIN"), "a join needs an ON condition")
+                    .help("add ON a.key = b.key"));
             }
         };
         let right = self.bind_table_factor(&j.relation)?;
@@ -548,10 +840,29 @@ impl<'a> Binder<'a> {
 
     /// Joins `stream` with `table`. With `swapped`, the query wrote the table
     /// first, so the output puts its columns first.
-    fn join_stream_table(&mut self, stream: Relation, table: Relation, kind: JoinKind, on: &Expr, swapped: bool) -> PlanResult<Relation> {
+    fn join_stream_table(
+        &mut self,
+        stream: Relation,
+        table: Relation,
+        kind: JoinKind,
+        on: &Expr,
+        swapped: bool,
+    ) -> PlanResult<Relation> {
         let nl = stream.columns.len();
-        let mut combined = Relation::new(LogicalPlan::Scan { source: String::new(), schema: Schema::default(), stream: true }, None);
-        combined.columns = stream.columns.iter().chain(&table.columns).cloned().collect();
+        let mut combined = Relation::new(
+            LogicalPlan::Scan {
+                source: String::new(),
+                schema: Schema::default(),
+                stream: true,
+            },
+            None,
+        );
+        combined.columns = stream
+            .columns
+            .iter()
+            .chain(&table.columns)
+            .cloned()
+            .collect();
         combined.time_attr = stream.time_attr;
         let mut conjuncts = Vec::new();
         split_and(on, &mut conjuncts);
@@ -569,7 +880,13 @@ impl<'a> Binder<'a> {
                 let right = cols.iter().any(|&i| i >= nl);
                 (left, right)
             };
-            if let ScalarExpr::Binary { op: crate::expr::BinaryOp::Eq, left, right, .. } = &bound {
+            if let ScalarExpr::Binary {
+                op: crate::expr::BinaryOp::Eq,
+                left,
+                right,
+                ..
+            } = &bound
+            {
                 match (side(left), side(right)) {
                     ((true, false), (false, true)) => {
                         left_keys.push((**left).clone());
@@ -590,17 +907,36 @@ impl<'a> Binder<'a> {
             }
         }
         if left_keys.is_empty() {
-            return Err(PlanError::at(on.span(), "the join condition has no equality between a stream column and a table column")
-                .help("join on a key: ON e.user_id = u.id"));
+            return Err(PlanError::at(
+                on.span(),
+                "the join condition has no equality between a stream column and a table column",
+            )
+            .help("join on a key: ON e.user_id = u.id"));
         }
         let mut right_plan = table.plan;
         if let Some(f) = and_all(table_filters) {
-            right_plan = LogicalPlan::Filter { input: Box::new(right_plan), predicate: f };
+            right_plan = LogicalPlan::Filter {
+                input: Box::new(right_plan),
+                predicate: f,
+            };
         }
         let right_nullable = kind == JoinKind::Left;
-        let fields: Vec<Field> = stream.schema().fields.iter().cloned()
-            .chain(table.columns.iter().map(|c| Field { name: c.name.clone(), data_type: c.data_type, nullable: true }))
-            .map(|mut f| { if right_nullable { f.nullable = true; } f })
+        let fields: Vec<Field> = stream
+            .schema()
+            .fields
+            .iter()
+            .cloned()
+            .chain(table.columns.iter().map(|c| Field {
+                name: c.name.clone(),
+                data_type: c.data_type,
+                nullable: true,
+            }))
+            .map(|mut f| {
+                if right_nullable {
+                    f.nullable = true;
+                }
+                f
+            })
             .collect();
         let plan = LogicalPlan::Join {
             left: Box::new(stream.plan),
@@ -620,11 +956,28 @@ impl<'a> Binder<'a> {
         // Restore the written order: table columns first.
         let nt = rel.columns.len() - nl;
         let order: Vec<usize> = (nl..nl + nt).chain(0..nl).collect();
-        let exprs: Vec<ScalarExpr> = order.iter().map(|&i| ScalarExpr::column(i, rel.columns[i].name.clone(), rel.columns[i].data_type)).collect();
-        let schema = Schema::new(order.iter().map(|&i| rel.schema().fields[i].clone()).collect());
+        let exprs: Vec<ScalarExpr> = order
+            .iter()
+            .map(|&i| ScalarExpr::column(i, rel.columns[i].name.clone(), rel.columns[i].data_type))
+            .collect();
+        let schema = Schema::new(
+            order
+                .iter()
+                .map(|&i| rel.schema().fields[i].clone())
+                .collect(),
+        );
         let columns = order.iter().map(|&i| rel.columns[i].clone()).collect();
         let time_attr = rel.time_attr.map(|t| t + nt);
-        Ok(Relation { plan: LogicalPlan::Project { input: Box::new(rel.plan), exprs, schema }, columns, time_attr, keys: Vec::new() })
+        Ok(Relation {
+            plan: LogicalPlan::Project {
+                input: Box::new(rel.plan),
+                exprs,
+                schema,
+            },
+            columns,
+            time_attr,
+            keys: Vec::new(),
+        })
     }
 }
 
@@ -637,10 +990,21 @@ fn relation_name(tf: &TableFactor) -> String {
     }
 }
 
-fn reject_wildcard_options(opts: &sqlparser::ast::WildcardAdditionalOptions, span: Span) -> PlanResult<()> {
-    if opts.opt_exclude.is_some() || opts.opt_except.is_some() || opts.opt_replace.is_some() || opts.opt_rename.is_some() || opts.opt_ilike.is_some() {
-        return Err(PlanError::at(span, "wildcard modifiers (EXCLUDE, EXCEPT, REPLACE, RENAME) are not supported")
-            .help("list the columns you want"));
+fn reject_wildcard_options(
+    opts: &sqlparser::ast::WildcardAdditionalOptions,
+    span: Span,
+) -> PlanResult<()> {
+    if opts.opt_exclude.is_some()
+        || opts.opt_except.is_some()
+        || opts.opt_replace.is_some()
+        || opts.opt_rename.is_some()
+        || opts.opt_ilike.is_some()
+    {
+        return Err(PlanError::at(
+            span,
+            "wildcard modifiers (EXCLUDE, EXCEPT, REPLACE, RENAME) are not supported",
+        )
+        .help("list the columns you want"));
     }
     Ok(())
 }
@@ -648,7 +1012,11 @@ fn reject_wildcard_options(opts: &sqlparser::ast::WildcardAdditionalOptions, spa
 /// Splits `a AND b AND c` into its conjuncts.
 fn split_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
-        Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::And, right } => {
+        Expr::BinaryOp {
+            left,
+            op: sqlparser::ast::BinaryOperator::And,
+            right,
+        } => {
             split_and(left, out);
             split_and(right, out);
         }
@@ -658,7 +1026,11 @@ fn split_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 }
 
 fn and_all(mut exprs: Vec<ScalarExpr>) -> Option<ScalarExpr> {
-    let first = if exprs.is_empty() { return None } else { exprs.remove(0) };
+    let first = if exprs.is_empty() {
+        return None;
+    } else {
+        exprs.remove(0)
+    };
     Some(exprs.into_iter().fold(first, |acc, e| ScalarExpr::Binary {
         op: crate::expr::BinaryOp::And,
         left: Box::new(acc),
@@ -672,11 +1044,23 @@ fn apply_alias(mut rel: Relation, alias: &TableAlias) -> PlanResult<Relation> {
     rel = rel.with_qualifier(&alias.name.value);
     if !alias.columns.is_empty() {
         if alias.columns.len() != rel.columns.len() {
-            return Err(PlanError::at(alias.name.span, format!(
-                "`{}` names {} columns but the query has {}", alias.name.value, alias.columns.len(), rel.columns.len())));
+            return Err(PlanError::at(
+                alias.name.span,
+                format!(
+                    "`{}` names {} columns but the query has {}",
+                    alias.name.value,
+                    alias.columns.len(),
+                    rel.columns.len()
+                ),
+            ));
         }
         let names: Vec<String> = alias.columns.iter().map(|c| c.name.value.clone()).collect();
-        let exprs: Vec<ScalarExpr> = rel.columns.iter().enumerate().map(|(i, c)| ScalarExpr::column(i, c.name.clone(), c.data_type)).collect();
+        let exprs: Vec<ScalarExpr> = rel
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScalarExpr::column(i, c.name.clone(), c.data_type))
+            .collect();
         let keys = rel.keys.clone();
         let time_attr = rel.time_attr;
         let mut renamed = project(rel.plan, exprs, names)?.with_qualifier(&alias.name.value);
@@ -689,8 +1073,18 @@ fn apply_alias(mut rel: Relation, alias: &TableAlias) -> PlanResult<Relation> {
 
 /// A projection relation with the given output names.
 fn project(input: LogicalPlan, exprs: Vec<ScalarExpr>, names: Vec<String>) -> PlanResult<Relation> {
-    let schema = Schema::new(exprs.iter().zip(&names).map(|(e, n)| Field::new(n.clone(), e.data_type())).collect());
-    let plan = LogicalPlan::Project { input: Box::new(input), exprs, schema };
+    let schema = Schema::new(
+        exprs
+            .iter()
+            .zip(&names)
+            .map(|(e, n)| Field::new(n.clone(), e.data_type()))
+            .collect(),
+    );
+    let plan = LogicalPlan::Project {
+        input: Box::new(input),
+        exprs,
+        schema,
+    };
     let mut rel = Relation::new(plan, None);
     for (c, n) in rel.columns.iter_mut().zip(names) {
         c.name = n;
@@ -702,9 +1096,13 @@ fn project(input: LogicalPlan, exprs: Vec<ScalarExpr>, names: Vec<String>) -> Pl
 fn item_name(e: &Expr, bound: &ScalarExpr, position: usize) -> String {
     match e {
         Expr::Identifier(id) => id.value.clone(),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()).unwrap_or_default(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|p| p.value.clone()).unwrap_or_default()
+        }
         _ => match bound {
-            ScalarExpr::Column { .. } | ScalarExpr::RowTime if matches!(e, Expr::Identifier(_)) => default_column_name(bound, position),
+            ScalarExpr::Column { .. } | ScalarExpr::RowTime if matches!(e, Expr::Identifier(_)) => {
+                default_column_name(bound, position)
+            }
             _ => format!("EXPR${position}"),
         },
     }

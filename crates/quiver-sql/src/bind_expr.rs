@@ -11,8 +11,9 @@ use std::ops::ControlFlow;
 
 use quiver_types::{DataType, Value, time};
 use sqlparser::ast::{
-    BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Ident, Spanned, UnaryOperator, Value as SqlValue, visit_expressions,
+    BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArguments, Ident, Spanned, UnaryOperator, Value as SqlValue,
+    visit_expressions,
 };
 use sqlparser::tokenizer::Span;
 
@@ -30,6 +31,8 @@ pub(crate) enum Ctx<'r> {
     Row(&'r Relation),
     /// The output of a windowed aggregation over `input`.
     Grouped(&'r Grouped<'r>),
+    /// Columns of a relation, plus OVER aggregates over it.
+    Over(&'r crate::bind_over::OverCtx<'r>),
 }
 
 /// The state of binding a grouped query's SELECT and HAVING.
@@ -44,10 +47,26 @@ pub(crate) struct Grouped<'r> {
     pub aggs: RefCell<Vec<AggregateCall>>,
 }
 
-const WINDOW_AUX: &[&str] = &["TUMBLE_START", "TUMBLE_END", "TUMBLE_ROWTIME", "HOP_START", "HOP_END", "HOP_ROWTIME"];
+const WINDOW_AUX: &[&str] = &[
+    "TUMBLE_START",
+    "TUMBLE_END",
+    "TUMBLE_ROWTIME",
+    "HOP_START",
+    "HOP_END",
+    "HOP_ROWTIME",
+];
 const NONDETERMINISTIC: &[&str] = &[
-    "CURRENT_TIMESTAMP", "NOW", "CURRENT_DATE", "CURRENT_TIME", "LOCALTIMESTAMP", "LOCALTIME", "PROCTIME",
-    "RAND", "RANDOM", "UUID", "UNIX_TIMESTAMP",
+    "CURRENT_TIMESTAMP",
+    "NOW",
+    "CURRENT_DATE",
+    "CURRENT_TIME",
+    "LOCALTIMESTAMP",
+    "LOCALTIME",
+    "PROCTIME",
+    "RAND",
+    "RANDOM",
+    "UUID",
+    "UNIX_TIMESTAMP",
 ];
 
 /// The upper-case name of a called function.
@@ -60,12 +79,17 @@ pub(crate) fn is_aggregate_name(name: &str) -> bool {
     AggFunc::from_name(name).is_some()
 }
 
-/// Whether the expression calls an aggregate or a window bound function.
+/// Whether the expression calls a grouping aggregate or a window bound function.
 pub(crate) fn contains_aggregate(e: &Expr) -> bool {
     visit_expressions(e, |x| match x {
-        Expr::Function(f) => {
+        // `SUM(x) OVER (...)` is not a grouping aggregate.
+        Expr::Function(f) if f.over.is_none() => {
             let n = function_name(f);
-            if is_aggregate_name(&n) || WINDOW_AUX.contains(&n.as_str()) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if is_aggregate_name(&n) || WINDOW_AUX.contains(&n.as_str()) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         }
         _ => ControlFlow::Continue(()),
     })
@@ -75,17 +99,28 @@ pub(crate) fn contains_aggregate(e: &Expr) -> bool {
 fn plain_args(f: &Function) -> PlanResult<(Vec<&FunctionArgExpr>, bool)> {
     match &f.args {
         FunctionArguments::None => Ok((Vec::new(), false)),
-        FunctionArguments::Subquery(_) => Err(PlanError::at(f.name.span(), "subqueries as function arguments are not supported")),
+        FunctionArguments::Subquery(_) => Err(PlanError::at(
+            f.name.span(),
+            "subqueries as function arguments are not supported",
+        )),
         FunctionArguments::List(list) => {
             if !list.clauses.is_empty() {
-                return Err(PlanError::at(f.name.span(), format!("clauses inside {}(...) are not supported", f.name)));
+                return Err(PlanError::at(
+                    f.name.span(),
+                    format!("clauses inside {}(...) are not supported", f.name),
+                ));
             }
             let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
             let mut out = Vec::new();
             for a in &list.args {
                 match a {
                     FunctionArg::Unnamed(e) => out.push(e),
-                    _ => return Err(PlanError::at(f.name.span(), "named function arguments are not supported")),
+                    _ => {
+                        return Err(PlanError::at(
+                            f.name.span(),
+                            "named function arguments are not supported",
+                        ));
+                    }
                 }
             }
             Ok((out, distinct))
@@ -96,30 +131,59 @@ fn plain_args(f: &Function) -> PlanResult<(Vec<&FunctionArgExpr>, bool)> {
 fn expr_args(f: &Function) -> PlanResult<Vec<&Expr>> {
     let (args, distinct) = plain_args(f)?;
     if distinct {
-        return Err(PlanError::at(f.name.span(), format!("DISTINCT is only allowed in aggregates, not in {}", f.name)));
+        return Err(PlanError::at(
+            f.name.span(),
+            format!("DISTINCT is only allowed in aggregates, not in {}", f.name),
+        ));
     }
     args.into_iter()
         .map(|a| match a {
             FunctionArgExpr::Expr(e) => Ok(e),
-            _ => Err(PlanError::at(f.name.span(), format!("`*` is not an argument of {}", f.name))),
+            _ => Err(PlanError::at(
+                f.name.span(),
+                format!("`*` is not an argument of {}", f.name),
+            )),
         })
         .collect()
 }
 
 /// Parses `TUMBLE(t, size)` / `HOP(t, slide, size)` (or the `_START`/`_END`/
 /// `_ROWTIME` variants) into a window, checking that `t` is the event time.
-pub(crate) fn parse_window_call(b: &Binder<'_>, f: &Function, name: &str, rel: &Relation) -> PlanResult<Window> {
-    let kind = if name.starts_with("TUMBLE") { "TUMBLE" } else { "HOP" };
+pub(crate) fn parse_window_call(
+    b: &Binder<'_>,
+    f: &Function,
+    name: &str,
+    rel: &Relation,
+) -> PlanResult<Window> {
+    let kind = if name.starts_with("TUMBLE") {
+        "TUMBLE"
+    } else {
+        "HOP"
+    };
     let args = expr_args(f)?;
     let want = if kind == "TUMBLE" { 2 } else { 3 };
     if args.len() != want {
-        let usage = if kind == "TUMBLE" { "TUMBLE(event_time, INTERVAL '1' MINUTE)" } else { "HOP(event_time, INTERVAL '1' MINUTE, INTERVAL '10' MINUTE) -- slide, then size" };
-        return Err(PlanError::at(f.name.span(), format!("{name} takes {want} arguments, found {}", args.len())).help(format!("write {usage}")));
+        let usage = if kind == "TUMBLE" {
+            "TUMBLE(event_time, INTERVAL '1' MINUTE)"
+        } else {
+            "HOP(event_time, INTERVAL '1' MINUTE, INTERVAL '10' MINUTE) -- slide, then size"
+        };
+        return Err(PlanError::at(
+            f.name.span(),
+            format!("{name} takes {want} arguments, found {}", args.len()),
+        )
+        .help(format!("write {usage}")));
     }
     if !rel.is_stream() {
-        return Err(PlanError::at(f.name.span(), format!("{name} needs a stream, but FROM reads a table")));
+        return Err(PlanError::at(
+            f.name.span(),
+            format!("{name} needs a stream, but FROM reads a table"),
+        ));
     }
-    let time_name = rel.time_attr.map(|i| rel.columns[i].name.clone()).unwrap_or_else(|| "rowtime".into());
+    let time_name = rel
+        .time_attr
+        .map(|i| rel.columns[i].name.clone())
+        .unwrap_or_else(|| "rowtime".into());
     let t = b.bind_expr(args[0], &Ctx::Row(rel))?;
     let is_time = match &t {
         ScalarExpr::RowTime => true,
@@ -127,42 +191,68 @@ pub(crate) fn parse_window_call(b: &Binder<'_>, f: &Function, name: &str, rel: &
         _ => false,
     };
     if !is_time {
-        return Err(PlanError::at(args[0].span(), format!("the first argument of {name} must be the stream's event time `{time_name}`"))
-            .help(format!("windows follow event time: write {name}({time_name}, ...) or {name}(rowtime, ...)")));
+        return Err(PlanError::at(
+            args[0].span(),
+            format!("the first argument of {name} must be the stream's event time `{time_name}`"),
+        )
+        .help(format!(
+            "windows follow event time: write {name}({time_name}, ...) or {name}(rowtime, ...)"
+        )));
     }
     let mut sizes = Vec::new();
     for a in &args[1..] {
         let Expr::Interval(i) = a else {
-            return Err(PlanError::at(a.span(), format!("{name} needs an INTERVAL here")).help("write INTERVAL '1' MINUTE"));
+            return Err(
+                PlanError::at(a.span(), format!("{name} needs an INTERVAL here"))
+                    .help("write INTERVAL '1' MINUTE"),
+            );
         };
         let iv = parse_interval(i, a.span())?;
         if iv.months != 0 || iv.millis <= 0 {
-            return Err(PlanError::at(a.span(), "window sizes must be positive fixed durations (seconds, minutes, hours, days)")
-                .help("months and years vary in length; use days"));
+            return Err(PlanError::at(
+                a.span(),
+                "window sizes must be positive fixed durations (seconds, minutes, hours, days)",
+            )
+            .help("months and years vary in length; use days"));
         }
         sizes.push(iv.millis);
     }
-    Ok(if kind == "TUMBLE" { Window::Tumble { size: sizes[0] } } else { Window::Hop { slide: sizes[0], size: sizes[1] } })
+    Ok(if kind == "TUMBLE" {
+        Window::Tumble { size: sizes[0] }
+    } else {
+        Window::Hop {
+            slide: sizes[0],
+            size: sizes[1],
+        }
+    })
 }
 
 /// Parses an INTERVAL literal: `INTERVAL '5' MINUTE`, `INTERVAL '1.5' HOUR`,
 /// `INTERVAL '90 seconds'`, `INTERVAL '1 hour 30 minutes'`, `INTERVAL '2' MONTH`.
 pub(crate) fn parse_interval(i: &sqlparser::ast::Interval, span: Span) -> PlanResult<Interval> {
     if i.last_field.is_some() {
-        return Err(PlanError::at(span, "INTERVAL ... TO ... is not supported").help("write a single unit: INTERVAL '90' SECOND"));
+        return Err(PlanError::at(span, "INTERVAL ... TO ... is not supported")
+            .help("write a single unit: INTERVAL '90' SECOND"));
     }
     let (text, negative) = match &*i.value {
         Expr::Value(v) => (literal_text(&v.value), false),
-        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match &**expr {
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match &**expr {
             Expr::Value(v) => (literal_text(&v.value), true),
             _ => (None, false),
         },
         _ => (None, false),
     };
     let Some(text) = text else {
-        return Err(PlanError::at(span, "INTERVAL needs a constant such as '5'").help("write INTERVAL '5' MINUTE"));
+        return Err(PlanError::at(span, "INTERVAL needs a constant such as '5'")
+            .help("write INTERVAL '5' MINUTE"));
     };
-    let bad = || PlanError::at(span, format!("cannot read INTERVAL '{text}'")).help("write INTERVAL '5' MINUTE or INTERVAL '90 seconds'");
+    let bad = || {
+        PlanError::at(span, format!("cannot read INTERVAL '{text}'"))
+            .help("write INTERVAL '5' MINUTE or INTERVAL '90 seconds'")
+    };
     let mut parts: Vec<(String, String)> = Vec::new();
     match &i.leading_field {
         Some(field) => parts.push((text.trim().to_string(), field.to_string())),
@@ -199,7 +289,10 @@ pub(crate) fn parse_interval(i: &sqlparser::ast::Interval, span: Span) -> PlanRe
         };
         let total = n * ms as f64;
         if total.fract() != 0.0 {
-            return Err(PlanError::at(span, format!("INTERVAL '{text}' is not a whole number of milliseconds")));
+            return Err(PlanError::at(
+                span,
+                format!("INTERVAL '{text}' is not a whole number of milliseconds"),
+            ));
         }
         out.millis += total as i64;
     }
@@ -228,6 +321,12 @@ fn is_time_unit(field: &DateTimeField) -> Option<String> {
 impl Binder<'_> {
     /// Binds an expression in a context.
     pub(crate) fn bind_expr(&self, e: &Expr, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+        if let Ctx::Over(o) = ctx
+            && let Expr::Function(f) = e
+            && f.over.is_some()
+        {
+            return self.bind_over_call(f, o);
+        }
         if let Ctx::Grouped(g) = ctx {
             if let Expr::Function(f) = e {
                 let name = function_name(f);
@@ -241,14 +340,19 @@ impl Binder<'_> {
             if !contains_aggregate(e) {
                 let bound = self.bind_expr(e, &Ctx::Row(g.input))?;
                 if let Some(i) = g.keys.iter().position(|k| *k == bound) {
-                    return Ok(ScalarExpr::column(i, key_label(&bound, i), bound.data_type()));
+                    return Ok(ScalarExpr::column(
+                        i,
+                        key_label(&bound, i),
+                        bound.data_type(),
+                    ));
                 }
                 if bound.is_constant() {
                     return Ok(bound);
                 }
             }
         }
-        self.bind_structure(e, ctx).map_err(|err| err.or_at(e.span()))
+        self.bind_structure(e, ctx)
+            .map_err(|err| err.or_at(e.span()))
     }
 
     fn bind_structure(&self, e: &Expr, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
@@ -256,48 +360,89 @@ impl Binder<'_> {
             Expr::Identifier(id) => self.bind_column(None, id, ctx),
             Expr::CompoundIdentifier(parts) => match parts.as_slice() {
                 [q, name] => self.bind_column(Some(q), name, ctx),
-                _ => Err(PlanError::at(e.span(), format!("`{e}` has too many parts")).help("write column or table.column")),
+                _ => Err(PlanError::at(e.span(), format!("`{e}` has too many parts"))
+                    .help("write column or table.column")),
             },
             Expr::Value(v) => literal(&v.value, v.span),
             Expr::TypedString(ts) => {
                 let text = literal_text(&ts.value.value).unwrap_or_default();
                 let ty = ts.data_type.to_string();
                 let parsed = match DataType::parse_sql(&ty) {
-                    Some(DataType::Timestamp) => time::parse_timestamp(&text).map(|t| (Value::Timestamp(t), DataType::Timestamp)).ok(),
-                    Some(DataType::Date) => time::parse_date(&text).map(|d| (Value::Date(d), DataType::Date)),
+                    Some(DataType::Timestamp) => time::parse_timestamp(&text)
+                        .map(|t| (Value::Timestamp(t), DataType::Timestamp))
+                        .ok(),
+                    Some(DataType::Date) => {
+                        time::parse_date(&text).map(|d| (Value::Date(d), DataType::Date))
+                    }
                     _ => {
-                        return Err(PlanError::at(e.span(), format!("{ty} literals are not supported")).help("write TIMESTAMP '2024-01-01 00:00:00' or DATE '2024-01-01'"));
+                        return Err(PlanError::at(
+                            e.span(),
+                            format!("{ty} literals are not supported"),
+                        )
+                        .help("write TIMESTAMP '2024-01-01 00:00:00' or DATE '2024-01-01'"));
                     }
                 };
                 parsed
                     .map(|(v, t)| ScalarExpr::Literal(v, t))
-                    .ok_or_else(|| PlanError::at(e.span(), format!("`{text}` is not a valid {ty}")).help("write 2024-01-31 or 2024-01-31 08:00:00"))
+                    .ok_or_else(|| {
+                        PlanError::at(e.span(), format!("`{text}` is not a valid {ty}"))
+                            .help("write 2024-01-31 or 2024-01-31 08:00:00")
+                    })
             }
             Expr::Nested(inner) => self.bind_expr(inner, ctx),
-            Expr::Interval(_) => Err(PlanError::at(e.span(), "an INTERVAL can only be added to or subtracted from a TIMESTAMP")
-                .help("write event_time + INTERVAL '1' HOUR")),
+            Expr::Interval(_) => Err(PlanError::at(
+                e.span(),
+                "an INTERVAL can only be added to or subtracted from a TIMESTAMP",
+            )
+            .help("write event_time + INTERVAL '1' HOUR")),
             Expr::BinaryOp { left, op, right } => self.bind_binary(e, left, op, right, ctx),
             Expr::UnaryOp { op, expr } => {
                 let inner = self.bind_expr(expr, ctx)?;
                 match op {
-                    UnaryOperator::Not => Ok(ScalarExpr::Not(Box::new(self.require_bool(inner, expr.span(), "NOT")?))),
+                    UnaryOperator::Not => Ok(ScalarExpr::Not(Box::new(self.require_bool(
+                        inner,
+                        expr.span(),
+                        "NOT",
+                    )?))),
                     UnaryOperator::Minus => match inner {
-                        ScalarExpr::Literal(Value::Int64(i), t) => Ok(ScalarExpr::Literal(Value::Int64(i.wrapping_neg()), t)),
-                        ScalarExpr::Literal(Value::Float64(f), t) => Ok(ScalarExpr::Literal(Value::Float64(-f), t)),
-                        other if other.data_type().is_numeric() || other.data_type() == DataType::Null => Ok(ScalarExpr::Negate(Box::new(other))),
-                        other => Err(PlanError::at(e.span(), format!("cannot negate {}", other.data_type()))),
+                        ScalarExpr::Literal(Value::Int64(i), t) => {
+                            Ok(ScalarExpr::Literal(Value::Int64(i.wrapping_neg()), t))
+                        }
+                        ScalarExpr::Literal(Value::Float64(f), t) => {
+                            Ok(ScalarExpr::Literal(Value::Float64(-f), t))
+                        }
+                        other
+                            if other.data_type().is_numeric()
+                                || other.data_type() == DataType::Null =>
+                        {
+                            Ok(ScalarExpr::Negate(Box::new(other)))
+                        }
+                        other => Err(PlanError::at(
+                            e.span(),
+                            format!("cannot negate {}", other.data_type()),
+                        )),
                     },
                     UnaryOperator::Plus => Ok(inner),
-                    other => Err(PlanError::at(e.span(), format!("operator `{other}` is not supported"))),
+                    other => Err(PlanError::at(
+                        e.span(),
+                        format!("operator `{other}` is not supported"),
+                    )),
                 }
             }
             Expr::IsNull(x) | Expr::IsNotNull(x) | Expr::IsUnknown(x) | Expr::IsNotUnknown(x) => {
                 let negated = matches!(e, Expr::IsNotNull(_) | Expr::IsNotUnknown(_));
-                Ok(ScalarExpr::IsNull { expr: Box::new(self.bind_expr(x, ctx)?), negated })
+                Ok(ScalarExpr::IsNull {
+                    expr: Box::new(self.bind_expr(x, ctx)?),
+                    negated,
+                })
             }
             Expr::IsTrue(x) | Expr::IsNotTrue(x) | Expr::IsFalse(x) | Expr::IsNotFalse(x) => {
                 let b = self.require_bool(self.bind_expr(x, ctx)?, x.span(), "IS TRUE/FALSE")?;
-                let cond = if matches!(e, Expr::IsTrue(_) | Expr::IsNotTrue(_)) { b } else { ScalarExpr::Not(Box::new(b)) };
+                let cond = if matches!(e, Expr::IsTrue(_) | Expr::IsNotTrue(_)) {
+                    b
+                } else {
+                    ScalarExpr::Not(Box::new(b))
+                };
                 let hit = matches!(e, Expr::IsTrue(_) | Expr::IsFalse(_));
                 Ok(ScalarExpr::Case {
                     whens: vec![(cond, lit_bool(hit))],
@@ -306,17 +451,36 @@ impl Binder<'_> {
                 })
             }
             Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
-                let (l, r) = self.unify(self.bind_expr(a, ctx)?, self.bind_expr(b, ctx)?, e.span(), "IS DISTINCT FROM")?;
-                Ok(ScalarExpr::IsDistinctFrom { left: Box::new(l), right: Box::new(r), negated: matches!(e, Expr::IsNotDistinctFrom(..)) })
+                let (l, r) = self.unify(
+                    self.bind_expr(a, ctx)?,
+                    self.bind_expr(b, ctx)?,
+                    e.span(),
+                    "IS DISTINCT FROM",
+                )?;
+                Ok(ScalarExpr::IsDistinctFrom {
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    negated: matches!(e, Expr::IsNotDistinctFrom(..)),
+                })
             }
-            Expr::InList { expr, list, negated } => {
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let probe = self.bind_expr(expr, ctx)?;
-                let items = list.iter().map(|i| self.bind_expr(i, ctx)).collect::<PlanResult<Vec<_>>>()?;
+                let items = list
+                    .iter()
+                    .map(|i| self.bind_expr(i, ctx))
+                    .collect::<PlanResult<Vec<_>>>()?;
                 let mut t = probe.data_type();
                 for it in &items {
                     t = coerce::common_type(t, it.data_type()).ok_or_else(|| {
-                        PlanError::at(e.span(), format!("IN compares {} with {}", probe.data_type(), it.data_type()))
-                            .help("make the list's values the same type as the tested expression")
+                        PlanError::at(
+                            e.span(),
+                            format!("IN compares {} with {}", probe.data_type(), it.data_type()),
+                        )
+                        .help("make the list's values the same type as the tested expression")
                     })?;
                 }
                 Ok(ScalarExpr::InList {
@@ -325,28 +489,71 @@ impl Binder<'_> {
                     negated: *negated,
                 })
             }
-            Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::Subquery(_) => {
-                Err(PlanError::at(e.span(), "subqueries in expressions are not supported")
-                    .help("join with a table instead, or list the values: x IN (1, 2, 3)"))
-            }
-            Expr::Between { expr, negated, low, high } => {
+            Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::Subquery(_) => Err(
+                PlanError::at(e.span(), "subqueries in expressions are not supported")
+                    .help("join with a table instead, or list the values: x IN (1, 2, 3)"),
+            ),
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
                 let x = self.bind_expr(expr, ctx)?;
-                let (x1, lo) = self.unify(x.clone(), self.bind_expr(low, ctx)?, e.span(), "BETWEEN")?;
+                let (x1, lo) =
+                    self.unify(x.clone(), self.bind_expr(low, ctx)?, e.span(), "BETWEEN")?;
                 let (x2, hi) = self.unify(x, self.bind_expr(high, ctx)?, e.span(), "BETWEEN")?;
-                let both = binary(BinaryOp::And, binary(BinaryOp::GtEq, x1, lo, DataType::Bool), binary(BinaryOp::LtEq, x2, hi, DataType::Bool), DataType::Bool);
-                Ok(if *negated { ScalarExpr::Not(Box::new(both)) } else { both })
+                let both = binary(
+                    BinaryOp::And,
+                    binary(BinaryOp::GtEq, x1, lo, DataType::Bool),
+                    binary(BinaryOp::LtEq, x2, hi, DataType::Bool),
+                    DataType::Bool,
+                );
+                Ok(if *negated {
+                    ScalarExpr::Not(Box::new(both))
+                } else {
+                    both
+                })
             }
-            Expr::Like { negated, any, expr, pattern, escape_char } | Expr::ILike { negated, any, expr, pattern, escape_char } => {
+            Expr::Like {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            }
+            | Expr::ILike {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => {
                 if *any || escape_char.is_some() {
-                    return Err(PlanError::at(e.span(), "LIKE ANY and LIKE ... ESCAPE are not supported"));
+                    return Err(PlanError::at(
+                        e.span(),
+                        "LIKE ANY and LIKE ... ESCAPE are not supported",
+                    ));
                 }
                 let x = self.string_operand(self.bind_expr(expr, ctx)?, expr.span(), "LIKE")?;
-                let p = self.string_operand(self.bind_expr(pattern, ctx)?, pattern.span(), "LIKE")?;
-                Ok(ScalarExpr::Like { expr: Box::new(x), pattern: Box::new(p), negated: *negated, case_insensitive: matches!(e, Expr::ILike { .. }) })
+                let p =
+                    self.string_operand(self.bind_expr(pattern, ctx)?, pattern.span(), "LIKE")?;
+                Ok(ScalarExpr::Like {
+                    expr: Box::new(x),
+                    pattern: Box::new(p),
+                    negated: *negated,
+                    case_insensitive: matches!(e, Expr::ILike { .. }),
+                })
             }
-            Expr::Cast { expr, data_type, format, .. } => {
+            Expr::Cast {
+                expr,
+                data_type,
+                format,
+                ..
+            } => {
                 if format.is_some() {
-                    return Err(PlanError::at(e.span(), "CAST ... FORMAT is not supported").help("use DATE_FORMAT or TO_TIMESTAMP"));
+                    return Err(PlanError::at(e.span(), "CAST ... FORMAT is not supported")
+                        .help("use DATE_FORMAT or TO_TIMESTAMP"));
                 }
                 let name = data_type.to_string();
                 let to = DataType::parse_sql(&name).ok_or_else(|| {
@@ -357,11 +564,22 @@ impl Binder<'_> {
                 Ok(match inner {
                     ScalarExpr::Literal(Value::Null, _) => ScalarExpr::Literal(Value::Null, to),
                     other if other.data_type() == to => other,
-                    other => ScalarExpr::Cast { expr: Box::new(other), to },
+                    other => ScalarExpr::Cast {
+                        expr: Box::new(other),
+                        to,
+                    },
                 })
             }
-            Expr::Case { operand, conditions, else_result, .. } => {
-                let op = operand.as_ref().map(|o| self.bind_expr(o, ctx)).transpose()?;
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let op = operand
+                    .as_ref()
+                    .map(|o| self.bind_expr(o, ctx))
+                    .transpose()?;
                 let mut whens = Vec::new();
                 for w in conditions {
                     let c = self.bind_expr(&w.condition, ctx)?;
@@ -374,16 +592,28 @@ impl Binder<'_> {
                     };
                     whens.push((c, self.bind_expr(&w.result, ctx)?));
                 }
-                let otherwise = else_result.as_ref().map(|x| self.bind_expr(x, ctx)).transpose()?;
+                let otherwise = else_result
+                    .as_ref()
+                    .map(|x| self.bind_expr(x, ctx))
+                    .transpose()?;
                 let mut t = DataType::Null;
                 for r in whens.iter().map(|(_, r)| r).chain(otherwise.as_ref()) {
                     t = coerce::common_type(t, r.data_type()).ok_or_else(|| {
-                        PlanError::at(e.span(), format!("CASE branches have different types: {t} and {}", r.data_type()))
-                            .help("CAST the branches to one type")
+                        PlanError::at(
+                            e.span(),
+                            format!(
+                                "CASE branches have different types: {t} and {}",
+                                r.data_type()
+                            ),
+                        )
+                        .help("CAST the branches to one type")
                     })?;
                 }
                 Ok(ScalarExpr::Case {
-                    whens: whens.into_iter().map(|(c, r)| (c, coerce::cast(r, t))).collect(),
+                    whens: whens
+                        .into_iter()
+                        .map(|(c, r)| (c, coerce::cast(r, t)))
+                        .collect(),
                     otherwise: otherwise.map(|o| Box::new(coerce::cast(o, t))),
                     data_type: t,
                 })
@@ -391,10 +621,21 @@ impl Binder<'_> {
             Expr::Extract { field, expr, .. } => {
                 let unit = field.to_string().to_ascii_uppercase();
                 let arg = self.bind_expr(expr, ctx)?;
-                self.call("EXTRACT", e.span(), vec![ScalarExpr::Literal(Value::String(unit), DataType::String), arg])
+                self.call(
+                    "EXTRACT",
+                    e.span(),
+                    vec![
+                        ScalarExpr::Literal(Value::String(unit), DataType::String),
+                        arg,
+                    ],
+                )
             }
             Expr::Floor { expr, field } | Expr::Ceil { expr, field } => {
-                let name = if matches!(e, Expr::Floor { .. }) { "FLOOR" } else { "CEIL" };
+                let name = if matches!(e, Expr::Floor { .. }) {
+                    "FLOOR"
+                } else {
+                    "CEIL"
+                };
                 let mut args = vec![self.bind_expr(expr, ctx)?];
                 match field {
                     CeilFloorKind::DateTimeField(f) => {
@@ -403,7 +644,11 @@ impl Binder<'_> {
                         }
                     }
                     CeilFloorKind::Scale(_) => {
-                        return Err(PlanError::at(e.span(), format!("{name}(x, scale) is not supported")).help("use ROUND(x, digits)"));
+                        return Err(PlanError::at(
+                            e.span(),
+                            format!("{name}(x, scale) is not supported"),
+                        )
+                        .help("use ROUND(x, digits)"));
                     }
                 }
                 self.call(name, e.span(), args)
@@ -412,20 +657,36 @@ impl Binder<'_> {
                 let args = vec![self.bind_expr(expr, ctx)?, self.bind_expr(r#in, ctx)?];
                 self.call("POSITION", e.span(), args)
             }
-            Expr::Substring { expr, substring_from, substring_for, .. } => {
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 let mut args = vec![self.bind_expr(expr, ctx)?];
                 match substring_from {
                     Some(f) => args.push(self.bind_expr(f, ctx)?),
-                    None => return Err(PlanError::at(e.span(), "SUBSTRING needs a start position").help("write SUBSTRING(s FROM 1 FOR 3)")),
+                    None => {
+                        return Err(PlanError::at(e.span(), "SUBSTRING needs a start position")
+                            .help("write SUBSTRING(s FROM 1 FOR 3)"));
+                    }
                 }
                 if let Some(n) = substring_for {
                     args.push(self.bind_expr(n, ctx)?);
                 }
                 self.call("SUBSTRING", e.span(), args)
             }
-            Expr::Trim { expr, trim_where, trim_what, trim_characters } => {
+            Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                trim_characters,
+            } => {
                 if trim_characters.is_some() {
-                    return Err(PlanError::at(e.span(), "TRIM with a character list is not supported"));
+                    return Err(PlanError::at(
+                        e.span(),
+                        "TRIM with a character list is not supported",
+                    ));
                 }
                 let name = match trim_where {
                     Some(sqlparser::ast::TrimWhereField::Leading) => "LTRIM",
@@ -439,11 +700,19 @@ impl Binder<'_> {
                 self.call(name, e.span(), args)
             }
             Expr::Function(f) => self.bind_function(f, ctx),
-            other => Err(PlanError::at(other.span(), format!("expression `{other}` is not supported"))),
+            other => Err(PlanError::at(
+                other.span(),
+                format!("expression `{other}` is not supported"),
+            )),
         }
     }
 
-    fn bind_column(&self, qualifier: Option<&Ident>, name: &Ident, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+    fn bind_column(
+        &self,
+        qualifier: Option<&Ident>,
+        name: &Ident,
+        ctx: &Ctx<'_>,
+    ) -> PlanResult<ScalarExpr> {
         let span = qualifier.map_or(name.span, |q| q.span.union(&name.span));
         let display = match qualifier {
             Some(q) => format!("{}.{}", q.value, name.value),
@@ -451,6 +720,7 @@ impl Binder<'_> {
         };
         let rel = match ctx {
             Ctx::Row(r) => *r,
+            Ctx::Over(o) => o.input,
             Ctx::Grouped(g) => {
                 // Reached only when the column is not a GROUP BY key.
                 self.bind_column(qualifier, name, &Ctx::Row(g.input))?;
@@ -458,12 +728,21 @@ impl Binder<'_> {
                     .help(format!("add `{display}` to GROUP BY, or aggregate it (e.g. MAX({display}))")));
             }
         };
-        match rel.resolve(qualifier.map(|q| q.value.as_str()), &name.value, name.quote_style.is_some()) {
+        match rel.resolve(
+            qualifier.map(|q| q.value.as_str()),
+            &name.value,
+            name.quote_style.is_some(),
+        ) {
             Ok(i) => {
                 let c = &rel.columns[i];
                 Ok(ScalarExpr::column(i, c.name.clone(), c.data_type))
             }
-            Err(Unresolved::Missing) if qualifier.is_none() && name.quote_style.is_none() && name.value.eq_ignore_ascii_case("rowtime") && rel.is_stream() => {
+            Err(Unresolved::Missing)
+                if qualifier.is_none()
+                    && name.quote_style.is_none()
+                    && name.value.eq_ignore_ascii_case("rowtime")
+                    && rel.is_stream() =>
+            {
                 Ok(ScalarExpr::RowTime)
             }
             Err(Unresolved::Missing) => {
@@ -475,18 +754,34 @@ impl Binder<'_> {
                 };
                 Err(PlanError::at(span, format!("unknown column `{display}`")).help(help))
             }
-            Err(Unresolved::Ambiguous(cands)) => Err(PlanError::at(span, format!("column `{display}` is ambiguous: {}", cands.join(", ")))
-                .help("qualify it with its table: t.column")),
+            Err(Unresolved::Ambiguous(cands)) => Err(PlanError::at(
+                span,
+                format!("column `{display}` is ambiguous: {}", cands.join(", ")),
+            )
+            .help("qualify it with its table: t.column")),
         }
     }
 
-    fn bind_binary(&self, e: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr, ctx: &Ctx<'_>) -> PlanResult<ScalarExpr> {
+    fn bind_binary(
+        &self,
+        e: &Expr,
+        left: &Expr,
+        op: &BinaryOperator,
+        right: &Expr,
+        ctx: &Ctx<'_>,
+    ) -> PlanResult<ScalarExpr> {
         // timestamp ± INTERVAL
         if matches!(op, BinaryOperator::Plus | BinaryOperator::Minus) {
-            let sign = if matches!(op, BinaryOperator::Minus) { -1 } else { 1 };
+            let sign = if matches!(op, BinaryOperator::Minus) {
+                -1
+            } else {
+                1
+            };
             let interval_side = match (left, right) {
                 (_, Expr::Interval(i)) => Some((left, parse_interval(i, right.span())?)),
-                (Expr::Interval(i), _) if sign == 1 => Some((right, parse_interval(i, left.span())?)),
+                (Expr::Interval(i), _) if sign == 1 => {
+                    Some((right, parse_interval(i, left.span())?))
+                }
                 _ => None,
             };
             if let Some((base, iv)) = interval_side {
@@ -494,11 +789,20 @@ impl Binder<'_> {
                 let b = match b.data_type() {
                     DataType::Timestamp => b,
                     DataType::Date | DataType::Null => coerce::cast(b, DataType::Timestamp),
-                    t => return Err(PlanError::at(e.span(), format!("cannot add an INTERVAL to {t}")).help("INTERVALs apply to TIMESTAMP or DATE values")),
+                    t => {
+                        return Err(PlanError::at(
+                            e.span(),
+                            format!("cannot add an INTERVAL to {t}"),
+                        )
+                        .help("INTERVALs apply to TIMESTAMP or DATE values"));
+                    }
                 };
                 return Ok(ScalarExpr::AddInterval {
                     expr: Box::new(b),
-                    interval: Interval { months: iv.months * sign as i32, millis: iv.millis * sign },
+                    interval: Interval {
+                        months: iv.months * sign as i32,
+                        millis: iv.millis * sign,
+                    },
                 });
             }
         }
@@ -520,14 +824,24 @@ impl Binder<'_> {
             BinaryOperator::Or => BinaryOp::Or,
             BinaryOperator::StringConcat => BinaryOp::Concat,
             other => {
-                return Err(PlanError::at(e.span(), format!("operator `{other}` is not supported")).help("use + - * / % || = <> < <= > >= AND OR"));
+                return Err(PlanError::at(
+                    e.span(),
+                    format!("operator `{other}` is not supported"),
+                )
+                .help("use + - * / % || = <> < <= > >= AND OR"));
             }
         };
         self.binary_op(op, l, r, e.span())
     }
 
     /// Types and builds `l op r`.
-    pub(crate) fn binary_op(&self, op: BinaryOp, l: ScalarExpr, r: ScalarExpr, span: Span) -> PlanResult<ScalarExpr> {
+    pub(crate) fn binary_op(
+        &self,
+        op: BinaryOp,
+        l: ScalarExpr,
+        r: ScalarExpr,
+        span: Span,
+    ) -> PlanResult<ScalarExpr> {
         let (lt, rt) = (l.data_type(), r.data_type());
         match op {
             BinaryOp::And | BinaryOp::Or => {
@@ -547,23 +861,42 @@ impl Binder<'_> {
             _ => {
                 let numeric = |t: DataType| t.is_numeric() || t == DataType::Null;
                 if !numeric(lt) || !numeric(rt) {
-                    let help = if lt == DataType::Timestamp && rt == DataType::Timestamp && op == BinaryOp::Sub {
-                        "use TIMESTAMPDIFF(SECOND, a, b) for the time between two timestamps".to_string()
+                    let help = if lt == DataType::Timestamp
+                        && rt == DataType::Timestamp
+                        && op == BinaryOp::Sub
+                    {
+                        "use TIMESTAMPDIFF(SECOND, a, b) for the time between two timestamps"
+                            .to_string()
                     } else {
                         "arithmetic needs numbers; CAST the operands".to_string()
                     };
-                    return Err(PlanError::at(span, format!("cannot apply `{}` to {lt} and {rt}", op.symbol())).help(help));
+                    return Err(PlanError::at(
+                        span,
+                        format!("cannot apply `{}` to {lt} and {rt}", op.symbol()),
+                    )
+                    .help(help));
                 }
                 let t = coerce::common_type(lt, rt).unwrap_or(DataType::Null);
-                let t = if t == DataType::Null { DataType::Int64 } else { t };
+                let t = if t == DataType::Null {
+                    DataType::Int64
+                } else {
+                    t
+                };
                 Ok(binary(op, coerce::cast(l, t), coerce::cast(r, t), t))
             }
         }
     }
 
-    fn unify(&self, l: ScalarExpr, r: ScalarExpr, span: Span, what: &str) -> PlanResult<(ScalarExpr, ScalarExpr)> {
+    fn unify(
+        &self,
+        l: ScalarExpr,
+        r: ScalarExpr,
+        span: Span,
+        what: &str,
+    ) -> PlanResult<(ScalarExpr, ScalarExpr)> {
         coerce::unify(l, r).map_err(|(lt, rt)| {
-            PlanError::at(span, format!("cannot compare {lt} with {rt} in `{what}`")).help("CAST one side so both have the same type")
+            PlanError::at(span, format!("cannot compare {lt} with {rt} in `{what}`"))
+                .help("CAST one side so both have the same type")
         })
     }
 
@@ -571,7 +904,10 @@ impl Binder<'_> {
         match e.data_type() {
             DataType::String => Ok(e),
             DataType::Null => Ok(coerce::cast(e, DataType::String)),
-            t => Err(PlanError::at(span, format!("{what} needs VARCHAR, found {t}")).help("CAST(x AS VARCHAR)")),
+            t => Err(
+                PlanError::at(span, format!("{what} needs VARCHAR, found {t}"))
+                    .help("CAST(x AS VARCHAR)"),
+            ),
         }
     }
 
@@ -579,26 +915,43 @@ impl Binder<'_> {
         let name = function_name(f);
         let span = f.name.span();
         if f.over.is_some() {
-            return Err(PlanError::at(span, format!("{name}(...) OVER (...) is not supported"))
-                .help("aggregate per window with GROUP BY TUMBLE(...) or HOP(...)"));
+            return Err(
+                PlanError::at(span, format!("{name}(...) OVER (...) is not supported"))
+                    .help("aggregate per window with GROUP BY TUMBLE(...) or HOP(...)"),
+            );
         }
         if f.filter.is_some() {
             return Err(PlanError::at(span, "FILTER (WHERE ...) is not supported")
                 .help("write SUM(CASE WHEN cond THEN 1 ELSE 0 END) instead of COUNT(*) FILTER (WHERE cond)"));
         }
-        if !f.within_group.is_empty() || f.null_treatment.is_some() || !matches!(f.parameters, FunctionArguments::None) {
-            return Err(PlanError::at(span, format!("this form of {name}(...) is not supported")));
+        if !f.within_group.is_empty()
+            || f.null_treatment.is_some()
+            || !matches!(f.parameters, FunctionArguments::None)
+        {
+            return Err(PlanError::at(
+                span,
+                format!("this form of {name}(...) is not supported"),
+            ));
         }
         if is_aggregate_name(&name) {
             return Err(PlanError::at(span, format!("aggregate {name} is not allowed here"))
                 .help("aggregates go in the SELECT or HAVING of a query with GROUP BY TUMBLE(...) or HOP(...)"));
         }
         if name == "TUMBLE" || name == "HOP" {
-            return Err(PlanError::at(span, format!("{name} may only appear in GROUP BY"))
-                .help(format!("group by the window, and select {name}_START / {name}_END for its bounds")));
+            return Err(
+                PlanError::at(span, format!("{name} may only appear in GROUP BY")).help(format!(
+                    "group by the window, and select {name}_START / {name}_END for its bounds"
+                )),
+            );
         }
         if WINDOW_AUX.contains(&name.as_str()) {
-            return Err(PlanError::at(span, format!("{name} needs a query with GROUP BY {}(...)", name.split('_').next().unwrap_or("TUMBLE"))));
+            return Err(PlanError::at(
+                span,
+                format!(
+                    "{name} needs a query with GROUP BY {}(...)",
+                    name.split('_').next().unwrap_or("TUMBLE")
+                ),
+            ));
         }
         if NONDETERMINISTIC.contains(&name.as_str()) {
             return Err(PlanError::at(span, format!("{name} is not supported: it would give different results in a backfill and a live run"))
@@ -611,7 +964,10 @@ impl Binder<'_> {
             let unit = matches!(name.as_str(), "TIMESTAMPADD" | "TIMESTAMPDIFF") && i == 0;
             match a {
                 Expr::Identifier(id) if unit && id.quote_style.is_none() => {
-                    args.push(ScalarExpr::Literal(Value::String(id.value.to_ascii_uppercase()), DataType::String));
+                    args.push(ScalarExpr::Literal(
+                        Value::String(id.value.to_ascii_uppercase()),
+                        DataType::String,
+                    ));
                 }
                 _ => args.push(self.bind_expr(a, ctx)?),
             }
@@ -624,20 +980,46 @@ impl Binder<'_> {
                 let mut t = DataType::Null;
                 for a in &args {
                     t = coerce::common_type(t, a.data_type()).ok_or_else(|| {
-                        PlanError::at(span, format!("COALESCE arguments have different types: {t} and {}", a.data_type())).help("CAST them to one type")
+                        PlanError::at(
+                            span,
+                            format!(
+                                "COALESCE arguments have different types: {t} and {}",
+                                a.data_type()
+                            ),
+                        )
+                        .help("CAST them to one type")
                     })?;
                 }
-                let mut args: Vec<ScalarExpr> = args.into_iter().map(|a| coerce::cast(a, t)).collect();
+                let mut args: Vec<ScalarExpr> =
+                    args.into_iter().map(|a| coerce::cast(a, t)).collect();
                 let last = args.pop().expect("non-empty");
-                let whens = args.into_iter().map(|a| (ScalarExpr::IsNull { expr: Box::new(a.clone()), negated: true }, a)).collect();
-                Ok(ScalarExpr::Case { whens, otherwise: Some(Box::new(last)), data_type: t })
+                let whens = args
+                    .into_iter()
+                    .map(|a| {
+                        (
+                            ScalarExpr::IsNull {
+                                expr: Box::new(a.clone()),
+                                negated: true,
+                            },
+                            a,
+                        )
+                    })
+                    .collect();
+                Ok(ScalarExpr::Case {
+                    whens,
+                    otherwise: Some(Box::new(last)),
+                    data_type: t,
+                })
             }
             "NULLIF" => {
                 let [a, b] = two(args, &name, span)?;
                 let t = a.data_type();
                 let (l, r) = self.unify(a.clone(), b, span, "NULLIF")?;
                 Ok(ScalarExpr::Case {
-                    whens: vec![(binary(BinaryOp::Eq, l, r, DataType::Bool), ScalarExpr::Literal(Value::Null, t))],
+                    whens: vec![(
+                        binary(BinaryOp::Eq, l, r, DataType::Bool),
+                        ScalarExpr::Literal(Value::Null, t),
+                    )],
                     otherwise: Some(Box::new(a)),
                     data_type: t,
                 })
@@ -646,9 +1028,20 @@ impl Binder<'_> {
                 let [c, a, b] = three(args, &name, span)?;
                 let c = self.require_bool(c, span, "IF")?;
                 let t = coerce::common_type(a.data_type(), b.data_type()).ok_or_else(|| {
-                    PlanError::at(span, format!("IF branches have different types: {} and {}", a.data_type(), b.data_type()))
+                    PlanError::at(
+                        span,
+                        format!(
+                            "IF branches have different types: {} and {}",
+                            a.data_type(),
+                            b.data_type()
+                        ),
+                    )
                 })?;
-                Ok(ScalarExpr::Case { whens: vec![(c, coerce::cast(a, t))], otherwise: Some(Box::new(coerce::cast(b, t))), data_type: t })
+                Ok(ScalarExpr::Case {
+                    whens: vec![(c, coerce::cast(a, t))],
+                    otherwise: Some(Box::new(coerce::cast(b, t))),
+                    data_type: t,
+                })
             }
             "MOD" => {
                 let [a, b] = two(args, &name, span)?;
@@ -659,11 +1052,28 @@ impl Binder<'_> {
     }
 
     /// Calls a registered scalar function, checking its arguments.
-    pub(crate) fn call(&self, name: &str, span: Span, args: Vec<ScalarExpr>) -> PlanResult<ScalarExpr> {
+    pub(crate) fn call(
+        &self,
+        name: &str,
+        span: Span,
+        args: Vec<ScalarExpr>,
+    ) -> PlanResult<ScalarExpr> {
         let Some(func) = self.registry.scalar(name) else {
             let names = self.registry.names();
             let mut refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            refs.extend(["COALESCE", "NULLIF", "IF", "MOD", "COUNT", "SUM", "AVG", "MIN", "MAX", "STDDEV_POP", "VAR_POP"]);
+            refs.extend([
+                "COALESCE",
+                "NULLIF",
+                "IF",
+                "MOD",
+                "COUNT",
+                "SUM",
+                "AVG",
+                "MIN",
+                "MAX",
+                "STDDEV_POP",
+                "VAR_POP",
+            ]);
             let lower = name.to_ascii_lowercase();
             let upper_refs: Vec<String> = refs.iter().map(|r| r.to_ascii_lowercase()).collect();
             let lower_refs: Vec<&str> = upper_refs.iter().map(String::as_str).collect();
@@ -673,27 +1083,52 @@ impl Binder<'_> {
             };
             return Err(PlanError::at(span, format!("unknown function `{name}`")).help(help));
         };
-        let literals: Vec<Option<Value>> = args.iter().map(|a| match a {
-            ScalarExpr::Literal(v, _) => Some(v.clone()),
-            _ => None,
-        }).collect();
-        let infos: Vec<ArgInfo<'_>> = args.iter().zip(&literals).map(|(a, l)| ArgInfo { data_type: a.data_type(), literal: l.as_ref() }).collect();
-        let data_type = func.return_type(&infos).map_err(|m| PlanError::at(span, format!("{name}: {m}")))?;
-        Ok(ScalarExpr::Function { func, args, data_type })
+        let literals: Vec<Option<Value>> = args
+            .iter()
+            .map(|a| match a {
+                ScalarExpr::Literal(v, _) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        let infos: Vec<ArgInfo<'_>> = args
+            .iter()
+            .zip(&literals)
+            .map(|(a, l)| ArgInfo {
+                data_type: a.data_type(),
+                literal: l.as_ref(),
+            })
+            .collect();
+        let data_type = func
+            .return_type(&infos)
+            .map_err(|m| PlanError::at(span, format!("{name}: {m}")))?;
+        Ok(ScalarExpr::Function {
+            func,
+            args,
+            data_type,
+        })
     }
 
-    fn bind_aggregate(&self, f: &Function, func: AggFunc, g: &Grouped<'_>) -> PlanResult<ScalarExpr> {
+    fn bind_aggregate(
+        &self,
+        f: &Function,
+        func: AggFunc,
+        g: &Grouped<'_>,
+    ) -> PlanResult<ScalarExpr> {
         let span = f.name.span();
         let name = func.name();
         if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
-            return Err(PlanError::at(span, format!("{name} with OVER, FILTER or WITHIN GROUP is not supported"))
-                .help("use CASE inside the aggregate: SUM(CASE WHEN cond THEN x END)"));
+            return Err(PlanError::at(
+                span,
+                format!("{name} with OVER, FILTER or WITHIN GROUP is not supported"),
+            )
+            .help("use CASE inside the aggregate: SUM(CASE WHEN cond THEN x END)"));
         }
         let (args, distinct) = plain_args(f)?;
         let arg = match (func, args.as_slice()) {
             (AggFunc::Count, [] | [FunctionArgExpr::Wildcard]) => {
                 if distinct {
-                    return Err(PlanError::at(span, "COUNT(DISTINCT *) is not supported").help("count a column: COUNT(DISTINCT customer_id)"));
+                    return Err(PlanError::at(span, "COUNT(DISTINCT *) is not supported")
+                        .help("count a column: COUNT(DISTINCT customer_id)"));
                 }
                 None
             }
@@ -705,32 +1140,70 @@ impl Binder<'_> {
             }
             _ => return Err(PlanError::at(span, format!("{name} takes one argument"))),
         };
-        let t = arg.as_ref().map(ScalarExpr::data_type);
-        let data_type = match (func, t) {
-            (AggFunc::Count, _) => DataType::Int64,
-            (AggFunc::Sum, Some(DataType::Int64 | DataType::Null)) => DataType::Int64,
-            (AggFunc::Sum, Some(DataType::Float64)) => DataType::Float64,
-            (AggFunc::Avg | AggFunc::StddevPop | AggFunc::VarPop, Some(t)) if t.is_numeric() || t == DataType::Null => DataType::Float64,
-            (AggFunc::Min | AggFunc::Max, Some(t)) if t != DataType::Null => t,
-            (_, t) => {
-                return Err(PlanError::at(span, format!("{name} does not accept {}", t.map_or("*".to_string(), |t| t.to_string())))
-                    .help(match func {
-                        AggFunc::Min | AggFunc::Max => "MIN/MAX need a typed value".to_string(),
-                        _ => format!("{name} needs a number; CAST it to DOUBLE or BIGINT"),
-                    }));
-            }
-        };
+        let data_type = aggregate_type(func, arg.as_ref().map(ScalarExpr::data_type), span)?;
         let distinct = match (func, distinct) {
             (AggFunc::Count, d) => d,
             (AggFunc::Min | AggFunc::Max, _) => false,
             (_, true) => {
-                return Err(PlanError::at(span, format!("{name}(DISTINCT ...) is not supported")).help("COUNT(DISTINCT x) is"));
+                return Err(
+                    PlanError::at(span, format!("{name}(DISTINCT ...) is not supported"))
+                        .help("COUNT(DISTINCT x) is"),
+                );
             }
             (_, false) => false,
         };
         // Aggregates of an untyped NULL read it as BIGINT.
-        let arg = arg.map(|a| if a.data_type() == DataType::Null { coerce::cast(a, DataType::Int64) } else { a });
-        let call = AggregateCall { func, arg, distinct, data_type };
+        let arg = arg.map(|a| {
+            if a.data_type() == DataType::Null {
+                coerce::cast(a, DataType::Int64)
+            } else {
+                a
+            }
+        });
+        // AVG of doubles shares state with SUM and COUNT of the same column:
+        // SUM is exact until rounded once, so SUM / COUNT gives the same bits.
+        if func == AggFunc::Avg
+            && arg
+                .as_ref()
+                .is_some_and(|a| a.data_type() == DataType::Float64)
+        {
+            let sum = self.register_aggregate(
+                g,
+                AggregateCall {
+                    func: AggFunc::Sum,
+                    arg: arg.clone(),
+                    distinct: false,
+                    data_type: DataType::Float64,
+                },
+            );
+            let count = self.register_aggregate(
+                g,
+                AggregateCall {
+                    func: AggFunc::Count,
+                    arg,
+                    distinct: false,
+                    data_type: DataType::Int64,
+                },
+            );
+            return Ok(binary(
+                BinaryOp::Div,
+                sum,
+                coerce::cast(count, DataType::Float64),
+                DataType::Float64,
+            ));
+        }
+        let call = AggregateCall {
+            func,
+            arg,
+            distinct,
+            data_type,
+        };
+        Ok(self.register_aggregate(g, call))
+    }
+
+    /// Adds an aggregate to the grouped query (once) and returns its output column.
+    fn register_aggregate(&self, g: &Grouped<'_>, call: AggregateCall) -> ScalarExpr {
+        let data_type = call.data_type;
         let mut aggs = g.aggs.borrow_mut();
         let idx = match aggs.iter().position(|a| *a == call) {
             Some(i) => i,
@@ -739,14 +1212,22 @@ impl Binder<'_> {
                 aggs.len() - 1
             }
         };
-        Ok(ScalarExpr::column(g.keys.len() + 2 + idx, call.to_string(), data_type))
+        ScalarExpr::column(g.keys.len() + 2 + idx, call.to_string(), data_type)
     }
 
-    fn bind_window_bound(&self, f: &Function, name: &str, g: &Grouped<'_>) -> PlanResult<ScalarExpr> {
+    fn bind_window_bound(
+        &self,
+        f: &Function,
+        name: &str,
+        g: &Grouped<'_>,
+    ) -> PlanResult<ScalarExpr> {
         let w = parse_window_call(self, f, name, g.input)?;
         if w != g.window {
-            return Err(PlanError::at(f.name.span(), format!("{name} describes {w}, but the query groups by {}", g.window))
-                .help("pass the same arguments as the GROUP BY window"));
+            return Err(PlanError::at(
+                f.name.span(),
+                format!("{name} describes {w}, but the query groups by {}", g.window),
+            )
+            .help("pass the same arguments as the GROUP BY window"));
         }
         let k = g.keys.len();
         Ok(if name.ends_with("_START") {
@@ -757,6 +1238,39 @@ impl Binder<'_> {
             ScalarExpr::RowTime
         })
     }
+}
+
+/// The result type of an aggregate over an argument of type `t` (`None` for `*`).
+pub(crate) fn aggregate_type(
+    func: AggFunc,
+    t: Option<DataType>,
+    span: Span,
+) -> PlanResult<DataType> {
+    let name = func.name();
+    Ok(match (func, t) {
+        (AggFunc::Count, _) => DataType::Int64,
+        (AggFunc::Sum, Some(DataType::Int64 | DataType::Null)) => DataType::Int64,
+        (AggFunc::Sum, Some(DataType::Float64)) => DataType::Float64,
+        (AggFunc::Avg | AggFunc::StddevPop | AggFunc::VarPop, Some(t))
+            if t.is_numeric() || t == DataType::Null =>
+        {
+            DataType::Float64
+        }
+        (AggFunc::Min | AggFunc::Max, Some(t)) if t != DataType::Null => t,
+        (_, t) => {
+            return Err(PlanError::at(
+                span,
+                format!(
+                    "{name} does not accept {}",
+                    t.map_or("*".to_string(), |t| t.to_string())
+                ),
+            )
+            .help(match func {
+                AggFunc::Min | AggFunc::Max => "MIN/MAX need a typed value".to_string(),
+                _ => format!("{name} needs a number; CAST it to DOUBLE or BIGINT"),
+            }));
+        }
+    })
 }
 
 fn key_label(e: &ScalarExpr, i: usize) -> String {
@@ -771,7 +1285,12 @@ fn lit_bool(b: bool) -> ScalarExpr {
 }
 
 pub(crate) fn binary(op: BinaryOp, l: ScalarExpr, r: ScalarExpr, t: DataType) -> ScalarExpr {
-    ScalarExpr::Binary { op, left: Box::new(l), right: Box::new(r), data_type: t }
+    ScalarExpr::Binary {
+        op,
+        left: Box::new(l),
+        right: Box::new(r),
+        data_type: t,
+    }
 }
 
 fn literal(v: &SqlValue, span: Span) -> PlanResult<ScalarExpr> {
@@ -786,7 +1305,10 @@ fn literal(v: &SqlValue, span: Span) -> PlanResult<ScalarExpr> {
                 return Err(PlanError::at(span, format!("number `{s}` is out of range")));
             }
         }
-        SqlValue::SingleQuotedString(s) | SqlValue::EscapedStringLiteral(s) | SqlValue::NationalStringLiteral(s) | SqlValue::UnicodeStringLiteral(s) => {
+        SqlValue::SingleQuotedString(s)
+        | SqlValue::EscapedStringLiteral(s)
+        | SqlValue::NationalStringLiteral(s)
+        | SqlValue::UnicodeStringLiteral(s) => {
             ScalarExpr::Literal(Value::String(s.clone()), DataType::String)
         }
         SqlValue::Boolean(b) => lit_bool(*b),
@@ -799,14 +1321,23 @@ fn literal(v: &SqlValue, span: Span) -> PlanResult<ScalarExpr> {
                 .ok_or_else(|| PlanError::at(span, format!("`X'{h}'` is not valid hex")))?;
             ScalarExpr::Literal(Value::Bytes(bytes), DataType::Bytes)
         }
-        other => return Err(PlanError::at(span, format!("literal `{other}` is not supported"))),
+        other => {
+            return Err(PlanError::at(
+                span,
+                format!("literal `{other}` is not supported"),
+            ));
+        }
     })
 }
 
 fn two(args: Vec<ScalarExpr>, name: &str, span: Span) -> PlanResult<[ScalarExpr; 2]> {
-    args.try_into().map_err(|a: Vec<ScalarExpr>| PlanError::at(span, format!("{name} takes 2 arguments, found {}", a.len())))
+    args.try_into().map_err(|a: Vec<ScalarExpr>| {
+        PlanError::at(span, format!("{name} takes 2 arguments, found {}", a.len()))
+    })
 }
 
 fn three(args: Vec<ScalarExpr>, name: &str, span: Span) -> PlanResult<[ScalarExpr; 3]> {
-    args.try_into().map_err(|a: Vec<ScalarExpr>| PlanError::at(span, format!("{name} takes 3 arguments, found {}", a.len())))
+    args.try_into().map_err(|a: Vec<ScalarExpr>| {
+        PlanError::at(span, format!("{name} takes 3 arguments, found {}", a.len()))
+    })
 }

@@ -29,7 +29,10 @@ pub fn cast(e: ScalarExpr, to: DataType) -> ScalarExpr {
     {
         return ScalarExpr::Literal(c, to);
     }
-    ScalarExpr::Cast { expr: Box::new(e), to }
+    ScalarExpr::Cast {
+        expr: Box::new(e),
+        to,
+    }
 }
 
 /// Converts a constant, when the conversion is exact.
@@ -47,7 +50,10 @@ pub fn convert_literal(v: &Value, to: DataType) -> Option<Value> {
 /// Brings two operands of a comparison to one type: numbers widen, dates
 /// widen to timestamps, and a string literal next to a TIMESTAMP or DATE is
 /// parsed. `None` if they cannot be compared.
-pub fn unify(l: ScalarExpr, r: ScalarExpr) -> Result<(ScalarExpr, ScalarExpr), (DataType, DataType)> {
+pub fn unify(
+    l: ScalarExpr,
+    r: ScalarExpr,
+) -> Result<(ScalarExpr, ScalarExpr), (DataType, DataType)> {
     let (lt, rt) = (l.data_type(), r.data_type());
     // '2024-01-01' compared with a timestamp column
     for (lit, other) in [(&l, rt), (&r, lt)] {
@@ -61,7 +67,9 @@ pub fn unify(l: ScalarExpr, r: ScalarExpr) -> Result<(ScalarExpr, ScalarExpr), (
     }
     let target = match (lt, rt) {
         (DataType::String, t) | (t, DataType::String)
-            if t.is_temporal() && (matches!(l, ScalarExpr::Literal(..)) || matches!(r, ScalarExpr::Literal(..))) =>
+            if t.is_temporal()
+                && (matches!(l, ScalarExpr::Literal(..))
+                    || matches!(r, ScalarExpr::Literal(..))) =>
         {
             t
         }

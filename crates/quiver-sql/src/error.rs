@@ -21,12 +21,20 @@ impl PlanError {
     /// An error at a span of the SQL (an empty span means "unknown place").
     pub fn at(span: Span, message: impl Into<String>) -> PlanError {
         let location = (span.start.line > 0).then_some(span.start);
-        PlanError { message: message.into(), location, help: None }
+        PlanError {
+            message: message.into(),
+            location,
+            help: None,
+        }
     }
 
     /// An error with no position.
     pub fn new(message: impl Into<String>) -> PlanError {
-        PlanError { message: message.into(), location: None, help: None }
+        PlanError {
+            message: message.into(),
+            location: None,
+            help: None,
+        }
     }
 
     /// Adds a hint.
@@ -106,7 +114,11 @@ fn offset_of(text: &str, loc: Location) -> Option<usize> {
     let mut offset = 0;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         if i + 1 == loc.line as usize {
-            let within: usize = line.chars().take(loc.column.saturating_sub(1) as usize).map(char::len_utf8).sum();
+            let within: usize = line
+                .chars()
+                .take(loc.column.saturating_sub(1) as usize)
+                .map(char::len_utf8)
+                .sum();
             return Some(offset + within);
         }
         offset += line.len();
@@ -129,8 +141,14 @@ mod tests {
     fn finds_keywords_as_whole_words() {
         let sql = "SELECT a\nFROM t\nORDER BY a";
         assert_eq!(find_keyword(sql, "order", None), Some(Location::new(3, 1)));
-        assert_eq!(find_keyword(sql, "from", Some(Location::new(3, 1))), Some(Location::new(2, 1)));
+        assert_eq!(
+            find_keyword(sql, "from", Some(Location::new(3, 1))),
+            Some(Location::new(2, 1))
+        );
         assert_eq!(find_keyword("SELECT orders FROM t", "order", None), None);
-        assert_eq!(find_keyword_after(sql, "BY", Location::new(2, 1)), Some(Location::new(3, 7)));
+        assert_eq!(
+            find_keyword_after(sql, "BY", Location::new(2, 1)),
+            Some(Location::new(3, 7))
+        );
     }
 }

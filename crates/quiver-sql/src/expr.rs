@@ -77,12 +77,23 @@ impl BinaryOp {
 
     /// Whether the operator compares its operands.
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq)
+        matches!(
+            self,
+            BinaryOp::Eq
+                | BinaryOp::NotEq
+                | BinaryOp::Lt
+                | BinaryOp::LtEq
+                | BinaryOp::Gt
+                | BinaryOp::GtEq
+        )
     }
 
     /// Whether the operator is arithmetic.
     pub fn is_arithmetic(self) -> bool {
-        matches!(self, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod)
+        matches!(
+            self,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
+        )
     }
 }
 
@@ -210,23 +221,32 @@ impl ScalarExpr {
 
     /// A column reference.
     pub fn column(index: usize, name: impl Into<String>, data_type: DataType) -> ScalarExpr {
-        ScalarExpr::Column { index, name: name.into(), data_type }
+        ScalarExpr::Column {
+            index,
+            name: name.into(),
+            data_type,
+        }
     }
 
     /// The child expressions.
     pub fn children(&self) -> Vec<&ScalarExpr> {
         match self {
             ScalarExpr::Column { .. } | ScalarExpr::RowTime | ScalarExpr::Literal(..) => vec![],
-            ScalarExpr::Binary { left, right, .. } | ScalarExpr::IsDistinctFrom { left, right, .. } => {
+            ScalarExpr::Binary { left, right, .. }
+            | ScalarExpr::IsDistinctFrom { left, right, .. } => {
                 vec![left, right]
             }
             ScalarExpr::Not(e) | ScalarExpr::Negate(e) => vec![e],
-            ScalarExpr::IsNull { expr, .. } | ScalarExpr::Cast { expr, .. } | ScalarExpr::AddInterval { expr, .. } => {
+            ScalarExpr::IsNull { expr, .. }
+            | ScalarExpr::Cast { expr, .. }
+            | ScalarExpr::AddInterval { expr, .. } => {
                 vec![expr]
             }
             ScalarExpr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
             ScalarExpr::Like { expr, pattern, .. } => vec![expr, pattern],
-            ScalarExpr::Case { whens, otherwise, .. } => whens
+            ScalarExpr::Case {
+                whens, otherwise, ..
+            } => whens
                 .iter()
                 .flat_map(|(c, r)| [c, r])
                 .chain(otherwise.as_deref())
@@ -264,38 +284,87 @@ impl ScalarExpr {
     pub fn map_columns(&self, f: &dyn Fn(usize) -> usize) -> ScalarExpr {
         let m = |e: &ScalarExpr| Box::new(e.map_columns(f));
         match self {
-            ScalarExpr::Column { index, name, data_type } => {
-                ScalarExpr::Column { index: f(*index), name: name.clone(), data_type: *data_type }
-            }
+            ScalarExpr::Column {
+                index,
+                name,
+                data_type,
+            } => ScalarExpr::Column {
+                index: f(*index),
+                name: name.clone(),
+                data_type: *data_type,
+            },
             ScalarExpr::RowTime | ScalarExpr::Literal(..) => self.clone(),
-            ScalarExpr::Binary { op, left, right, data_type } => {
-                ScalarExpr::Binary { op: *op, left: m(left), right: m(right), data_type: *data_type }
-            }
+            ScalarExpr::Binary {
+                op,
+                left,
+                right,
+                data_type,
+            } => ScalarExpr::Binary {
+                op: *op,
+                left: m(left),
+                right: m(right),
+                data_type: *data_type,
+            },
             ScalarExpr::Not(e) => ScalarExpr::Not(m(e)),
             ScalarExpr::Negate(e) => ScalarExpr::Negate(m(e)),
-            ScalarExpr::IsNull { expr, negated } => ScalarExpr::IsNull { expr: m(expr), negated: *negated },
-            ScalarExpr::IsDistinctFrom { left, right, negated } => {
-                ScalarExpr::IsDistinctFrom { left: m(left), right: m(right), negated: *negated }
-            }
-            ScalarExpr::InList { expr, list, negated } => ScalarExpr::InList {
+            ScalarExpr::IsNull { expr, negated } => ScalarExpr::IsNull {
+                expr: m(expr),
+                negated: *negated,
+            },
+            ScalarExpr::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => ScalarExpr::IsDistinctFrom {
+                left: m(left),
+                right: m(right),
+                negated: *negated,
+            },
+            ScalarExpr::InList {
+                expr,
+                list,
+                negated,
+            } => ScalarExpr::InList {
                 expr: m(expr),
                 list: list.iter().map(|e| e.map_columns(f)).collect(),
                 negated: *negated,
             },
-            ScalarExpr::Like { expr, pattern, negated, case_insensitive } => ScalarExpr::Like {
+            ScalarExpr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => ScalarExpr::Like {
                 expr: m(expr),
                 pattern: m(pattern),
                 negated: *negated,
                 case_insensitive: *case_insensitive,
             },
-            ScalarExpr::Case { whens, otherwise, data_type } => ScalarExpr::Case {
-                whens: whens.iter().map(|(c, r)| (c.map_columns(f), r.map_columns(f))).collect(),
+            ScalarExpr::Case {
+                whens,
+                otherwise,
+                data_type,
+            } => ScalarExpr::Case {
+                whens: whens
+                    .iter()
+                    .map(|(c, r)| (c.map_columns(f), r.map_columns(f)))
+                    .collect(),
                 otherwise: otherwise.as_ref().map(|e| m(e)),
                 data_type: *data_type,
             },
-            ScalarExpr::Cast { expr, to } => ScalarExpr::Cast { expr: m(expr), to: *to },
-            ScalarExpr::AddInterval { expr, interval } => ScalarExpr::AddInterval { expr: m(expr), interval: *interval },
-            ScalarExpr::Function { func, args, data_type } => ScalarExpr::Function {
+            ScalarExpr::Cast { expr, to } => ScalarExpr::Cast {
+                expr: m(expr),
+                to: *to,
+            },
+            ScalarExpr::AddInterval { expr, interval } => ScalarExpr::AddInterval {
+                expr: m(expr),
+                interval: *interval,
+            },
+            ScalarExpr::Function {
+                func,
+                args,
+                data_type,
+            } => ScalarExpr::Function {
                 func: func.clone(),
                 args: args.iter().map(|e| e.map_columns(f)).collect(),
                 data_type: *data_type,
@@ -311,28 +380,100 @@ impl PartialEq for ScalarExpr {
             (E::Column { index: a, .. }, E::Column { index: b, .. }) => a == b,
             (E::RowTime, E::RowTime) => true,
             (E::Literal(a, ta), E::Literal(b, tb)) => a == b && ta == tb,
-            (E::Binary { op: o1, left: l1, right: r1, .. }, E::Binary { op: o2, left: l2, right: r2, .. }) => {
-                o1 == o2 && l1 == l2 && r1 == r2
-            }
+            (
+                E::Binary {
+                    op: o1,
+                    left: l1,
+                    right: r1,
+                    ..
+                },
+                E::Binary {
+                    op: o2,
+                    left: l2,
+                    right: r2,
+                    ..
+                },
+            ) => o1 == o2 && l1 == l2 && r1 == r2,
             (E::Not(a), E::Not(b)) | (E::Negate(a), E::Negate(b)) => a == b,
-            (E::IsNull { expr: a, negated: n1 }, E::IsNull { expr: b, negated: n2 }) => a == b && n1 == n2,
             (
-                E::IsDistinctFrom { left: l1, right: r1, negated: n1 },
-                E::IsDistinctFrom { left: l2, right: r2, negated: n2 },
+                E::IsNull {
+                    expr: a,
+                    negated: n1,
+                },
+                E::IsNull {
+                    expr: b,
+                    negated: n2,
+                },
+            ) => a == b && n1 == n2,
+            (
+                E::IsDistinctFrom {
+                    left: l1,
+                    right: r1,
+                    negated: n1,
+                },
+                E::IsDistinctFrom {
+                    left: l2,
+                    right: r2,
+                    negated: n2,
+                },
             ) => l1 == l2 && r1 == r2 && n1 == n2,
-            (E::InList { expr: e1, list: l1, negated: n1 }, E::InList { expr: e2, list: l2, negated: n2 }) => {
-                e1 == e2 && l1 == l2 && n1 == n2
-            }
             (
-                E::Like { expr: e1, pattern: p1, negated: n1, case_insensitive: c1 },
-                E::Like { expr: e2, pattern: p2, negated: n2, case_insensitive: c2 },
+                E::InList {
+                    expr: e1,
+                    list: l1,
+                    negated: n1,
+                },
+                E::InList {
+                    expr: e2,
+                    list: l2,
+                    negated: n2,
+                },
+            ) => e1 == e2 && l1 == l2 && n1 == n2,
+            (
+                E::Like {
+                    expr: e1,
+                    pattern: p1,
+                    negated: n1,
+                    case_insensitive: c1,
+                },
+                E::Like {
+                    expr: e2,
+                    pattern: p2,
+                    negated: n2,
+                    case_insensitive: c2,
+                },
             ) => e1 == e2 && p1 == p2 && n1 == n2 && c1 == c2,
-            (E::Case { whens: w1, otherwise: o1, .. }, E::Case { whens: w2, otherwise: o2, .. }) => w1 == w2 && o1 == o2,
+            (
+                E::Case {
+                    whens: w1,
+                    otherwise: o1,
+                    ..
+                },
+                E::Case {
+                    whens: w2,
+                    otherwise: o2,
+                    ..
+                },
+            ) => w1 == w2 && o1 == o2,
             (E::Cast { expr: e1, to: t1 }, E::Cast { expr: e2, to: t2 }) => e1 == e2 && t1 == t2,
-            (E::AddInterval { expr: e1, interval: i1 }, E::AddInterval { expr: e2, interval: i2 }) => e1 == e2 && i1 == i2,
-            (E::Function { func: f1, args: a1, .. }, E::Function { func: f2, args: a2, .. }) => {
-                f1.name() == f2.name() && a1 == a2
-            }
+            (
+                E::AddInterval {
+                    expr: e1,
+                    interval: i1,
+                },
+                E::AddInterval {
+                    expr: e2,
+                    interval: i2,
+                },
+            ) => e1 == e2 && i1 == i2,
+            (
+                E::Function {
+                    func: f1, args: a1, ..
+                },
+                E::Function {
+                    func: f2, args: a2, ..
+                },
+            ) => f1.name() == f2.name() && a1 == a2,
             _ => false,
         }
     }
@@ -344,26 +485,52 @@ impl fmt::Display for ScalarExpr {
             ScalarExpr::Column { index, name, .. } => write!(f, "{name}#{index}"),
             ScalarExpr::RowTime => f.write_str("rowtime"),
             ScalarExpr::Literal(v, _) => write!(f, "{v}"),
-            ScalarExpr::Binary { op, left, right, .. } => write!(f, "({left} {} {right})", op.symbol()),
+            ScalarExpr::Binary {
+                op, left, right, ..
+            } => write!(f, "({left} {} {right})", op.symbol()),
             ScalarExpr::Not(e) => write!(f, "NOT {e}"),
             ScalarExpr::Negate(e) => write!(f, "-{e}"),
             ScalarExpr::IsNull { expr, negated } => {
                 write!(f, "{expr} IS {}NULL", if *negated { "NOT " } else { "" })
             }
-            ScalarExpr::IsDistinctFrom { left, right, negated } => {
-                write!(f, "{left} IS {}DISTINCT FROM {right}", if *negated { "NOT " } else { "" })
+            ScalarExpr::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "{left} IS {}DISTINCT FROM {right}",
+                    if *negated { "NOT " } else { "" }
+                )
             }
-            ScalarExpr::InList { expr, list, negated } => {
+            ScalarExpr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let items: Vec<String> = list.iter().map(|e| e.to_string()).collect();
-                write!(f, "{expr} {}IN ({})", if *negated { "NOT " } else { "" }, items.join(", "))
+                write!(
+                    f,
+                    "{expr} {}IN ({})",
+                    if *negated { "NOT " } else { "" },
+                    items.join(", ")
+                )
             }
-            ScalarExpr::Like { expr, pattern, negated, case_insensitive } => write!(
+            ScalarExpr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => write!(
                 f,
                 "{expr} {}{} {pattern}",
                 if *negated { "NOT " } else { "" },
                 if *case_insensitive { "ILIKE" } else { "LIKE" }
             ),
-            ScalarExpr::Case { whens, otherwise, .. } => {
+            ScalarExpr::Case {
+                whens, otherwise, ..
+            } => {
                 f.write_str("CASE")?;
                 for (c, r) in whens {
                     write!(f, " WHEN {c} THEN {r}")?;
@@ -375,7 +542,11 @@ impl fmt::Display for ScalarExpr {
             }
             ScalarExpr::Cast { expr, to } => write!(f, "CAST({expr} AS {to})"),
             ScalarExpr::AddInterval { expr, interval } => {
-                write!(f, "{expr} + INTERVAL({} months, {} ms)", interval.months, interval.millis)
+                write!(
+                    f,
+                    "{expr} + INTERVAL({} months, {} ms)",
+                    interval.months, interval.millis
+                )
             }
             ScalarExpr::Function { func, args, .. } => {
                 let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
@@ -451,7 +622,12 @@ impl fmt::Display for AggregateCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.arg {
             None => write!(f, "{}(*)", self.func.name()),
-            Some(a) => write!(f, "{}({}{a})", self.func.name(), if self.distinct { "DISTINCT " } else { "" }),
+            Some(a) => write!(
+                f,
+                "{}({}{a})",
+                self.func.name(),
+                if self.distinct { "DISTINCT " } else { "" }
+            ),
         }
     }
 }

@@ -28,6 +28,7 @@
 
 mod bind;
 mod bind_expr;
+mod bind_over;
 mod coerce;
 mod error;
 pub mod expr;
@@ -40,9 +41,11 @@ pub mod window;
 pub use bind::{Binder, SourceInfo};
 pub use error::{PlanError, PlanResult};
 pub use expr::{AggFunc, AggregateCall, BinaryOp, Interval, ScalarExpr};
-pub use functions::{ArgInfo, ColumnarValue, FunctionError, FunctionRegistry, Registry, ScalarFunction};
+pub use functions::{
+    ArgInfo, ColumnarValue, FunctionError, FunctionRegistry, Registry, ScalarFunction,
+};
 pub use job::{CompiledJob, compile_job};
-pub use plan::{JoinKind, LogicalPlan};
+pub use plan::{JoinKind, LogicalPlan, OverFrame};
 pub use window::Window;
 
 /// The closest candidate to `word`, if close enough to be a typo.

@@ -18,6 +18,40 @@ use quiver_types::{DataType, Schema};
 use crate::expr::{AggregateCall, ScalarExpr};
 use crate::window::Window;
 
+/// Which earlier rows of its partition an OVER aggregate sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OverFrame {
+    /// Rows whose event time lies within `preceding` ms before the current
+    /// row's (peers, rows with the same time, included); `None` is
+    /// `UNBOUNDED PRECEDING`.
+    Range {
+        /// Width of the frame in ms.
+        preceding: Option<i64>,
+    },
+    /// The `preceding` rows before the current one, in event-time order, and
+    /// the current row.
+    Rows {
+        /// Number of earlier rows.
+        preceding: u64,
+    },
+}
+
+impl std::fmt::Display for OverFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverFrame::Range {
+                preceding: Some(ms),
+            } => write!(
+                f,
+                "RANGE {} PRECEDING",
+                quiver_types::time::format_duration(*ms)
+            ),
+            OverFrame::Range { preceding: None } => f.write_str("RANGE UNBOUNDED PRECEDING"),
+            OverFrame::Rows { preceding } => write!(f, "ROWS {preceding} PRECEDING"),
+        }
+    }
+}
+
 /// How a stream is joined with a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinKind {
@@ -70,6 +104,20 @@ pub enum LogicalPlan {
         /// Output schema.
         schema: Schema,
     },
+    /// Adds to every row aggregates over earlier rows of its partition (SQL
+    /// `agg(x) OVER (PARTITION BY k ORDER BY rowtime RANGE ...)`). A row is
+    /// emitted, with its aggregates, once the watermark passes its time.
+    /// Output columns: the input's, then one per aggregate.
+    OverAggregate {
+        /// Input (a stream).
+        input: Box<LogicalPlan>,
+        /// Partition keys.
+        partition: Vec<ScalarExpr>,
+        /// Aggregates with their frames.
+        aggs: Vec<(AggregateCall, OverFrame)>,
+        /// Output schema.
+        schema: Schema,
+    },
     /// Joins a stream (left) with a table (right) on equality keys.
     Join {
         /// The stream.
@@ -103,6 +151,7 @@ impl LogicalPlan {
             LogicalPlan::Scan { schema, .. }
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::WindowAggregate { schema, .. }
+            | LogicalPlan::OverAggregate { schema, .. }
             | LogicalPlan::Join { schema, .. }
             | LogicalPlan::Union { schema, .. } => schema,
             LogicalPlan::Filter { input, .. } => input.schema(),
@@ -113,8 +162,11 @@ impl LogicalPlan {
     pub fn is_stream(&self) -> bool {
         match self {
             LogicalPlan::Scan { stream, .. } => *stream,
-            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => input.is_stream(),
+            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => {
+                input.is_stream()
+            }
             LogicalPlan::WindowAggregate { .. } => true,
+            LogicalPlan::OverAggregate { input, .. } => input.is_stream(),
             LogicalPlan::Join { left, .. } => left.is_stream(),
             LogicalPlan::Union { inputs, .. } => inputs.iter().all(LogicalPlan::is_stream),
         }
@@ -126,7 +178,8 @@ impl LogicalPlan {
             LogicalPlan::Scan { .. } => vec![],
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Project { input, .. }
-            | LogicalPlan::WindowAggregate { input, .. } => vec![input],
+            | LogicalPlan::WindowAggregate { input, .. }
+            | LogicalPlan::OverAggregate { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
         }
@@ -149,14 +202,17 @@ impl LogicalPlan {
     pub fn rename_sources(&mut self, f: &dyn Fn(&str) -> String) {
         match self {
             LogicalPlan::Scan { source, .. } => *source = f(source),
-            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } | LogicalPlan::WindowAggregate { input, .. } => {
-                input.rename_sources(f)
-            }
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Project { input, .. }
+            | LogicalPlan::WindowAggregate { input, .. }
+            | LogicalPlan::OverAggregate { input, .. } => input.rename_sources(f),
             LogicalPlan::Join { left, right, .. } => {
                 left.rename_sources(f);
                 right.rename_sources(f);
             }
-            LogicalPlan::Union { inputs, .. } => inputs.iter_mut().for_each(|i| i.rename_sources(f)),
+            LogicalPlan::Union { inputs, .. } => {
+                inputs.iter_mut().for_each(|i| i.rename_sources(f))
+            }
         }
     }
 
@@ -172,9 +228,25 @@ impl LogicalPlan {
     /// compute the interval's first windows completely: the sum, along the
     /// deepest chain, of window sizes.
     pub fn lookback(&self) -> i64 {
-        let below = self.inputs().iter().map(|i| i.lookback()).max().unwrap_or(0);
+        let below = self
+            .inputs()
+            .iter()
+            .map(|i| i.lookback())
+            .max()
+            .unwrap_or(0);
         match self {
             LogicalPlan::WindowAggregate { window, .. } => below + window.size(),
+            // Unbounded and row-count frames may reach back to the first event.
+            LogicalPlan::OverAggregate { aggs, .. } => aggs
+                .iter()
+                .map(|(_, f)| match f {
+                    OverFrame::Range {
+                        preceding: Some(ms),
+                    } => below.saturating_add(*ms),
+                    _ => i64::MAX / 4,
+                })
+                .max()
+                .unwrap_or(below),
             _ => below,
         }
     }
@@ -195,9 +267,19 @@ impl LogicalPlan {
 
     fn explain_into(&self, out: &mut String, depth: usize) {
         let pad = "  ".repeat(depth);
-        let cols = |s: &Schema| s.fields.iter().map(|f| format!("{} {}", f.name, f.data_type)).collect::<Vec<_>>().join(", ");
+        let cols = |s: &Schema| {
+            s.fields
+                .iter()
+                .map(|f| format!("{} {}", f.name, f.data_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let _ = match self {
-            LogicalPlan::Scan { source, schema, stream } => writeln!(
+            LogicalPlan::Scan {
+                source,
+                schema,
+                stream,
+            } => writeln!(
                 out,
                 "{pad}Scan {source} ({}) [{}]",
                 if *stream { "stream" } else { "table" },
@@ -205,21 +287,65 @@ impl LogicalPlan {
             ),
             LogicalPlan::Filter { predicate, .. } => writeln!(out, "{pad}Filter {predicate}"),
             LogicalPlan::Project { exprs, schema, .. } => {
-                let items: Vec<String> =
-                    exprs.iter().zip(&schema.fields).map(|(e, f)| format!("{e} AS {}", f.name)).collect();
+                let items: Vec<String> = exprs
+                    .iter()
+                    .zip(&schema.fields)
+                    .map(|(e, f)| format!("{e} AS {}", f.name))
+                    .collect();
                 writeln!(out, "{pad}Project {}", items.join(", "))
             }
-            LogicalPlan::WindowAggregate { window, keys, aggs, .. } => {
+            LogicalPlan::WindowAggregate {
+                window, keys, aggs, ..
+            } => {
                 let k: Vec<String> = keys.iter().map(|e| e.to_string()).collect();
                 let a: Vec<String> = aggs.iter().map(|e| e.to_string()).collect();
-                writeln!(out, "{pad}WindowAggregate {window} keys=[{}] aggs=[{}] (emits when the watermark passes the window end)", k.join(", "), a.join(", "))
+                writeln!(
+                    out,
+                    "{pad}WindowAggregate {window} keys=[{}] aggs=[{}] (emits when the watermark passes the window end)",
+                    k.join(", "),
+                    a.join(", ")
+                )
             }
-            LogicalPlan::Join { kind, left_keys, right_keys, residual, .. } => {
-                let k: Vec<String> = left_keys.iter().zip(right_keys).map(|(l, r)| format!("{l} = {r}")).collect();
-                let extra = residual.as_ref().map(|r| format!(" AND {r}")).unwrap_or_default();
-                writeln!(out, "{pad}{kind:?}Join (stream with table) ON {}{extra}", k.join(" AND "))
+            LogicalPlan::OverAggregate {
+                partition, aggs, ..
+            } => {
+                let k: Vec<String> = partition.iter().map(|e| e.to_string()).collect();
+                let a: Vec<String> = aggs
+                    .iter()
+                    .map(|(c, f)| format!("{c} OVER ({f})"))
+                    .collect();
+                writeln!(
+                    out,
+                    "{pad}OverAggregate partition=[{}] aggs=[{}] (emits each row when the watermark passes it)",
+                    k.join(", "),
+                    a.join(", ")
+                )
             }
-            LogicalPlan::Union { inputs, .. } => writeln!(out, "{pad}UnionAll of {} streams", inputs.len()),
+            LogicalPlan::Join {
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+                ..
+            } => {
+                let k: Vec<String> = left_keys
+                    .iter()
+                    .zip(right_keys)
+                    .map(|(l, r)| format!("{l} = {r}"))
+                    .collect();
+                let extra = residual
+                    .as_ref()
+                    .map(|r| format!(" AND {r}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{pad}{kind:?}Join (stream with table) ON {}{extra}",
+                    k.join(" AND ")
+                )
+            }
+            LogicalPlan::Union { inputs, .. } => {
+                writeln!(out, "{pad}UnionAll of {} streams", inputs.len())
+            }
         };
         for i in self.inputs() {
             i.explain_into(out, depth + 1);

@@ -43,9 +43,18 @@ impl Relation {
             .schema()
             .fields
             .iter()
-            .map(|f| ColumnRef { qualifier: qualifier.map(str::to_string), name: f.name.clone(), data_type: f.data_type })
+            .map(|f| ColumnRef {
+                qualifier: qualifier.map(str::to_string),
+                name: f.name.clone(),
+                data_type: f.data_type,
+            })
             .collect();
-        Relation { plan, columns, time_attr: None, keys: Vec::new() }
+        Relation {
+            plan,
+            columns,
+            time_attr: None,
+            keys: Vec::new(),
+        }
     }
 
     /// Re-qualifies every column (a derived table or CTE used under an alias).
@@ -68,13 +77,26 @@ impl Relation {
 
     /// Resolves `[qualifier.]name`. Quoted names match exactly; unquoted ones
     /// match exactly first, then ignoring ASCII case.
-    pub fn resolve(&self, qualifier: Option<&str>, name: &str, quoted: bool) -> Result<usize, Unresolved> {
+    pub fn resolve(
+        &self,
+        qualifier: Option<&str>,
+        name: &str,
+        quoted: bool,
+    ) -> Result<usize, Unresolved> {
         let qual_ok = |c: &ColumnRef| match qualifier {
             None => true,
-            Some(q) => c.qualifier.as_deref().is_some_and(|cq| cq == q || (!quoted && cq.eq_ignore_ascii_case(q))),
+            Some(q) => c
+                .qualifier
+                .as_deref()
+                .is_some_and(|cq| cq == q || (!quoted && cq.eq_ignore_ascii_case(q))),
         };
-        let exact: Vec<usize> =
-            self.columns.iter().enumerate().filter(|(_, c)| qual_ok(c) && c.name == name).map(|(i, _)| i).collect();
+        let exact: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| qual_ok(c) && c.name == name)
+            .map(|(i, _)| i)
+            .collect();
         let found = if !exact.is_empty() || quoted {
             exact
         } else {

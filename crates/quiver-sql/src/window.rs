@@ -75,7 +75,11 @@ impl Window {
     pub fn sql(&self) -> String {
         match self {
             Window::Tumble { size } => format!("TUMBLE({})", format_duration(*size)),
-            Window::Hop { slide, size } => format!("HOP(slide {}, size {})", format_duration(*slide), format_duration(*size)),
+            Window::Hop { slide, size } => format!(
+                "HOP(slide {}, size {})",
+                format_duration(*slide),
+                format_duration(*size)
+            ),
         }
     }
 }
@@ -92,7 +96,10 @@ mod tests {
 
     #[test]
     fn panes_and_window_ends() {
-        let w = Window::Hop { slide: 60, size: 600 };
+        let w = Window::Hop {
+            slide: 60,
+            size: 600,
+        };
         assert_eq!(w.pane(), 60);
         let ends: Vec<i64> = w.window_ends_of_pane(0).collect();
         assert_eq!(ends, (1..=10).map(|k| k * 60).collect::<Vec<_>>());

@@ -64,23 +64,32 @@ pub fn encode_key(key: &[Value]) -> Vec<u8> {
 
 /// The entity key of some bytes.
 pub fn decode_key(bytes: &[u8]) -> Result<Vec<Value>, StoreError> {
-    let stored: Vec<Stored> = postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let stored: Vec<Stored> =
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(stored.into_iter().map(Value::from).collect())
 }
 
 pub(crate) fn encode_row(row: &FeatureRow) -> Vec<u8> {
-    let stored = StoredRow { event_time: row.event_time, values: row.values.iter().map(Stored::from).collect() };
+    let stored = StoredRow {
+        event_time: row.event_time,
+        values: row.values.iter().map(Stored::from).collect(),
+    };
     postcard::to_stdvec(&stored).unwrap_or_default()
 }
 
 pub(crate) fn decode_row(bytes: &[u8]) -> Result<FeatureRow, StoreError> {
-    let s: StoredRow = postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(FeatureRow { event_time: s.event_time, values: s.values.into_iter().map(Value::from).collect() })
+    let s: StoredRow =
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(FeatureRow {
+        event_time: s.event_time,
+        values: s.values.into_iter().map(Value::from).collect(),
+    })
 }
 
 /// The event time of encoded row bytes, without decoding the values.
 pub(crate) fn row_time(bytes: &[u8]) -> Result<i64, StoreError> {
-    let (t, _): (i64, _) = postcard::take_from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (t, _): (i64, _) =
+        postcard::take_from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(t)
 }
 
@@ -92,8 +101,14 @@ mod tests {
     fn round_trips() {
         let k = vec![Value::Int64(7), Value::String("x".into()), Value::Null];
         assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
-        assert_ne!(encode_key(&[Value::Int64(7)]), encode_key(&[Value::Float64(7.0)]));
-        let r = FeatureRow { event_time: -5, values: vec![Value::Float64(1.5), Value::Timestamp(3)] };
+        assert_ne!(
+            encode_key(&[Value::Int64(7)]),
+            encode_key(&[Value::Float64(7.0)])
+        );
+        let r = FeatureRow {
+            event_time: -5,
+            values: vec![Value::Float64(1.5), Value::Timestamp(3)],
+        };
         let b = encode_row(&r);
         assert_eq!(decode_row(&b).unwrap(), r);
         assert_eq!(row_time(&b).unwrap(), -5);

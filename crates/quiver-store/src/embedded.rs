@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{
+    ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, TableError,
+};
 
 use crate::codec::{decode_row, encode_key, encode_row, row_time};
 use crate::{EntityKey, EntityRead, FeatureRow, JobMeta, OnlineStore, StoreError, statuses};
@@ -27,7 +29,8 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in directory `dir`.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("online.redb");
         let db = Database::builder()
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
@@ -51,7 +54,8 @@ impl OnlineStore for EmbeddedStore {
         let tx = self.db.begin_write().map_err(err)?;
         {
             let mut t = tx.open_table(JOBS).map_err(err)?;
-            t.insert(meta.name.as_str(), meta.to_json().as_str()).map_err(err)?;
+            t.insert(meta.name.as_str(), meta.to_json().as_str())
+                .map_err(err)?;
         }
         tx.commit().map_err(err)
     }
@@ -97,7 +101,8 @@ impl OnlineStore for EmbeddedStore {
                     None => true,
                 };
                 if newer {
-                    t.insert(k.as_slice(), encode_row(row).as_slice()).map_err(err)?;
+                    t.insert(k.as_slice(), encode_row(row).as_slice())
+                        .map_err(err)?;
                 }
             }
         }
@@ -105,7 +110,9 @@ impl OnlineStore for EmbeddedStore {
     }
 
     fn read(&self, job: &str, keys: &[EntityKey], now: i64) -> Result<Vec<EntityRead>, StoreError> {
-        let meta = self.job(job)?.ok_or_else(|| StoreError::UnknownJob(job.to_string()))?;
+        let meta = self
+            .job(job)?
+            .ok_or_else(|| StoreError::UnknownJob(job.to_string()))?;
         let n = meta.features.len();
         let name = features_table(job);
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
@@ -118,7 +125,11 @@ impl OnlineStore for EmbeddedStore {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let row = match &table {
-                Some(t) => t.get(encode_key(key).as_slice()).map_err(err)?.map(|v| decode_row(v.value())).transpose()?,
+                Some(t) => t
+                    .get(encode_key(key).as_slice())
+                    .map_err(err)?
+                    .map(|v| decode_row(v.value()))
+                    .transpose()?,
                 None => None,
             };
             let statuses = statuses(row.as_ref(), n, meta.ttl, now);
@@ -138,19 +149,43 @@ mod tests {
     fn latest_wins_and_ttl_applies_on_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        let meta = JobMeta::new("j", &[Field::new("id", DataType::Int64)], &[Field::new("n", DataType::Int64), Field::new("s", DataType::String)], Some(1000), None);
+        let meta = JobMeta::new(
+            "j",
+            &[Field::new("id", DataType::Int64)],
+            &[
+                Field::new("n", DataType::Int64),
+                Field::new("s", DataType::String),
+            ],
+            Some(1000),
+            None,
+        );
         store.register(&meta).unwrap();
         let k = vec![Value::Int64(1)];
-        let row = |t, n: Value| FeatureRow { event_time: t, values: vec![n, Value::Null] };
-        store.write("j", &[(k.clone(), row(100, Value::Int64(1)))]).unwrap();
-        store.write("j", &[(k.clone(), row(50, Value::Int64(0)))]).unwrap(); // older: ignored
-        let r = store.read("j", &[k.clone(), vec![Value::Int64(2)]], 600).unwrap();
+        let row = |t, n: Value| FeatureRow {
+            event_time: t,
+            values: vec![n, Value::Null],
+        };
+        store
+            .write("j", &[(k.clone(), row(100, Value::Int64(1)))])
+            .unwrap();
+        store
+            .write("j", &[(k.clone(), row(50, Value::Int64(0)))])
+            .unwrap(); // older: ignored
+        let r = store
+            .read("j", &[k.clone(), vec![Value::Int64(2)]], 600)
+            .unwrap();
         assert_eq!(r[0].row.as_ref().unwrap().values[0], Value::Int64(1));
-        assert_eq!(r[0].statuses, vec![FeatureStatus::Present, FeatureStatus::NullValue]);
+        assert_eq!(
+            r[0].statuses,
+            vec![FeatureStatus::Present, FeatureStatus::NullValue]
+        );
         assert_eq!(r[1].statuses, vec![FeatureStatus::NotFound; 2]);
         let late = store.read("j", &[k], 2000).unwrap();
         assert_eq!(late[0].statuses, vec![FeatureStatus::OutsideMaxAge; 2]);
-        assert!(matches!(store.read("nope", &[], 0), Err(StoreError::UnknownJob(_))));
+        assert!(matches!(
+            store.read("nope", &[], 0),
+            Err(StoreError::UnknownJob(_))
+        ));
         assert_eq!(store.jobs().unwrap(), vec![meta]);
     }
 }

@@ -69,11 +69,28 @@ pub struct EntityRead {
 }
 
 /// Statuses for a row read at `now` under `ttl` (ms), one per feature.
-pub fn statuses(row: Option<&FeatureRow>, features: usize, ttl: Option<i64>, now: i64) -> Vec<FeatureStatus> {
+pub fn statuses(
+    row: Option<&FeatureRow>,
+    features: usize,
+    ttl: Option<i64>,
+    now: i64,
+) -> Vec<FeatureStatus> {
     match row {
         None => vec![FeatureStatus::NotFound; features],
-        Some(r) if ttl.is_some_and(|t| now.saturating_sub(r.event_time) > t) => vec![FeatureStatus::OutsideMaxAge; features],
-        Some(r) => r.values.iter().map(|v| if v.is_null() { FeatureStatus::NullValue } else { FeatureStatus::Present }).collect(),
+        Some(r) if ttl.is_some_and(|t| now.saturating_sub(r.event_time) > t) => {
+            vec![FeatureStatus::OutsideMaxAge; features]
+        }
+        Some(r) => r
+            .values
+            .iter()
+            .map(|v| {
+                if v.is_null() {
+                    FeatureStatus::NullValue
+                } else {
+                    FeatureStatus::Present
+                }
+            })
+            .collect(),
     }
 }
 

@@ -22,19 +22,51 @@ pub struct JobMeta {
 
 impl JobMeta {
     /// Metadata from column lists.
-    pub fn new(name: &str, entity: &[Field], features: &[Field], ttl: Option<i64>, description: Option<String>) -> JobMeta {
-        let cols = |fs: &[Field]| fs.iter().map(|f| (f.name.clone(), f.data_type.spec_name().to_string())).collect();
-        JobMeta { name: name.to_string(), entity: cols(entity), features: cols(features), ttl, description }
+    pub fn new(
+        name: &str,
+        entity: &[Field],
+        features: &[Field],
+        ttl: Option<i64>,
+        description: Option<String>,
+    ) -> JobMeta {
+        let cols = |fs: &[Field]| {
+            fs.iter()
+                .map(|f| (f.name.clone(), f.data_type.spec_name().to_string()))
+                .collect()
+        };
+        JobMeta {
+            name: name.to_string(),
+            entity: cols(entity),
+            features: cols(features),
+            ttl,
+            description,
+        }
     }
 
     /// The entity columns as typed fields.
     pub fn entity_fields(&self) -> Vec<Field> {
-        self.entity.iter().map(|(n, t)| Field::new(n.clone(), DataType::parse_spec(t).unwrap_or(DataType::String))).collect()
+        self.entity
+            .iter()
+            .map(|(n, t)| {
+                Field::new(
+                    n.clone(),
+                    DataType::parse_spec(t).unwrap_or(DataType::String),
+                )
+            })
+            .collect()
     }
 
     /// The feature columns as typed fields.
     pub fn feature_fields(&self) -> Vec<Field> {
-        self.features.iter().map(|(n, t)| Field::new(n.clone(), DataType::parse_spec(t).unwrap_or(DataType::String))).collect()
+        self.features
+            .iter()
+            .map(|(n, t)| {
+                Field::new(
+                    n.clone(),
+                    DataType::parse_spec(t).unwrap_or(DataType::String),
+                )
+            })
+            .collect()
     }
 
     pub(crate) fn to_json(&self) -> String {

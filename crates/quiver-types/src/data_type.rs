@@ -30,8 +30,15 @@ pub enum DataType {
 
 impl DataType {
     /// The names a job file may use in `schema:`, canonical first.
-    pub const SPEC_NAMES: &'static [&'static str] =
-        &["bool", "int64", "float64", "string", "timestamp", "date", "bytes"];
+    pub const SPEC_NAMES: &'static [&'static str] = &[
+        "bool",
+        "int64",
+        "float64",
+        "string",
+        "timestamp",
+        "date",
+        "bytes",
+    ];
 
     /// Parses a type name from a job file's `schema:` (`int64`, `float64`, ...).
     ///
@@ -62,9 +69,7 @@ impl DataType {
             "DOUBLE" | "FLOAT" | "REAL" | "FLOAT64" | "DOUBLE PRECISION" | "DECIMAL"
             | "NUMERIC" => DataType::Float64,
             "VARCHAR" | "STRING" | "TEXT" | "CHAR" | "CHARACTER VARYING" => DataType::String,
-            "TIMESTAMP" | "TIMESTAMP_LTZ" | "TIMESTAMP WITH LOCAL TIME ZONE" => {
-                DataType::Timestamp
-            }
+            "TIMESTAMP" | "TIMESTAMP_LTZ" | "TIMESTAMP WITH LOCAL TIME ZONE" => DataType::Timestamp,
             "DATE" => DataType::Date,
             "BYTES" | "BINARY" | "VARBINARY" | "BLOB" | "BYTEA" => DataType::Bytes,
             _ => return None,
@@ -145,7 +150,9 @@ impl DataType {
     /// Whether a column of type `self` may be read where `want` is declared
     /// (exact match, or `int64` read as `float64`, or an untyped `NULL`).
     pub fn can_read_as(self, want: DataType) -> bool {
-        self == want || self == DataType::Null || (self == DataType::Int64 && want == DataType::Float64)
+        self == want
+            || self == DataType::Null
+            || (self == DataType::Int64 && want == DataType::Float64)
     }
 
     /// `int64` or `float64`.
@@ -181,7 +188,10 @@ mod tests {
 
     #[test]
     fn arrow_widening() {
-        assert_eq!(DataType::from_arrow(&ArrowType::Int32), Some(DataType::Int64));
+        assert_eq!(
+            DataType::from_arrow(&ArrowType::Int32),
+            Some(DataType::Int64)
+        );
         assert_eq!(
             DataType::from_arrow(&ArrowType::Timestamp(TimeUnit::Nanosecond, None)),
             Some(DataType::Timestamp)

@@ -41,12 +41,22 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem with a message and no location yet.
     pub fn new(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { file: None, pos: None, message: message.into(), help: None }
+        Diagnostic {
+            file: None,
+            pos: None,
+            message: message.into(),
+            help: None,
+        }
     }
 
     /// A problem at a position.
     pub fn at(pos: Position, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { file: None, pos: Some(pos), message: message.into(), help: None }
+        Diagnostic {
+            file: None,
+            pos: Some(pos),
+            message: message.into(),
+            help: None,
+        }
     }
 
     /// Adds a hint on how to fix the problem.
@@ -112,7 +122,11 @@ impl Diagnostics {
 
     /// `Ok(value)` when nothing was recorded, else `Err(self)`.
     pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
-        if self.0.is_empty() { Ok(value) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 
     /// Sets the file of every problem that has none.
@@ -122,7 +136,8 @@ impl Diagnostics {
 
     /// Sorts by file and position, and drops exact repeats.
     pub fn sorted(mut self) -> Diagnostics {
-        self.0.sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
+        self.0
+            .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
         self.0.dedup();
         self
     }
@@ -157,6 +172,9 @@ mod tests {
         let d = Diagnostic::at(Position::new(3, 7), "unknown key `sqll`")
             .with_help("did you mean `sql`?")
             .in_file("jobs/a.yaml");
-        assert_eq!(d.to_string(), "jobs/a.yaml:3:7: unknown key `sqll`\n  help: did you mean `sql`?");
+        assert_eq!(
+            d.to_string(),
+            "jobs/a.yaml:3:7: unknown key `sqll`\n  help: did you mean `sql`?"
+        );
     }
 }

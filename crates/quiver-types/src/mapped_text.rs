@@ -30,7 +30,10 @@ pub struct MappedText {
 impl MappedText {
     /// Text with no known origin (errors in it carry no position).
     pub fn unmapped(text: impl Into<String>) -> MappedText {
-        MappedText { text: text.into(), segments: Vec::new() }
+        MappedText {
+            text: text.into(),
+            segments: Vec::new(),
+        }
     }
 
     /// Text copied verbatim from one place in a file (a single-line scalar).
@@ -59,7 +62,11 @@ impl MappedText {
             if i > 0 {
                 pos = Position::new(pos.line + 1, origin.col);
             }
-            self.segments.push(Segment { start: self.text.len(), origin: pos, verbatim: true });
+            self.segments.push(Segment {
+                start: self.text.len(),
+                origin: pos,
+                verbatim: true,
+            });
             self.text.push_str(line);
         }
     }
@@ -67,14 +74,21 @@ impl MappedText {
     /// Appends text that replaced something at `origin` (a parameter value);
     /// every character of it maps to `origin`.
     pub fn push_substituted(&mut self, piece: &str, origin: Position) {
-        self.segments.push(Segment { start: self.text.len(), origin, verbatim: false });
+        self.segments.push(Segment {
+            start: self.text.len(),
+            origin,
+            verbatim: false,
+        });
         self.text.push_str(piece);
     }
 
     /// Appends another mapped text.
     pub fn push_mapped(&mut self, other: &MappedText) {
         let base = self.text.len();
-        self.segments.extend(other.segments.iter().map(|s| Segment { start: s.start + base, ..s.clone() }));
+        self.segments.extend(other.segments.iter().map(|s| Segment {
+            start: s.start + base,
+            ..s.clone()
+        }));
         self.text.push_str(&other.text);
     }
 
@@ -82,7 +96,10 @@ impl MappedText {
     /// transformation can rebuild a mapped text piece by piece.
     pub fn pieces(&self) -> impl Iterator<Item = (&str, Position, bool)> {
         self.segments.iter().enumerate().map(move |(i, s)| {
-            let end = self.segments.get(i + 1).map_or(self.text.len(), |n| n.start);
+            let end = self
+                .segments
+                .get(i + 1)
+                .map_or(self.text.len(), |n| n.start);
             (&self.text[s.start..end], s.origin, s.verbatim)
         })
     }
@@ -99,8 +116,14 @@ impl MappedText {
             return Some(seg.origin);
         }
         let end = offset.min(self.text.len());
-        let chars = self.text.get(seg.start..end).map_or(0, |s| s.chars().count());
-        Some(Position::new(seg.origin.line, seg.origin.col + chars as u32))
+        let chars = self
+            .text
+            .get(seg.start..end)
+            .map_or(0, |s| s.chars().count());
+        Some(Position::new(
+            seg.origin.line,
+            seg.origin.col + chars as u32,
+        ))
     }
 
     /// File position of a 1-based line and column (in characters) of the text,
@@ -109,7 +132,11 @@ impl MappedText {
         let mut offset = 0usize;
         for (i, l) in self.text.split_inclusive('\n').enumerate() {
             if i + 1 == line as usize {
-                let within: usize = l.chars().take(col.saturating_sub(1) as usize).map(char::len_utf8).sum();
+                let within: usize = l
+                    .chars()
+                    .take(col.saturating_sub(1) as usize)
+                    .map(char::len_utf8)
+                    .sum();
                 return self.position_of_offset(offset + within);
             }
             offset += l.len();

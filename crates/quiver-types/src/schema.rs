@@ -20,7 +20,11 @@ pub struct Field {
 impl Field {
     /// A nullable column.
     pub fn new(name: impl Into<String>, data_type: DataType) -> Field {
-        Field { name: name.into(), data_type, nullable: true }
+        Field {
+            name: name.into(),
+            data_type,
+            nullable: true,
+        }
     }
 
     /// The Arrow field for this column.
@@ -58,7 +62,11 @@ impl Schema {
         if let Some(i) = self.fields.iter().position(|f| f.name == name) {
             return Some(i);
         }
-        let mut found = self.fields.iter().enumerate().filter(|(_, f)| f.name.eq_ignore_ascii_case(name));
+        let mut found = self
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.name.eq_ignore_ascii_case(name));
         match (found.next(), found.next()) {
             (Some((i, _)), None) => Some(i),
             _ => None,
@@ -77,7 +85,9 @@ impl Schema {
 
     /// The Arrow schema for this schema.
     pub fn to_arrow(&self) -> SchemaRef {
-        Arc::new(ArrowSchema::new(self.fields.iter().map(Field::to_arrow).collect::<Vec<_>>()))
+        Arc::new(ArrowSchema::new(
+            self.fields.iter().map(Field::to_arrow).collect::<Vec<_>>(),
+        ))
     }
 }
 
@@ -87,10 +97,16 @@ mod tests {
 
     #[test]
     fn lookup_prefers_exact_then_unique_case_insensitive() {
-        let s = Schema::new(vec![Field::new("Amount", DataType::Float64), Field::new("id", DataType::Int64)]);
+        let s = Schema::new(vec![
+            Field::new("Amount", DataType::Float64),
+            Field::new("id", DataType::Int64),
+        ]);
         assert_eq!(s.index_of("amount"), Some(0));
         assert_eq!(s.index_of("ID"), Some(1));
-        let dup = Schema::new(vec![Field::new("a", DataType::Int64), Field::new("A", DataType::Int64)]);
+        let dup = Schema::new(vec![
+            Field::new("a", DataType::Int64),
+            Field::new("A", DataType::Int64),
+        ]);
         assert_eq!(dup.index_of("A"), Some(1));
         assert_eq!(dup.index_of("a"), Some(0));
         assert_eq!(dup.index_of("b"), None);

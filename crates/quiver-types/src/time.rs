@@ -25,19 +25,31 @@ pub fn parse_timestamp(s: &str) -> Result<EventTime, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(dt.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return Ok(dt.timestamp_millis());
         }
     }
     let naive = s.strip_suffix('Z').unwrap_or(s);
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(naive, fmt) {
             return Ok(Utc.from_utc_datetime(&dt).timestamp_millis());
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).map(|dt| Utc.from_utc_datetime(&dt).timestamp_millis()).unwrap_or(0));
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|dt| Utc.from_utc_datetime(&dt).timestamp_millis())
+            .unwrap_or(0));
     }
     Err(format!(
         "`{s}` is not a timestamp; write a date (2024-01-31) or a date and time (2024-01-31T08:00:00Z)"
@@ -68,7 +80,10 @@ pub fn format_date(days: i32) -> String {
 /// Parses `YYYY-MM-DD` into days since the epoch.
 pub fn parse_date(s: &str) -> Option<i32> {
     let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
-    Some(d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32)
+    Some(
+        d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?)
+            .num_days() as i32,
+    )
 }
 
 /// Start of the window of size `size` (ms, > 0) containing `t`, aligned to the epoch.
@@ -80,7 +95,9 @@ pub fn window_start(t: EventTime, size: i64) -> EventTime {
 /// `d`, `w` (`500ms`, `5s`, `10m`, `1h30m`, `7d`). Returns milliseconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let text = s.trim();
-    let help = || format!("`{text}` is not a duration; write a number with a unit: 500ms, 5s, 10m, 1h, 7d");
+    let help = || {
+        format!("`{text}` is not a duration; write a number with a unit: 500ms, 5s, 10m, 1h, 7d")
+    };
     if text == "0" {
         return Ok(0);
     }
@@ -90,13 +107,17 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         return Err(help());
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(help());
         }
         let n: i64 = rest[..digits].parse().map_err(|_| help())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match rest[..unit_len].trim() {
             "ms" => 1,
             "s" | "sec" | "second" | "seconds" => SECOND,
@@ -107,7 +128,10 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             _ => return Err(help()),
         };
         rest = &rest[unit_len..];
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(help)?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(help)?;
     }
     Ok(total)
 }
@@ -123,7 +147,13 @@ pub fn format_duration(ms: i64) -> String {
         out.push('-');
         rest = -rest;
     }
-    for (unit, name) in [(DAY, "d"), (HOUR, "h"), (MINUTE, "m"), (SECOND, "s"), (1, "ms")] {
+    for (unit, name) in [
+        (DAY, "d"),
+        (HOUR, "h"),
+        (MINUTE, "m"),
+        (SECOND, "s"),
+        (1, "ms"),
+    ] {
         if rest >= unit {
             out.push_str(&format!("{}{name}", rest / unit));
             rest %= unit;

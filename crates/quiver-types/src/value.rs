@@ -3,7 +3,9 @@
 use std::fmt;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType as ArrowType, Date32Type, Float64Type, Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{
+    DataType as ArrowType, Date32Type, Float64Type, Int64Type, TimestampMillisecondType,
+};
 
 use crate::DataType;
 use crate::time::{format_date, format_timestamp};
@@ -80,7 +82,11 @@ impl fmt::Display for Value {
             Value::String(s) => write!(f, "'{}'", s.replace('\'', "''")),
             Value::Timestamp(t) => write!(f, "TIMESTAMP '{}'", format_timestamp(*t)),
             Value::Date(d) => write!(f, "DATE '{}'", format_date(*d)),
-            Value::Bytes(b) => write!(f, "X'{}'", b.iter().map(|x| format!("{x:02X}")).collect::<String>()),
+            Value::Bytes(b) => write!(
+                f,
+                "X'{}'",
+                b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+            ),
         }
     }
 }

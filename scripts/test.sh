@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test suite: formatting, lints, unit/integration/golden tests, and a
+# check that the golden corpus still matches what DuckDB computes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
+
+# The golden expected outputs are DuckDB's; regenerate them in memory and
+# fail if the checked-in files differ (skip with QUIVER_SKIP_GOLDEN_CHECK=1).
+if [ "${QUIVER_SKIP_GOLDEN_CHECK:-0}" != 1 ]; then
+  venv="${QUIVER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/quiver/golden-venv}"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q -r tests/golden/requirements.txt
+  "$venv/bin/python" tests/golden/generate.py --check
+fi
+echo "all tests passed"

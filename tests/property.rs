@@ -1,0 +1,307 @@
+//! Property tests of the dataflow against a naive reference model.
+//!
+//! Random events (keys with NULLs, values with NULLs, times over a few
+//! minutes) are spread over random splits, each delivered in its own
+//! random order — shuffled within the watermark delay, plus occasional
+//! stragglers that arrive far too late. The engine runs the query on a
+//! random number of workers; the reference computes the same result
+//! directly: it applies the lateness rule per split (a row is late if its
+//! time is below the split's largest earlier time minus the delay), then
+//! evaluates the windows by brute force. Both must agree exactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, RecordBatch, TimestampMillisecondArray};
+use proptest::prelude::*;
+use quiver_dataflow::memory::{CollectSink, MemorySource};
+use quiver_dataflow::metrics::RunMetrics;
+use quiver_dataflow::source::SourceDef;
+use quiver_dataflow::{JobRun, RunOptions};
+use quiver_sql::{Binder, CompiledJob, SourceInfo};
+use quiver_types::{DataType, Field, Schema, Value};
+
+const DELAY: i64 = 2_000;
+
+#[derive(Debug, Clone)]
+struct Event {
+    t: i64,
+    k: Option<i64>,
+    x: Option<i64>,
+    f: f64,
+}
+
+fn schema() -> Schema {
+    Schema::new(vec![
+        Field::new("t", DataType::Timestamp),
+        Field::new("k", DataType::Int64),
+        Field::new("x", DataType::Int64),
+        Field::new("f", DataType::Float64),
+    ])
+}
+
+fn batch(events: &[Event]) -> RecordBatch {
+    RecordBatch::try_new(
+        schema().to_arrow(),
+        vec![
+            Arc::new(
+                TimestampMillisecondArray::from(events.iter().map(|e| e.t).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+            Arc::new(Int64Array::from(
+                events.iter().map(|e| e.k).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                events.iter().map(|e| e.x).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                events.iter().map(|e| e.f).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
+fn compile(sql: &str) -> CompiledJob {
+    let sources = [SourceInfo {
+        name: "e".into(),
+        schema: schema(),
+        time_col: Some(0),
+    }];
+    let registry = quiver_udfs::registry();
+    let ast =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::GenericDialect {}, sql).unwrap();
+    let sqlparser::ast::Statement::Query(q) = &ast[0] else {
+        panic!()
+    };
+    let rel = Binder::new(sql, &sources, &registry).bind_query(q).unwrap();
+    CompiledJob {
+        name: "p".into(),
+        output: rel.plan.schema().clone(),
+        plan: rel.plan,
+        entity: vec![],
+    }
+}
+
+/// Runs `sql` over the splits (each split's events in delivery order).
+fn engine(sql: &str, splits: &[Vec<Event>], workers: usize) -> Vec<Vec<Value>> {
+    let out = CollectSink::default();
+    let source = SourceDef {
+        name: "e".into(),
+        schema: schema(),
+        time_col: Some(0),
+        watermark_delay: DELAY,
+        // Deliver each split in a few batches, to exercise the frontier.
+        provider: Arc::new(MemorySource {
+            splits: splits
+                .iter()
+                .map(|s| s.chunks(7).map(batch).collect())
+                .collect(),
+        }),
+    };
+    let metrics = Arc::new(RunMetrics::new(1, 1, workers));
+    quiver_dataflow::run(
+        vec![JobRun {
+            job: compile(sql),
+            sinks: vec![Arc::new(out.clone())],
+        }],
+        vec![source],
+        RunOptions {
+            workers,
+            start: None,
+            end: None,
+        },
+        metrics,
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    for b in out.batches.lock().unwrap().iter() {
+        for r in 0..b.num_rows() {
+            // Drop the trailing __time column.
+            rows.push(
+                (0..b.num_columns() - 1)
+                    .map(|c| Value::from_array(b.column(c).as_ref(), r))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    sort(&mut rows);
+    rows
+}
+
+fn sort(rows: &mut [Vec<Value>]) {
+    rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+}
+
+/// The rows the lateness rule keeps, per split.
+fn on_time(splits: &[Vec<Event>]) -> Vec<Event> {
+    let mut kept = Vec::new();
+    for s in splits {
+        let mut max = i64::MIN;
+        for e in s {
+            if max != i64::MIN && e.t < max - DELAY {
+                continue;
+            }
+            max = max.max(e.t);
+            kept.push(e.clone());
+        }
+    }
+    kept
+}
+
+/// Reference: a hopping (or tumbling, slide = size) window per key with
+/// COUNT(*), COUNT(x), SUM(x), MIN(x), MAX(x), COUNT(DISTINCT x), SUM(f).
+fn reference_windows(events: &[Event], size: i64, slide: i64, filter: bool) -> Vec<Vec<Value>> {
+    let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Event>> = BTreeMap::new();
+    for e in events {
+        if filter && !e.x.is_some_and(|x| x > 2) {
+            continue;
+        }
+        // Every window [s, s + size) with s a multiple of slide containing e.t.
+        let mut s = e.t - e.t.rem_euclid(slide);
+        while s + size > e.t {
+            groups.entry((s, e.k)).or_default().push(e);
+            s -= slide;
+        }
+    }
+    let mut rows = Vec::new();
+    for ((start, k), es) in groups {
+        let xs: Vec<i64> = es.iter().filter_map(|e| e.x).collect();
+        let fsum: f64 = {
+            let mut v: Vec<f64> = es.iter().map(|e| e.f).collect();
+            // Exact for these values: quarters with few bits.
+            v.sort_by(|a, b| a.total_cmp(b));
+            v.iter().sum()
+        };
+        rows.push(vec![
+            k.map_or(Value::Null, Value::Int64),
+            Value::Timestamp(start),
+            Value::Timestamp(start + size),
+            Value::Int64(es.len() as i64),
+            Value::Int64(xs.len() as i64),
+            if xs.is_empty() {
+                Value::Null
+            } else {
+                Value::Int64(xs.iter().sum())
+            },
+            xs.iter().min().map_or(Value::Null, |v| Value::Int64(*v)),
+            xs.iter().max().map_or(Value::Null, |v| Value::Int64(*v)),
+            Value::Int64(xs.iter().collect::<BTreeSet<_>>().len() as i64),
+            Value::Float64(fsum),
+        ]);
+    }
+    sort(&mut rows);
+    rows
+}
+
+/// Reference: per event, COUNT(*) and SUM(x) over the same key's events in
+/// the preceding `range` ms (peers included).
+fn reference_over(events: &[Event], range: i64) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    for e in events {
+        let frame: Vec<&Event> = events
+            .iter()
+            .filter(|o| o.k == e.k && o.t <= e.t && o.t >= e.t - range)
+            .collect();
+        let xs: Vec<i64> = frame.iter().filter_map(|o| o.x).collect();
+        rows.push(vec![
+            e.k.map_or(Value::Null, Value::Int64),
+            Value::Timestamp(e.t),
+            e.x.map_or(Value::Null, Value::Int64),
+            Value::Int64(frame.len() as i64),
+            if xs.is_empty() {
+                Value::Null
+            } else {
+                Value::Int64(xs.iter().sum())
+            },
+        ]);
+    }
+    sort(&mut rows);
+    rows
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (
+        0i64..240_000,
+        prop::option::weighted(0.9, 0i64..4),
+        prop::option::weighted(0.85, -3i64..10),
+        0i64..40,
+    )
+        .prop_map(|(t, k, x, q)| Event {
+            t,
+            k,
+            x,
+            f: q as f64 * 0.25,
+        })
+}
+
+/// Events split into 1..=3 splits, each in time order disturbed within the
+/// delay, with a few stragglers moved far back in delivery.
+fn splits() -> impl Strategy<Value = Vec<Vec<Event>>> {
+    (
+        prop::collection::vec(event(), 0..120),
+        1usize..=3,
+        any::<u64>(),
+    )
+        .prop_map(|(mut events, n, seed)| {
+            use rand::{RngExt, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            events.sort_by_key(|e| e.t);
+            let mut splits = vec![Vec::new(); n];
+            for e in events {
+                splits[rng.random_range(0..n)].push(e);
+            }
+            for s in &mut splits {
+                // Delivery time = event time + jitter below the delay...
+                let mut keyed: Vec<(i64, Event)> = s
+                    .drain(..)
+                    .map(|e| (e.t + rng.random_range(0..DELAY), e))
+                    .collect();
+                // ...except a few stragglers delivered much later (some become late).
+                for k in keyed.iter_mut() {
+                    if rng.random_bool(0.05) {
+                        k.0 += rng.random_range(DELAY..60_000);
+                    }
+                }
+                keyed.sort_by_key(|k| k.0);
+                *s = keyed.into_iter().map(|k| k.1).collect();
+            }
+            splits
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn windows_match_the_reference(splits in splits(), size_s in 1i64..4, hop in any::<bool>(), filter in any::<bool>(), workers in 1usize..=3) {
+        let size = size_s * 30_000;
+        let slide = if hop { 30_000 } else { size };
+        let window = if hop {
+            format!("HOP(t, INTERVAL '30' SECOND, INTERVAL '{}' SECOND)", size / 1000)
+        } else {
+            format!("TUMBLE(t, INTERVAL '{}' SECOND)", size / 1000)
+        };
+        let (start, end) = if hop { ("HOP_START", "HOP_END") } else { ("TUMBLE_START", "TUMBLE_END") };
+        let args = window.trim_start_matches("HOP").trim_start_matches("TUMBLE");
+        let sql = format!(
+            "SELECT k, {start}{args} AS ws, {end}{args} AS we, COUNT(*) AS n, COUNT(x) AS nx, SUM(x) AS sx, MIN(x) AS mn, MAX(x) AS mx, \
+             COUNT(DISTINCT x) AS dx, SUM(f) AS sf FROM e {} GROUP BY {window}, k",
+            if filter { "WHERE x > 2" } else { "" }
+        );
+        let got = engine(&sql, &splits, workers);
+        let want = reference_windows(&on_time(&splits), size, slide, filter);
+        prop_assert_eq!(got, want, "sql: {}", sql);
+    }
+
+    #[test]
+    fn over_windows_match_the_reference(splits in splits(), range_s in 0i64..90, workers in 1usize..=3) {
+        let sql = format!(
+            "SELECT k, t, x, COUNT(*) OVER w AS n, SUM(x) OVER w AS sx FROM e \
+             WINDOW w AS (PARTITION BY k ORDER BY t RANGE BETWEEN INTERVAL '{range_s}' SECOND PRECEDING AND CURRENT ROW)"
+        );
+        let got = engine(&sql, &splits, workers);
+        let want = reference_over(&on_time(&splits), range_s * 1000);
+        prop_assert_eq!(got, want, "sql: {}", sql);
+    }
+}
