@@ -154,7 +154,7 @@ fn on_time(splits: &[Vec<Event>]) -> Vec<Event> {
 fn reference_windows(events: &[Event], size: i64, slide: i64, filter: bool) -> Vec<Vec<Value>> {
     let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Event>> = BTreeMap::new();
     for e in events {
-        if filter && !e.x.is_some_and(|x| x > 2) {
+        if filter && e.x.is_none_or(|x| x <= 2) {
             continue;
         }
         // Every window [s, s + size) with s a multiple of slide containing e.t.

@@ -260,11 +260,12 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A job's source names mapped to the run's (distinct) source names.
+type Renames = HashMap<String, String>;
+
 /// Every distinct source of the loaded jobs, and per job the renames of its
 /// source names (two files may both call different data `bookings`).
-fn plan_sources(
-    loaded: &[Loaded],
-) -> Result<(Vec<SourceDef>, Vec<HashMap<String, String>>), Failure> {
+fn plan_sources(loaded: &[Loaded]) -> Result<(Vec<SourceDef>, Vec<Renames>), Failure> {
     let mut defs: Vec<(SourceSpec, SourceDef)> = Vec::new();
     let mut renames = Vec::new();
     let mut errors = quiver_types::Diagnostics::new();

@@ -30,11 +30,24 @@ pub struct GetArgs {
 /// Prints the features of one entity.
 pub fn run(args: GetArgs) -> Result<(), Failure> {
     let config = DeploymentConfig::load(args.config.as_deref())?;
-    let store = open_store(&config)?;
-    let Some(meta) = store
-        .job(&args.job)
-        .map_err(|e| Failure::Internal(e.into()))?
-    else {
+    let out = lookup(&config, &args.job, &args.keys, args.at.as_deref())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.into()))?
+    );
+    Ok(())
+}
+
+/// The features of one entity of `job` as JSON: `keys` are `col=value`,
+/// `at` evaluates TTLs at another time than now.
+pub fn lookup(
+    config: &DeploymentConfig,
+    job: &str,
+    keys: &[String],
+    at: Option<&str>,
+) -> Result<Json, Failure> {
+    let store = open_store(config)?;
+    let Some(meta) = store.job(job).map_err(|e| Failure::Internal(e.into()))? else {
         let jobs: Vec<String> = store
             .jobs()
             .map_err(|e| Failure::Internal(e.into()))?
@@ -42,8 +55,7 @@ pub fn run(args: GetArgs) -> Result<(), Failure> {
             .map(|m| m.name)
             .collect();
         return Err(Failure::User(format!(
-            "job `{}` is not in the online store{}; run `quiver backfill` on it first",
-            args.job,
+            "job `{job}` is not in the online store{}; run `quiver backfill` on it first",
             if jobs.is_empty() {
                 String::new()
             } else {
@@ -52,9 +64,7 @@ pub fn run(args: GetArgs) -> Result<(), Failure> {
         )));
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let at = args
-        .at
-        .as_deref()
+    let at = at
         .map(|a| parse_time_arg(a, now))
         .transpose()
         .map_err(|e| Failure::User(format!("--at: {e}")))?
@@ -63,7 +73,7 @@ pub fn run(args: GetArgs) -> Result<(), Failure> {
     let mut key = vec![Value::Null; entity.len()];
     let mut seen = vec![false; entity.len()];
     let names: Vec<&str> = entity.iter().map(|f| f.name.as_str()).collect();
-    for k in &args.keys {
+    for k in keys {
         let Some((col, value)) = k.split_once('=') else {
             return Err(Failure::User(format!(
                 "--key `{k}` is not `column=value` (entity columns: {})",
@@ -75,8 +85,7 @@ pub fn run(args: GetArgs) -> Result<(), Failure> {
             .position(|f| f.name.eq_ignore_ascii_case(col.trim()))
         else {
             return Err(Failure::User(format!(
-                "`{col}` is not an entity column of `{}` (entity columns: {})",
-                args.job,
+                "`{col}` is not an entity column of `{job}` (entity columns: {})",
                 names.join(", ")
             )));
         };
@@ -97,7 +106,7 @@ pub fn run(args: GetArgs) -> Result<(), Failure> {
         )));
     }
     let read = store
-        .read(&args.job, std::slice::from_ref(&key), at)
+        .read(job, std::slice::from_ref(&key), at)
         .map_err(|e| Failure::Internal(e.into()))?;
     let r = &read[0];
     let mut features = Map::new();
@@ -116,17 +125,12 @@ pub fn run(args: GetArgs) -> Result<(), Failure> {
         .zip(&key)
         .map(|(f, v)| (f.name.clone(), to_json(v)))
         .collect();
-    let out = json!({
-        "job": args.job,
+    Ok(json!({
+        "job": job,
         "entity": entity_json,
         "event_time": r.row.as_ref().map(|row| format_timestamp(row.event_time)),
         "features": features,
-    });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).map_err(|e| Failure::Internal(e.into()))?
-    );
-    Ok(())
+    }))
 }
 
 fn parse_value(s: &str, t: DataType) -> Option<Value> {

@@ -17,7 +17,7 @@ mod cmd_backfill;
 mod cmd_explain;
 mod cmd_features;
 mod cmd_generate;
-mod cmd_get;
+pub mod cmd_get;
 mod cmd_validate;
 mod failure;
 mod jobs;
@@ -30,6 +30,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use cmd_get::lookup;
 pub use failure::Failure;
 
 /// Quiver: a streaming feature engine. Feature jobs are YAML files holding SQL.

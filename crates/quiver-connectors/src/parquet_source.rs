@@ -87,12 +87,15 @@ impl ParquetSource {
     }
 }
 
+/// Per row group, the least and greatest event time (ms), when known.
+type TimeStats = (Vec<Option<i64>>, Vec<Option<i64>>);
+
 /// Per row group, the min and max event time in ms, from statistics.
 fn time_stats(
     metadata: &ArrowReaderMetadata,
     column: &str,
     name: &str,
-) -> Result<(Vec<Option<i64>>, Vec<Option<i64>>), String> {
+) -> Result<TimeStats, String> {
     let schema = metadata.schema();
     let conv = StatisticsConverter::try_new(column, schema, metadata.parquet_schema())
         .map_err(|e| format!("{name}: {e}"))?;

@@ -73,7 +73,7 @@ impl SourceProvider for TextSource {
 enum Reader {
     Json(arrow::json::Reader<BufReader<File>>),
     Csv {
-        reader: arrow::csv::Reader<BufReader<File>>,
+        reader: Box<arrow::csv::Reader<BufReader<File>>>,
         order: Vec<Option<usize>>,
     },
 }
@@ -143,7 +143,10 @@ impl TextSplit {
                     .with_batch_size(BATCH_ROWS)
                     .build(buf)
                     .map_err(|e| e.to_string())?;
-                Ok(Reader::Csv { reader, order })
+                Ok(Reader::Csv {
+                    reader: Box::new(reader),
+                    order,
+                })
             }
         }
     }

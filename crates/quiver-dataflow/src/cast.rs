@@ -124,7 +124,8 @@ pub fn cast_array(a: &dyn Array, to: DataType) -> Result<ArrayRef, DataflowError
             let f = a.as_primitive::<Float64Type>();
             Arc::new(f.unary_opt::<_, Int64Type>(|v| {
                 let t = v.trunc();
-                (t.is_finite() && t >= -9.223_372_036_854_776e18 && t < 9.223_372_036_854_776e18)
+                (-9.223_372_036_854_776e18..9.223_372_036_854_776e18)
+                    .contains(&t)
                     .then_some(t as i64)
             }))
         }

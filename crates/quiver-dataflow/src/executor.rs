@@ -125,12 +125,12 @@ pub fn run(
             let mut streams = HashMap::new();
             for (s, _) in sources.iter() {
                 let mut h = Input::new();
-                streams.insert(s.name.clone(), h.to_stream(scope.clone()));
+                streams.insert(s.name.clone(), h.to_stream(scope));
                 inputs.push(Some(h));
             }
             for (j, run) in jobs.iter().enumerate() {
                 let builder = PlanBuilder {
-                    scope: scope.clone(),
+                    scope,
                     sources: &streams,
                     peers,
                     job: j,

@@ -19,90 +19,69 @@ fn hash_bytes(b: &[u8]) -> u64 {
     foldhash::quality::FixedState::with_seed(SEED).hash_one(b)
 }
 
+/// Mixes `value(i)` (or a NULL marker) into every row's hash.
+fn mix_column(
+    h: &mut [u64],
+    nulls: Option<&arrow::buffer::NullBuffer>,
+    value: impl Fn(usize) -> u64,
+) {
+    for (i, x) in h.iter_mut().enumerate() {
+        let v = if nulls.is_some_and(|b| b.is_null(i)) {
+            0xdead
+        } else {
+            value(i)
+        };
+        *x = mix(*x, v);
+    }
+}
+
 /// One hash per row over the given columns (NULL hashes like itself, so all
 /// NULL keys meet on one worker, as GROUP BY requires).
 pub fn hash_rows(columns: &[ArrayRef], n: usize) -> Vec<u64> {
     let mut h = vec![SEED; n];
     for col in columns {
         let nulls = col.logical_nulls();
-        let is_null = |i: usize| nulls.as_ref().is_some_and(|b| b.is_null(i));
+        let nulls = nulls.as_ref();
         match col.data_type() {
             ArrowType::Int64 => {
                 let v = col.as_primitive::<Int64Type>().values();
-                for i in 0..n {
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { v[i] as u64 });
-                }
+                mix_column(&mut h, nulls, |i| v[i] as u64);
             }
             ArrowType::Timestamp(_, _) => {
                 let v = col.as_primitive::<TimestampMillisecondType>().values();
-                for i in 0..n {
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { v[i] as u64 });
-                }
+                mix_column(&mut h, nulls, |i| v[i] as u64);
             }
             ArrowType::Date32 => {
                 let v = col.as_primitive::<Date32Type>().values();
-                for i in 0..n {
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { v[i] as u64 });
-                }
+                mix_column(&mut h, nulls, |i| v[i] as u64);
             }
             ArrowType::Float64 => {
                 let v = col.as_primitive::<Float64Type>().values();
-                for i in 0..n {
+                // SQL equality: -0.0 = 0.0 and all NaNs are equal.
+                mix_column(&mut h, nulls, |i| {
                     let x = v[i];
-                    let bits = if x.is_nan() {
+                    if x.is_nan() {
                         f64::NAN.to_bits()
                     } else if x == 0.0 {
                         0
                     } else {
                         x.to_bits()
-                    };
-                    h[i] = mix(h[i], if is_null(i) { 0xdead } else { bits });
-                }
+                    }
+                });
             }
             ArrowType::Boolean => {
                 let v = col.as_boolean();
-                for i in 0..n {
-                    h[i] = mix(
-                        h[i],
-                        if is_null(i) {
-                            0xdead
-                        } else {
-                            v.value(i) as u64 + 1
-                        },
-                    );
-                }
+                mix_column(&mut h, nulls, |i| v.value(i) as u64 + 1);
             }
             ArrowType::Utf8 => {
                 let v = col.as_string::<i32>();
-                for i in 0..n {
-                    h[i] = mix(
-                        h[i],
-                        if is_null(i) {
-                            0xdead
-                        } else {
-                            hash_bytes(v.value(i).as_bytes())
-                        },
-                    );
-                }
+                mix_column(&mut h, nulls, |i| hash_bytes(v.value(i).as_bytes()));
             }
             ArrowType::Binary => {
                 let v = col.as_binary::<i32>();
-                for i in 0..n {
-                    h[i] = mix(
-                        h[i],
-                        if is_null(i) {
-                            0xdead
-                        } else {
-                            hash_bytes(v.value(i))
-                        },
-                    );
-                }
+                mix_column(&mut h, nulls, |i| hash_bytes(v.value(i)));
             }
-            _ => {
-                for (i, x) in h.iter_mut().enumerate() {
-                    *x = mix(*x, if col.is_null(i) { 0xdead } else { 1 });
-                }
-            }
+            _ => mix_column(&mut h, nulls, |_| 1),
         }
     }
     h

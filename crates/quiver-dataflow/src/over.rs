@@ -11,6 +11,7 @@
 //! are empty are dropped, so state is bounded by the frame width.
 
 use std::collections::VecDeque;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt32Array};
@@ -45,7 +46,7 @@ enum State {
     SumFloat(Box<(ExactSum, i64)>),
     Moments(Box<(ExactSum, ExactSum, i64)>),
     /// MIN/MAX: (sequence, order key) with keys monotonic from the front.
-    Extreme(Box<VecDeque<(u64, i64)>>),
+    Extreme(VecDeque<(u64, i64)>),
 }
 
 /// The rows of one partition still inside some frame, oldest first: per
@@ -59,6 +60,13 @@ struct Part {
 impl Part {
     fn next_seq(&self) -> u64 {
         self.first_seq + self.rows as u64
+    }
+
+    /// Forgets the `n` oldest rows.
+    fn drop_front(&mut self, n: usize, stride: usize) {
+        self.rows -= n;
+        self.first_seq += n as u64;
+        self.entries.drain(..n * stride);
     }
 }
 
@@ -269,47 +277,47 @@ impl OverState {
             .collect();
         keyed.sort_unstable();
         let order: Vec<u32> = keyed.iter().map(|k| k.4).collect();
-        let mut position = vec![0u32; n];
-        for (pos, k) in keyed.iter().enumerate() {
-            position[k.4 as usize] = pos as u32;
-        }
-        let mut visit: Vec<(i64, u32, u32)> = keyed
+        // Visit by partition id within a time (partition state in memory
+        // order); each partition still sees its rows in output order.
+        let mut visit: Vec<(i64, u32, u32, u32)> = keyed
             .iter()
-            .map(|k| (k.0, k.2, position[k.4 as usize]))
+            .enumerate()
+            .map(|(pos, k)| (k.0, k.2, pos as u32, k.4))
             .collect();
         visit.sort_unstable();
-        let visit: Vec<u32> = visit.into_iter().map(|v| order[v.2 as usize]).collect();
         let views: Vec<ArgView<'_>> = self
             .slot_col
             .iter()
             .map(|&j| ArgView::of(batch.column(w + k + j)))
             .collect();
-        let mut outs: Vec<Vec<Option<Num>>> = (0..m).map(|_| vec![None; n]).collect();
+        // Aggregates are written in visit order, then permuted to output order.
+        let mut outs: Vec<Vec<Option<Num>>> = (0..m).map(|_| Vec::with_capacity(n)).collect();
         let mut i = 0;
         while i < n {
-            let first = visit[i] as usize;
-            let (t, pid) = (times[first], pids[first] as usize);
+            let (t, pid) = (visit[i].0, visit[i].1);
             let mut j = i + 1;
-            while j < n && times[visit[j] as usize] == t && pids[visit[j] as usize] as usize == pid
-            {
+            while j < n && visit[j].0 == t && visit[j].1 == pid {
                 j += 1;
             }
+            let pid = pid as usize;
             let run = Run {
                 aggs: &self.aggs,
                 slot: &self.slot,
                 stride,
                 slots: &mut self.slots[pid * m..(pid + 1) * m],
             };
-            run.apply(
-                &mut self.parts[pid],
-                t,
-                &visit[i..j],
-                &position,
-                &views,
-                &mut outs,
-            );
+            run.apply(&mut self.parts[pid], t, &visit[i..j], &views, &mut outs);
             i = j;
         }
+        // visit[v] holds output position visit[v].2: invert to gather.
+        let mut from_visit = vec![0u32; n];
+        for (v, row) in visit.iter().enumerate() {
+            from_visit[row.2 as usize] = v as u32;
+        }
+        let outs: Vec<Vec<Option<Num>>> = outs
+            .into_iter()
+            .map(|o| from_visit.iter().map(|&v| o[v as usize]).collect())
+            .collect();
         let idx = UInt32Array::from(order);
         let mut cols: Vec<ArrayRef> = batch.columns()[..w]
             .iter()
@@ -378,21 +386,19 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Adds one partition's rows of one event time (positions `rows` of the
-    /// batch whose argument columns are `views`) and records each row's
-    /// aggregates in `outs`.
-    /// Aggregates land in `outs[j][position[row]]`.
+    /// Adds one partition's rows of one event time — `rows` are (time,
+    /// partition, output position, batch row), read through `views` — and
+    /// appends each row's aggregates to `outs`.
     fn apply(
         mut self,
         part: &mut Part,
         t: i64,
-        rows: &[u32],
-        position: &[u32],
+        rows: &[(i64, u32, u32, u32)],
         views: &[ArgView<'_>],
         outs: &mut [Vec<Option<Num>>],
     ) {
         let first_seq = part.next_seq();
-        for &r in rows {
+        for &(_, _, _, r) in rows {
             part.entries.push_back(Some(Num::Int(t)));
             part.entries.extend(views.iter().map(|v| v.get(r as usize)));
             part.rows += 1;
@@ -410,15 +416,14 @@ impl Run<'_> {
                 }
             }
         }
-        for (k, &r) in rows.iter().enumerate() {
+        for k in 0..rows.len() {
             let seq = first_seq + k as u64;
-            for j in 0..self.aggs.len() {
+            for (j, out) in outs.iter_mut().enumerate() {
                 if let OverFrame::Rows { preceding } = self.aggs[j].1 {
                     self.add_upto(part, j, seq + 1);
                     self.evict_while(part, j, |_, s| seq - s > preceding);
                 }
-                outs[j][position[r as usize] as usize] =
-                    current(&self.slots[j].state, &self.aggs[j].0);
+                out.push(current(&self.slots[j].state, &self.aggs[j].0));
             }
         }
         // Release rows no frame still holds.
@@ -430,9 +435,7 @@ impl Run<'_> {
             .unwrap_or(part.next_seq());
         if keep_from > part.first_seq {
             let drop = ((keep_from - part.first_seq) as usize).min(part.rows);
-            part.entries.drain(..drop * self.stride);
-            part.rows -= drop;
-            part.first_seq += drop as u64;
+            part.drop_front(drop, self.stride);
         }
     }
 
@@ -487,7 +490,7 @@ fn new_state(c: &AggregateCall) -> State {
         (AggFunc::VarPop | AggFunc::StddevPop, _) => {
             State::Moments(Box::new((ExactSum::new(), ExactSum::new(), 0)))
         }
-        (AggFunc::Min | AggFunc::Max, _) => State::Extreme(Box::default()),
+        (AggFunc::Min | AggFunc::Max, _) => State::Extreme(VecDeque::new()),
     }
 }
 

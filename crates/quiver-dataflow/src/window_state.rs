@@ -227,3 +227,111 @@ impl WindowState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use quiver_sql::AggFunc;
+    use quiver_types::{DataType, Field, Schema};
+
+    fn state(window: Window) -> WindowState {
+        let out = crate::chunk::with_time(&Schema::new(vec![
+            Field::new("k", DataType::Int64),
+            Field::new("window_start", DataType::Timestamp),
+            Field::new("window_end", DataType::Timestamp),
+            Field::new("n", DataType::Int64),
+        ]));
+        let count = AggregateCall {
+            func: AggFunc::Count,
+            arg: None,
+            distinct: false,
+            data_type: DataType::Int64,
+        };
+        WindowState::new(
+            window,
+            &[arrow::datatypes::DataType::Int64],
+            vec![count],
+            out,
+        )
+        .unwrap()
+    }
+
+    fn batch(times: Vec<i64>) -> RecordBatch {
+        let n = times.len();
+        let schema = crate::chunk::with_time(&Schema::new(vec![
+            Field::new("k", DataType::Int64),
+            Field::new("a", DataType::Bool),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(
+                    (0..n as i64).map(|i| i % 7).collect::<Vec<_>>(),
+                )),
+                Arc::new(arrow::array::BooleanArray::from(vec![true; n])),
+                Arc::new(Int64Array::from(times)),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Feeds `minutes` minutes of events, advancing the frontier as a source
+    /// would, and returns the most panes ever open and the windows emitted.
+    fn run(window: Window, minutes: i64) -> (usize, usize) {
+        let mut s = state(window);
+        let (mut peak, mut emitted) = (0, 0);
+        for m in 0..minutes {
+            s.insert(&batch((0..10).map(|i| m * 60_000 + i * 6_000).collect()))
+                .unwrap();
+            peak = peak.max(s.open_panes());
+            emitted += s.emit(m * 60_000).unwrap().len();
+        }
+        emitted += s.emit(i64::MAX).unwrap().len();
+        assert_eq!(s.open_panes(), 0);
+        (peak, emitted)
+    }
+
+    #[test]
+    fn closed_windows_release_their_state() {
+        // Tumbling minutes: at most the current and the previous pane are open,
+        // however long the history.
+        assert_eq!(run(Window::Tumble { size: 60_000 }, 100), (2, 100));
+        assert_eq!(run(Window::Tumble { size: 60_000 }, 1_000), (2, 1_000));
+        // Hopping 10 minutes by 1: ten panes plus the one filling.
+        let (peak, emitted) = run(
+            Window::Hop {
+                slide: 60_000,
+                size: 600_000,
+            },
+            1_000,
+        );
+        assert_eq!(peak, 11);
+        assert_eq!(emitted, 1_000 + 9);
+    }
+
+    #[test]
+    fn a_window_is_emitted_once_the_frontier_passes_its_end() {
+        let mut s = state(Window::Tumble { size: 60_000 });
+        s.insert(&batch(vec![0, 59_999, 60_000])).unwrap();
+        assert!(
+            s.emit(59_999).unwrap().is_empty(),
+            "[0, 60s) is still open at 59.999s"
+        );
+        let out = s.emit(60_000).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, 60_000);
+        // The event exactly at 60s belongs to the next window.
+        let n: i64 = out[0]
+            .1
+            .column(3)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .iter()
+            .flatten()
+            .sum();
+        assert_eq!(n, 2);
+        assert_eq!(s.next_end(), Some(120_000));
+    }
+}

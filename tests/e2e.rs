@@ -1,0 +1,467 @@
+//! End-to-end behaviour of `quiver`, run in-process on scratch deployments:
+//! the examples, idempotent interval runs, crash safety of historical
+//! commits, row-group pruning, schema errors, online statuses, determinism.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use quiver_connectors::HistoricalSink;
+use quiver_dataflow::source::{ReadRequest, SourceProvider};
+use quiver_spec::DeploymentConfig;
+use quiver_tests::{Scratch, parquet_files, quiver, read_rows, sort_rows};
+use quiver_types::time::{DAY, MINUTE, parse_timestamp};
+use serde_json::Value as Json;
+
+const JAN1: &str = "2024-01-01";
+
+fn t(s: &str) -> i64 {
+    parse_timestamp(s).unwrap()
+}
+
+fn events_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "event_time",
+            ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("customer_id", ArrowType::Int64, true),
+        Field::new("amount", ArrowType::Float64, true),
+    ]))
+}
+
+/// Writes `(time, customer, amount)` rows to a Parquet file, `per_group` rows per row group.
+fn write_events(path: &Path, rows: &[(i64, Option<i64>, Option<f64>)], per_group: usize) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(per_group))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        fs::File::create(path).unwrap(),
+        events_schema(),
+        Some(props),
+    )
+    .unwrap();
+    let b = RecordBatch::try_new(
+        events_schema(),
+        vec![
+            Arc::new(
+                TimestampMillisecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+}
+
+/// Four days of events, one Hive partition per day.
+fn four_days(root: &Path) {
+    for d in 0..4i64 {
+        let day = t(JAN1) + d * DAY;
+        let rows: Vec<_> = (0..30)
+            .map(|i| {
+                (
+                    day + i * 7 * MINUTE + i * 13,
+                    Some(i % 5),
+                    Some(1.5 * i as f64),
+                )
+            })
+            .collect();
+        write_events(
+            &root.join(format!("date=2024-01-0{}/part-0.parquet", d + 1)),
+            &rows,
+            1 << 20,
+        );
+    }
+}
+
+fn job(dir: &Path, name: &str, data: &str, sinks: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    fs::write(
+        &path,
+        format!(
+            "name: {name}\nsources:\n  events:\n    schema: {{event_time: timestamp, customer_id: int64, amount: float64}}\n    event_time: event_time\n    watermark_delay: 1s\n    bounded: {{parquet: {data}}}\nsql: |\n  SELECT customer_id, COUNT(*) AS n, SUM(amount) AS spend,\n         TUMBLE_END(event_time, INTERVAL '1' HOUR) AS window_end\n  FROM events\n  GROUP BY TUMBLE(event_time, INTERVAL '1' HOUR), customer_id\nsinks: {sinks}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn partitions(dataset: &Path) -> Vec<String> {
+    let mut p: Vec<String> = fs::read_dir(dataset)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    p.sort();
+    p
+}
+
+fn bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    parquet_files(dir)
+        .into_iter()
+        .map(|f| (f.clone(), fs::read(&f).unwrap()))
+        .collect()
+}
+
+#[test]
+fn interval_runs_replace_exactly_their_days() {
+    let s = Scratch::new();
+    let data = s.dir.path().join("data");
+    four_days(&data);
+    let job = job(s.dir.path(), "hourly", "data/", "{historical: {}}");
+    let job = job.to_str().unwrap();
+    s.quiver(&["backfill", job, "--no-progress"]).unwrap();
+    let dataset = s.dataset("hourly");
+    assert_eq!(
+        partitions(&dataset),
+        [
+            "date=2024-01-01",
+            "date=2024-01-02",
+            "date=2024-01-03",
+            "date=2024-01-04"
+        ]
+    );
+    let before = bytes(&dataset);
+
+    // Day 2 loses its input; rerun just that day: only its partition goes.
+    fs::remove_dir_all(data.join("date=2024-01-02")).unwrap();
+    s.quiver(&[
+        "backfill",
+        job,
+        "--start",
+        "2024-01-02",
+        "--end",
+        "2024-01-03",
+        "--no-progress",
+    ])
+    .unwrap();
+    assert_eq!(
+        partitions(&dataset),
+        ["date=2024-01-01", "date=2024-01-03", "date=2024-01-04"]
+    );
+    let after = bytes(&dataset);
+    let untouched: Vec<_> = before
+        .iter()
+        .filter(|(p, _)| !p.to_string_lossy().contains("2024-01-02"))
+        .cloned()
+        .collect();
+    assert_eq!(after, untouched, "other days must be left byte for byte");
+
+    // Restore it and rerun the day: the partition comes back, identical.
+    four_days(&data);
+    s.quiver(&[
+        "backfill",
+        job,
+        "--start",
+        "2024-01-02",
+        "--end",
+        "2024-01-03",
+        "--no-progress",
+    ])
+    .unwrap();
+    assert_eq!(bytes(&dataset), before);
+
+    // Interval runs replace whole days only.
+    let err = s
+        .quiver(&[
+            "backfill",
+            job,
+            "--start",
+            "2024-01-02T06:00:00",
+            "--end",
+            "2024-01-03",
+            "--no-progress",
+        ])
+        .unwrap_err();
+    assert!(err.to_string().contains("day boundary"), "{err}");
+    assert_eq!(err.exit_code(), 1);
+}
+
+#[test]
+fn same_input_gives_the_same_files_and_workers_give_the_same_rows() {
+    let s = Scratch::new();
+    four_days(&s.dir.path().join("data"));
+    let job = job(s.dir.path(), "hourly", "data/", "{historical: {}}");
+    let job = job.to_str().unwrap();
+    s.quiver(&["backfill", job, "--no-progress", "--workers", "2"])
+        .unwrap();
+    let first = bytes(&s.dataset("hourly"));
+    let (_, mut rows2) = read_rows(&s.dataset("hourly"));
+    s.quiver(&["backfill", job, "--no-progress", "--workers", "2"])
+        .unwrap();
+    let second = bytes(&s.dataset("hourly"));
+    assert_eq!(first.len(), second.len());
+    for ((pa, a), (_, b)) in first.iter().zip(&second) {
+        assert!(a == b, "{} differs between identical runs", pa.display());
+    }
+    for workers in ["1", "4"] {
+        s.quiver(&["backfill", job, "--no-progress", "--workers", workers])
+            .unwrap();
+        let (_, mut rows) = read_rows(&s.dataset("hourly"));
+        sort_rows(&mut rows);
+        sort_rows(&mut rows2);
+        assert_eq!(rows, rows2, "--workers {workers} differs from --workers 2");
+    }
+}
+
+#[test]
+fn a_killed_run_leaves_no_partial_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = dir.path().join("hist/job");
+    let staging = dir.path().join("hist/.staging");
+    let live = dataset.join("date=2024-01-01");
+    fs::create_dir_all(&live).unwrap();
+    fs::write(live.join("part-0000.parquet"), b"old").unwrap();
+    let schema = events_schema();
+
+    // A run killed while writing: staged files, no journal. They are discarded.
+    let dead = staging.join("job/run-dead");
+    fs::create_dir_all(dead.join("date=2024-01-01")).unwrap();
+    fs::write(dead.join("date=2024-01-01/part-0000.parquet"), b"half").unwrap();
+    let sink = HistoricalSink::new("job", dataset.clone(), &staging, schema.clone(), None).unwrap();
+    assert!(!dead.exists());
+    assert_eq!(fs::read(live.join("part-0000.parquet")).unwrap(), b"old");
+    sink.abort();
+
+    // A run killed in the middle of its commit: journal written, the old
+    // partition moved aside, the new one not yet in place. The next run finishes it.
+    let half = staging.join("job/run-half");
+    fs::create_dir_all(half.join("date=2024-01-01")).unwrap();
+    fs::write(half.join("date=2024-01-01/part-0000.parquet"), b"new").unwrap();
+    fs::create_dir_all(half.join("old")).unwrap();
+    fs::rename(&live, half.join("old/date=2024-01-01")).unwrap();
+    fs::write(half.join("COMMIT"), "replace date=2024-01-01").unwrap();
+    let sink = HistoricalSink::new("job", dataset.clone(), &staging, schema, None).unwrap();
+    assert_eq!(fs::read(live.join("part-0000.parquet")).unwrap(), b"new");
+    assert!(!half.exists());
+    sink.abort();
+}
+
+#[test]
+fn row_groups_and_partitions_outside_the_interval_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.parquet");
+    let rows: Vec<_> = (0..3)
+        .flat_map(|d| (0..10).map(move |i| (t(JAN1) + d * DAY + i * MINUTE, Some(i), Some(1.0))))
+        .collect();
+    write_events(&file, &rows, 10);
+    let schema = quiver_types::Schema::new(vec![
+        quiver_types::Field::new("event_time", quiver_types::DataType::Timestamp),
+        quiver_types::Field::new("customer_id", quiver_types::DataType::Int64),
+        quiver_types::Field::new("amount", quiver_types::DataType::Float64),
+    ]);
+    let src = quiver_connectors::parquet_source::ParquetSource {
+        path: file.display().to_string(),
+        schema,
+        time_col: Some(0),
+    };
+    let all = |start, end| ReadRequest {
+        columns: vec![true; 3],
+        start,
+        end,
+    };
+    assert_eq!(src.splits(0, 1, &all(None, None)).unwrap().len(), 3);
+    let one_day = src
+        .splits(0, 1, &all(Some(t("2024-01-02")), Some(t("2024-01-03"))))
+        .unwrap();
+    assert_eq!(
+        one_day.len(),
+        1,
+        "only the middle row group overlaps the interval"
+    );
+    assert!(one_day[0].describe().contains("row group 1"));
+    // Splits are dealt to workers without overlap.
+    let w0 = src.splits(0, 2, &all(None, None)).unwrap().len();
+    let w1 = src.splits(1, 2, &all(None, None)).unwrap().len();
+    assert_eq!(w0 + w1, 3);
+}
+
+#[test]
+fn schema_mismatches_name_the_column() {
+    let s = Scratch::new();
+    let path = s.dir.path().join("data/part-0.parquet");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "event_time",
+            ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("customer_id", ArrowType::Utf8, true),
+        Field::new("amount", ArrowType::Float64, true),
+    ]));
+    let mut w =
+        ArrowWriter::try_new(fs::File::create(&path).unwrap(), schema.clone(), None).unwrap();
+    w.write(
+        &RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(TimestampMillisecondArray::from(vec![t(JAN1)]).with_timezone("UTC")),
+                Arc::new(StringArray::from(vec!["c1"])),
+                Arc::new(Float64Array::from(vec![1.0])),
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    w.close().unwrap();
+    let job = job(s.dir.path(), "bad", "data/", "{historical: {}}");
+    let err = s
+        .quiver(&["backfill", job.to_str().unwrap(), "--no-progress"])
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`customer_id`") && msg.contains("string") && msg.contains("int64"),
+        "{msg}"
+    );
+    assert_eq!(err.exit_code(), 1);
+    assert!(
+        parquet_files(&s.dataset("bad")).is_empty(),
+        "a failed run writes nothing"
+    );
+
+    let missing = job_missing_path(s.dir.path());
+    let err = s
+        .quiver(&["backfill", missing.to_str().unwrap(), "--no-progress"])
+        .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+fn job_missing_path(dir: &Path) -> PathBuf {
+    job(dir, "nodata", "nowhere/", "{historical: {}}")
+}
+
+#[test]
+fn online_values_come_back_with_statuses() {
+    let s = Scratch::new();
+    let data = s.dir.path().join("data");
+    // Customer 1: a NULL spend in its last window; customer 2: older.
+    write_events(
+        &data.join("part-0.parquet"),
+        &[
+            (t("2024-01-01T00:10:00"), Some(2), Some(5.0)),
+            (t("2024-01-01T02:10:00"), Some(1), None),
+        ],
+        10,
+    );
+    let job = job(s.dir.path(), "online", "data/", "{online: {ttl: 2h}}");
+    s.quiver(&["backfill", job.to_str().unwrap(), "--no-progress"])
+        .unwrap();
+    let config = DeploymentConfig::load(Some(&s.config())).unwrap();
+    let get = |key: &str, at: &str| {
+        quiver_cli::lookup(&config, "online", &[key.to_string()], Some(at)).unwrap()
+    };
+    let one = get("customer_id=1", "2024-01-01T03:30:00");
+    assert_eq!(one["event_time"], "2024-01-01T02:59:59.999Z");
+    assert_eq!(one["features"]["n"]["value"], 1);
+    assert_eq!(one["features"]["n"]["status"], "PRESENT");
+    assert_eq!(one["features"]["spend"]["status"], "NULL_VALUE");
+    assert_eq!(
+        one["features"]["window_end"]["value"],
+        "2024-01-01T03:00:00.000Z"
+    );
+    let two = get("customer_id=2", "2024-01-01T03:30:00");
+    assert_eq!(two["features"]["n"]["status"], "OUTSIDE_MAX_AGE");
+    assert_eq!(
+        two["features"]["spend"]["value"], 5.0,
+        "expired values are still shown with their status"
+    );
+    let none = get("customer_id=3", "2024-01-01T03:30:00");
+    assert_eq!(none["features"]["n"]["status"], "NOT_FOUND");
+    assert_eq!(none["event_time"], Json::Null);
+    // Bad requests are user errors.
+    let err = quiver_cli::lookup(&config, "online", &["customer=1".into()], None).unwrap_err();
+    assert!(
+        err.to_string().contains("entity columns: customer_id"),
+        "{err}"
+    );
+    let err = quiver_cli::lookup(&config, "nope", &["customer_id=1".into()], None).unwrap_err();
+    assert!(err.to_string().contains("not in the online store"), "{err}");
+}
+
+#[test]
+fn the_example_jobs_run_on_generated_data() {
+    let s = Scratch::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let jobs = s.dir.path().join("jobs");
+    fs::create_dir_all(&jobs).unwrap();
+    for f in fs::read_dir(root.join("jobs")).unwrap().flatten() {
+        fs::copy(f.path(), jobs.join(f.file_name())).unwrap();
+    }
+    let data = s.dir.path().join("data");
+    quiver(&[
+        "generate",
+        "--out",
+        data.to_str().unwrap(),
+        "--days",
+        "3",
+        "--end",
+        "2024-03-01",
+        "--rate",
+        "0.02",
+    ])
+    .unwrap();
+    quiver(&["validate", jobs.to_str().unwrap()]).unwrap();
+    s.quiver(&["backfill", jobs.to_str().unwrap(), "--no-progress"])
+        .unwrap();
+    let config = DeploymentConfig::load(Some(&s.config())).unwrap();
+    let store = quiver_cli::cmd_get::lookup(
+        &config,
+        "customer_bookings_1m",
+        &["customer_id=1".into()],
+        Some("2024-03-01"),
+    );
+    assert!(store.is_ok(), "{store:?}");
+    for name in [
+        "customer_bookings_1m",
+        "customer_bookings_10m",
+        "cpf_orders_chargebacks_3d",
+        "cpf_orders_chargebacks_30d",
+        "count_broker_buys_7d",
+        "count_broker_sells_90d",
+    ] {
+        let (_, rows) = read_rows(&s.dataset(name));
+        assert!(!rows.is_empty(), "{name} wrote no rows");
+    }
+}
+
+#[test]
+fn exit_codes_separate_user_errors() {
+    let s = Scratch::new();
+    let bad = s.dir.path().join("bad.yaml");
+    fs::write(&bad, "name: x\nsql: SELECT 1\n").unwrap();
+    assert_eq!(
+        quiver_cli::main_with_args(["quiver", "validate", bad.to_str().unwrap()]),
+        ExitCode::from(1)
+    );
+    assert_eq!(
+        quiver_cli::main_with_args(["quiver", "validate", "/no/such/file.yaml"]),
+        ExitCode::from(1)
+    );
+    assert_eq!(
+        quiver_cli::main_with_args(["quiver", "--version"]),
+        ExitCode::SUCCESS
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    assert_eq!(
+        quiver_cli::main_with_args(["quiver", "validate", root.join("jobs").to_str().unwrap()]),
+        ExitCode::SUCCESS
+    );
+}
