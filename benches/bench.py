@@ -196,7 +196,7 @@ def main():
     for c in checks:
         print("check", c)
     if args.record:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
         with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as f:
             f.write(f"\n## {datetime.date.today().isoformat()} — {args.rows:,} rows, {cores} workers/threads, commit {rev}\n\n")
             f.write(f"Command: `python3 benches/bench.py --rows {args.rows} --runs {args.runs} --workers {cores} --record`  \n")

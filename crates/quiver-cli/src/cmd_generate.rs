@@ -74,10 +74,10 @@ pub fn run(args: GenerateArgs) -> Result<(), Failure> {
     }
     let io = |e: String| Failure::User(e);
     if matches!(which, "all" | "bookings") {
-        let n =
+        let (n, busiest) =
             bookings(&args.out.join("bookings"), start, end, args.rate, args.seed).map_err(io)?;
         println!(
-            "bookings: {} events in {}",
+            "bookings: {} events in {} (busiest customer: customer_id={busiest})",
             group(n as u64),
             args.out.join("bookings").display()
         );
@@ -172,7 +172,14 @@ fn skewed(rng: &mut ChaCha8Rng, n: usize) -> usize {
     (x as usize).min(n - 1)
 }
 
-fn bookings(dir: &Path, start: i64, end: i64, rate: f64, seed: u64) -> Result<usize, String> {
+/// Writes booking events; returns their number and the busiest customer.
+fn bookings(
+    dir: &Path,
+    start: i64,
+    end: i64,
+    rate: f64,
+    seed: u64,
+) -> Result<(usize, i64), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let customers = 10_000usize;
     let services = ["GO_RIDE", "GO_CAR", "GO_FOOD", "GO_SEND", "GO_MART"];
@@ -243,7 +250,16 @@ fn bookings(dir: &Path, start: i64, end: i64, rate: f64, seed: u64) -> Result<us
             ]
         },
     )?;
-    Ok(n)
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for &c in &cust {
+        *counts.entry(c).or_default() += 1;
+    }
+    // Ties broken by the smaller id so the answer is deterministic.
+    let busiest = counts
+        .into_iter()
+        .max_by_key(|&(c, k)| (k, std::cmp::Reverse(c)))
+        .map_or(ids[0], |(c, _)| c);
+    Ok((n, busiest))
 }
 
 /// An 11-digit CPF with valid check digits.

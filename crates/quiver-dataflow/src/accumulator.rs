@@ -779,8 +779,6 @@ mod tests {
             x.as_primitive::<Float64Type>().value(0).to_bits(),
             y.as_primitive::<Float64Type>().value(0).to_bits()
         );
-        assert!(
-            (x.as_primitive::<Float64Type>().value(0) - 0.111_803_398_874_989_5).abs() < 1e-15
-        );
+        assert!((x.as_primitive::<Float64Type>().value(0) - 0.111_803_398_874_989_5).abs() < 1e-15);
     }
 }
