@@ -142,16 +142,19 @@ fn interval_runs_replace_exactly_their_days() {
 
     // Day 2 loses its input; rerun just that day: only its partition goes.
     fs::remove_dir_all(data.join("date=2024-01-02")).unwrap();
-    s.quiver(&[
-        "backfill",
-        job,
-        "--start",
-        "2024-01-02",
-        "--end",
-        "2024-01-03",
-        "--no-progress",
-    ])
-    .unwrap();
+    let rerun_day_2 = || {
+        s.quiver(&[
+            "backfill",
+            job,
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-03",
+            "--no-progress",
+        ])
+        .unwrap()
+    };
+    rerun_day_2();
     assert_eq!(
         partitions(&dataset),
         ["date=2024-01-01", "date=2024-01-03", "date=2024-01-04"]
@@ -166,16 +169,7 @@ fn interval_runs_replace_exactly_their_days() {
 
     // Restore it and rerun the day: the partition comes back, identical.
     four_days(&data);
-    s.quiver(&[
-        "backfill",
-        job,
-        "--start",
-        "2024-01-02",
-        "--end",
-        "2024-01-03",
-        "--no-progress",
-    ])
-    .unwrap();
+    rerun_day_2();
     assert_eq!(bytes(&dataset), before);
 
     // Interval runs replace whole days only.

@@ -50,7 +50,7 @@ fn other<T: 'static>(o: &dyn GroupAccumulator) -> &T {
 pub fn new_accumulator(call: &AggregateCall) -> Box<dyn GroupAccumulator> {
     let arg = call.arg.as_ref().map(|a| a.data_type());
     match (call.func, arg, call.distinct) {
-        (AggFunc::Count, None, _) => Box::new(CountStar::default()),
+        (AggFunc::Count, None, _) => Box::new(Count::default()),
         (AggFunc::Count, Some(t), true) => new_distinct(t),
         (AggFunc::Count, Some(_), false) => Box::new(Count::default()),
         (AggFunc::Sum, Some(DataType::Float64), _) => Box::new(FloatSum::new(FloatOut::Sum)),
@@ -60,48 +60,11 @@ pub fn new_accumulator(call: &AggregateCall) -> Box<dyn GroupAccumulator> {
         (AggFunc::VarPop, _, _) => Box::new(Moments::new(false)),
         (AggFunc::StddevPop, _, _) => Box::new(Moments::new(true)),
         (AggFunc::Min | AggFunc::Max, Some(t), _) => new_min_max(t, call.func == AggFunc::Max),
-        (AggFunc::Min | AggFunc::Max, None, _) => Box::new(CountStar::default()),
+        (AggFunc::Min | AggFunc::Max, None, _) => Box::new(Count::default()),
     }
 }
 
-/// `COUNT(*)`.
-#[derive(Default)]
-struct CountStar {
-    counts: Vec<i64>,
-}
-
-impl GroupAccumulator for CountStar {
-    fn resize(&mut self, n: usize) {
-        self.counts.resize(n, 0);
-    }
-    fn update(&mut self, _: Option<&ArrayRef>, _rows: &[u32], groups: &[u32]) {
-        for &g in groups {
-            self.counts[g as usize] += 1;
-        }
-    }
-    fn merge(&mut self, o: &dyn GroupAccumulator, pairs: &[(u32, u32)]) {
-        let o = other::<Self>(o);
-        for &(f, t) in pairs {
-            self.counts[t as usize] += o.counts[f as usize];
-        }
-    }
-    fn evaluate(&self, groups: &[u32]) -> ArrayRef {
-        Arc::new(
-            groups
-                .iter()
-                .map(|&g| self.counts[g as usize])
-                .collect::<Int64Array>(),
-        )
-    }
-    fn empty(&self) -> Box<dyn GroupAccumulator> {
-        Box::new(Self::default())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// `COUNT(x)`: non-null values.
+/// `COUNT(x)`: non-null values; `COUNT(*)` (no argument): rows.
 #[derive(Default)]
 struct Count {
     counts: Vec<i64>,
@@ -112,15 +75,17 @@ impl GroupAccumulator for Count {
         self.counts.resize(n, 0);
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
-        let v = values.expect("COUNT(x) has an argument");
-        if v.null_count() == 0 {
-            for &g in groups {
-                self.counts[g as usize] += 1;
-            }
-        } else {
-            for (&r, &g) in rows.iter().zip(groups) {
-                if v.is_valid(r as usize) {
+        match values.filter(|v| v.null_count() > 0) {
+            None => {
+                for &g in groups {
                     self.counts[g as usize] += 1;
+                }
+            }
+            Some(v) => {
+                for (&r, &g) in rows.iter().zip(groups) {
+                    if v.is_valid(r as usize) {
+                        self.counts[g as usize] += 1;
+                    }
                 }
             }
         }

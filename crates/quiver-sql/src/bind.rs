@@ -1071,15 +1071,20 @@ fn apply_alias(mut rel: Relation, alias: &TableAlias) -> PlanResult<Relation> {
     Ok(rel)
 }
 
-/// A projection relation with the given output names.
-fn project(input: LogicalPlan, exprs: Vec<ScalarExpr>, names: Vec<String>) -> PlanResult<Relation> {
-    let schema = Schema::new(
+/// The schema of a projection: each expression's type under its name.
+pub(crate) fn projection_schema(exprs: &[ScalarExpr], names: &[String]) -> Schema {
+    Schema::new(
         exprs
             .iter()
-            .zip(&names)
+            .zip(names)
             .map(|(e, n)| Field::new(n.clone(), e.data_type()))
             .collect(),
-    );
+    )
+}
+
+/// A projection relation with the given output names.
+fn project(input: LogicalPlan, exprs: Vec<ScalarExpr>, names: Vec<String>) -> PlanResult<Relation> {
+    let schema = projection_schema(&exprs, &names);
     let plan = LogicalPlan::Project {
         input: Box::new(input),
         exprs,

@@ -15,7 +15,7 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Span;
 
-use crate::bind::Binder;
+use crate::bind::{Binder, projection_schema};
 use crate::bind_expr::{Ctx, aggregate_type, contains_aggregate, function_name, parse_interval};
 use crate::error::{PlanError, PlanResult};
 use crate::expr::{AggFunc, AggregateCall, ScalarExpr};
@@ -98,13 +98,7 @@ impl Binder<'_> {
             aggs: calls,
             schema: Schema::new(fields),
         };
-        let schema = Schema::new(
-            exprs
-                .iter()
-                .zip(&names)
-                .map(|(e, n)| Field::new(n.clone(), e.data_type()))
-                .collect(),
-        );
+        let schema = projection_schema(&exprs, &names);
         let time_attr = exprs.iter().position(|e| match e {
             ScalarExpr::Column { index, .. } => Some(*index) == rel.time_attr,
             ScalarExpr::RowTime => true,

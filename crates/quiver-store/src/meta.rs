@@ -45,28 +45,12 @@ impl JobMeta {
 
     /// The entity columns as typed fields.
     pub fn entity_fields(&self) -> Vec<Field> {
-        self.entity
-            .iter()
-            .map(|(n, t)| {
-                Field::new(
-                    n.clone(),
-                    DataType::parse_spec(t).unwrap_or(DataType::String),
-                )
-            })
-            .collect()
+        typed_fields(&self.entity)
     }
 
     /// The feature columns as typed fields.
     pub fn feature_fields(&self) -> Vec<Field> {
-        self.features
-            .iter()
-            .map(|(n, t)| {
-                Field::new(
-                    n.clone(),
-                    DataType::parse_spec(t).unwrap_or(DataType::String),
-                )
-            })
-            .collect()
+        typed_fields(&self.features)
     }
 
     pub(crate) fn to_json(&self) -> String {
@@ -76,4 +60,18 @@ impl JobMeta {
     pub(crate) fn from_json(s: &str) -> Result<JobMeta, StoreError> {
         serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
+}
+
+/// Stored (name, type name) pairs as fields; an unknown type name (from a
+/// newer version) reads as a string.
+fn typed_fields(columns: &[(String, String)]) -> Vec<Field> {
+    columns
+        .iter()
+        .map(|(n, t)| {
+            Field::new(
+                n.clone(),
+                DataType::parse_spec(t).unwrap_or(DataType::String),
+            )
+        })
+        .collect()
 }
