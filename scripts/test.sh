@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The live tests need a real Kafka-protocol broker: install (once) and start it.
+eval "$(./scripts/services.sh start | grep '^export ')"
+export QUIVER_REQUIRE_KAFKA=1
 cargo test --workspace
 
 # The golden expected outputs are DuckDB's; regenerate them in memory and

@@ -110,6 +110,7 @@ fn engine(sql: &str, splits: &[Vec<Event>], workers: usize) -> Vec<Vec<Value>> {
             workers,
             start: None,
             end: None,
+            live: None,
         },
         metrics,
     )

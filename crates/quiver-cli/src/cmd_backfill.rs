@@ -7,19 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use quiver_connectors::{HistoricalSink, OnlineSink, source_def};
+use quiver_connectors::{HistoricalFactory, HistoricalSink, source_def};
 use quiver_dataflow::metrics::RunMetrics;
 use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
 use quiver_spec::{DeploymentConfig, OnlineStoreConfig, SourceSpec};
-use quiver_store::{EmbeddedStore, JobMeta, OnlineStore};
+use quiver_store::{EmbeddedStore, OnlineStore};
 use quiver_types::Diagnostic;
 use quiver_types::time::{DAY, format_date, format_timestamp};
 
 use crate::failure::Failure;
 use crate::jobs::{self, Loaded};
 use crate::progress::{self, group};
+use crate::sinks;
 use crate::time_arg::parse_time_arg;
 
 /// Arguments of `quiver backfill`.
@@ -88,71 +89,22 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     }
 
     // Sinks.
-    let store: Option<Arc<dyn OnlineStore>> =
-        if loaded.iter().any(|l| l.spec.sinks.online.is_some()) {
-            Some(open_store(&config)?)
-        } else {
-            None
-        };
+    let store = sinks::store_for(&loaded, &config)?;
     let days = day_interval(start, end, &loaded)?;
     let mut historical: Vec<Option<Arc<HistoricalSink>>> = Vec::new();
     let mut runs = Vec::new();
     for l in &loaded {
         let mut sinks: Vec<Arc<dyn SinkFactory>> = Vec::new();
-        let mut hist = None;
-        if let Some(h) = &l.spec.sinks.historical {
-            let dataset = match &h.path {
-                Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
-                Some(p) => l.spec.dir.join(p),
-                None => config.historical_store.join(&l.job.name),
-            };
-            let staging = dataset
-                .parent()
-                .map(|p| p.join(".staging"))
-                .unwrap_or_else(|| PathBuf::from(".staging"));
-            let sink = HistoricalSink::new(
-                &l.job.name,
-                dataset,
-                &staging,
-                l.job.output.to_arrow(),
-                days,
-            )
-            .map_err(|e| Failure::User(format!("historical store of job `{}`: {e}", l.job.name)))?;
-            let sink = Arc::new(sink);
-            sinks.push(Arc::new(HistoricalFactory(sink.clone())));
-            hist = Some(sink);
+        let hist = sinks::historical_sink(l, &config, |job, dataset, staging, schema| {
+            HistoricalSink::new(job, dataset, staging, schema, days)
+        })?;
+        if let Some(h) = &hist {
+            sinks.push(Arc::new(HistoricalFactory(h.clone())));
         }
-        if let (Some(o), Some(store)) = (&l.spec.sinks.online, &store) {
-            let features: Vec<usize> = (0..l.job.output.len())
-                .filter(|i| !l.job.entity.contains(i))
-                .collect();
-            let entity_fields: Vec<_> = l
-                .job
-                .entity
-                .iter()
-                .map(|&i| l.job.output.fields[i].clone())
-                .collect();
-            let feature_fields: Vec<_> = features
-                .iter()
-                .map(|&i| l.job.output.fields[i].clone())
-                .collect();
-            let meta = JobMeta::new(
-                &l.job.name,
-                &entity_fields,
-                &feature_fields,
-                o.ttl,
-                l.spec.description.clone(),
-            );
-            store
-                .register(&meta)
-                .map_err(|e| Failure::Internal(e.into()))?;
-            sinks.push(Arc::new(OnlineSink {
-                store: store.clone(),
-                job: l.job.name.clone(),
-                entity: l.job.entity.clone(),
-                features,
-                flush_on_advance: false,
-            }));
+        if let Some(store) = &store
+            && let Some(s) = sinks::online_sink(l, store, false)?
+        {
+            sinks.push(Arc::new(s));
         }
         historical.push(hist);
         runs.push(JobRun {
@@ -173,6 +125,7 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
             workers,
             start,
             end,
+            live: None,
         },
         metrics.clone(),
     );
@@ -373,18 +326,5 @@ pub fn open_store(config: &DeploymentConfig) -> Result<Arc<dyn OnlineStore>, Fai
         OnlineStoreConfig::Redis(url) => Err(Failure::User(format!(
             "online store `{url}`: the Redis backend is not available in this version of Quiver; use embedded://PATH"
         ))),
-    }
-}
-
-/// The historical sink as a factory the dataflow can share.
-struct HistoricalFactory(Arc<HistoricalSink>);
-
-impl SinkFactory for HistoricalFactory {
-    fn open(
-        &self,
-        worker: usize,
-        peers: usize,
-    ) -> Result<Box<dyn quiver_dataflow::sink::SinkWriter>, String> {
-        self.0.open(worker, peers)
     }
 }

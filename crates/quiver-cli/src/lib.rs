@@ -5,6 +5,7 @@
 //! | `quiver validate PATH...` | checks job files: YAML, params, SQL, metadata |
 //! | `quiver explain JOB...` | expanded jobs, output schemas and dataflow plans |
 //! | `quiver backfill JOB...` | runs jobs over their bounded sources into the sinks |
+//! | `quiver run JOB...` | runs jobs live from Kafka (hybrid: history first) until stopped |
 //! | `quiver features list\|describe` | the feature registry, read from job files |
 //! | `quiver get JOB --key col=value` | the online value of a job's features for one entity |
 //! | `quiver generate` | writes the example datasets the `jobs/` examples read |
@@ -18,10 +19,12 @@ mod cmd_explain;
 mod cmd_features;
 mod cmd_generate;
 pub mod cmd_get;
+mod cmd_run;
 mod cmd_validate;
 mod failure;
 mod jobs;
 mod progress;
+mod sinks;
 mod time_arg;
 
 use std::ffi::OsString;
@@ -65,6 +68,8 @@ pub enum Command {
     },
     /// Run jobs over their bounded (file) sources into their sinks.
     Backfill(cmd_backfill::BackfillArgs),
+    /// Run jobs live from Kafka until stopped (SIGINT/SIGTERM drain, checkpoint and exit 0).
+    Run(cmd_run::RunArgs),
     /// The feature registry: jobs and their features, from job files.
     Features {
         /// list or describe.
@@ -152,6 +157,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Validate { paths } => cmd_validate::run(&paths),
         Command::Explain { paths, job } => cmd_explain::run(&paths, job.as_deref()),
         Command::Backfill(args) => cmd_backfill::run(args),
+        Command::Run(args) => cmd_run::run(args),
         Command::Features { action } => match action {
             FeaturesAction::List { paths, config } => cmd_features::list(&paths, config.as_deref()),
             FeaturesAction::Describe {

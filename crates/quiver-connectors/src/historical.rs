@@ -17,10 +17,19 @@
 //! job finishes the swap from the journal (or, without a journal, discards
 //! the staged files). A partition directory is therefore never seen half
 //! written.
+//!
+//! **Live runs** ([`HistoricalSink::live`]) commit day by day instead: once
+//! every worker's frontier has passed the end of a day, that day's staged
+//! partition replaces the live one through the same journal, and
+//! [`HistoricalSink::committed_through`] moves to the day's end. A day still
+//! open when the run stops is discarded; the restarted run recomputes it
+//! from its checkpoint.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
@@ -45,6 +54,16 @@ pub struct HistoricalSink {
     schema: SchemaRef,
     /// Days `[first, last)` this run replaces; `None` replaces all.
     days: Option<(i32, i32)>,
+    /// Live runs: days are committed as frontiers pass them.
+    live: Option<LiveDays>,
+}
+
+/// Day-by-day commits of a live run.
+struct LiveDays {
+    /// Per worker, its frontier; and the days with staged rows.
+    state: Mutex<(Vec<i64>, std::collections::BTreeSet<i32>)>,
+    /// Every day before this time is committed.
+    committed: AtomicI64,
 }
 
 /// What a commit changed.
@@ -85,7 +104,70 @@ impl HistoricalSink {
             staging,
             schema,
             days,
+            live: None,
         })
+    }
+
+    /// Prepares a live run with `workers` workers: days are committed one
+    /// by one as every worker's frontier passes them.
+    pub fn live(
+        job: &str,
+        dataset: PathBuf,
+        staging_root: &Path,
+        schema: SchemaRef,
+        workers: usize,
+    ) -> Result<HistoricalSink, String> {
+        let mut s = HistoricalSink::new(job, dataset, staging_root, schema, None)?;
+        s.live = Some(LiveDays {
+            state: Mutex::new((vec![i64::MIN; workers.max(1)], Default::default())),
+            committed: AtomicI64::new(i64::MIN),
+        });
+        Ok(s)
+    }
+
+    /// Live runs: every day before this time is committed.
+    pub fn committed_through(&self) -> Option<i64> {
+        self.live
+            .as_ref()
+            .map(|l| l.committed.load(Ordering::SeqCst))
+    }
+
+    /// Live runs: worker `worker` has closed its files of the days it
+    /// staged, `days`, and will write nothing before `frontier`; commits
+    /// the days every worker is done with.
+    fn worker_advanced(&self, worker: usize, frontier: i64, days: &[i32]) -> Result<(), String> {
+        let Some(live) = &self.live else {
+            return Ok(());
+        };
+        let mut guard = live.state.lock().map_err(|_| "historical lock poisoned")?;
+        let (frontiers, staged) = &mut *guard;
+        staged.extend(days.iter().copied());
+        if let Some(f) = frontiers.get_mut(worker) {
+            *f = (*f).max(frontier);
+        }
+        let least = frontiers.iter().copied().min().unwrap_or(i64::MIN);
+        let done: Vec<i32> = staged
+            .iter()
+            .copied()
+            .take_while(|d| (*d as i64 + 1) * DAY <= least)
+            .collect();
+        for d in &done {
+            staged.remove(d);
+            let lines = vec![format!("replace date={}", format_date(*d))];
+            let journal = self.staging.join("COMMIT");
+            fs::write(&journal, lines.join("\n"))
+                .map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
+            fs::create_dir_all(&self.dataset)
+                .map_err(|e| format!("cannot create {}: {e}", self.dataset.display()))?;
+            apply(&self.staging, &self.dataset, &lines)?;
+            let _ = fs::remove_dir_all(self.staging.join("old"));
+            let _ = fs::remove_file(&journal);
+        }
+        if least != i64::MIN {
+            let through = least.div_euclid(DAY).saturating_mul(DAY);
+            live.committed.fetch_max(through, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     /// The dataset directory.
@@ -235,11 +317,15 @@ fn recover(job_staging: &Path, dataset: &Path) -> Result<(), String> {
     Ok(())
 }
 
-impl SinkFactory for HistoricalSink {
+/// The sink as a factory shared by the dataflow's workers.
+pub struct HistoricalFactory(pub std::sync::Arc<HistoricalSink>);
+
+impl SinkFactory for HistoricalFactory {
     fn open(&self, worker: usize, _peers: usize) -> Result<Box<dyn SinkWriter>, String> {
         Ok(Box::new(DayWriters {
-            staging: self.staging.clone(),
-            schema: self.schema.clone(),
+            sink: self.0.clone(),
+            staging: self.0.staging.clone(),
+            schema: self.0.schema.clone(),
             worker,
             days: BTreeMap::new(),
         }))
@@ -248,6 +334,7 @@ impl SinkFactory for HistoricalSink {
 
 /// One worker's open files, one per day with rows.
 struct DayWriters {
+    sink: std::sync::Arc<HistoricalSink>,
     staging: PathBuf,
     schema: SchemaRef,
     worker: usize,
@@ -369,10 +456,10 @@ impl SinkWriter for DayWriters {
             .copied()
             .filter(|d| (*d as i64 + 1) * DAY <= frontier)
             .collect();
-        for d in done {
+        for &d in &done {
             self.close(d)?;
         }
-        Ok(())
+        self.sink.worker_advanced(self.worker, frontier, &done)
     }
 
     fn finish(&mut self) -> Result<(), String> {

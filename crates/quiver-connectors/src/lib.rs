@@ -5,6 +5,8 @@
 //!   row group, pruned by Hive `date=`/`dt=` directories and by event-time
 //!   statistics; only the columns the query reads are decoded.
 //! * [`text_source`]: NDJSON and CSV files, one split per file.
+//! * [`kafka::source`]: a Kafka topic, one live split per partition, with
+//!   an optional history read up to a switch time (hybrid sources).
 //!
 //! Every source checks the job's declared columns against the data and
 //! fails with a message naming the column and file when they disagree.
@@ -12,10 +14,14 @@
 //! Sinks:
 //! * [`historical`]: Hive-partitioned Parquet with idempotent, atomic
 //!   interval commits;
-//! * [`online`]: the latest row per entity into a `quiver-store` store.
+//! * [`online`]: the latest row per entity into a `quiver-store` store;
+//! * [`kafka::sink`]: output rows as JSON messages keyed by entity;
+//! * [`dead_letter`]: rejected input with its raw bytes and reason.
 
+pub mod dead_letter;
 pub mod discover;
 pub mod historical;
+pub mod kafka;
 mod normalize;
 pub mod online;
 pub mod parquet_source;
@@ -26,7 +32,7 @@ use std::sync::Arc;
 use quiver_dataflow::source::{SourceDef, SourceProvider};
 use quiver_spec::{FileFormat, SourceSpec};
 
-pub use historical::{CommitSummary, HistoricalSink};
+pub use historical::{CommitSummary, HistoricalFactory, HistoricalSink};
 pub use normalize::compatible;
 pub use online::OnlineSink;
 

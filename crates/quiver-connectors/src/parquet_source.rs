@@ -87,6 +87,35 @@ impl ParquetSource {
     }
 }
 
+impl ParquetSource {
+    /// One past the greatest event time in the files, from statistics
+    /// (`None` when there are no rows or no statistics): where a hybrid
+    /// source switches to Kafka by default.
+    pub fn end_time(&self) -> Result<Option<i64>, String> {
+        let Some(t) = self.time_col else {
+            return Ok(None);
+        };
+        let files = discover(&self.path, &["parquet", "parq", "pq"], None, None)?;
+        let mut end: Option<i64> = None;
+        for f in files {
+            let name = f.path.display().to_string();
+            let file = File::open(&f.path).map_err(|e| format!("cannot open {name}: {e}"))?;
+            let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                .map_err(|e| format!("{name} is not a readable Parquet file: {e}"))?;
+            let positions = match_schema(&self.schema, metadata.schema(), &name)?;
+            let column = metadata.schema().field(positions[t]).name().clone();
+            let (_, maxes) = time_stats(&metadata, &column, &name)?;
+            for m in maxes {
+                match m {
+                    Some(m) => end = Some(end.map_or(m, |e| e.max(m))),
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(end)
+    }
+}
+
 /// Per row group, the least and greatest event time (ms), when known.
 type TimeStats = (Vec<Option<i64>>, Vec<Option<i64>>);
 

@@ -13,10 +13,20 @@
 //!    is the worker's watermark, and timely's frontier — the least over all
 //!    workers — is the run's;
 //! 3. closes its inputs and steps the dataflow until every sink has finished.
+//!
+//! A *live* run ([`RunOptions::live`]) then polls its live splits (Kafka
+//! partitions) until asked to stop. A live split quiet for longer than the
+//! idle timeout no longer holds its input back (if every live split of a
+//! source is quiet, the input waits where it is). Stopping never closes the
+//! inputs, which would flush half-filled windows as if they were complete:
+//! every worker stops reading, the dataflow drains up to the run's
+//! watermark (so sinks have written every final row and committed what is
+//! complete), and the dataflow is dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -33,7 +43,7 @@ use crate::error::DataflowError;
 use crate::metrics::RunMetrics;
 use crate::operators::{ErrorSlot, sink};
 use crate::sink::{SinkFactory, SinkWriter};
-use crate::source::{ReadRequest, SourceDef, Split, SplitClock};
+use crate::source::{Polled, ReadRequest, Rejection, SourceDef, Split, SplitClock};
 
 /// A job to run and where its output goes.
 #[derive(Clone)]
@@ -53,6 +63,20 @@ pub struct RunOptions {
     pub start: Option<i64>,
     /// Only output rows with event time before this (ms).
     pub end: Option<i64>,
+    /// Settings of a live run; `None` for a backfill.
+    pub live: Option<LiveOptions>,
+}
+
+/// Settings of a live run.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Set (by a signal handler, say) to stop: drain and return.
+    pub stop: Arc<AtomicBool>,
+    /// Stop by itself once the run's watermark reaches this time (ms).
+    pub stop_at: Option<i64>,
+    /// A live split without new data for this long stops holding back the
+    /// watermark.
+    pub idle_timeout: Duration,
 }
 
 type Input = InputHandle<i64, CapacityContainerBuilder<Vec<Chunk>>>;
@@ -61,12 +85,18 @@ struct Reader {
     source: usize,
     split: Box<dyn Split>,
     clock: SplitClock,
+    /// Live splits: when data last arrived.
+    last_data: Instant,
 }
 
 impl Reader {
     fn lower_bound(&self, delay: i64) -> i64 {
         let stats = self.split.min_time().unwrap_or(i64::MIN);
         self.clock.watermark(delay).map_or(stats, |w| w.max(stats))
+    }
+
+    fn idle(&self, live: Option<&LiveOptions>) -> bool {
+        live.is_some_and(|l| self.split.is_live() && self.last_data.elapsed() >= l.idle_timeout)
     }
 }
 
@@ -115,6 +145,9 @@ pub fn run(
     let sources = Arc::new(sources);
     let interval = (opts.start, opts.end);
     let (m, e) = (metrics.clone(), errors.clone());
+    let opts_live = opts.live.clone();
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let drained = Arc::new(AtomicUsize::new(0));
     let config = timely::Config::process(opts.workers.max(1));
     let guards = timely::execute(config, move |worker| {
         let index = worker.index();
@@ -159,7 +192,7 @@ pub fn run(
                     row_order(&run.job.plan),
                     writers,
                     interval,
-                    j,
+                    (j, index),
                     run.job.name.clone(),
                     m.clone(),
                     e.clone(),
@@ -167,14 +200,44 @@ pub fn run(
                 .probe_with(&probe);
             }
         });
-        read_sources(worker, index, peers, &sources, &mut inputs, &m, &e);
-        for i in inputs.iter_mut() {
-            i.take();
+        let live = opts_live.as_ref();
+        read_sources(worker, index, peers, &sources, &mut inputs, &m, &e, live);
+        match live {
+            None => {
+                for i in inputs.iter_mut() {
+                    i.take();
+                }
+                while !probe.done() {
+                    worker.step();
+                }
+                m.worker_time[index].store(i64::MAX, Ordering::Relaxed);
+            }
+            Some(_) => {
+                // Drain without closing the inputs: wait until every worker
+                // has stopped reading, then until the sinks have caught up
+                // with the run's watermark, and drop the dataflow.
+                stopped.fetch_add(1, Ordering::SeqCst);
+                while stopped.load(Ordering::SeqCst) < peers {
+                    worker.step_or_park(Some(Duration::from_millis(1)));
+                }
+                let target = m
+                    .worker_time
+                    .iter()
+                    .map(|t| t.load(Ordering::SeqCst))
+                    .min()
+                    .unwrap_or(i64::MIN);
+                while probe.less_than(&target) && !e.failed() {
+                    worker.step_or_park(Some(Duration::from_millis(1)));
+                }
+                drained.fetch_add(1, Ordering::SeqCst);
+                while drained.load(Ordering::SeqCst) < peers {
+                    worker.step_or_park(Some(Duration::from_millis(1)));
+                }
+                for id in worker.installed_dataflows() {
+                    worker.drop_dataflow(id);
+                }
+            }
         }
-        while !probe.done() {
-            worker.step();
-        }
-        m.worker_time[index].store(i64::MAX, Ordering::Relaxed);
     })
     .map_err(DataflowError::Runtime)?;
     for r in guards.join() {
@@ -186,6 +249,7 @@ pub fn run(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_sources(
     worker: &mut timely::worker::Worker,
     index: usize,
@@ -194,6 +258,7 @@ fn read_sources(
     inputs: &mut [Option<Input>],
     metrics: &RunMetrics,
     errors: &ErrorSlot,
+    live: Option<&LiveOptions>,
 ) {
     let fail = |name: &str, message: String| DataflowError::Source {
         source_name: name.to_string(),
@@ -243,81 +308,145 @@ fn read_sources(
         match def.provider.splits(index, peers, req) {
             Ok(splits) => readers.extend(splits.into_iter().map(|split| Reader {
                 source: i,
+                clock: SplitClock {
+                    max_seen: split.resume_clock(),
+                },
                 split,
-                clock: SplitClock::default(),
+                last_data: Instant::now(),
             })),
             Err(msg) => errors.set(fail(&def.name, msg)),
         }
     }
     let delay = |r: &Reader| sources[r.source].0.watermark_delay;
-    advance_inputs(&readers, sources, inputs, metrics, index);
-    while !readers.is_empty() && !errors.failed() {
-        let Some(k) =
-            (0..readers.len()).min_by_key(|&k| readers[k].lower_bound(delay(&readers[k])))
+    advance_inputs(&readers, sources, inputs, metrics, index, None);
+    // Bounded splits first (a hybrid source's history), in time order.
+    while !errors.failed() {
+        let Some(k) = (0..readers.len())
+            .filter(|&k| !readers[k].split.is_live())
+            .min_by_key(|&k| readers[k].lower_bound(delay(&readers[k])))
         else {
             break;
         };
-        let src = readers[k].source;
-        let (def, req) = &sources[src];
-        match readers[k].split.next_batch() {
-            Ok(Some(b)) => {
-                metrics.sources[src]
-                    .rows_read
-                    .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
-                let floor = *inputs[src].as_ref().expect("open").time();
-                match admit(&b, def, req, &mut readers[k].clock, floor) {
-                    Ok((chunk, late, invalid)) => {
-                        metrics.sources[src]
-                            .rows_late
-                            .fetch_add(late, Ordering::Relaxed);
-                        metrics.sources[src]
-                            .rows_invalid
-                            .fetch_add(invalid, Ordering::Relaxed);
-                        if let Some(c) = chunk {
-                            inputs[src].as_mut().expect("open").send(Chunk(c));
-                        }
-                    }
-                    Err(e) => errors.set(e),
-                }
-            }
-            Ok(None) => {
-                readers.swap_remove(k);
-            }
-            Err(msg) => {
-                errors.set(fail(
-                    &def.name,
-                    format!("{}: {msg}", readers[k].split.describe()),
-                ));
-                break;
+        poll(&mut readers, k, sources, inputs, metrics, errors);
+        advance_inputs(&readers, sources, inputs, metrics, index, None);
+        worker.step();
+    }
+    let Some(live) = live else { return };
+    // Live splits, round robin, until asked to stop.
+    for r in readers.iter_mut() {
+        r.last_data = Instant::now();
+    }
+    while !errors.failed() && !live.stop.load(Ordering::Relaxed) {
+        let mut got = false;
+        for k in 0..readers.len() {
+            if k < readers.len() && poll(&mut readers, k, sources, inputs, metrics, errors) {
+                got = true;
             }
         }
-        advance_inputs(&readers, sources, inputs, metrics, index);
-        worker.step();
+        advance_inputs(&readers, sources, inputs, metrics, index, Some(live));
+        if live
+            .stop_at
+            .is_some_and(|t| metrics.watermark().is_some_and(|w| w >= t))
+        {
+            break;
+        }
+        if got {
+            worker.step();
+        } else {
+            worker.step_or_park(Some(Duration::from_millis(1)));
+        }
+    }
+}
+
+/// Polls reader `k` once and feeds what it returns into its input. Returns
+/// whether rows arrived; removes the reader when it is exhausted.
+fn poll(
+    readers: &mut Vec<Reader>,
+    k: usize,
+    sources: &[(SourceDef, ReadRequest)],
+    inputs: &mut [Option<Input>],
+    metrics: &RunMetrics,
+    errors: &ErrorSlot,
+) -> bool {
+    let src = readers[k].source;
+    let (def, req) = &sources[src];
+    let counters = &metrics.sources[src];
+    match readers[k].split.poll_batch() {
+        Ok(Polled::Batch(b)) => {
+            let r = &mut readers[k];
+            r.last_data = Instant::now();
+            counters
+                .rows_read
+                .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+            let floor = *inputs[src].as_ref().expect("open").time();
+            match admit(&b, def, req, &mut r.clock, floor) {
+                Ok((chunk, late, invalid)) => {
+                    if !late.is_empty() {
+                        counters
+                            .rows_late
+                            .fetch_add(late.len() as u64, Ordering::Relaxed);
+                        r.split.reject(&late, Rejection::Late);
+                    }
+                    if !invalid.is_empty() {
+                        counters
+                            .rows_invalid
+                            .fetch_add(invalid.len() as u64, Ordering::Relaxed);
+                        r.split.reject(&invalid, Rejection::NoEventTime);
+                    }
+                    if let Some(c) = chunk {
+                        inputs[src].as_mut().expect("open").send(Chunk(c));
+                    }
+                }
+                Err(e) => errors.set(e),
+            }
+            true
+        }
+        Ok(Polled::Pending) => false,
+        Ok(Polled::End) => {
+            readers.swap_remove(k);
+            false
+        }
+        Err(msg) => {
+            errors.set(DataflowError::Source {
+                source_name: def.name.clone(),
+                message: format!("{}: {msg}", readers[k].split.describe()),
+            });
+            false
+        }
     }
 }
 
 /// Moves each stream input to the least lower bound of its unfinished
-/// splits, closing inputs whose splits are all read.
+/// splits, closing inputs whose splits are all read. In a live run, idle
+/// live splits do not count, unless all of a source's splits are idle (then
+/// the input stays where it is).
 fn advance_inputs(
     readers: &[Reader],
     sources: &[(SourceDef, ReadRequest)],
     inputs: &mut [Option<Input>],
     metrics: &RunMetrics,
     index: usize,
+    live: Option<&LiveOptions>,
 ) {
     let mut least = i64::MAX;
     for (i, (def, _)) in sources.iter().enumerate() {
         if def.time_col.is_none() {
             continue;
         }
+        let mut any = false;
         let bound = readers
             .iter()
             .filter(|r| r.source == i)
+            .inspect(|_| any = true)
+            .filter(|r| !r.idle(live))
             .map(|r| r.lower_bound(def.watermark_delay))
             .min();
         match bound {
-            None => {
+            None if !any => {
                 inputs[i].take();
+            }
+            None => {
+                least = least.min(inputs[i].as_ref().map_or(i64::MAX, |h| *h.time()));
             }
             Some(t) => {
                 if let Some(h) = inputs[i].as_mut()
@@ -333,14 +462,16 @@ fn advance_inputs(
 }
 
 /// Applies the watermark and interval to a batch read from a split, and
-/// appends `__time`. Returns the rows to send and the late and invalid counts.
+/// appends `__time`. Returns the rows to send and the late and invalid rows.
+type Admitted = (Option<RecordBatch>, Vec<u32>, Vec<u32>);
+
 fn admit(
     b: &RecordBatch,
     def: &SourceDef,
     req: &ReadRequest,
     clock: &mut SplitClock,
     floor: i64,
-) -> Result<(Option<RecordBatch>, u64, u64), DataflowError> {
+) -> Result<Admitted, DataflowError> {
     let t = def.time_col.expect("streams have an event time");
     let ts = b
         .column(t)

@@ -15,12 +15,18 @@ pub struct SourceCounters {
 }
 
 /// Counters of one job.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JobCounters {
     /// Rows written to the sinks.
     pub rows_out: AtomicU64,
     /// Windows emitted (one per window end and worker with data).
     pub windows_emitted: AtomicU64,
+    /// Per worker: the sinks have written every row before this time.
+    pub sink_time: Vec<AtomicI64>,
+    /// Time spent in sink writes, in microseconds, and their number.
+    pub sink_write_micros: AtomicU64,
+    /// Number of sink writes.
+    pub sink_writes: AtomicU64,
 }
 
 /// All counters of a run.
@@ -39,7 +45,15 @@ impl RunMetrics {
     pub fn new(sources: usize, jobs: usize, workers: usize) -> RunMetrics {
         RunMetrics {
             sources: (0..sources).map(|_| SourceCounters::default()).collect(),
-            jobs: (0..jobs).map(|_| JobCounters::default()).collect(),
+            jobs: (0..jobs)
+                .map(|_| JobCounters {
+                    rows_out: AtomicU64::new(0),
+                    windows_emitted: AtomicU64::new(0),
+                    sink_time: (0..workers).map(|_| AtomicI64::new(i64::MIN)).collect(),
+                    sink_write_micros: AtomicU64::new(0),
+                    sink_writes: AtomicU64::new(0),
+                })
+                .collect(),
             worker_time: (0..workers).map(|_| AtomicI64::new(i64::MIN)).collect(),
         }
     }
@@ -50,6 +64,16 @@ impl RunMetrics {
             .iter()
             .map(|s| s.rows_read.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// Every sink of job `job` has written all rows before this time.
+    pub fn sink_time(&self, job: usize) -> i64 {
+        self.jobs[job]
+            .sink_time
+            .iter()
+            .map(|t| t.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(i64::MIN)
     }
 
     /// The run's watermark: the least event time any worker has reached.

@@ -262,7 +262,7 @@ pub fn sink<'s>(
     order: RowOrder,
     mut writers: Vec<Box<dyn SinkWriter>>,
     interval: (Option<i64>, Option<i64>),
-    job: usize,
+    (job, worker): (usize, usize),
     job_name: String,
     metrics: Arc<RunMetrics>,
     errors: Arc<ErrorSlot>,
@@ -296,11 +296,16 @@ pub fn sink<'s>(
                         metrics.jobs[job]
                             .rows_out
                             .fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
+                        let began = std::time::Instant::now();
                         for w in writers.iter_mut() {
                             if let Err(e) = w.write(&ready) {
                                 errors.set(fail(e));
                             }
                         }
+                        let c = &metrics.jobs[job];
+                        c.sink_write_micros
+                            .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        c.sink_writes.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(None) => {}
                     Err(e) => errors.set(e),
@@ -309,6 +314,17 @@ pub fn sink<'s>(
                     if let Err(e) = w.advance(f) {
                         errors.set(fail(e));
                     }
+                }
+                if !errors.failed() {
+                    metrics.jobs[job].sink_time[worker].fetch_max(f, Ordering::SeqCst);
+                }
+                // Let a probe see how far the sinks have got (live runs
+                // drain up to it before stopping).
+                if let Some(c) = held.as_mut()
+                    && f != i64::MAX
+                    && f > *c.time()
+                {
+                    c.downgrade(&f);
                 }
                 if f == i64::MAX && frontier.frontier().is_empty() {
                     if !errors.failed() {

@@ -8,8 +8,42 @@
 //! looks only at the split's own order, the same rows are late however the
 //! splits are spread over workers, so `--workers N` gives the same result as
 //! one worker.
+//!
+//! Live splits (a Kafka partition) never end on their own: [`Split::poll_batch`]
+//! says when nothing is there yet, and a live split that stays quiet longer
+//! than the source's idle timeout stops holding the watermark back.
 
 use arrow::array::RecordBatch;
+
+/// What a poll of a split returned.
+#[derive(Debug)]
+pub enum Polled {
+    /// Rows.
+    Batch(RecordBatch),
+    /// Nothing now; ask again later (live splits only).
+    Pending,
+    /// The split is exhausted.
+    End,
+}
+
+/// Why a row read from a split was not admitted into the dataflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// Behind its split's watermark.
+    Late,
+    /// Without an event time.
+    NoEventTime,
+}
+
+impl Rejection {
+    /// The reason as written to dead letters and metrics.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::Late => "late",
+            Rejection::NoEventTime => "missing_event_time",
+        }
+    }
+}
 
 /// An ordered run of batches with its own watermark.
 pub trait Split: Send {
@@ -23,6 +57,27 @@ pub trait Split: Send {
     fn next_batch(&mut self) -> Result<Option<RecordBatch>, String>;
     /// Names the split in messages (file, row group).
     fn describe(&self) -> String;
+    /// Whether this split is live (unbounded); live splits are polled after
+    /// every bounded split of the run has been read.
+    fn is_live(&self) -> bool {
+        false
+    }
+    /// Polls for the next batch; bounded splits never return `Pending`.
+    fn poll_batch(&mut self) -> Result<Polled, String> {
+        Ok(match self.next_batch()? {
+            Some(b) => Polled::Batch(b),
+            None => Polled::End,
+        })
+    }
+    /// The largest event time read before this split's start position, when
+    /// it resumes a checkpoint: restores the split's watermark, so rows are
+    /// judged late exactly as before the restart.
+    fn resume_clock(&self) -> Option<i64> {
+        None
+    }
+    /// Rows of the batch last returned that were not admitted, so the split
+    /// can route them to a dead-letter sink. Counting is the caller's job.
+    fn reject(&mut self, _rows: &[u32], _why: Rejection) {}
 }
 
 /// What a run reads from a source.
@@ -75,10 +130,10 @@ pub struct SplitClock {
 pub struct Admission {
     /// Rows to keep, by position; `None` when every row is kept.
     pub keep: Option<Vec<u32>>,
-    /// Rows behind the watermark.
-    pub late: u64,
-    /// Rows without an event time.
-    pub invalid: u64,
+    /// Rows behind the watermark, by position.
+    pub late: Vec<u32>,
+    /// Rows without an event time, by position.
+    pub invalid: Vec<u32>,
     /// Rows outside the requested interval (skipped, not counted as late).
     pub outside: u64,
 }
@@ -110,13 +165,13 @@ impl SplitClock {
         let mut keep: Option<Vec<u32>> = None;
         for (i, &t) in times.iter().enumerate() {
             let verdict = if valid.is_some_and(|v| v.is_null(i)) {
-                a.invalid += 1;
+                a.invalid.push(i as u32);
                 false
             } else if t < lo || t >= hi {
                 a.outside += 1;
                 false
             } else if t < max.saturating_sub(delay) || t < floor {
-                a.late += 1;
+                a.late.push(i as u32);
                 false
             } else {
                 max = max.max(t);
@@ -154,10 +209,10 @@ mod tests {
         );
         // 4 < 10 - 5 is late; 15 and 16 are within 5 of 20
         assert_eq!(a.keep, Some(vec![0, 1, 4, 5, 6]));
-        assert_eq!((a.late, a.invalid), (1, 1));
+        assert_eq!((a.late, a.invalid), (vec![2], vec![3]));
         assert_eq!(c.watermark(5), Some(15));
         let b = c.admit(&[14, 30], None, 5, 15, (None, Some(25)));
-        assert_eq!((b.keep, b.late, b.outside), (Some(vec![]), 1, 1));
+        assert_eq!((b.keep, b.late, b.outside), (Some(vec![]), vec![0], 1));
         let all = c.admit(&[21, 22], None, 5, 15, (None, None));
         assert_eq!(all.keep, None);
     }

@@ -4,6 +4,7 @@
 //! online_store: embedded://.quiver/online   # or redis://host:6379/0
 //! historical_store: .quiver/historical
 //! jobs: jobs/                               # where `quiver features` looks
+//! state_dir: .quiver/state                  # checkpoints of live runs
 //! kafka: {brokers: localhost:9092}
 //! metrics: {listen: 127.0.0.1:9464}
 //! ```
@@ -25,6 +26,7 @@ const KEYS: &[&str] = &[
     "online_store",
     "historical_store",
     "jobs",
+    "state_dir",
     "kafka",
     "metrics",
 ];
@@ -72,6 +74,8 @@ pub struct DeploymentConfig {
     pub historical_store: PathBuf,
     /// Job files and directories (`quiver features` reads these).
     pub jobs: Vec<PathBuf>,
+    /// Where live runs keep their checkpoints.
+    pub state_dir: PathBuf,
     /// Kafka brokers, when configured.
     pub kafka: Option<KafkaConfig>,
     /// Address for Prometheus metrics, when configured.
@@ -86,6 +90,7 @@ impl DeploymentConfig {
             online_store: OnlineStoreConfig::Embedded(base.join(".quiver/online")),
             historical_store: base.join(".quiver/historical"),
             jobs: vec![base.join("jobs")],
+            state_dir: base.join(".quiver/state"),
             kafka: None,
             metrics_listen: None,
         }
@@ -162,6 +167,11 @@ impl DeploymentConfig {
             && let Some(p) = decode::string(n, "`historical_store`", &mut errors)
         {
             cfg.historical_store = resolve(p.as_str());
+        }
+        if let Some(n) = f.get("state_dir")
+            && let Some(p) = decode::string(n, "`state_dir`", &mut errors)
+        {
+            cfg.state_dir = resolve(p.as_str());
         }
         if let Some(n) = f.get("jobs") {
             cfg.jobs = decode::string_list(n, "`jobs`", &mut errors)

@@ -80,6 +80,16 @@ pub struct SourceSpec {
     /// Bounded out-of-orderness in milliseconds: the watermark trails the
     /// largest event time seen by this much.
     pub watermark_delay: i64,
+    /// Live input: a partition without new events for this long (ms) stops
+    /// holding the watermark back.
+    pub idle_timeout: i64,
+    /// Live input: events more than this far (ms) ahead of the wall clock
+    /// go to the dead letters.
+    pub max_future: i64,
+    /// Live input: events more than this far (ms) behind the wall clock go
+    /// to the dead letters; `None` accepts any age (late events are still
+    /// judged by the watermark).
+    pub max_past: Option<i64>,
     /// Historical input (files).
     pub bounded: Option<BoundedSpec>,
     /// Live input (Kafka).
@@ -237,6 +247,32 @@ pub struct SinksSpec {
     pub online: Option<OnlineSinkSpec>,
     /// The historical Parquet store.
     pub historical: Option<HistoricalSinkSpec>,
+    /// A Kafka topic receiving every output row (live runs).
+    pub kafka: Option<KafkaSinkSpec>,
+    /// Where rejected input (undecodable, invalid, late) goes in live runs.
+    pub dead_letter: Option<DeadLetterSpec>,
+}
+
+/// A Kafka output topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaSinkSpec {
+    /// The topic.
+    pub topic: String,
+    /// Payload encoding.
+    pub format: PayloadFormat,
+    /// Protobuf: path of the descriptor-set file.
+    pub descriptor_set: Option<String>,
+    /// Protobuf: fully qualified message name.
+    pub message: Option<String>,
+}
+
+/// A dead-letter sink.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadLetterSpec {
+    /// Appended to a newline-delimited JSON file (relative to the job file).
+    Ndjson(String),
+    /// Produced to a Kafka topic.
+    Kafka(String),
 }
 
 /// Online-store settings of a job.

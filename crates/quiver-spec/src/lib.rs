@@ -42,4 +42,7 @@ pub mod yaml;
 
 pub use config::{DeploymentConfig, KafkaConfig, OnlineStoreConfig};
 pub use job::*;
-pub use load::{load_file, load_file_with_env, load_paths, load_paths_with_env, parse_jobs};
+pub use load::{
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_FUTURE, load_file, load_file_with_env, load_paths,
+    load_paths_with_env, parse_jobs,
+};

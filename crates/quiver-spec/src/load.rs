@@ -28,6 +28,9 @@ const SOURCE_KEYS: &[&str] = &[
     "schema",
     "event_time",
     "watermark_delay",
+    "idle_timeout",
+    "max_future",
+    "max_past",
     "bounded",
     "unbounded",
 ];
@@ -42,7 +45,13 @@ const KAFKA_KEYS: &[&str] = &[
     "message",
 ];
 const FEATURE_KEYS: &[&str] = &["description", "data_type", "is_pii", "tags"];
-const SINK_KEYS: &[&str] = &["online", "historical"];
+const SINK_KEYS: &[&str] = &["online", "historical", "kafka", "dead_letter"];
+const KAFKA_SINK_KEYS: &[&str] = &["topic", "format", "descriptor_set", "message"];
+const DEAD_LETTER_KEYS: &[&str] = &["ndjson", "kafka"];
+/// Default `idle_timeout` of live sources.
+pub const DEFAULT_IDLE_TIMEOUT: i64 = 60_000;
+/// Default `max_future` of live sources.
+pub const DEFAULT_MAX_FUTURE: i64 = 3_600_000;
 const ONLINE_KEYS: &[&str] = &["ttl"];
 const HISTORICAL_KEYS: &[&str] = &["path"];
 
@@ -425,6 +434,13 @@ fn decode_source(
         }
         None => 0,
     };
+    let live_duration = |key: &str, errors: &mut Diagnostics| {
+        f.get(key)
+            .and_then(|n| decode::duration(n, &format!("`{key}`"), errors))
+    };
+    let idle_timeout = live_duration("idle_timeout", errors).unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    let max_future = live_duration("max_future", errors).unwrap_or(DEFAULT_MAX_FUTURE);
+    let max_past = live_duration("max_past", errors);
     let bounded = f
         .get("bounded")
         .and_then(|n| decode_bounded(n, context, dir, errors));
@@ -449,6 +465,9 @@ fn decode_source(
         schema,
         event_time,
         watermark_delay,
+        idle_timeout,
+        max_future,
+        max_past,
         bounded,
         unbounded,
     })
@@ -535,26 +554,7 @@ fn decode_unbounded(node: &Node, context: &str, errors: &mut Diagnostics) -> Opt
     let topic = kf
         .required("topic", "`topic: my_topic`", errors)
         .and_then(|n| decode::string(n, "`topic`", errors))?;
-    let format = match kf
-        .get("format")
-        .and_then(|n| decode::string(n, "`format`", errors))
-    {
-        None => PayloadFormat::Json,
-        Some(t) => match t.as_str() {
-            "json" => PayloadFormat::Json,
-            "protobuf" | "proto" => PayloadFormat::Protobuf,
-            other => {
-                errors.push(
-                    Diagnostic::at(
-                        kf.get("format").map_or(k.pos, |n| n.pos),
-                        format!("unknown payload format `{other}`"),
-                    )
-                    .with_help("use json or protobuf"),
-                );
-                PayloadFormat::Json
-            }
-        },
-    };
+    let format = payload_format(kf.get("format"), k, errors);
     let opt = |key: &str, errors: &mut Diagnostics| {
         kf.get(key)
             .and_then(|n| decode::string(n, &format!("`{key}`"), errors))
@@ -637,10 +637,10 @@ fn decode_features(node: &Node, errors: &mut Diagnostics) -> Vec<FeatureSpec> {
 fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
     let f = Fields::of(node, "`sinks`", SINK_KEYS, errors)?;
     let present = |key: &str| f.key_pos(key).is_some();
-    if !present("online") && !present("historical") {
+    if !present("online") && !present("historical") && !present("kafka") {
         errors.push(
             Diagnostic::at(node.pos, "`sinks` names no sink")
-                .with_help("add `online: {ttl: 1d}` and/or `historical: {}`"),
+                .with_help("add `online: {ttl: 1d}`, `historical: {}` and/or `kafka: {topic: t}`"),
         );
         return None;
     }
@@ -671,5 +671,68 @@ fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
     } else {
         None
     };
-    Some(SinksSpec { online, historical })
+    let kafka = f.get("kafka").and_then(|n| {
+        let kf = Fields::of(n, "the kafka sink", KAFKA_SINK_KEYS, errors)?;
+        let topic = kf
+            .required("topic", "`topic: features`", errors)
+            .and_then(|t| decode::string(t, "`topic`", errors))?;
+        let opt = |key: &str, errors: &mut Diagnostics| {
+            kf.get(key)
+                .and_then(|t| decode::string(t, &format!("`{key}`"), errors))
+                .map(|t| t.into_string())
+        };
+        let format = payload_format(kf.get("format"), n, errors);
+        Some(KafkaSinkSpec {
+            topic: topic.into_string(),
+            format,
+            descriptor_set: opt("descriptor_set", errors),
+            message: opt("message", errors),
+        })
+    });
+    let dead_letter = f.get("dead_letter").and_then(|n| {
+        let df = Fields::of(n, "the dead-letter sink", DEAD_LETTER_KEYS, errors)?;
+        if let Some(p) = df.get("ndjson") {
+            return decode::string(p, "`ndjson`", errors)
+                .map(|t| DeadLetterSpec::Ndjson(t.into_string()));
+        }
+        if let Some(k) = df.get("kafka") {
+            let kf = Fields::of(k, "the dead-letter topic", &["topic"], errors)?;
+            return kf
+                .required("topic", "`kafka: {topic: bookings_dlq}`", errors)
+                .and_then(|t| decode::string(t, "`topic`", errors))
+                .map(|t| DeadLetterSpec::Kafka(t.into_string()));
+        }
+        errors.push(
+            Diagnostic::at(n.pos, "`dead_letter` names no target")
+                .with_help("use `dead_letter: {ndjson: dead_letters.ndjson}` or `dead_letter: {kafka: {topic: t}}`"),
+        );
+        None
+    });
+    Some(SinksSpec {
+        online,
+        historical,
+        kafka,
+        dead_letter,
+    })
+}
+
+/// A `format:` value (json by default).
+fn payload_format(node: Option<&Node>, parent: &Node, errors: &mut Diagnostics) -> PayloadFormat {
+    match node.and_then(|n| decode::string(n, "`format`", errors)) {
+        None => PayloadFormat::Json,
+        Some(t) => match t.as_str() {
+            "json" => PayloadFormat::Json,
+            "protobuf" | "proto" => PayloadFormat::Protobuf,
+            other => {
+                errors.push(
+                    Diagnostic::at(
+                        node.map_or(parent.pos, |n| n.pos),
+                        format!("unknown payload format `{other}`"),
+                    )
+                    .with_help("use json or protobuf"),
+                );
+                PayloadFormat::Json
+            }
+        },
+    }
 }

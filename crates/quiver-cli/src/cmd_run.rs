@@ -1,0 +1,437 @@
+//! `quiver run`: jobs fed live from Kafka (and, for hybrid sources, from
+//! their history first), until stopped.
+//!
+//! The dataflow is the backfill's. Around it this command:
+//! * opens one [`KafkaSource`] per stream source, resuming from its
+//!   checkpoint when there is one (output before the checkpoint's frontier
+//!   is suppressed, the sinks have it);
+//! * writes checkpoints every `--checkpoint-interval`: the frontier below
+//!   which every sink is durable (historical days committed, online rows
+//!   written, Kafka output flushed), with each partition's resume position,
+//!   saved to the state directory and committed to the consumer group;
+//! * on SIGINT or SIGTERM (or `--stop-at`), stops reading, drains the
+//!   dataflow up to the watermark, writes a last checkpoint and exits 0.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use quiver_connectors::dead_letter::DeadLetterSink;
+use quiver_connectors::kafka::checkpoint::{Checkpoint, GRANULARITY, floor};
+use quiver_connectors::kafka::client_config;
+use quiver_connectors::kafka::sink::KafkaSink;
+use quiver_connectors::kafka::source::{KafkaSource, KafkaSourceOptions, StartFrom};
+use quiver_connectors::parquet_source::ParquetSource;
+use quiver_connectors::{HistoricalFactory, HistoricalSink, source_def};
+use quiver_dataflow::executor::LiveOptions;
+use quiver_dataflow::metrics::RunMetrics;
+use quiver_dataflow::sink::SinkFactory;
+use quiver_dataflow::source::SourceDef;
+use quiver_dataflow::{JobRun, RunOptions};
+use quiver_spec::{DeadLetterSpec, DeploymentConfig, FileFormat, PayloadFormat};
+use quiver_types::time::format_timestamp;
+
+use crate::failure::Failure;
+use crate::jobs;
+use crate::progress::group;
+use crate::sinks;
+use crate::time_arg::parse_time_arg;
+
+/// Arguments of `quiver run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Job files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Deployment file (default: ./quiver.yaml if present, else built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Worker threads (default: the number of CPU cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Only run the job with this name (repeatable).
+    #[arg(long = "job")]
+    pub jobs: Vec<String>,
+    /// Hybrid sources: read history before this time and Kafka from it
+    /// (default: the end of the Parquet history).
+    #[arg(long)]
+    pub switch_at: Option<String>,
+    /// Stop (drain, checkpoint, exit 0) once the watermark reaches this time.
+    #[arg(long)]
+    pub stop_at: Option<String>,
+    /// Seconds between checkpoints.
+    #[arg(long, default_value_t = 5.0)]
+    pub checkpoint_interval: f64,
+}
+
+struct LiveSource {
+    kafka: Arc<KafkaSource>,
+    checkpoint_file: PathBuf,
+}
+
+/// Runs jobs live.
+pub fn run(args: RunArgs) -> Result<(), Failure> {
+    // From the start, so a signal during start-up also stops cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot handle signals: {e}")))?;
+    }
+    let config = DeploymentConfig::load(args.config.as_deref())?;
+    let loaded = jobs::load(&args.paths, &args.jobs)?;
+    let kafka_cfg = config.kafka.clone().ok_or_else(|| {
+        Failure::User(format!(
+            "{}: no Kafka brokers configured; add `kafka: {{brokers: localhost:9092}}` to quiver.yaml",
+            config.file.as_deref().unwrap_or("quiver.yaml (absent)")
+        ))
+    })?;
+    let client = client_config(&kafka_cfg);
+    let now = chrono::Utc::now().timestamp_millis();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Failure> {
+        v.as_deref()
+            .map(|s| parse_time_arg(s, now))
+            .transpose()
+            .map_err(|e| Failure::User(format!("{flag}: {e}")))
+    };
+    let switch_at = time("--switch-at", &args.switch_at)?;
+    let stop_at = time("--stop-at", &args.stop_at)?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+
+    // Dead letters, per job.
+    let mut dead: Vec<Vec<Arc<DeadLetterSink>>> = Vec::new();
+    for l in &loaded {
+        let sink = match &l.spec.sinks.dead_letter {
+            None => None,
+            Some(DeadLetterSpec::Ndjson(p)) => {
+                Some(DeadLetterSink::ndjson(resolve(&l.spec.dir, p)))
+            }
+            Some(DeadLetterSpec::Kafka(t)) => Some(DeadLetterSink::kafka(&client, t)),
+        };
+        dead.push(match sink {
+            None => Vec::new(),
+            Some(s) => vec![Arc::new(s.map_err(|e| {
+                Failure::User(format!("dead-letter sink of job `{}`: {e}", l.job.name))
+            })?)],
+        });
+    }
+
+    // Sources: one per distinct source name.
+    let mut defs: Vec<SourceDef> = Vec::new();
+    let mut live: Vec<LiveSource> = Vec::new();
+    let mut resume: Option<i64> = None;
+    for l in &loaded {
+        for name in l.job.plan.sources() {
+            let Some(spec) = l.spec.source(&name) else {
+                continue;
+            };
+            if defs.iter().any(|d| d.name == name) {
+                continue;
+            }
+            let Some(u) = spec.unbounded.as_ref().filter(|_| spec.is_stream()) else {
+                if spec.is_stream() {
+                    return Err(Failure::User(format!(
+                        "{}: source `{name}` has no `unbounded:` input; give it `unbounded: {{kafka: {{topic: ...}}}}` or backfill it with `quiver backfill`",
+                        l.spec.file
+                    )));
+                }
+                defs.push(source_def(spec).expect("tables have a bounded input"));
+                continue;
+            };
+            if u.format == PayloadFormat::Protobuf {
+                return Err(Failure::User(format!(
+                    "{}: source `{name}`: Protobuf payloads are not supported yet; use `format: json`",
+                    l.spec.file
+                )));
+            }
+            let schema = spec.schema();
+            let time_col = spec
+                .event_time
+                .as_ref()
+                .and_then(|t| schema.index_of(&t.value))
+                .expect("validated event time");
+            let group = u
+                .group_id
+                .clone()
+                .unwrap_or_else(|| format!("quiver-{}", l.job.name));
+            let checkpoint_file = Checkpoint::path(&config.state_dir, &group, &u.topic);
+            let checkpoint = Checkpoint::load(&checkpoint_file).map_err(Failure::User)?;
+            if let Some(c) = &checkpoint {
+                resume = Some(resume.map_or(c.frontier, |r: i64| r.min(c.frontier)));
+            }
+            let start = match &u.start {
+                None => StartFrom::Committed,
+                Some(s) => StartFrom::parse(s, |t| parse_time_arg(t, now))
+                    .map_err(|e| Failure::User(format!("{}: source `{name}`: {e}", l.spec.file)))?,
+            };
+            let history = spec.bounded.as_ref().and_then(|_| source_def(spec));
+            let switch = match (&history, switch_at) {
+                (None, _) => None,
+                (Some(_), Some(t)) => Some(t),
+                (Some(_), None) => {
+                    let b = spec.bounded.as_ref().expect("hybrid");
+                    if b.format != FileFormat::Parquet {
+                        return Err(Failure::User(format!(
+                            "{}: source `{name}` reads {} history: give the switch time with --switch-at",
+                            l.spec.file,
+                            b.format.key()
+                        )));
+                    }
+                    let p = ParquetSource {
+                        path: b.path.value.clone(),
+                        schema: schema.clone(),
+                        time_col: Some(time_col),
+                    };
+                    p.end_time().map_err(Failure::User)?
+                }
+            };
+            let lookback = loaded
+                .iter()
+                .filter(|o| o.job.plan.sources().contains(&name))
+                .map(|o| o.job.lookback())
+                .max()
+                .unwrap_or(0);
+            let dead_letters = loaded
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.job.plan.sources().contains(&name))
+                .flat_map(|(k, _)| dead[k].iter().cloned())
+                .collect();
+            let source = KafkaSource::open(KafkaSourceOptions {
+                name: name.clone(),
+                topic: u.topic.clone(),
+                client: client.clone(),
+                group,
+                schema: schema.clone(),
+                time_col,
+                watermark_delay: spec.watermark_delay,
+                start,
+                checkpoint,
+                switch_at: switch,
+                history: history.map(|h| h.provider),
+                lookback,
+                max_future: spec.max_future,
+                max_past: spec.max_past,
+                dead_letters,
+            })
+            .map_err(|e| Failure::User(format!("{}: source `{name}`: {e}", l.spec.file)))?;
+            let kafka = Arc::new(source);
+            eprintln!(
+                "source {name}: topic {} ({} partitions, group {}){}{}",
+                kafka.topic(),
+                kafka.starts().len(),
+                kafka.group(),
+                match switch {
+                    Some(t) => format!(", history before {}", format_timestamp(t)),
+                    None => String::new(),
+                },
+                match resume {
+                    Some(f) => format!(", resuming at {}", format_timestamp(f)),
+                    None => String::new(),
+                }
+            );
+            defs.push(SourceDef {
+                name: name.clone(),
+                schema,
+                time_col: Some(time_col),
+                watermark_delay: spec.watermark_delay,
+                provider: kafka.clone(),
+            });
+            live.push(LiveSource {
+                kafka,
+                checkpoint_file,
+            });
+        }
+    }
+    let idle = loaded
+        .iter()
+        .flat_map(|l| l.spec.sources.iter())
+        .map(|s| s.idle_timeout)
+        .min()
+        .unwrap_or(quiver_spec::DEFAULT_IDLE_TIMEOUT);
+
+    // Sinks.
+    let store = sinks::store_for(&loaded, &config)?;
+    let mut historical: Vec<Option<Arc<HistoricalSink>>> = Vec::new();
+    let mut runs = Vec::new();
+    for l in &loaded {
+        let mut out: Vec<Arc<dyn SinkFactory>> = Vec::new();
+        let hist = sinks::historical_sink(l, &config, |job, dataset, staging, schema| {
+            HistoricalSink::live(job, dataset, staging, schema, workers)
+        })?;
+        if let Some(h) = &hist {
+            out.push(Arc::new(HistoricalFactory(h.clone())));
+        }
+        if let Some(store) = &store
+            && let Some(s) = sinks::online_sink(l, store, true)?
+        {
+            out.push(Arc::new(s));
+        }
+        if let Some(k) = &l.spec.sinks.kafka {
+            if k.format == PayloadFormat::Protobuf {
+                return Err(Failure::User(format!(
+                    "{}: the kafka sink: Protobuf output is not supported yet; use `format: json`",
+                    l.spec.file
+                )));
+            }
+            out.push(Arc::new(KafkaSink {
+                client: client.clone(),
+                topic: k.topic.clone(),
+                schema: l.job.output.to_arrow(),
+                entity: l.job.entity.clone(),
+            }));
+        }
+        historical.push(hist);
+        runs.push(JobRun {
+            job: l.job.clone(),
+            sinks: out,
+        });
+    }
+
+    // Run.
+    let metrics = Arc::new(RunMetrics::new(defs.len(), runs.len(), workers));
+    let options = RunOptions {
+        workers,
+        start: resume,
+        end: None,
+        live: Some(LiveOptions {
+            stop: stop.clone(),
+            stop_at,
+            idle_timeout: Duration::from_millis(idle.max(0) as u64),
+        }),
+    };
+    let m = metrics.clone();
+    let dataflow = std::thread::spawn(move || quiver_dataflow::run(runs, defs, options, m));
+    let began = Instant::now();
+    let mut committer = Committer {
+        live: &live,
+        historical: &historical,
+        metrics: &metrics,
+        dead: dead.iter().flatten().cloned().collect(),
+        last: resume.unwrap_or(i64::MIN),
+    };
+    let interval = Duration::from_secs_f64(args.checkpoint_interval.max(0.05));
+    let mut next = Instant::now() + interval;
+    while !dataflow.is_finished() {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= next {
+            committer.checkpoint().map_err(Failure::User)?;
+            next = Instant::now() + interval;
+        }
+    }
+    let result = dataflow
+        .join()
+        .map_err(|_| Failure::Internal(anyhow::anyhow!("the dataflow thread panicked")))?;
+    if let Err(e) = result {
+        return Err(if e.is_user_error() {
+            Failure::User(e.to_string())
+        } else {
+            Failure::Internal(e.into())
+        });
+    }
+    committer.checkpoint().map_err(Failure::User)?;
+
+    // Summary.
+    println!(
+        "stopped after {:.1}s; watermark {}",
+        began.elapsed().as_secs_f64(),
+        metrics
+            .watermark()
+            .map_or("none".to_string(), format_timestamp)
+    );
+    for s in &live {
+        let stats = s.kafka.stats();
+        let read: u64 = stats
+            .partitions
+            .values()
+            .map(|p| p.messages.load(Ordering::Relaxed))
+            .sum();
+        let rejected: Vec<String> = stats
+            .rejected()
+            .iter()
+            .map(|(r, n)| format!("{} {r}", group(*n)))
+            .collect();
+        println!(
+            "  topic {}: {} messages read{}",
+            s.kafka.topic(),
+            group(read),
+            if rejected.is_empty() {
+                String::new()
+            } else {
+                format!(", rejected: {}", rejected.join(", "))
+            }
+        );
+    }
+    for (j, l) in loaded.iter().enumerate() {
+        println!(
+            "  job {}: {} rows",
+            l.job.name,
+            group(metrics.jobs[j].rows_out.load(Ordering::Relaxed))
+        );
+    }
+    if let Some(f) = (committer.last != i64::MIN).then_some(committer.last) {
+        println!("  checkpoint at {}", format_timestamp(f));
+    }
+    Ok(())
+}
+
+fn resolve(dir: &Path, p: &str) -> PathBuf {
+    if Path::new(p).is_absolute() {
+        PathBuf::from(p)
+    } else {
+        dir.join(p)
+    }
+}
+
+/// Writes checkpoints as the sinks' durable frontier advances.
+struct Committer<'a> {
+    live: &'a [LiveSource],
+    historical: &'a [Option<Arc<HistoricalSink>>],
+    metrics: &'a RunMetrics,
+    dead: Vec<Arc<DeadLetterSink>>,
+    last: i64,
+}
+
+impl Committer<'_> {
+    /// The frontier below which every sink of every job is durable.
+    fn durable(&self) -> i64 {
+        let mut f = i64::MAX;
+        for (j, h) in self.historical.iter().enumerate() {
+            f = f.min(self.metrics.sink_time(j));
+            if let Some(h) = h {
+                f = f.min(h.committed_through().unwrap_or(i64::MIN));
+            }
+        }
+        if f == i64::MAX || f == i64::MIN {
+            return i64::MIN;
+        }
+        floor(f)
+    }
+
+    fn checkpoint(&mut self) -> Result<(), String> {
+        let f = self.durable();
+        if f <= self.last || f == i64::MIN {
+            return Ok(());
+        }
+        debug_assert_eq!(f % GRANULARITY, 0);
+        // Dead letters of messages before the resume points must be durable
+        // before the checkpoint says those messages are done.
+        for d in &self.dead {
+            d.flush()?;
+        }
+        for s in self.live {
+            let c = s.kafka.checkpoint(f);
+            c.save(&s.checkpoint_file)?;
+            if let Err(e) = s.kafka.commit(&c) {
+                // The checkpoint file is what resumes; the group's offsets
+                // are for monitoring, so a failed commit is only a warning.
+                tracing::warn!("{e}");
+            }
+        }
+        self.last = f;
+        Ok(())
+    }
+}

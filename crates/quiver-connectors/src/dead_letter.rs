@@ -1,0 +1,182 @@
+//! Dead letters: input a live run could not use — undecodable, of the
+//! wrong type, without an event time, too far in the future or past, or
+//! behind the watermark — kept with the raw bytes, the reason and where it
+//! came from, so nothing is lost silently.
+//!
+//! An NDJSON file gets one object per rejected message:
+//!
+//! ```json
+//! {"reason":"late","detail":"...","source":"bookings","topic":"bookings",
+//!  "partition":3,"offset":1042,"timestamp":1700000000000,
+//!  "key":null,"payload":"{...}","payload_base64":"ey4uLn0="}
+//! ```
+//!
+//! (`payload` is the text when the bytes are UTF-8, else null). A Kafka
+//! topic gets the original key and payload with the rest as headers
+//! (`quiver.reason`, `quiver.detail`, `quiver.source`, `quiver.topic`,
+//! `quiver.partition`, `quiver.offset`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use base64::Engine;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+
+/// One rejected message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter<'a> {
+    /// Short reason (also the metric label).
+    pub reason: &'a str,
+    /// What exactly was wrong.
+    pub detail: &'a str,
+    /// The source (table name) it was read for.
+    pub source: &'a str,
+    /// Where it was read.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The Kafka timestamp, if any.
+    pub timestamp: Option<i64>,
+    /// The message key.
+    pub key: Option<&'a [u8]>,
+    /// The raw payload.
+    pub payload: &'a [u8],
+}
+
+enum Target {
+    File(BufWriter<File>),
+    Kafka {
+        producer: ThreadedProducer<DefaultProducerContext>,
+        topic: String,
+    },
+}
+
+/// A dead-letter sink, shared by all splits of a run.
+pub struct DeadLetterSink {
+    name: String,
+    target: Mutex<Target>,
+}
+
+impl DeadLetterSink {
+    /// Appends to the NDJSON file at `path`.
+    pub fn ndjson(path: PathBuf) -> Result<DeadLetterSink, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open dead-letter file {}: {e}", path.display()))?;
+        Ok(DeadLetterSink {
+            name: path.display().to_string(),
+            target: Mutex::new(Target::File(BufWriter::new(f))),
+        })
+    }
+
+    /// Produces to `topic` with a producer built from `config`.
+    pub fn kafka(config: &rdkafka::ClientConfig, topic: &str) -> Result<DeadLetterSink, String> {
+        let producer: ThreadedProducer<DefaultProducerContext> = config
+            .clone()
+            .set("enable.idempotence", "true")
+            .create()
+            .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;
+        Ok(DeadLetterSink {
+            name: format!("kafka topic {topic}"),
+            target: Mutex::new(Target::Kafka {
+                producer,
+                topic: topic.to_string(),
+            }),
+        })
+    }
+
+    /// Where the dead letters go, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes one dead letter.
+    pub fn write(&self, d: &DeadLetter<'_>) -> Result<(), String> {
+        let mut target = self
+            .target
+            .lock()
+            .map_err(|_| "dead-letter lock poisoned")?;
+        match &mut *target {
+            Target::File(w) => {
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let line = serde_json::json!({
+                    "reason": d.reason,
+                    "detail": d.detail,
+                    "source": d.source,
+                    "topic": d.topic,
+                    "partition": d.partition,
+                    "offset": d.offset,
+                    "timestamp": d.timestamp,
+                    "key": d.key.map(|k| String::from_utf8_lossy(k).into_owned()),
+                    "payload": std::str::from_utf8(d.payload).ok(),
+                    "payload_base64": b64.encode(d.payload),
+                });
+                writeln!(w, "{line}").map_err(|e| format!("{}: {e}", self.name))
+            }
+            Target::Kafka { producer, topic } => {
+                let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
+                let headers = OwnedHeaders::new()
+                    .insert(Header {
+                        key: "quiver.reason",
+                        value: Some(d.reason),
+                    })
+                    .insert(Header {
+                        key: "quiver.detail",
+                        value: Some(d.detail),
+                    })
+                    .insert(Header {
+                        key: "quiver.source",
+                        value: Some(d.source),
+                    })
+                    .insert(Header {
+                        key: "quiver.topic",
+                        value: Some(d.topic),
+                    })
+                    .insert(Header {
+                        key: "quiver.partition",
+                        value: Some(&partition),
+                    })
+                    .insert(Header {
+                        key: "quiver.offset",
+                        value: Some(&offset),
+                    });
+                let mut record: BaseRecord<'_, [u8], [u8]> =
+                    BaseRecord::to(topic).payload(d.payload).headers(headers);
+                if let Some(k) = d.key {
+                    record = record.key(k);
+                }
+                producer
+                    .send(record)
+                    .map_err(|(e, _)| format!("{}: {e}", self.name))
+            }
+        }
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), String> {
+        let mut target = self
+            .target
+            .lock()
+            .map_err(|_| "dead-letter lock poisoned")?;
+        match &mut *target {
+            Target::File(w) => w.flush().map_err(|e| format!("{}: {e}", self.name)),
+            Target::Kafka { producer, .. } => {
+                use rdkafka::producer::Producer;
+                producer
+                    .flush(super::kafka::REQUEST_TIMEOUT)
+                    .map_err(|e| format!("{}: {e}", self.name))
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Kafka payloads → Arrow batches of a source's declared columns.
+//!
+//! JSON goes through arrow-json's tape decoder, many messages at a time.
+//! A message must hold exactly one JSON object; fields the source does not
+//! declare are ignored, missing fields are NULL, and a value of the wrong
+//! type (a string where a number is declared, a number too large for
+//! `int64`) rejects the message. Rejections never fail the batch: a bad
+//! message is set aside with its reason and the good ones decode as usual.
+//! Only batches holding a bad message pay for the per-message path.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType as ArrowType, SchemaRef, TimestampMillisecondType};
+use arrow::json::reader::{Decoder, ReaderBuilder};
+
+/// Why a message could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecodable {
+    /// Index of the message in the batch.
+    pub message: usize,
+    /// Short reason, a metric label: `undecodable`, `wrong_type`.
+    pub reason: &'static str,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+/// Decoded rows and the messages that did not decode.
+#[derive(Debug)]
+pub struct Decoded {
+    /// One row per good message.
+    pub batch: RecordBatch,
+    /// For each row, the index of its message.
+    pub rows: Vec<usize>,
+    /// The rejected messages.
+    pub rejected: Vec<Undecodable>,
+}
+
+/// Decodes JSON messages into rows of `schema`.
+pub struct JsonDecoder {
+    /// The declared columns (timestamps tagged `UTC`).
+    schema: SchemaRef,
+    /// What arrow-json fills: the same, with timestamps tagged `+00:00`
+    /// (arrow-json only knows offset time zones without chrono-tz).
+    json: SchemaRef,
+}
+
+impl JsonDecoder {
+    /// A decoder for `schema` (the source's declared columns as Arrow
+    /// types); fails when a column type cannot come from JSON.
+    pub fn new(schema: SchemaRef) -> Result<JsonDecoder, String> {
+        let json = Arc::new(arrow::datatypes::Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    ArrowType::Timestamp(u, Some(_)) => f
+                        .as_ref()
+                        .clone()
+                        .with_data_type(ArrowType::Timestamp(*u, Some("+00:00".into()))),
+                    _ => f.as_ref().clone(),
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let d = JsonDecoder { schema, json };
+        d.decoder(1)?;
+        Ok(d)
+    }
+
+    /// Tags timestamp columns with the declared time zone (metadata only).
+    fn retag(&self, b: RecordBatch) -> Result<RecordBatch, String> {
+        let cols = b
+            .columns()
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(c, f)| match f.data_type() {
+                ArrowType::Timestamp(_, Some(tz)) => Arc::new(
+                    c.as_primitive::<TimestampMillisecondType>()
+                        .clone()
+                        .with_timezone(tz.clone()),
+                ) as ArrayRef,
+                _ => c.clone(),
+            })
+            .collect();
+        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| e.to_string())
+    }
+
+    fn decoder(&self, rows: usize) -> Result<Decoder, String> {
+        ReaderBuilder::new(self.json.clone())
+            // One spare row, so a message holding two objects is seen whole.
+            .with_batch_size(rows + 1)
+            .build_decoder()
+            .map_err(|e| format!("JSON payloads cannot hold these columns: {e}"))
+    }
+
+    /// Decodes a batch of messages.
+    pub fn decode(&self, messages: &[&[u8]]) -> Result<Decoded, String> {
+        let mut rejected = Vec::new();
+        let mut good: Vec<usize> = Vec::with_capacity(messages.len());
+        let mut d = self.decoder(messages.len())?;
+        for (i, m) in messages.iter().enumerate() {
+            let before = d.len();
+            let ok = match d.decode(m) {
+                Ok(read) => read == m.len() && !d.has_partial_record() && d.len() == before + 1,
+                Err(_) => false,
+            };
+            if ok {
+                good.push(i);
+                continue;
+            }
+            rejected.push(Undecodable {
+                message: i,
+                reason: "undecodable",
+                detail: syntax_problem(m),
+            });
+            // The decoder may hold part of the bad message: start over with
+            // the good messages so far.
+            d = self.decoder(messages.len())?;
+            for &g in &good {
+                d.decode(messages[g]).map_err(|e| e.to_string())?;
+            }
+        }
+        match d.flush() {
+            Ok(batch) => Ok(Decoded {
+                batch: match batch {
+                    Some(b) => self.retag(b)?,
+                    None => RecordBatch::new_empty(self.schema.clone()),
+                },
+                rows: good,
+                rejected,
+            }),
+            // A value of the wrong type somewhere: find which, one by one.
+            Err(_) => self.decode_each(messages, good, rejected),
+        }
+    }
+
+    fn decode_each(
+        &self,
+        messages: &[&[u8]],
+        good: Vec<usize>,
+        mut rejected: Vec<Undecodable>,
+    ) -> Result<Decoded, String> {
+        let mut batches = Vec::new();
+        let mut rows = Vec::new();
+        for g in good {
+            let mut d = self.decoder(1)?;
+            let one = d
+                .decode(messages[g])
+                .map_err(|e| e.to_string())
+                .and_then(|_| d.flush().map_err(|e| e.to_string()));
+            match one {
+                Ok(Some(b)) if b.num_rows() == 1 => {
+                    batches.push(b);
+                    rows.push(g);
+                }
+                Ok(_) => rejected.push(Undecodable {
+                    message: g,
+                    reason: "undecodable",
+                    detail: "not exactly one JSON object".into(),
+                }),
+                Err(e) => rejected.push(match syntax_problem(messages[g]) {
+                    p if p.starts_with("a JSON") => Undecodable {
+                        message: g,
+                        reason: "undecodable",
+                        detail: p,
+                    },
+                    _ => Undecodable {
+                        message: g,
+                        reason: "wrong_type",
+                        detail: e.trim_start_matches("Json error: ").to_string(),
+                    },
+                }),
+            }
+        }
+        rejected.sort_by_key(|r| r.message);
+        let batch = arrow::compute::concat_batches(&self.json, &batches)
+            .map_err(|e| e.to_string())
+            .and_then(|b| self.retag(b))?;
+        Ok(Decoded {
+            batch,
+            rows,
+            rejected,
+        })
+    }
+}
+
+/// What is wrong with a message that is not one JSON object.
+fn syntax_problem(m: &[u8]) -> String {
+    if m.iter().all(u8::is_ascii_whitespace) {
+        return "empty payload".into();
+    }
+    match serde_json::from_slice::<serde_json::Value>(m) {
+        Ok(v) if !v.is_object() => format!("a JSON {} is not an event object", kind(&v)),
+        Ok(_) => "not exactly one JSON object".into(),
+        Err(e) => format!("invalid JSON: {e}"),
+    }
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// The Arrow schema a JSON decoder fills for a source.
+pub fn arrow_schema(schema: &quiver_types::Schema) -> SchemaRef {
+    Arc::new(arrow::datatypes::Schema::new(
+        schema
+            .fields
+            .iter()
+            .map(|f| arrow::datatypes::Field::new(&f.name, f.data_type.to_arrow(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::Int64Type;
+    use quiver_types::{DataType, Field, Schema};
+
+    fn decoder() -> JsonDecoder {
+        let s = Schema::new(vec![
+            Field::new("t", DataType::Timestamp),
+            Field::new("k", DataType::Int64),
+            Field::new("name", DataType::String),
+        ]);
+        JsonDecoder::new(arrow_schema(&s)).unwrap()
+    }
+
+    #[test]
+    fn good_messages_decode_in_one_batch() {
+        let d = decoder();
+        let msgs: Vec<&[u8]> = vec![
+            br#"{"t": 1000, "k": 1, "name": "a", "extra": [1, 2]}"#,
+            br#"{"t": "1970-01-01T00:00:02Z", "k": 2}"#,
+        ];
+        let out = d.decode(&msgs).unwrap();
+        assert!(out.rejected.is_empty());
+        assert_eq!(out.rows, vec![0, 1]);
+        let t = out
+            .batch
+            .column(0)
+            .as_primitive::<TimestampMillisecondType>();
+        assert_eq!(t.values().to_vec(), vec![1000, 2000]);
+        assert!(out.batch.column(2).is_null(1));
+    }
+
+    #[test]
+    fn bad_messages_are_set_aside_with_a_reason() {
+        let d = decoder();
+        let msgs: Vec<&[u8]> = vec![
+            br#"{"t": 1000, "k": 1}"#,
+            br#"{"t": 1000, "k": "#,
+            br#"{"t": 2000, "k": 2}"#,
+            b"[1, 2]",
+            br#"{"t": 3000, "k": "three"}"#,
+            br#"{"t": 4000, "k": 1e30}"#,
+            br#"{"t": 5000, "k": 5}{"t": 6000, "k": 6}"#,
+            b"",
+            br#"{"t": 7000, "k": 7}"#,
+        ];
+        let out = d.decode(&msgs).unwrap();
+        assert_eq!(out.rows, vec![0, 2, 8]);
+        let k = out.batch.column(1).as_primitive::<Int64Type>();
+        assert_eq!(k, &Int64Array::from(vec![1, 2, 7]));
+        let why: Vec<(usize, &str)> = out.rejected.iter().map(|r| (r.message, r.reason)).collect();
+        assert_eq!(
+            why,
+            vec![
+                (1, "undecodable"),
+                (3, "undecodable"),
+                (4, "wrong_type"),
+                (5, "wrong_type"),
+                (6, "undecodable"),
+                (7, "undecodable"),
+            ]
+        );
+        assert_eq!(out.rejected[5].detail, "empty payload");
+    }
+}

@@ -1,0 +1,43 @@
+//! Kafka, through librdkafka's blocking consumer and producer (no async
+//! runtime): live sources ([`source`]), payload decoding ([`decode`]),
+//! checkpoints that make restarts exact ([`checkpoint`]), and the feature
+//! sink ([`sink`]).
+//!
+//! Partitions are assigned, not subscribed: partition `p` of a topic is read
+//! by worker `p % workers`, each with its own consumer, so the split of work
+//! is fixed and a partition's events are always judged against its own
+//! watermark. The consumer group (`group_id`, default `quiver-<job>`) holds
+//! the committed offsets that monitoring tools read; the exact resume point
+//! is Quiver's checkpoint file (see [`checkpoint`]).
+
+pub mod checkpoint;
+pub mod decode;
+pub mod sink;
+pub mod source;
+
+use std::time::Duration;
+
+use quiver_spec::KafkaConfig;
+use rdkafka::ClientConfig;
+
+/// How long metadata and offset requests may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// librdkafka settings for the brokers of a deployment.
+pub fn client_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    if let Some(p) = &k.security_protocol {
+        c.set("security.protocol", p);
+    }
+    if let Some(m) = &k.sasl_mechanism {
+        c.set("sasl.mechanism", m);
+    }
+    if let Some(u) = &k.sasl_username {
+        c.set("sasl.username", u);
+    }
+    if let Some(p) = &k.sasl_password {
+        c.set("sasl.password", p);
+    }
+    c
+}

@@ -1,0 +1,110 @@
+//! A job's output rows to a Kafka topic, as JSON, keyed by entity.
+//!
+//! Each row becomes one message: the payload is a JSON object of the job's
+//! output columns (timestamps as RFC 3339 text), the key the JSON object of
+//! its entity columns, so one entity's rows stay in one partition and in
+//! order. Rows reach the topic as their windows close (per-event jobs: as
+//! the watermark passes them), and the producer is flushed whenever the
+//! frontier advances, so a checkpoint never runs ahead of what the topic
+//! holds. After a restart, rows after the checkpoint are produced again:
+//! delivery is at least once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::json::LineDelimitedWriter;
+use quiver_dataflow::sink::{SinkFactory, SinkWriter};
+use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+use super::REQUEST_TIMEOUT;
+
+/// The Kafka sink of one job.
+#[derive(Clone)]
+pub struct KafkaSink {
+    /// Broker settings.
+    pub client: ClientConfig,
+    /// The topic.
+    pub topic: String,
+    /// The job's output columns.
+    pub schema: SchemaRef,
+    /// Output positions of the entity columns.
+    pub entity: Vec<usize>,
+}
+
+impl SinkFactory for KafkaSink {
+    fn open(&self, _worker: usize, _peers: usize) -> Result<Box<dyn SinkWriter>, String> {
+        let producer: ThreadedProducer<DefaultProducerContext> = self
+            .client
+            .clone()
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
+        Ok(Box::new(KafkaWriter {
+            sink: self.clone(),
+            producer: Arc::new(producer),
+        }))
+    }
+}
+
+struct KafkaWriter {
+    sink: KafkaSink,
+    producer: Arc<ThreadedProducer<DefaultProducerContext>>,
+}
+
+/// Each row of `batch` as one line of JSON.
+fn json_lines(batch: &RecordBatch) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    let mut w = LineDelimitedWriter::new(&mut buf);
+    w.write(batch).map_err(|e| e.to_string())?;
+    w.finish().map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+impl SinkWriter for KafkaWriter {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let width = batch.num_columns() - 1;
+        let data =
+            RecordBatch::try_new(self.sink.schema.clone(), batch.columns()[..width].to_vec())
+                .map_err(|e| e.to_string())?;
+        let keys = data.project(&self.sink.entity).map_err(|e| e.to_string())?;
+        let payloads = json_lines(&data)?;
+        let keys = json_lines(&keys)?;
+        for (payload, key) in payloads
+            .split(|b| *b == b'\n')
+            .zip(keys.split(|b| *b == b'\n'))
+        {
+            if payload.is_empty() {
+                continue;
+            }
+            let mut record = BaseRecord::<[u8], [u8]>::to(&self.sink.topic)
+                .payload(payload)
+                .key(key);
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => return Err(format!("producing to `{}`: {e}", self.sink.topic)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, _frontier: i64) -> Result<(), String> {
+        self.producer
+            .flush(REQUEST_TIMEOUT)
+            .map_err(|e| format!("flushing `{}`: {e}", self.sink.topic))
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.advance(i64::MAX)
+    }
+}

@@ -1,0 +1,635 @@
+//! A Kafka topic as a live source: one split per partition.
+//!
+//! Each split polls its own consumer, decodes payloads into the source's
+//! declared columns and checks event times against the wall clock before
+//! the dataflow judges lateness:
+//!
+//! * undecodable payloads and values of the wrong type, events more than
+//!   `max_future` ahead of the wall clock or (when set) `max_past` behind it
+//!   go to the dead letters with their reason;
+//! * events without an event time, and events behind the partition's
+//!   watermark, are rejected by the dataflow and come back through
+//!   [`Split::reject`] to the dead letters too.
+//!
+//! A *hybrid* source also has history (a `bounded:` input) read up to a
+//! switch time `T`: history contributes events before `T`, Kafka events at
+//! or after `T`, and Kafka reading starts at the offsets for `T` minus the
+//! watermark delay (`offsets_for_times`), so the stream has neither a gap
+//! nor a duplicate as long as Kafka timestamps trail event times by no more
+//! than the watermark delay.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{SchemaRef, TimestampMillisecondType};
+use quiver_dataflow::source::{Polled, ReadRequest, Rejection, SourceProvider, Split};
+use quiver_types::Schema;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::REQUEST_TIMEOUT;
+use super::checkpoint::{Checkpoint, PartitionTrack, Position};
+use super::decode::{JsonDecoder, arrow_schema};
+use crate::dead_letter::{DeadLetter, DeadLetterSink};
+
+/// Messages decoded per poll at most.
+const POLL_MESSAGES: usize = 8192;
+
+/// Where to start reading a partition without a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    /// The group's committed offset, or the beginning without one.
+    Committed,
+    /// The oldest retained message.
+    Earliest,
+    /// Only messages produced from now on.
+    Latest,
+    /// The first message with a Kafka timestamp at or after this (ms).
+    Timestamp(i64),
+}
+
+impl StartFrom {
+    /// Parses a job file's `start:` value (`committed`, `earliest`,
+    /// `latest`, or a time understood by `parse_time`).
+    pub fn parse(
+        s: &str,
+        parse_time: impl Fn(&str) -> Result<i64, String>,
+    ) -> Result<StartFrom, String> {
+        match s {
+            "committed" => Ok(StartFrom::Committed),
+            "earliest" => Ok(StartFrom::Earliest),
+            "latest" => Ok(StartFrom::Latest),
+            t => parse_time(t).map(StartFrom::Timestamp).map_err(|e| {
+                format!("`start: {t}`: {e}; use committed, earliest, latest or a timestamp")
+            }),
+        }
+    }
+}
+
+/// What a Kafka source needs to open.
+pub struct KafkaSourceOptions {
+    /// The table name.
+    pub name: String,
+    /// The topic.
+    pub topic: String,
+    /// Broker settings.
+    pub client: ClientConfig,
+    /// Consumer group.
+    pub group: String,
+    /// Declared columns.
+    pub schema: Schema,
+    /// The event-time column.
+    pub time_col: usize,
+    /// Bounded out-of-orderness (ms).
+    pub watermark_delay: i64,
+    /// Where to start without a checkpoint.
+    pub start: StartFrom,
+    /// Resume here when set (overrides `start`).
+    pub checkpoint: Option<Checkpoint>,
+    /// Hybrid: history read up to this time, Kafka from it.
+    pub switch_at: Option<i64>,
+    /// The bounded input of a hybrid source.
+    pub history: Option<Arc<dyn SourceProvider>>,
+    /// Longest window of the jobs reading this source (ms).
+    pub lookback: i64,
+    /// Events further ahead of the wall clock are dead letters (ms).
+    pub max_future: i64,
+    /// Events further behind the wall clock are dead letters (ms).
+    pub max_past: Option<i64>,
+    /// Where rejected messages go.
+    pub dead_letters: Vec<Arc<DeadLetterSink>>,
+}
+
+/// Counters of a Kafka source, readable while it runs.
+#[derive(Debug, Default)]
+pub struct KafkaStats {
+    /// Per partition: messages read and the next offset.
+    pub partitions: BTreeMap<i32, PartitionStats>,
+    /// Rejected messages by reason.
+    pub rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Dead letters that could not be written (each is also logged).
+    pub dead_letter_errors: AtomicU64,
+}
+
+/// Counters of one partition.
+#[derive(Debug, Default)]
+pub struct PartitionStats {
+    /// Messages read.
+    pub messages: AtomicU64,
+    /// The largest event time read.
+    pub max_event_time: AtomicI64,
+}
+
+impl KafkaStats {
+    fn reject(&self, reason: &'static str, n: u64) {
+        if let Ok(mut r) = self.rejected.lock() {
+            *r.entry(reason).or_default() += n;
+        }
+    }
+
+    /// Rejected messages by reason, a snapshot.
+    pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
+        self.rejected.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// A Kafka topic (and, for a hybrid source, its history) as a source.
+pub struct KafkaSource {
+    opts: KafkaSourceOptions,
+    starts: BTreeMap<i32, Position>,
+    tracks: BTreeMap<i32, Arc<PartitionTrack>>,
+    decoder: Arc<JsonDecoder>,
+    stats: Arc<KafkaStats>,
+}
+
+impl KafkaSource {
+    /// Connects, finds the topic's partitions and where each starts.
+    pub fn open(opts: KafkaSourceOptions) -> Result<KafkaSource, String> {
+        let decoder = Arc::new(JsonDecoder::new(arrow_schema(&opts.schema))?);
+        let consumer = consumer(&opts.client, &opts.group)?;
+        let md = consumer
+            .fetch_metadata(Some(&opts.topic), REQUEST_TIMEOUT)
+            .map_err(|e| format!("cannot reach the Kafka brokers: {e}"))?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == opts.topic)
+            .filter(|t| t.error().is_none())
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if partitions.is_empty() {
+            return Err(format!(
+                "topic `{}` does not exist (or has no partitions); create it first",
+                opts.topic
+            ));
+        }
+        let mut starts = BTreeMap::new();
+        for &p in &partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(&opts.topic, p, REQUEST_TIMEOUT)
+                .map_err(|e| format!("topic `{}` partition {p}: {e}", opts.topic))?;
+            let resolved = |o: Offset| match o {
+                Offset::Offset(o) if o >= 0 => o.clamp(low, high),
+                Offset::End => high,
+                _ => low,
+            };
+            let pos = match opts.checkpoint.as_ref().and_then(|c| c.partitions.get(&p)) {
+                Some(pos) => *pos,
+                None => {
+                    let at = match (opts.switch_at, opts.start) {
+                        (Some(t), _) => {
+                            let from = t.saturating_sub(opts.watermark_delay);
+                            offset_for_time(&consumer, &opts.topic, p, from)?
+                        }
+                        (None, StartFrom::Earliest) => Offset::Beginning,
+                        (None, StartFrom::Latest) => Offset::End,
+                        (None, StartFrom::Timestamp(t)) => {
+                            offset_for_time(&consumer, &opts.topic, p, t)?
+                        }
+                        (None, StartFrom::Committed) => committed(&consumer, &opts.topic, p)?,
+                    };
+                    Position {
+                        offset: resolved(at),
+                        clock: None,
+                    }
+                }
+            };
+            starts.insert(p, pos);
+        }
+        let tracks = starts
+            .iter()
+            .map(|(&p, &pos)| (p, Arc::new(PartitionTrack::new(p, pos, opts.lookback))))
+            .collect();
+        let stats = Arc::new(KafkaStats {
+            partitions: partitions
+                .iter()
+                .map(|&p| (p, PartitionStats::default()))
+                .collect(),
+            ..Default::default()
+        });
+        Ok(KafkaSource {
+            opts,
+            starts,
+            tracks,
+            decoder,
+            stats,
+        })
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.opts.topic
+    }
+
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.opts.group
+    }
+
+    /// Where each partition starts.
+    pub fn starts(&self) -> &BTreeMap<i32, Position> {
+        &self.starts
+    }
+
+    /// The per-partition progress, for checkpoints.
+    pub fn tracks(&self) -> &BTreeMap<i32, Arc<PartitionTrack>> {
+        &self.tracks
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> Arc<KafkaStats> {
+        self.stats.clone()
+    }
+
+    /// The checkpoint for `frontier`: where each partition resumes.
+    pub fn checkpoint(&self, frontier: i64) -> Checkpoint {
+        Checkpoint {
+            frontier,
+            partitions: self
+                .tracks
+                .iter()
+                .map(|(&p, t)| (p, t.resume_point(frontier)))
+                .collect(),
+        }
+    }
+
+    /// Commits a checkpoint's offsets to the consumer group (where lag
+    /// monitors look) and forgets what it no longer needs.
+    pub fn commit(&self, c: &Checkpoint) -> Result<(), String> {
+        let mut tpl = TopicPartitionList::new();
+        for (&p, pos) in &c.partitions {
+            tpl.add_partition_offset(&self.opts.topic, p, Offset::Offset(pos.offset))
+                .map_err(|e| e.to_string())?;
+        }
+        let consumer = consumer(&self.opts.client, &self.opts.group)?;
+        consumer
+            .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+            .map_err(|e| format!("committing offsets of `{}`: {e}", self.opts.topic))?;
+        for t in self.tracks.values() {
+            t.committed(c.frontier);
+        }
+        Ok(())
+    }
+
+    /// Consumer lag per partition: the high watermark minus the next offset to read.
+    pub fn lag(&self) -> BTreeMap<i32, i64> {
+        let Ok(c) = consumer(&self.opts.client, &self.opts.group) else {
+            return BTreeMap::new();
+        };
+        self.tracks
+            .iter()
+            .filter_map(|(&p, t)| {
+                let (_, high) = c
+                    .fetch_watermarks(&self.opts.topic, p, Duration::from_secs(2))
+                    .ok()?;
+                Some((p, (high - t.position()).max(0)))
+            })
+            .collect()
+    }
+}
+
+fn consumer(client: &ClientConfig, group: &str) -> Result<BaseConsumer, String> {
+    client
+        .clone()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .map_err(|e| format!("cannot create a Kafka consumer: {e}"))
+}
+
+fn offset_for_time(c: &BaseConsumer, topic: &str, p: i32, t: i64) -> Result<Offset, String> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, Offset::Offset(t))
+        .map_err(|e| e.to_string())?;
+    let found = c
+        .offsets_for_times(tpl, REQUEST_TIMEOUT)
+        .map_err(|e| format!("offsets for time {t} in `{topic}`: {e}"))?;
+    let off = found
+        .find_partition(topic, p)
+        .map(|e| e.offset())
+        .unwrap_or(Offset::End);
+    // No message at or after `t` yet: start at the end.
+    Ok(match off {
+        Offset::Offset(o) if o >= 0 => Offset::Offset(o),
+        _ => Offset::End,
+    })
+}
+
+fn committed(c: &BaseConsumer, topic: &str, p: i32) -> Result<Offset, String> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, p);
+    let got = c
+        .committed_offsets(tpl, REQUEST_TIMEOUT)
+        .map_err(|e| format!("committed offsets of `{topic}`: {e}"))?;
+    let off = got
+        .find_partition(topic, p)
+        .map(|e| e.offset())
+        .unwrap_or(Offset::Beginning);
+    // Dropped here, before the consumer (rust-rdkafka#453).
+    drop(got);
+    Ok(off)
+}
+
+impl SourceProvider for KafkaSource {
+    fn splits(
+        &self,
+        worker: usize,
+        peers: usize,
+        req: &ReadRequest,
+    ) -> Result<Vec<Box<dyn Split>>, String> {
+        let mut out: Vec<Box<dyn Split>> = Vec::new();
+        if let (Some(h), Some(t)) = (&self.opts.history, self.opts.switch_at)
+            && self.opts.checkpoint.is_none()
+        {
+            let mut r = req.clone();
+            r.end = Some(r.end.map_or(t, |e| e.min(t)));
+            for s in h.splits(worker, peers, &r)? {
+                out.push(Box::new(Until {
+                    inner: s,
+                    end: t,
+                    time_col: self.opts.time_col,
+                }));
+            }
+        }
+        for (&p, &start) in &self.starts {
+            if p as usize % peers != worker {
+                continue;
+            }
+            let c = consumer(&self.opts.client, &self.opts.group)?;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&self.opts.topic, p, Offset::Offset(start.offset))
+                .map_err(|e| e.to_string())?;
+            c.assign(&tpl)
+                .map_err(|e| format!("cannot assign partition {p}: {e}"))?;
+            out.push(Box::new(KafkaSplit {
+                name: self.opts.name.clone(),
+                topic: self.opts.topic.clone(),
+                partition: p,
+                consumer: c,
+                start,
+                switch_at: self.opts.switch_at,
+                time_col: self.opts.time_col,
+                max_future: self.opts.max_future,
+                max_past: self.opts.max_past,
+                decoder: self.decoder.clone(),
+                schema: self.decoder_schema(),
+                dead_letters: self.opts.dead_letters.clone(),
+                track: self.tracks[&p].clone(),
+                stats: self.stats.clone(),
+                last: Vec::new(),
+                last_rows: Vec::new(),
+            }));
+        }
+        Ok(out)
+    }
+}
+
+impl KafkaSource {
+    fn decoder_schema(&self) -> SchemaRef {
+        arrow_schema(&self.opts.schema)
+    }
+}
+
+/// One message as read, kept until its rows are admitted or rejected.
+struct Raw {
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+}
+
+struct KafkaSplit {
+    name: String,
+    topic: String,
+    partition: i32,
+    consumer: BaseConsumer,
+    start: Position,
+    switch_at: Option<i64>,
+    time_col: usize,
+    max_future: i64,
+    max_past: Option<i64>,
+    decoder: Arc<JsonDecoder>,
+    schema: SchemaRef,
+    dead_letters: Vec<Arc<DeadLetterSink>>,
+    track: Arc<PartitionTrack>,
+    stats: Arc<KafkaStats>,
+    /// The messages of the batch last returned.
+    last: Vec<Raw>,
+    /// For each row of the batch last returned, its message in `last`.
+    last_rows: Vec<usize>,
+}
+
+impl KafkaSplit {
+    fn dead_letter(&self, raw: &Raw, reason: &'static str, detail: &str) {
+        for d in &self.dead_letters {
+            let letter = DeadLetter {
+                reason,
+                detail,
+                source: &self.name,
+                topic: &self.topic,
+                partition: self.partition,
+                offset: raw.offset,
+                timestamp: raw.timestamp,
+                key: raw.key.as_deref(),
+                payload: &raw.payload,
+            };
+            if let Err(e) = d.write(&letter) {
+                self.stats
+                    .dead_letter_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    "dead letter of {}[{}]@{} lost: {e}",
+                    self.topic,
+                    self.partition,
+                    raw.offset
+                );
+            }
+        }
+    }
+
+    fn read_messages(&mut self) -> Result<Vec<Raw>, String> {
+        let mut msgs = Vec::new();
+        while msgs.len() < POLL_MESSAGES {
+            match self.consumer.poll(Duration::ZERO) {
+                None => break,
+                Some(Ok(m)) => msgs.push(Raw {
+                    offset: m.offset(),
+                    timestamp: m.timestamp().to_millis(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().unwrap_or_default().to_vec(),
+                }),
+                Some(Err(KafkaError::PartitionEOF(_))) => break,
+                Some(Err(e)) => {
+                    // librdkafka retries by itself; say so and carry on.
+                    tracing::warn!("{}[{}]: {e}", self.topic, self.partition);
+                    break;
+                }
+            }
+        }
+        Ok(msgs)
+    }
+}
+
+impl Split for KafkaSplit {
+    fn min_time(&self) -> Option<i64> {
+        self.switch_at
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, String> {
+        match self.poll_batch()? {
+            Polled::Batch(b) => Ok(Some(b)),
+            _ => Ok(None),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("kafka topic {} partition {}", self.topic, self.partition)
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+
+    fn resume_clock(&self) -> Option<i64> {
+        self.start.clock
+    }
+
+    fn poll_batch(&mut self) -> Result<Polled, String> {
+        let msgs = self.read_messages()?;
+        if msgs.is_empty() {
+            return Ok(Polled::Pending);
+        }
+        let next = msgs.last().map_or(0, |m| m.offset + 1);
+        if let Some(ps) = self.stats.partitions.get(&self.partition) {
+            ps.messages.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        }
+        let payloads: Vec<&[u8]> = msgs.iter().map(|m| m.payload.as_slice()).collect();
+        let decoded = self.decoder.decode(&payloads)?;
+        for r in &decoded.rejected {
+            self.stats.reject(r.reason, 1);
+            self.dead_letter(&msgs[r.message], r.reason, &r.detail);
+        }
+        // Wall-clock and switch-time checks.
+        let now = chrono::Utc::now().timestamp_millis();
+        let times = decoded
+            .batch
+            .column(self.time_col)
+            .as_primitive::<TimestampMillisecondType>();
+        let mut keep = Vec::with_capacity(times.len());
+        let mut rows = Vec::with_capacity(times.len());
+        let mut events = Vec::with_capacity(times.len());
+        for (row, &m) in decoded.rows.iter().enumerate() {
+            let t = times.is_valid(row).then(|| times.value(row));
+            let verdict = match t {
+                Some(t) if t > now.saturating_add(self.max_future) => Err((
+                    "far_future",
+                    format!(
+                        "event time {} is more than max_future ahead of the wall clock",
+                        quiver_types::time::format_timestamp(t)
+                    ),
+                )),
+                Some(t) if self.max_past.is_some_and(|p| t < now.saturating_sub(p)) => Err((
+                    "far_past",
+                    format!(
+                        "event time {} is more than max_past behind the wall clock",
+                        quiver_types::time::format_timestamp(t)
+                    ),
+                )),
+                // Before the switch: the history has it.
+                Some(t) if self.switch_at.is_some_and(|s| t < s) => Ok(false),
+                _ => Ok(true),
+            };
+            match verdict {
+                Ok(k) => {
+                    keep.push(k);
+                    if k {
+                        rows.push(m);
+                        events.push((msgs[m].offset, t));
+                    }
+                }
+                Err((reason, detail)) => {
+                    keep.push(false);
+                    self.stats.reject(reason, 1);
+                    self.dead_letter(&msgs[m], reason, &detail);
+                }
+            }
+        }
+        self.track.record(events.iter().copied(), next);
+        if let (Some(ps), Some(max)) = (
+            self.stats.partitions.get(&self.partition),
+            events.iter().filter_map(|e| e.1).max(),
+        ) {
+            ps.max_event_time.fetch_max(max, Ordering::Relaxed);
+        }
+        let batch = if keep.iter().all(|k| *k) {
+            decoded.batch
+        } else {
+            filter_record_batch(&decoded.batch, &BooleanArray::from(keep))
+                .map_err(|e| e.to_string())?
+        };
+        debug_assert_eq!(batch.schema(), self.schema);
+        self.last = msgs;
+        self.last_rows = rows;
+        if batch.num_rows() == 0 {
+            return Ok(Polled::Pending);
+        }
+        Ok(Polled::Batch(batch))
+    }
+
+    fn reject(&mut self, rows: &[u32], why: Rejection) {
+        self.stats.reject(why.reason(), rows.len() as u64);
+        let detail = match why {
+            Rejection::Late => {
+                "behind the partition's watermark (raise watermark_delay to keep such events)"
+            }
+            Rejection::NoEventTime => "the event-time field is missing or null",
+        };
+        for &r in rows {
+            if let Some(&m) = self.last_rows.get(r as usize) {
+                self.dead_letter(&self.last[m], why.reason(), detail);
+            }
+        }
+    }
+}
+
+/// A history split cut at the switch time.
+struct Until {
+    inner: Box<dyn Split>,
+    end: i64,
+    time_col: usize,
+}
+
+impl Split for Until {
+    fn min_time(&self) -> Option<i64> {
+        self.inner.min_time()
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, String> {
+        let Some(b) = self.inner.next_batch()? else {
+            return Ok(None);
+        };
+        let t = b
+            .column(self.time_col)
+            .as_primitive::<TimestampMillisecondType>();
+        let keep: BooleanArray = t
+            .iter()
+            .map(|t| Some(t.is_none_or(|t| t < self.end)))
+            .collect();
+        filter_record_batch(&b, &keep)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
