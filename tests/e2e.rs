@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
 use quiver_connectors::HistoricalSink;
 use quiver_dataflow::source::{ReadRequest, SourceProvider};
 use quiver_spec::DeploymentConfig;
-use quiver_tests::{Scratch, parquet_files, quiver, read_rows, sort_rows};
+use quiver_tests::{
+    Scratch, events_schema, parquet_files, quiver, read_rows, sort_rows, write_events,
+};
 use quiver_types::time::{DAY, MINUTE, parse_timestamp};
 use serde_json::Value as Json;
 
@@ -22,50 +23,6 @@ const JAN1: &str = "2024-01-01";
 
 fn t(s: &str) -> i64 {
     parse_timestamp(s).unwrap()
-}
-
-fn events_schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
-        Field::new(
-            "event_time",
-            ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("customer_id", ArrowType::Int64, true),
-        Field::new("amount", ArrowType::Float64, true),
-    ]))
-}
-
-/// Writes `(time, customer, amount)` rows to a Parquet file, `per_group` rows per row group.
-fn write_events(path: &Path, rows: &[(i64, Option<i64>, Option<f64>)], per_group: usize) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(per_group))
-        .build();
-    let mut w = ArrowWriter::try_new(
-        fs::File::create(path).unwrap(),
-        events_schema(),
-        Some(props),
-    )
-    .unwrap();
-    let b = RecordBatch::try_new(
-        events_schema(),
-        vec![
-            Arc::new(
-                TimestampMillisecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())
-                    .with_timezone("UTC"),
-            ),
-            Arc::new(Int64Array::from(
-                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            )),
-        ],
-    )
-    .unwrap();
-    w.write(&b).unwrap();
-    w.close().unwrap();
 }
 
 /// Four days of events, one Hive partition per day.

@@ -10,14 +10,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Float64Array, Int64Array, RecordBatch, TimestampMillisecondArray};
-use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimeUnit};
-use parquet::arrow::ArrowWriter;
 use quiver_spec::DeploymentConfig;
-use quiver_tests::{Scratch, parquet_files};
+use quiver_tests::{Scratch, parquet_files, write_events};
 use quiver_types::time::{DAY, MINUTE, format_timestamp, parse_timestamp};
 use rand::{RngExt, SeedableRng};
 use rdkafka::ClientConfig;
@@ -117,35 +113,26 @@ fn json_of(e: &Event) -> Vec<u8> {
 }
 
 fn write_parquet(path: &Path, evs: &[&Event]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "event_time",
-            ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("customer_id", ArrowType::Int64, false),
-        Field::new("amount", ArrowType::Float64, false),
-    ]));
-    let b = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(
-                TimestampMillisecondArray::from(evs.iter().map(|e| e.time).collect::<Vec<_>>())
-                    .with_timezone("UTC"),
-            ),
-            Arc::new(Int64Array::from(
-                evs.iter().map(|e| e.customer).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                evs.iter().map(|e| e.amount).collect::<Vec<_>>(),
-            )),
-        ],
-    )
-    .unwrap();
-    let mut w = ArrowWriter::try_new(fs::File::create(path).unwrap(), schema, None).unwrap();
-    w.write(&b).unwrap();
-    w.close().unwrap();
+    let rows: Vec<_> = evs
+        .iter()
+        .map(|e| (e.time, Some(e.customer), Some(e.amount)))
+        .collect();
+    write_events(path, &rows, 1 << 20);
+}
+
+/// `quiver run JOB --workers 2 --stop-at STOP [extra...]` on a scratch deployment.
+fn run_live(s: &Scratch, job: &Path, stop: i64, extra: &[&str]) {
+    let stop = format_timestamp(stop);
+    let mut args = vec![
+        "run",
+        job.to_str().unwrap(),
+        "--workers",
+        "2",
+        "--stop-at",
+        &stop,
+    ];
+    args.extend(extra);
+    s.quiver(&args).unwrap();
 }
 
 /// Messages for `evs` over `partitions` partitions, each partition's order
@@ -321,19 +308,7 @@ fn stream_equals_backfill_across_a_restart() {
     let live = scratch_with_kafka(&broker);
     let jf = live.dir.path().join("job.yaml");
     fs::write(&jf, job(&kafka_input(&t))).unwrap();
-    let run = |stop: i64| {
-        live.quiver(&[
-            "run",
-            jf.to_str().unwrap(),
-            "--workers",
-            "2",
-            "--stop-at",
-            &format_timestamp(stop),
-            "--checkpoint-interval",
-            "0.2",
-        ])
-        .unwrap()
-    };
+    let run = |stop: i64| run_live(&live, &jf, stop, &["--checkpoint-interval", "0.2"]);
     run(mid);
     assert!(
         live.dir.path().join("state/checkpoints").exists(),
@@ -374,15 +349,7 @@ fn hybrid_source_switches_from_parquet_to_kafka_without_gap_or_duplicate() {
         kafka_input(&t)
     );
     fs::write(&jf, job(&input)).unwrap();
-    live.quiver(&[
-        "run",
-        jf.to_str().unwrap(),
-        "--workers",
-        "2",
-        "--stop-at",
-        &format_timestamp(end),
-    ])
-    .unwrap();
+    run_live(&live, &jf, end, &[]);
     let batch = backfill_reference(&evs, end);
     assert_same_output(&live, &batch);
 }
@@ -486,15 +453,7 @@ sinks:
         ),
     )
     .unwrap();
-    live.quiver(&[
-        "run",
-        jf.to_str().unwrap(),
-        "--workers",
-        "2",
-        "--stop-at",
-        &format_timestamp(end),
-    ])
-    .unwrap();
+    run_live(&live, &jf, end, &[]);
     // Every good event is in the output...
     let (_, rows) = quiver_tests::read_rows(&live.dataset("bookings_copy"));
     assert_eq!(rows.len(), good.len());

@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Float64Array, Int64Array, RecordBatch, TimestampMillisecondArray};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use quiver_types::time::{format_date, format_timestamp};
 use quiver_types::{DataType, Value};
@@ -212,4 +216,49 @@ pub fn diff_rows(mut got: Vec<Vec<Json>>, mut want: Vec<Vec<Json>>) -> Option<St
         }
     }
     None
+}
+
+/// The `(event_time, customer_id, amount)` schema the end-to-end tests write.
+pub fn events_schema() -> std::sync::Arc<Schema> {
+    std::sync::Arc::new(Schema::new(vec![
+        Field::new(
+            "event_time",
+            ArrowType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("customer_id", ArrowType::Int64, true),
+        Field::new("amount", ArrowType::Float64, true),
+    ]))
+}
+
+/// Writes `(time, customer, amount)` rows to a Parquet file, `per_group` rows per row group.
+pub fn write_events(path: &Path, rows: &[(i64, Option<i64>, Option<f64>)], per_group: usize) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(per_group))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        events_schema(),
+        Some(props),
+    )
+    .unwrap();
+    let b = RecordBatch::try_new(
+        events_schema(),
+        vec![
+            std::sync::Arc::new(
+                TimestampMillisecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+            std::sync::Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            std::sync::Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -26,24 +26,14 @@ use crate::time_arg::parse_time_arg;
 /// Arguments of `quiver backfill`.
 #[derive(clap::Args, Debug)]
 pub struct BackfillArgs {
-    /// Job files or directories.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: jobs::Selection,
     /// First event time of the interval (date, timestamp, `today-7d`, ...).
     #[arg(long)]
     pub start: Option<String>,
     /// End of the interval, exclusive.
     #[arg(long)]
     pub end: Option<String>,
-    /// Deployment file (default: ./quiver.yaml if present, else built-in defaults).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Worker threads (default: the number of CPU cores).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// Only run the job with this name (repeatable).
-    #[arg(long = "job")]
-    pub jobs: Vec<String>,
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -51,8 +41,7 @@ pub struct BackfillArgs {
 
 /// Runs a backfill.
 pub fn run(args: BackfillArgs) -> Result<(), Failure> {
-    let config = DeploymentConfig::load(args.config.as_deref())?;
-    let loaded = jobs::load(&args.paths, &args.jobs)?;
+    let (config, loaded) = args.select.load()?;
     let now = chrono::Utc::now().timestamp_millis();
     let start = args
         .start
@@ -75,10 +64,7 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
             format_timestamp(e)
         )));
     }
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let workers = args.select.workers();
 
     let (sources, runs_sources) = plan_sources(&loaded)?;
     let mut loaded = loaded;

@@ -29,7 +29,7 @@ use quiver_dataflow::metrics::RunMetrics;
 use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
-use quiver_spec::{DeadLetterSpec, DeploymentConfig, FileFormat, PayloadFormat};
+use quiver_spec::{DeadLetterSpec, FileFormat, PayloadFormat};
 use quiver_types::time::format_timestamp;
 
 use crate::failure::Failure;
@@ -41,18 +41,8 @@ use crate::time_arg::parse_time_arg;
 /// Arguments of `quiver run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Job files or directories.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Deployment file (default: ./quiver.yaml if present, else built-in defaults).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Worker threads (default: the number of CPU cores).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// Only run the job with this name (repeatable).
-    #[arg(long = "job")]
-    pub jobs: Vec<String>,
+    #[command(flatten)]
+    pub select: jobs::Selection,
     /// Hybrid sources: read history before this time and Kafka from it
     /// (default: the end of the Parquet history).
     #[arg(long)]
@@ -78,8 +68,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot handle signals: {e}")))?;
     }
-    let config = DeploymentConfig::load(args.config.as_deref())?;
-    let loaded = jobs::load(&args.paths, &args.jobs)?;
+    let (config, loaded) = args.select.load()?;
     let kafka_cfg = config.kafka.clone().ok_or_else(|| {
         Failure::User(format!(
             "{}: no Kafka brokers configured; add `kafka: {{brokers: localhost:9092}}` to quiver.yaml",
@@ -96,10 +85,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let switch_at = time("--switch-at", &args.switch_at)?;
     let stop_at = time("--stop-at", &args.stop_at)?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let workers = args.select.workers();
 
     // Dead letters, per job.
     let mut dead: Vec<Vec<Arc<DeadLetterSink>>> = Vec::new();
@@ -159,8 +145,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 .unwrap_or_else(|| format!("quiver-{}", l.job.name));
             let checkpoint_file = Checkpoint::path(&config.state_dir, &group, &u.topic);
             let checkpoint = Checkpoint::load(&checkpoint_file).map_err(Failure::User)?;
-            if let Some(c) = &checkpoint {
-                resume = Some(resume.map_or(c.frontier, |r: i64| r.min(c.frontier)));
+            let resumed_at = checkpoint.as_ref().map(|c| c.frontier);
+            if let Some(f) = resumed_at {
+                resume = Some(resume.map_or(f, |r: i64| r.min(f)));
             }
             let start = match &u.start {
                 None => StartFrom::Committed,
@@ -228,7 +215,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                     Some(t) => format!(", history before {}", format_timestamp(t)),
                     None => String::new(),
                 },
-                match resume {
+                match resumed_at {
                     Some(f) => format!(", resuming at {}", format_timestamp(f)),
                     None => String::new(),
                 }
@@ -364,6 +351,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 format!(", rejected: {}", rejected.join(", "))
             }
         );
+        let lost = stats.dead_letter_errors.load(Ordering::Relaxed);
+        if lost > 0 {
+            println!("    warning: {lost} dead letters could not be written (see the log)");
+        }
     }
     for (j, l) in loaded.iter().enumerate() {
         println!(

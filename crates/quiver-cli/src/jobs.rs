@@ -2,11 +2,43 @@
 
 use std::path::PathBuf;
 
-use quiver_spec::JobSpec;
+use quiver_spec::{DeploymentConfig, JobSpec};
 use quiver_sql::{CompiledJob, compile_job};
 use quiver_types::Diagnostics;
 
 use crate::failure::Failure;
+
+/// Which jobs a running command (`backfill`, `run`) runs, and how.
+#[derive(clap::Args, Debug)]
+pub struct Selection {
+    /// Job files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Deployment file (default: ./quiver.yaml if present, else built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Worker threads (default: the number of CPU cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Only run the job with this name (repeatable).
+    #[arg(long = "job")]
+    pub jobs: Vec<String>,
+}
+
+impl Selection {
+    /// The deployment settings and the selected jobs, compiled.
+    pub fn load(&self) -> Result<(DeploymentConfig, Vec<Loaded>), Failure> {
+        let config = DeploymentConfig::load(self.config.as_deref())?;
+        Ok((config, load(&self.paths, &self.jobs)?))
+    }
+
+    /// Worker threads: as asked, or one per core.
+    pub fn workers(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+}
 
 /// A job file's job, planned.
 pub struct Loaded {

@@ -23,10 +23,6 @@ pub struct JobCounters {
     pub windows_emitted: AtomicU64,
     /// Per worker: the sinks have written every row before this time.
     pub sink_time: Vec<AtomicI64>,
-    /// Time spent in sink writes, in microseconds, and their number.
-    pub sink_write_micros: AtomicU64,
-    /// Number of sink writes.
-    pub sink_writes: AtomicU64,
 }
 
 /// All counters of a run.
@@ -50,8 +46,6 @@ impl RunMetrics {
                     rows_out: AtomicU64::new(0),
                     windows_emitted: AtomicU64::new(0),
                     sink_time: (0..workers).map(|_| AtomicI64::new(i64::MIN)).collect(),
-                    sink_write_micros: AtomicU64::new(0),
-                    sink_writes: AtomicU64::new(0),
                 })
                 .collect(),
             worker_time: (0..workers).map(|_| AtomicI64::new(i64::MIN)).collect(),

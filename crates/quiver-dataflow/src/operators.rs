@@ -296,16 +296,11 @@ pub fn sink<'s>(
                         metrics.jobs[job]
                             .rows_out
                             .fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
-                        let began = std::time::Instant::now();
                         for w in writers.iter_mut() {
                             if let Err(e) = w.write(&ready) {
                                 errors.set(fail(e));
                             }
                         }
-                        let c = &metrics.jobs[job];
-                        c.sink_write_micros
-                            .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
-                        c.sink_writes.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(None) => {}
                     Err(e) => errors.set(e),

@@ -94,9 +94,20 @@ impl JsonDecoder {
     }
 
     /// Decodes a batch of messages.
+    ///
+    /// Messages are fed to one tape decoder. A bad message may leave part of
+    /// itself in the decoder, so at each one the good messages since the
+    /// last bad one are decoded again into a fresh decoder and flushed as a
+    /// piece: every good message is decoded at most twice, however many bad
+    /// ones the batch holds.
     pub fn decode(&self, messages: &[&[u8]]) -> Result<Decoded, String> {
-        let mut rejected = Vec::new();
-        let mut good: Vec<usize> = Vec::with_capacity(messages.len());
+        let mut out = Decoded {
+            batch: RecordBatch::new_empty(self.schema.clone()),
+            rows: Vec::with_capacity(messages.len()),
+            rejected: Vec::new(),
+        };
+        let mut pieces = Vec::new();
+        let mut segment: Vec<usize> = Vec::new();
         let mut d = self.decoder(messages.len())?;
         for (i, m) in messages.iter().enumerate() {
             let before = d.len();
@@ -105,44 +116,60 @@ impl JsonDecoder {
                 Err(_) => false,
             };
             if ok {
-                good.push(i);
+                segment.push(i);
                 continue;
             }
-            rejected.push(Undecodable {
+            out.rejected.push(Undecodable {
                 message: i,
                 reason: "undecodable",
                 detail: syntax_problem(m),
             });
-            // The decoder may hold part of the bad message: start over with
-            // the good messages so far.
-            d = self.decoder(messages.len())?;
-            for &g in &good {
-                d.decode(messages[g]).map_err(|e| e.to_string())?;
+            let mut clean = self.decoder(segment.len())?;
+            for &g in &segment {
+                clean.decode(messages[g]).map_err(|e| e.to_string())?;
             }
+            self.flush_piece(
+                clean,
+                messages,
+                std::mem::take(&mut segment),
+                &mut out,
+                &mut pieces,
+            )?;
+            d = self.decoder(messages.len() - i)?;
         }
-        match d.flush() {
-            Ok(batch) => Ok(Decoded {
-                batch: match batch {
-                    Some(b) => self.retag(b)?,
-                    None => RecordBatch::new_empty(self.schema.clone()),
-                },
-                rows: good,
-                rejected,
-            }),
-            // A value of the wrong type somewhere: find which, one by one.
-            Err(_) => self.decode_each(messages, good, rejected),
-        }
+        self.flush_piece(d, messages, segment, &mut out, &mut pieces)?;
+        out.rejected.sort_by_key(|r| r.message);
+        out.batch = match pieces.len() {
+            0 => out.batch,
+            1 => pieces.pop().expect("one piece"),
+            _ => {
+                arrow::compute::concat_batches(&self.schema, &pieces).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(out)
     }
 
-    fn decode_each(
+    /// Flushes the rows of `segment` held by `d` into `pieces`; when a value
+    /// has the wrong type, finds which messages, one by one.
+    fn flush_piece(
         &self,
+        mut d: Decoder,
         messages: &[&[u8]],
-        good: Vec<usize>,
-        mut rejected: Vec<Undecodable>,
-    ) -> Result<Decoded, String> {
-        let mut batches = Vec::new();
-        let mut rows = Vec::new();
-        for g in good {
+        segment: Vec<usize>,
+        out: &mut Decoded,
+        pieces: &mut Vec<RecordBatch>,
+    ) -> Result<(), String> {
+        if segment.is_empty() {
+            return Ok(());
+        }
+        if let Ok(b) = d.flush() {
+            if let Some(b) = b {
+                pieces.push(self.retag(b)?);
+            }
+            out.rows.extend(segment);
+            return Ok(());
+        }
+        for g in segment {
             let mut d = self.decoder(1)?;
             let one = d
                 .decode(messages[g])
@@ -150,15 +177,15 @@ impl JsonDecoder {
                 .and_then(|_| d.flush().map_err(|e| e.to_string()));
             match one {
                 Ok(Some(b)) if b.num_rows() == 1 => {
-                    batches.push(b);
-                    rows.push(g);
+                    pieces.push(self.retag(b)?);
+                    out.rows.push(g);
                 }
-                Ok(_) => rejected.push(Undecodable {
+                Ok(_) => out.rejected.push(Undecodable {
                     message: g,
                     reason: "undecodable",
                     detail: "not exactly one JSON object".into(),
                 }),
-                Err(e) => rejected.push(match syntax_problem(messages[g]) {
+                Err(e) => out.rejected.push(match syntax_problem(messages[g]) {
                     p if p.starts_with("a JSON") => Undecodable {
                         message: g,
                         reason: "undecodable",
@@ -172,15 +199,7 @@ impl JsonDecoder {
                 }),
             }
         }
-        rejected.sort_by_key(|r| r.message);
-        let batch = arrow::compute::concat_batches(&self.json, &batches)
-            .map_err(|e| e.to_string())
-            .and_then(|b| self.retag(b))?;
-        Ok(Decoded {
-            batch,
-            rows,
-            rejected,
-        })
+        Ok(())
     }
 }
 

@@ -9,7 +9,6 @@
 //! holds. After a restart, rows after the checkpoint are produced again:
 //! delivery is at least once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -46,14 +45,14 @@ impl SinkFactory for KafkaSink {
             .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
         Ok(Box::new(KafkaWriter {
             sink: self.clone(),
-            producer: Arc::new(producer),
+            producer,
         }))
     }
 }
 
 struct KafkaWriter {
     sink: KafkaSink,
-    producer: Arc<ThreadedProducer<DefaultProducerContext>>,
+    producer: ThreadedProducer<DefaultProducerContext>,
 }
 
 /// Each row of `batch` as one line of JSON.

@@ -19,13 +19,13 @@
 //! than the watermark delay.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{SchemaRef, TimestampMillisecondType};
+use arrow::datatypes::TimestampMillisecondType;
 use quiver_dataflow::source::{Polled, ReadRequest, Rejection, SourceProvider, Split};
 use quiver_types::Schema;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -122,8 +122,6 @@ pub struct KafkaStats {
 pub struct PartitionStats {
     /// Messages read.
     pub messages: AtomicU64,
-    /// The largest event time read.
-    pub max_event_time: AtomicI64,
 }
 
 impl KafkaStats {
@@ -142,6 +140,8 @@ impl KafkaStats {
 /// A Kafka topic (and, for a hybrid source, its history) as a source.
 pub struct KafkaSource {
     opts: KafkaSourceOptions,
+    /// For offset lookups and commits (not for reading).
+    control: BaseConsumer,
     starts: BTreeMap<i32, Position>,
     tracks: BTreeMap<i32, Arc<PartitionTrack>>,
     decoder: Arc<JsonDecoder>,
@@ -214,6 +214,7 @@ impl KafkaSource {
             ..Default::default()
         });
         Ok(KafkaSource {
+            control: consumer,
             opts,
             starts,
             tracks,
@@ -267,30 +268,13 @@ impl KafkaSource {
             tpl.add_partition_offset(&self.opts.topic, p, Offset::Offset(pos.offset))
                 .map_err(|e| e.to_string())?;
         }
-        let consumer = consumer(&self.opts.client, &self.opts.group)?;
-        consumer
+        self.control
             .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
             .map_err(|e| format!("committing offsets of `{}`: {e}", self.opts.topic))?;
         for t in self.tracks.values() {
             t.committed(c.frontier);
         }
         Ok(())
-    }
-
-    /// Consumer lag per partition: the high watermark minus the next offset to read.
-    pub fn lag(&self) -> BTreeMap<i32, i64> {
-        let Ok(c) = consumer(&self.opts.client, &self.opts.group) else {
-            return BTreeMap::new();
-        };
-        self.tracks
-            .iter()
-            .filter_map(|(&p, t)| {
-                let (_, high) = c
-                    .fetch_watermarks(&self.opts.topic, p, Duration::from_secs(2))
-                    .ok()?;
-                Some((p, (high - t.position()).max(0)))
-            })
-            .collect()
     }
 }
 
@@ -381,11 +365,10 @@ impl SourceProvider for KafkaSource {
                 max_future: self.opts.max_future,
                 max_past: self.opts.max_past,
                 decoder: self.decoder.clone(),
-                schema: self.decoder_schema(),
                 dead_letters: self.opts.dead_letters.clone(),
                 track: self.tracks[&p].clone(),
                 stats: self.stats.clone(),
-                last: Vec::new(),
+                last: Read::default(),
                 last_rows: Vec::new(),
             }));
         }
@@ -393,18 +376,47 @@ impl SourceProvider for KafkaSource {
     }
 }
 
-impl KafkaSource {
-    fn decoder_schema(&self) -> SchemaRef {
-        arrow_schema(&self.opts.schema)
-    }
+/// The messages of one poll, kept until their rows are admitted or
+/// rejected: keys and payloads copied into one buffer that is reused from
+/// poll to poll, so reading allocates nothing per message.
+#[derive(Default)]
+struct Read {
+    bytes: Vec<u8>,
+    msgs: Vec<Meta>,
 }
 
-/// One message as read, kept until its rows are admitted or rejected.
-struct Raw {
+struct Meta {
     offset: i64,
     timestamp: Option<i64>,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
+    key: Option<(usize, usize)>,
+    payload: (usize, usize),
+}
+
+impl Read {
+    fn push(&mut self, offset: i64, timestamp: Option<i64>, key: Option<&[u8]>, payload: &[u8]) {
+        let mut copy = |b: &[u8]| {
+            let at = self.bytes.len();
+            self.bytes.extend_from_slice(b);
+            (at, at + b.len())
+        };
+        let key = key.map(&mut copy);
+        let payload = copy(payload);
+        self.msgs.push(Meta {
+            offset,
+            timestamp,
+            key,
+            payload,
+        });
+    }
+
+    fn payload(&self, i: usize) -> &[u8] {
+        let (a, b) = self.msgs[i].payload;
+        &self.bytes[a..b]
+    }
+
+    fn key(&self, i: usize) -> Option<&[u8]> {
+        self.msgs[i].key.map(|(a, b)| &self.bytes[a..b])
+    }
 }
 
 struct KafkaSplit {
@@ -418,18 +430,18 @@ struct KafkaSplit {
     max_future: i64,
     max_past: Option<i64>,
     decoder: Arc<JsonDecoder>,
-    schema: SchemaRef,
     dead_letters: Vec<Arc<DeadLetterSink>>,
     track: Arc<PartitionTrack>,
     stats: Arc<KafkaStats>,
     /// The messages of the batch last returned.
-    last: Vec<Raw>,
+    last: Read,
     /// For each row of the batch last returned, its message in `last`.
     last_rows: Vec<usize>,
 }
 
 impl KafkaSplit {
-    fn dead_letter(&self, raw: &Raw, reason: &'static str, detail: &str) {
+    fn dead_letter(&self, read: &Read, i: usize, reason: &'static str, detail: &str) {
+        let raw = &read.msgs[i];
         for d in &self.dead_letters {
             let letter = DeadLetter {
                 reason,
@@ -439,8 +451,8 @@ impl KafkaSplit {
                 partition: self.partition,
                 offset: raw.offset,
                 timestamp: raw.timestamp,
-                key: raw.key.as_deref(),
-                payload: &raw.payload,
+                key: read.key(i),
+                payload: read.payload(i),
             };
             if let Err(e) = d.write(&letter) {
                 self.stats
@@ -456,17 +468,19 @@ impl KafkaSplit {
         }
     }
 
-    fn read_messages(&mut self) -> Result<Vec<Raw>, String> {
-        let mut msgs = Vec::new();
-        while msgs.len() < POLL_MESSAGES {
+    /// Polls up to [`POLL_MESSAGES`] messages into `read`.
+    fn read_messages(&mut self, read: &mut Read) {
+        read.bytes.clear();
+        read.msgs.clear();
+        while read.msgs.len() < POLL_MESSAGES {
             match self.consumer.poll(Duration::ZERO) {
                 None => break,
-                Some(Ok(m)) => msgs.push(Raw {
-                    offset: m.offset(),
-                    timestamp: m.timestamp().to_millis(),
-                    key: m.key().map(<[u8]>::to_vec),
-                    payload: m.payload().unwrap_or_default().to_vec(),
-                }),
+                Some(Ok(m)) => read.push(
+                    m.offset(),
+                    m.timestamp().to_millis(),
+                    m.key(),
+                    m.payload().unwrap_or_default(),
+                ),
                 Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(e)) => {
                     // librdkafka retries by itself; say so and carry on.
@@ -475,7 +489,6 @@ impl KafkaSplit {
                 }
             }
         }
-        Ok(msgs)
     }
 }
 
@@ -484,10 +497,14 @@ impl Split for KafkaSplit {
         self.switch_at
     }
 
+    /// Waits for the next batch (a partition has no end).
     fn next_batch(&mut self) -> Result<Option<RecordBatch>, String> {
-        match self.poll_batch()? {
-            Polled::Batch(b) => Ok(Some(b)),
-            _ => Ok(None),
+        loop {
+            match self.poll_batch()? {
+                Polled::Batch(b) => return Ok(Some(b)),
+                Polled::End => return Ok(None),
+                Polled::Pending => std::thread::sleep(Duration::from_millis(1)),
+            }
         }
     }
 
@@ -504,19 +521,22 @@ impl Split for KafkaSplit {
     }
 
     fn poll_batch(&mut self) -> Result<Polled, String> {
-        let msgs = self.read_messages()?;
-        if msgs.is_empty() {
+        let mut read = std::mem::take(&mut self.last);
+        self.read_messages(&mut read);
+        if read.msgs.is_empty() {
+            self.last = read;
             return Ok(Polled::Pending);
         }
-        let next = msgs.last().map_or(0, |m| m.offset + 1);
+        let next = read.msgs.last().map_or(0, |m| m.offset + 1);
         if let Some(ps) = self.stats.partitions.get(&self.partition) {
-            ps.messages.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+            ps.messages
+                .fetch_add(read.msgs.len() as u64, Ordering::Relaxed);
         }
-        let payloads: Vec<&[u8]> = msgs.iter().map(|m| m.payload.as_slice()).collect();
+        let payloads: Vec<&[u8]> = (0..read.msgs.len()).map(|i| read.payload(i)).collect();
         let decoded = self.decoder.decode(&payloads)?;
         for r in &decoded.rejected {
             self.stats.reject(r.reason, 1);
-            self.dead_letter(&msgs[r.message], r.reason, &r.detail);
+            self.dead_letter(&read, r.message, r.reason, &r.detail);
         }
         // Wall-clock and switch-time checks.
         let now = chrono::Utc::now().timestamp_millis();
@@ -553,31 +573,24 @@ impl Split for KafkaSplit {
                     keep.push(k);
                     if k {
                         rows.push(m);
-                        events.push((msgs[m].offset, t));
+                        events.push((read.msgs[m].offset, t));
                     }
                 }
                 Err((reason, detail)) => {
                     keep.push(false);
                     self.stats.reject(reason, 1);
-                    self.dead_letter(&msgs[m], reason, &detail);
+                    self.dead_letter(&read, m, reason, &detail);
                 }
             }
         }
         self.track.record(events.iter().copied(), next);
-        if let (Some(ps), Some(max)) = (
-            self.stats.partitions.get(&self.partition),
-            events.iter().filter_map(|e| e.1).max(),
-        ) {
-            ps.max_event_time.fetch_max(max, Ordering::Relaxed);
-        }
         let batch = if keep.iter().all(|k| *k) {
             decoded.batch
         } else {
             filter_record_batch(&decoded.batch, &BooleanArray::from(keep))
                 .map_err(|e| e.to_string())?
         };
-        debug_assert_eq!(batch.schema(), self.schema);
-        self.last = msgs;
+        self.last = read;
         self.last_rows = rows;
         if batch.num_rows() == 0 {
             return Ok(Polled::Pending);
@@ -595,7 +608,7 @@ impl Split for KafkaSplit {
         };
         for &r in rows {
             if let Some(&m) = self.last_rows.get(r as usize) {
-                self.dead_letter(&self.last[m], why.reason(), detail);
+                self.dead_letter(&self.last, m, why.reason(), detail);
             }
         }
     }
