@@ -4,8 +4,14 @@
 #
 #   kafka  Tansu, an Apache-Kafka-protocol broker from crates.io, with its
 #          sqlite storage engine, on 127.0.0.1:${QUIVER_KAFKA_PORT:-9092}
+#   redis  redis-server from Debian's package (apt-get installs it when
+#          missing), on 127.0.0.1:${QUIVER_REDIS_PORT:-6379}, in memory only
 #
-# Usage: scripts/services.sh [install|start|stop|status]   (default: start)
+# Usage: scripts/services.sh [install|start|stop|status] [kafka] [redis]
+#        (default: start, both services)
+#
+# `start` prints `export QUIVER_TEST_KAFKA=...` and `export QUIVER_TEST_REDIS=...`
+# lines for the tests (scripts/test.sh evals them).
 #
 # Tansu takes about 20 minutes to build on 2 cores, so the binary is cached
 # under $XDG_CACHE_HOME/quiver (keyed on its version and features) and the
@@ -20,8 +26,9 @@ tansu_root="$cache/tansu-$tansu_version-$tansu_features"
 tansu="$tansu_root/bin/tansu"
 state="${QUIVER_SERVICES_DIR:-$PWD/.quiver/services}"
 kafka_port="${QUIVER_KAFKA_PORT:-9092}"
+redis_port="${QUIVER_REDIS_PORT:-6379}"
 
-install() {
+install_kafka() {
   if [ ! -x "$tansu" ]; then
     echo "==> building the Tansu broker $tansu_version (about 20 minutes on 2 cores, once)"
     cargo install tansu --version "$tansu_version" --locked \
@@ -31,12 +38,25 @@ install() {
   fi
 }
 
+install_redis() {
+  if ! command -v redis-server >/dev/null; then
+    if ! command -v apt-get >/dev/null; then
+      echo "redis-server is not installed and there is no apt-get; install Redis 6 or later by hand" >&2
+      exit 1
+    fi
+    echo "==> installing redis-server (Debian package)"
+    # As .ci/run does for the build tools: plain apt-get (CI and the dev
+    # machines run as root); refresh the lists only if the first try fails.
+    apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }
+  fi
+}
+
 port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-start() {
-  install
+start_kafka() {
+  install_kafka
   mkdir -p "$state"
   if port_open "$kafka_port"; then
     echo "kafka: already listening on 127.0.0.1:$kafka_port"
@@ -58,15 +78,65 @@ start() {
   echo "export QUIVER_TEST_KAFKA=127.0.0.1:$kafka_port"
 }
 
-stop() {
+start_redis() {
+  install_redis
+  mkdir -p "$state/redis"
+  if port_open "$redis_port"; then
+    echo "redis: already listening on 127.0.0.1:$redis_port"
+  else
+    echo "==> starting redis-server on 127.0.0.1:$redis_port (no persistence; log in $state/redis.log)"
+    # Loopback only, no RDB snapshots or AOF: the tests need none, and a
+    # restart starting empty is what they expect.
+    redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
+      --dir "$state/redis" --pidfile "$state/redis.pid" --logfile "$state/redis.log" \
+      --save "" --appendonly no
+    for _ in $(seq 1 100); do
+      port_open "$redis_port" && break
+      sleep 0.1
+    done
+    port_open "$redis_port" || { echo "redis-server did not start; see $state/redis.log" >&2; exit 1; }
+  fi
+  echo "export QUIVER_TEST_REDIS=redis://127.0.0.1:$redis_port"
+}
+
+stop_kafka() {
   if [ -f "$state/tansu.pid" ]; then
     kill "$(cat "$state/tansu.pid")" 2>/dev/null || true
     rm -f "$state/tansu.pid"
   fi
 }
 
-status() {
+stop_redis() {
+  # Only the server this script started (its pidfile), never one it found.
+  if [ -f "$state/redis.pid" ]; then
+    kill "$(cat "$state/redis.pid")" 2>/dev/null || true
+    rm -f "$state/redis.pid"
+    for _ in $(seq 1 50); do
+      port_open "$redis_port" || break
+      sleep 0.1
+    done
+  fi
+}
+
+status_kafka() {
   if port_open "$kafka_port"; then echo "kafka: up on 127.0.0.1:$kafka_port"; else echo "kafka: down"; fi
 }
 
-"${1:-start}"
+status_redis() {
+  if port_open "$redis_port"; then echo "redis: up on 127.0.0.1:$redis_port"; else echo "redis: down"; fi
+}
+
+cmd="${1:-start}"
+[ $# -gt 0 ] && shift
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(kafka redis)
+case "$cmd" in
+  install|start|stop|status) ;;
+  *) echo "usage: $0 [install|start|stop|status] [kafka] [redis]" >&2; exit 2 ;;
+esac
+for svc in "${services[@]}"; do
+  case "$svc" in
+    kafka|redis) "${cmd}_${svc}" ;;
+    *) echo "unknown service \`$svc\` (kafka, redis)" >&2; exit 2 ;;
+  esac
+done

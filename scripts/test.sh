@@ -7,9 +7,14 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-# The live tests need a real Kafka-protocol broker: install (once) and start it.
+# The live tests need a real Kafka-protocol broker and the Redis-store tests a
+# real redis-server: install (once) and start them; their tests fail rather
+# than skip when the services are missing.
 eval "$(./scripts/services.sh start | grep '^export ')"
 export QUIVER_REQUIRE_KAFKA=1
+export QUIVER_REQUIRE_REDIS=1
+# promtool (Debian package `prometheus`) checks the /metrics output.
+export QUIVER_REQUIRE_PROMTOOL=1
 cargo test --workspace
 
 # The golden expected outputs are DuckDB's; regenerate them in memory and

@@ -13,79 +13,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use quiver_spec::DeploymentConfig;
+use quiver_tests::kafka::{broker, create_topic, produce, scratch_with_kafka, topic};
 use quiver_tests::{Scratch, parquet_files, write_events};
 use quiver_types::time::{DAY, MINUTE, format_timestamp, parse_timestamp};
 use rand::{RngExt, SeedableRng};
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde_json::{Value as Json, json};
 
 const DELAY: i64 = 30_000;
 const CUSTOMERS: i64 = 40;
-
-fn broker() -> Option<String> {
-    match std::env::var("QUIVER_TEST_KAFKA") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ => {
-            assert!(
-                std::env::var("QUIVER_REQUIRE_KAFKA").as_deref() != Ok("1"),
-                "QUIVER_REQUIRE_KAFKA=1 but QUIVER_TEST_KAFKA is not set; run scripts/services.sh"
-            );
-            eprintln!(
-                "skipped: no broker (start one with scripts/services.sh and set QUIVER_TEST_KAFKA)"
-            );
-            None
-        }
-    }
-}
-
-/// A topic name no other test run uses.
-fn topic(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    )
-}
-
-fn create_topic(broker: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker)
-        .create()
-        .unwrap();
-    let t = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    let r = futures_executor::block_on(admin.create_topics([&t], &AdminOptions::new())).unwrap();
-    for x in r {
-        x.unwrap();
-    }
-}
-
-/// Produces `(partition, timestamp, payload)` messages and waits for acks.
-fn produce(broker: &str, topic: &str, msgs: &[(i32, i64, Vec<u8>)]) {
-    let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker)
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
-    for (part, ts, payload) in msgs {
-        let mut rec = BaseRecord::<(), [u8]>::to(topic)
-            .partition(*part)
-            .timestamp(*ts)
-            .payload(payload.as_slice());
-        loop {
-            match p.send(rec) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    rec = r;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-    p.flush(Duration::from_secs(30)).unwrap();
-}
 
 struct Event {
     time: i64,
@@ -138,6 +73,16 @@ fn run_live(s: &Scratch, job: &Path, stop: i64, extra: &[&str]) {
 /// Messages for `evs` over `partitions` partitions, each partition's order
 /// shuffled within the watermark delay.
 fn shuffled(evs: &[&Event], partitions: i32, seed: u64) -> Vec<(i32, i64, Vec<u8>)> {
+    shuffled_as(evs, partitions, seed, &json_of)
+}
+
+/// [`shuffled`], with payloads encoded by `encode`.
+fn shuffled_as(
+    evs: &[&Event],
+    partitions: i32,
+    seed: u64,
+    encode: &dyn Fn(&Event) -> Vec<u8>,
+) -> Vec<(i32, i64, Vec<u8>)> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut keyed: Vec<(i64, i32, i64, Vec<u8>)> = evs
         .iter()
@@ -146,7 +91,7 @@ fn shuffled(evs: &[&Event], partitions: i32, seed: u64) -> Vec<(i32, i64, Vec<u8
                 e.time + rng.random_range(0..DELAY),
                 rng.random_range(0..partitions),
                 e.time,
-                json_of(e),
+                encode(e),
             )
         })
         .collect();
@@ -167,9 +112,13 @@ fn sentinels(partitions: i32, at: i64) -> Vec<Event> {
 }
 
 fn to_partitions(evs: &[Event]) -> Vec<(i32, i64, Vec<u8>)> {
+    to_partitions_as(evs, &json_of)
+}
+
+fn to_partitions_as(evs: &[Event], encode: &dyn Fn(&Event) -> Vec<u8>) -> Vec<(i32, i64, Vec<u8>)> {
     evs.iter()
         .enumerate()
-        .map(|(p, e)| (p as i32, e.time, json_of(e)))
+        .map(|(p, e)| (p as i32, e.time, encode(e)))
         .collect()
 }
 
@@ -202,17 +151,6 @@ sources:
 
 fn kafka_input(topic: &str) -> String {
     format!("    unbounded: {{kafka: {{topic: {topic}, format: json, start: earliest}}}}\n")
-}
-
-fn scratch_with_kafka(broker: &str) -> Scratch {
-    let s = Scratch::new();
-    let cfg = s.config();
-    let mut text = fs::read_to_string(&cfg).unwrap();
-    text.push_str(&format!(
-        "kafka: {{brokers: \"{broker}\"}}\nstate_dir: state\n"
-    ));
-    fs::write(&cfg, text).unwrap();
-    s
 }
 
 /// Every historical file, by path relative to the dataset, with its bytes.
@@ -476,5 +414,184 @@ sinks:
     for l in &letters {
         assert_eq!(l["topic"], json!(t));
         assert!(l["partition"].is_i64() && l["offset"].is_i64() && l["payload_base64"].is_string());
+    }
+}
+
+/// `GET /metrics`, when it answers 200.
+fn scrape(addr: &str) -> Option<String> {
+    match quiver_tests::http(addr, "GET", "/metrics", &[], b"") {
+        Ok((200, body)) => Some(body),
+        _ => None,
+    }
+}
+
+/// The value of the sample `series` (name with labels, as exposed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_are_served_while_a_job_runs() {
+    let Some(broker) = broker() else { return };
+    let start = parse_timestamp("2024-06-01").unwrap();
+    let end = start + DAY;
+    let good = events(9, start, 1, 3_000);
+    let t = topic("metrics");
+    create_topic(&broker, &t, 2);
+    let mut msgs = shuffled(&good.iter().collect::<Vec<_>>(), 2, 4);
+    msgs.push((1, start, b"not json".to_vec()));
+    produce(&broker, &t, &msgs);
+
+    let live = scratch_with_kafka(&broker);
+    let jf = live.dir.path().join("job.yaml");
+    fs::write(&jf, job(&kafka_input(&t))).unwrap();
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let run = {
+        let (jf, addr) = (jf.clone(), addr.clone());
+        let config = live.config();
+        std::thread::spawn(move || {
+            let stop = format_timestamp(end);
+            quiver_tests::quiver(&[
+                "run",
+                jf.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+                "--workers",
+                "2",
+                "--stop-at",
+                &stop,
+                "--metrics-listen",
+                &addr,
+            ])
+        })
+    };
+    // The exposition format sorts labels by name.
+    let q = |s: &str| format!("{{{s},source=\"bookings\",topic=\"{t}\"}}");
+    let read = |text: &str| {
+        (0..2)
+            .map(|p| {
+                sample(
+                    text,
+                    &format!(
+                        "quiver_kafka_records_total{}",
+                        q(&format!("partition=\"{p}\""))
+                    ),
+                )
+                .unwrap_or(0.0)
+            })
+            .sum::<f64>()
+    };
+    // Wait until everything is read and the first windows are out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let text = loop {
+        if run.is_finished() {
+            panic!("the run ended early: {:?}", run.join().unwrap().err());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never showed the run's progress"
+        );
+        if let Some(text) = scrape(&addr)
+            && read(&text) == msgs.len() as f64
+            && sample(&text, "quiver_job_rows_out_total{job=\"spend_1h\"}").unwrap_or(0.0) > 0.0
+            // Written to both sinks (the counters above move first).
+            && sample(
+                &text,
+                "quiver_sink_write_seconds_count{job=\"spend_1h\",sink=\"historical\"}",
+            )
+            .unwrap_or(0.0)
+                > 0.0
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let has =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    assert_eq!(
+        has(&format!(
+            "quiver_kafka_rejected_total{{reason=\"undecodable\",source=\"bookings\",topic=\"{t}\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        has(&format!(
+            "quiver_kafka_consumer_lag{}",
+            q("partition=\"1\"")
+        )),
+        0.0
+    );
+    assert!(
+        has(&format!(
+            "quiver_kafka_watermark_lag_seconds{}",
+            q("partition=\"0\"")
+        )) > 0.0
+    );
+    assert!(has("quiver_source_rows_total{source=\"bookings\"}") > 0.0);
+    assert!(has("quiver_job_windows_emitted_total{job=\"spend_1h\"}") > 0.0);
+    assert!(has("quiver_watermark_lag_seconds") > 0.0);
+    assert!(has("quiver_sink_write_seconds_count{job=\"spend_1h\",sink=\"online\"}") > 0.0);
+    assert!(has("quiver_sink_write_seconds_count{job=\"spend_1h\",sink=\"historical\"}") > 0.0);
+    assert!(has("quiver_freshness_seconds_count{job=\"spend_1h\",sink=\"online\"}") > 0.0);
+    quiver_tests::promtool_accepts(&text);
+
+    // Let the run end.
+    produce(&broker, &t, &to_partitions(&sentinels(2, end)));
+    run.join().unwrap().unwrap();
+}
+
+/// The same events as Protobuf messages (`quiver.test.Booking`, from a
+/// descriptor set compiled from tests/data/bookings.proto) give the same
+/// bytes as a backfill; messages that are not Bookings are dead letters.
+#[test]
+fn protobuf_stream_equals_backfill() {
+    let Some(broker) = broker() else { return };
+    let start = parse_timestamp("2024-07-01").unwrap();
+    let end = start + 2 * DAY;
+    let all = events(17, start, 2, 12_000);
+    let evs: Vec<&Event> = all.iter().collect();
+    let live = scratch_with_kafka(&broker);
+    let set = quiver_tests::proto::descriptor_set(live.dir.path());
+    let booking = quiver_tests::proto::message(&set, "quiver.test.Booking");
+    let encode = |e: &Event| quiver_tests::proto::booking(&booking, e.time, e.customer, e.amount);
+    let t = topic("proto");
+    create_topic(&broker, &t, 3);
+    let mut msgs = shuffled_as(&evs, 3, 9, &encode);
+    let mut truncated = encode(evs[0]);
+    truncated.pop();
+    // Garbage, a cut-off message, and customer_id (a varint) sent as bytes.
+    let bad = [vec![0xff; 4], truncated, vec![0x12, 0x01, b'x']];
+    for (i, b) in bad.iter().enumerate() {
+        msgs.insert(1_000 * (i + 1), (i as i32, start + DAY, b.clone()));
+    }
+    msgs.extend(to_partitions_as(&sentinels(3, end), &encode));
+    produce(&broker, &t, &msgs);
+
+    let jf = live.dir.path().join("job.yaml");
+    let input = format!(
+        "    unbounded: {{kafka: {{topic: {t}, format: protobuf, descriptor_set: bookings.desc, message: quiver.test.Booking, start: earliest}}}}\n"
+    );
+    let text = job(&input).replace(
+        "  historical: {}\n",
+        "  historical: {}\n  dead_letter: {ndjson: dead.ndjson}\n",
+    );
+    fs::write(&jf, text).unwrap();
+    run_live(&live, &jf, end, &[]);
+    let batch = backfill_reference(&evs, end);
+    assert_same_output(&live, &batch);
+
+    let letters: Vec<Json> = fs::read_to_string(live.dir.path().join("dead.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), bad.len(), "{letters:#?}");
+    for l in &letters {
+        assert_eq!(l["reason"], "undecodable");
+        assert_eq!(l["topic"], json!(t));
     }
 }

@@ -243,3 +243,35 @@ fn yaml_syntax_errors_have_positions() {
         "{d}"
     );
 }
+
+#[test]
+fn protobuf_payloads_need_a_descriptor_set_and_a_message() {
+    let live = GOOD.replace(
+        "    bounded: {parquet: data/}\n",
+        "    bounded: {parquet: data/}\n    unbounded:\n      kafka: {topic: t, format: protobuf, message: a.B}\n",
+    );
+    expect(
+        &live,
+        11,
+        14,
+        &["missing `descriptor_set`", "protoc --include_imports"],
+    );
+    let json = GOOD.replace(
+        "    bounded: {parquet: data/}\n",
+        "    bounded: {parquet: data/}\n    unbounded:\n      kafka: {topic: t, descriptor_set: x.desc}\n",
+    );
+    expect(
+        &json,
+        11,
+        25,
+        &[
+            "applies only to `format: protobuf`",
+            "add `format: protobuf`",
+        ],
+    );
+    let sink = GOOD.replace(
+        "  online: {ttl: 1d}\n",
+        "  online: {ttl: 1d}\n  kafka: {topic: out, format: protobuf, descriptor_set: x.desc}\n",
+    );
+    expect(&sink, 19, 10, &["the kafka sink is missing `message`"]);
+}

@@ -1,6 +1,9 @@
 //! Helpers shared by Quiver's end-to-end tests: running the CLI in-process
 //! on a scratch deployment, and reading back what it wrote.
 
+pub mod kafka;
+pub mod proto;
+
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Float64Array, Int64Array, RecordBatch, TimestampMillisecondArray};
@@ -261,4 +264,70 @@ pub fn write_events(path: &Path, rows: &[(i64, Option<i64>, Option<f64>)], per_g
     .unwrap();
     w.write(&b).unwrap();
     w.close().unwrap();
+}
+
+/// A plain HTTP/1.0 request to `addr`: the status and the body.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr)?;
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.write_all(req.as_bytes())?;
+    c.write_all(body)?;
+    let mut text = String::new();
+    c.read_to_string(&mut text)?;
+    let bad = || std::io::Error::other(format!("not an HTTP response: {text:?}"));
+    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    Ok((status, rest.to_string()))
+}
+
+/// `promtool check metrics` (Debian package `prometheus`) accepts `text`.
+pub fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        assert!(
+            std::env::var("QUIVER_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
+            "QUIVER_REQUIRE_PROMTOOL=1 but promtool is missing; apt-get install prometheus"
+        );
+        eprintln!("skipped promtool: not installed");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -13,7 +13,7 @@ use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
 use quiver_spec::{DeploymentConfig, OnlineStoreConfig, SourceSpec};
-use quiver_store::{EmbeddedStore, OnlineStore};
+use quiver_store::{EmbeddedStore, OnlineStore, RedisStore};
 use quiver_types::Diagnostic;
 use quiver_types::time::{DAY, format_date, format_timestamp};
 
@@ -309,8 +309,9 @@ pub fn open_store(config: &DeploymentConfig) -> Result<Arc<dyn OnlineStore>, Fai
         OnlineStoreConfig::Embedded(dir) => EmbeddedStore::open(dir)
             .map(|s| Arc::new(s) as Arc<dyn OnlineStore>)
             .map_err(|e| Failure::User(e.to_string())),
-        OnlineStoreConfig::Redis(url) => Err(Failure::User(format!(
-            "online store `{url}`: the Redis backend is not available in this version of Quiver; use embedded://PATH"
-        ))),
+        // Errors name the URL with its password masked.
+        OnlineStoreConfig::Redis(url) => RedisStore::open(url)
+            .map(|s| Arc::new(s) as Arc<dyn OnlineStore>)
+            .map_err(|e| Failure::User(e.to_string())),
     }
 }

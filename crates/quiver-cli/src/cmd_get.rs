@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use quiver_server::wire::{parse_str, to_json};
 use quiver_spec::DeploymentConfig;
-use quiver_types::time::{format_date, format_timestamp, parse_date, parse_timestamp};
-use quiver_types::{DataType, Value};
+use quiver_types::Value;
+use quiver_types::time::format_timestamp;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cmd_backfill::open_store;
@@ -89,7 +90,7 @@ pub fn lookup(
                 names.join(", ")
             )));
         };
-        key[i] = parse_value(value.trim(), entity[i].data_type).ok_or_else(|| {
+        key[i] = parse_str(value.trim(), entity[i].data_type).ok_or_else(|| {
             Failure::User(format!(
                 "`{value}` is not a valid {} for `{}`",
                 entity[i].data_type.spec_name(),
@@ -131,31 +132,4 @@ pub fn lookup(
         "event_time": r.row.as_ref().map(|row| format_timestamp(row.event_time)),
         "features": features,
     }))
-}
-
-fn parse_value(s: &str, t: DataType) -> Option<Value> {
-    Some(match t {
-        DataType::Int64 => Value::Int64(s.parse().ok()?),
-        DataType::Float64 => Value::Float64(s.parse().ok()?),
-        DataType::Bool => Value::Bool(s.parse().ok()?),
-        DataType::String => Value::String(s.to_string()),
-        DataType::Timestamp => Value::Timestamp(parse_timestamp(s).ok()?),
-        DataType::Date => Value::Date(parse_date(s)?),
-        DataType::Bytes => Value::Bytes(s.as_bytes().to_vec()),
-        DataType::Null => Value::Null,
-    })
-}
-
-/// A value as JSON: timestamps as RFC 3339 strings, dates as `YYYY-MM-DD`.
-pub fn to_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int64(i) => json!(i),
-        Value::Float64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::String(s) => json!(s),
-        Value::Timestamp(t) => json!(format_timestamp(*t)),
-        Value::Date(d) => json!(format_date(*d)),
-        Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
-    }
 }

@@ -20,16 +20,19 @@ use std::time::{Duration, Instant};
 use quiver_connectors::dead_letter::DeadLetterSink;
 use quiver_connectors::kafka::checkpoint::{Checkpoint, GRANULARITY, floor};
 use quiver_connectors::kafka::client_config;
+use quiver_connectors::kafka::decode::Payload;
+use quiver_connectors::kafka::encode::Encoder;
+use quiver_connectors::kafka::metrics::KafkaCollector;
 use quiver_connectors::kafka::sink::KafkaSink;
 use quiver_connectors::kafka::source::{KafkaSource, KafkaSourceOptions, StartFrom};
 use quiver_connectors::parquet_source::ParquetSource;
 use quiver_connectors::{HistoricalFactory, HistoricalSink, source_def};
 use quiver_dataflow::executor::LiveOptions;
-use quiver_dataflow::metrics::RunMetrics;
+use quiver_dataflow::metrics::{RunCollector, RunMetrics};
 use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
-use quiver_spec::{DeadLetterSpec, FileFormat, PayloadFormat};
+use quiver_spec::{DeadLetterSpec, FileFormat};
 use quiver_types::time::format_timestamp;
 
 use crate::failure::Failure;
@@ -53,9 +56,14 @@ pub struct RunArgs {
     /// Seconds between checkpoints.
     #[arg(long, default_value_t = 5.0)]
     pub checkpoint_interval: f64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (default: quiver.yaml's
+    /// `metrics.listen`, else none).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 struct LiveSource {
+    name: String,
     kafka: Arc<KafkaSource>,
     checkpoint_file: PathBuf,
 }
@@ -127,12 +135,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 defs.push(source_def(spec).expect("tables have a bounded input"));
                 continue;
             };
-            if u.format == PayloadFormat::Protobuf {
-                return Err(Failure::User(format!(
-                    "{}: source `{name}`: Protobuf payloads are not supported yet; use `format: json`",
-                    l.spec.file
-                )));
-            }
+            let payload = Payload::of(u).map_err(|e| {
+                Failure::User(format!(
+                    "{}: source `{name}`: {e}\n  help: {}",
+                    l.spec.file,
+                    e.help()
+                ))
+            })?;
             let schema = spec.schema();
             let time_col = spec
                 .event_time
@@ -193,6 +202,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 client: client.clone(),
                 group,
                 schema: schema.clone(),
+                payload,
                 time_col,
                 watermark_delay: spec.watermark_delay,
                 start,
@@ -228,6 +238,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 provider: kafka.clone(),
             });
             live.push(LiveSource {
+                name: name.clone(),
                 kafka,
                 checkpoint_file,
             });
@@ -249,26 +260,30 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let hist = sinks::historical_sink(l, &config, |job, dataset, staging, schema| {
             HistoricalSink::live(job, dataset, staging, schema, workers)
         })?;
-        if let Some(h) = &hist {
-            out.push(Arc::new(HistoricalFactory(h.clone())));
-        }
+        // The online store first: sinks are written in order, and readers
+        // wait on it (freshness), while history commits by the day.
         if let Some(store) = &store
             && let Some(s) = sinks::online_sink(l, store, true)?
         {
             out.push(Arc::new(s));
         }
+        if let Some(h) = &hist {
+            out.push(Arc::new(HistoricalFactory(h.clone())));
+        }
         if let Some(k) = &l.spec.sinks.kafka {
-            if k.format == PayloadFormat::Protobuf {
-                return Err(Failure::User(format!(
-                    "{}: the kafka sink: Protobuf output is not supported yet; use `format: json`",
-                    l.spec.file
-                )));
-            }
+            let encoder = Encoder::for_sink(k, &l.job.output).map_err(|e| {
+                Failure::User(format!(
+                    "{}: the kafka sink: {e}\n  help: {}",
+                    l.spec.file,
+                    e.help()
+                ))
+            })?;
             out.push(Arc::new(KafkaSink {
                 client: client.clone(),
                 topic: k.topic.clone(),
                 schema: l.job.output.to_arrow(),
                 entity: l.job.entity.clone(),
+                encoder,
             }));
         }
         historical.push(hist);
@@ -280,6 +295,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 
     // Run.
     let metrics = Arc::new(RunMetrics::new(defs.len(), runs.len(), workers));
+    let _metrics_server = match args
+        .metrics_listen
+        .as_ref()
+        .or(config.metrics_listen.as_ref())
+    {
+        None => None,
+        Some(addr) => Some(serve_metrics(addr, &metrics, &defs, &loaded, &live)?),
+    };
     let options = RunOptions {
         workers,
         start: resume,
@@ -367,6 +390,39 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         println!("  checkpoint at {}", format_timestamp(f));
     }
     Ok(())
+}
+
+/// Serves the run's metrics until the returned server is dropped.
+fn serve_metrics(
+    addr: &str,
+    metrics: &Arc<RunMetrics>,
+    defs: &[SourceDef],
+    loaded: &[jobs::Loaded],
+    live: &[LiveSource],
+) -> Result<quiver_server::Background, Failure> {
+    let registry = prometheus::Registry::new();
+    let run = RunCollector::new(
+        metrics.clone(),
+        defs.iter().map(|d| d.name.clone()).collect(),
+        loaded.iter().map(|l| l.job.name.clone()).collect(),
+    );
+    let kafka = KafkaCollector::new(
+        live.iter()
+            .map(|s| (s.name.clone(), s.kafka.clone()))
+            .collect(),
+    );
+    for c in [
+        Box::new(run) as Box<dyn prometheus::core::Collector>,
+        Box::new(kafka),
+    ] {
+        registry
+            .register(c)
+            .map_err(|e| Failure::Internal(anyhow::anyhow!("registering metrics: {e}")))?;
+    }
+    let server = quiver_server::Background::start(addr, quiver_server::metrics_router(registry))
+        .map_err(|e| Failure::User(format!("--metrics-listen: {e}")))?;
+    eprintln!("metrics on http://{}/metrics", server.addr());
+    Ok(server)
 }
 
 fn resolve(dir: &Path, p: &str) -> PathBuf {

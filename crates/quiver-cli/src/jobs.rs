@@ -60,7 +60,14 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
             continue;
         }
         match compile_job(&spec, &registry) {
-            Ok(job) => out.push(Loaded { spec, job }),
+            Ok(job) => {
+                // Protobuf payloads need the descriptor sets and, for a
+                // Kafka sink, the output columns: checked here, after planning.
+                errors
+                    .0
+                    .extend(quiver_connectors::kafka::protobuf::check_job(&spec, &job.output).0);
+                out.push(Loaded { spec, job });
+            }
             Err(d) => errors.0.extend(d.0),
         }
     }

@@ -8,6 +8,7 @@
 //! | `quiver run JOB...` | runs jobs live from Kafka (hybrid: history first) until stopped |
 //! | `quiver features list\|describe` | the feature registry, read from job files |
 //! | `quiver get JOB --key col=value` | the online value of a job's features for one entity |
+//! | `quiver serve` | the HTTP feature server (Feast's `/get-online-features`) and `/metrics` |
 //! | `quiver generate` | writes the example datasets the `jobs/` examples read |
 //!
 //! Exit codes: 0 success, 1 a problem in the user's input (job file, SQL,
@@ -20,6 +21,7 @@ mod cmd_features;
 mod cmd_generate;
 pub mod cmd_get;
 mod cmd_run;
+mod cmd_serve;
 mod cmd_validate;
 mod failure;
 mod jobs;
@@ -78,6 +80,8 @@ pub enum Command {
     },
     /// Read the online features of one entity, as JSON.
     Get(cmd_get::GetArgs),
+    /// Serve online features over HTTP (Feast-compatible) until SIGINT/SIGTERM.
+    Serve(cmd_serve::ServeArgs),
     /// Write example datasets (bookings, orders/chargebacks, quotes/users).
     Generate(cmd_generate::GenerateArgs),
 }
@@ -167,6 +171,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } => cmd_features::describe(&name, &paths, config.as_deref()),
         },
         Command::Get(args) => cmd_get::run(args),
+        Command::Serve(args) => cmd_serve::run(args),
         Command::Generate(args) => cmd_generate::run(args),
     }
 }

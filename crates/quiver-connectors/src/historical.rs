@@ -427,6 +427,10 @@ impl DayWriters {
 }
 
 impl SinkWriter for DayWriters {
+    fn kind(&self) -> &'static str {
+        "historical"
+    }
+
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let width = batch.num_columns() - 1;
         let times = batch.column(width).as_primitive::<Int64Type>().values();

@@ -6,7 +6,8 @@
 //!   statistics; only the columns the query reads are decoded.
 //! * [`text_source`]: NDJSON and CSV files, one split per file.
 //! * [`kafka::source`]: a Kafka topic, one live split per partition, with
-//!   an optional history read up to a switch time (hybrid sources).
+//!   an optional history read up to a switch time (hybrid sources); JSON
+//!   or Protobuf payloads ([`kafka::decode`]).
 //!
 //! Every source checks the job's declared columns against the data and
 //! fails with a message naming the column and file when they disagree.
@@ -15,7 +16,8 @@
 //! * [`historical`]: Hive-partitioned Parquet with idempotent, atomic
 //!   interval commits;
 //! * [`online`]: the latest row per entity into a `quiver-store` store;
-//! * [`kafka::sink`]: output rows as JSON messages keyed by entity;
+//! * [`kafka::sink`]: output rows as JSON or Protobuf messages keyed by
+//!   entity;
 //! * [`dead_letter`]: rejected input with its raw bytes and reason.
 
 pub mod dead_letter;

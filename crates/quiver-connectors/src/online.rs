@@ -64,6 +64,14 @@ impl OnlineWriter {
 }
 
 impl SinkWriter for OnlineWriter {
+    fn kind(&self) -> &'static str {
+        "online"
+    }
+
+    fn publishes_on_advance(&self) -> bool {
+        self.sink.flush_on_advance
+    }
+
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let times = batch
             .column(batch.num_columns() - 1)

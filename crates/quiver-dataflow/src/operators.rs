@@ -7,10 +7,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
+use prometheus::Histogram;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -267,6 +269,24 @@ pub fn sink<'s>(
     metrics: Arc<RunMetrics>,
     errors: Arc<ErrorSlot>,
 ) -> ChunkStream<'s> {
+    let write_seconds: Vec<Histogram> = writers
+        .iter()
+        .map(|w| {
+            metrics
+                .sink_write_seconds
+                .with_label_values(&[job_name.as_str(), w.kind()])
+        })
+        .collect();
+    let freshness: Vec<Option<Histogram>> = writers
+        .iter()
+        .map(|w| {
+            w.publishes_on_advance().then(|| {
+                metrics
+                    .freshness_seconds
+                    .with_label_values(&[job_name.as_str(), w.kind()])
+            })
+        })
+        .collect();
     stream.unary_frontier::<Builder, _, _, _>(Pipeline, "Sink", move |cap, _info| {
         let mut held = Some(cap);
         let mut pending: Vec<RecordBatch> = Vec::new();
@@ -291,23 +311,33 @@ pub fn sink<'s>(
                     job: job_name.clone(),
                     message: e,
                 };
-                match ready_rows(&mut pending, f, order) {
-                    Ok(Some(ready)) => {
-                        metrics.jobs[job]
-                            .rows_out
-                            .fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
-                        for w in writers.iter_mut() {
-                            if let Err(e) = w.write(&ready) {
-                                errors.set(fail(e));
-                            }
-                        }
+                let ready = match ready_rows(&mut pending, f, order) {
+                    Ok(ready) => ready,
+                    Err(e) => {
+                        errors.set(e);
+                        None
                     }
-                    Ok(None) => {}
-                    Err(e) => errors.set(e),
+                };
+                if let Some(ready) = &ready {
+                    metrics.jobs[job]
+                        .rows_out
+                        .fetch_add(ready.num_rows() as u64, Ordering::Relaxed);
                 }
-                for w in writers.iter_mut() {
+                for (k, w) in writers.iter_mut().enumerate() {
+                    let began = Instant::now();
+                    if let Some(ready) = &ready
+                        && let Err(e) = w.write(ready)
+                    {
+                        errors.set(fail(e));
+                    }
                     if let Err(e) = w.advance(f) {
                         errors.set(fail(e));
+                    }
+                    if ready.is_some() {
+                        write_seconds[k].observe(began.elapsed().as_secs_f64());
+                    }
+                    if let (Some(h), Some(ready)) = (&freshness[k], &ready) {
+                        observe_freshness(h, ready);
                     }
                 }
                 if !errors.failed() {
@@ -334,6 +364,27 @@ pub fn sink<'s>(
             }
         }
     })
+}
+
+/// Observes, for each row of `batch`, the time from its event time (the
+/// last column) to now.
+fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let times = batch
+        .column(batch.num_columns() - 1)
+        .as_primitive::<Int64Type>()
+        .values();
+    // Rows come sorted by time: observe each run of equal times at once.
+    let mut i = 0;
+    while i < times.len() {
+        let t = times[i];
+        let run = times[i..].iter().take_while(|&&u| u == t).count();
+        let age = (now - t).max(0) as f64 / 1000.0;
+        for _ in 0..run {
+            h.observe(age);
+        }
+        i += run;
+    }
 }
 
 /// Keeps rows whose event time lies in `[start, end)`.

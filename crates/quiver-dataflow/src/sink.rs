@@ -8,6 +8,16 @@ use arrow::array::RecordBatch;
 
 /// Writes one worker's share of a job's output.
 pub trait SinkWriter: Send {
+    /// What kind of sink this is, a metric label: `online`, `historical`…
+    fn kind(&self) -> &'static str {
+        "sink"
+    }
+    /// Whether rows are visible to readers once [`advance`](Self::advance)
+    /// past them returns (live online and Kafka sinks); freshness is
+    /// measured for such sinks.
+    fn publishes_on_advance(&self) -> bool {
+        false
+    }
     /// Writes rows: the job's output columns followed by `__time`.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
     /// No row with an event time below `frontier` will follow.

@@ -1,12 +1,14 @@
 //! The deployment file, `quiver.yaml`: where the stores and brokers are.
 //!
 //! ```yaml
-//! online_store: embedded://.quiver/online   # or redis://host:6379/0
+//! online_store: embedded://.quiver/online   # or redis://[:${REDIS_PASSWORD}@]host:6379/0[?prefix=NAME]
 //! historical_store: .quiver/historical
 //! jobs: jobs/                               # where `quiver features` looks
 //! state_dir: .quiver/state                  # checkpoints of live runs
 //! kafka: {brokers: localhost:9092}
 //! metrics: {listen: 127.0.0.1:9464}
+//! server: {listen: 127.0.0.1:6566, max_entities: 1000, max_body_bytes: 1048576,
+//!          auth_token: ${QUIVER_TOKEN}}
 //! ```
 //!
 //! Every key is optional; the defaults above (without `kafka` and
@@ -29,6 +31,7 @@ const KEYS: &[&str] = &[
     "state_dir",
     "kafka",
     "metrics",
+    "server",
 ];
 const KAFKA_KEYS: &[&str] = &[
     "brokers",
@@ -38,6 +41,32 @@ const KAFKA_KEYS: &[&str] = &[
     "sasl_password",
 ];
 const METRICS_KEYS: &[&str] = &["listen"];
+const SERVER_KEYS: &[&str] = &["listen", "max_entities", "max_body_bytes", "auth_token"];
+
+/// Settings of the feature server (`quiver serve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Most entities in one request.
+    pub max_entities: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// When set, feature requests must carry `Authorization: Bearer <token>`
+    /// (write it as `${ENV}`).
+    pub auth_token: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:6566".into(),
+            max_entities: 1_000,
+            max_body_bytes: 1 << 20,
+            auth_token: None,
+        }
+    }
+}
 
 /// Where feature rows are served from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +109,8 @@ pub struct DeploymentConfig {
     pub kafka: Option<KafkaConfig>,
     /// Address for Prometheus metrics, when configured.
     pub metrics_listen: Option<String>,
+    /// The feature server.
+    pub server: ServerConfig,
 }
 
 impl DeploymentConfig {
@@ -93,6 +124,7 @@ impl DeploymentConfig {
             state_dir: base.join(".quiver/state"),
             kafka: None,
             metrics_listen: None,
+            server: ServerConfig::default(),
         }
     }
 
@@ -158,8 +190,9 @@ impl DeploymentConfig {
                 cfg.online_store = OnlineStoreConfig::Redis(url);
             } else {
                 errors.push(
-                    Diagnostic::at(n.pos, format!("unknown online store `{url}`"))
-                        .with_help("use embedded://PATH or redis://HOST:PORT/DB"),
+                    Diagnostic::at(n.pos, format!("unknown online store `{url}`")).with_help(
+                        "use embedded://PATH or redis://[:PASSWORD@]HOST:PORT[/DB][?prefix=NAME]",
+                    ),
                 );
             }
         }
@@ -209,6 +242,37 @@ impl DeploymentConfig {
                 .and_then(|l| decode::string(l, "`listen`", &mut errors))
                 .map(|t| t.into_string());
         }
+        if let Some(n) = f.get("server")
+            && let Some(sf) = Fields::of(n, "`server`", SERVER_KEYS, &mut errors)
+        {
+            let s = &mut cfg.server;
+            if let Some(l) = sf
+                .get("listen")
+                .and_then(|l| decode::string(l, "`listen`", &mut errors))
+            {
+                s.listen = l.into_string();
+            }
+            for (key, slot) in [
+                ("max_entities", &mut s.max_entities),
+                ("max_body_bytes", &mut s.max_body_bytes),
+            ] {
+                if let Some(v) = sf.get(key) {
+                    match decode::integer(v, &format!("`{key}`"), &mut errors) {
+                        Some(i) if i > 0 => *slot = i as usize,
+                        Some(_) => errors.push(
+                            Diagnostic::at(v.pos, format!("`{key}` must be positive"))
+                                .with_help(format!("write e.g. `{key}: {slot}`")),
+                        ),
+                        None => {}
+                    }
+                }
+            }
+            s.auth_token = sf
+                .get("auth_token")
+                .and_then(|t| decode::string(t, "`auth_token`", &mut errors))
+                .map(|t| t.into_string())
+                .filter(|t| !t.is_empty());
+        }
         errors.into_result(cfg)
     }
 }
@@ -235,6 +299,21 @@ mod tests {
             OnlineStoreConfig::Redis("redis://localhost:6379/0".into())
         );
         assert_eq!(c.jobs, vec![PathBuf::from("/srv/jobs")]);
+    }
+
+    #[test]
+    fn redis_passwords_come_from_the_environment() {
+        let env = |v: &str| (v == "REDIS_PASSWORD").then(|| "s3cret".to_string());
+        let c = DeploymentConfig::parse(
+            "online_store: redis://:${REDIS_PASSWORD}@redis.internal:6380/2?prefix=fraud\n",
+            Path::new(""),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.online_store,
+            OnlineStoreConfig::Redis("redis://:s3cret@redis.internal:6380/2?prefix=fraud".into())
+        );
     }
 
     #[test]

@@ -171,10 +171,8 @@ pub struct UnboundedSpec {
     /// Where to start without committed offsets: `earliest`, `latest`, `committed`
     /// or a timestamp.
     pub start: Option<String>,
-    /// Protobuf: path of the descriptor-set file.
-    pub descriptor_set: Option<String>,
-    /// Protobuf: fully qualified message name.
-    pub message: Option<String>,
+    /// The message type; set exactly when `format` is Protobuf.
+    pub protobuf: Option<ProtobufSpec>,
     /// Where the block was written.
     pub pos: Position,
 }
@@ -186,6 +184,27 @@ pub enum PayloadFormat {
     Json,
     /// Protobuf, described by a descriptor set.
     Protobuf,
+}
+
+impl PayloadFormat {
+    /// The name used in job files.
+    pub fn key(self) -> &'static str {
+        match self {
+            PayloadFormat::Json => "json",
+            PayloadFormat::Protobuf => "protobuf",
+        }
+    }
+}
+
+/// The Protobuf message type of a Kafka payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtobufSpec {
+    /// The descriptor-set file (a serialized `google.protobuf.FileDescriptorSet`,
+    /// as `protoc --include_imports --descriptor_set_out=F` or `buf build -o F`
+    /// write it), resolved against the job file's directory.
+    pub descriptor_set: Located<String>,
+    /// The message's fully qualified name, e.g. `bookings.v1.Booking`.
+    pub message: Located<String>,
 }
 
 /// Metadata of one output column.
@@ -260,10 +279,10 @@ pub struct KafkaSinkSpec {
     pub topic: String,
     /// Payload encoding.
     pub format: PayloadFormat,
-    /// Protobuf: path of the descriptor-set file.
-    pub descriptor_set: Option<String>,
-    /// Protobuf: fully qualified message name.
-    pub message: Option<String>,
+    /// The message type; set exactly when `format` is Protobuf.
+    pub protobuf: Option<ProtobufSpec>,
+    /// Where the block was written.
+    pub pos: Position,
 }
 
 /// A dead-letter sink.

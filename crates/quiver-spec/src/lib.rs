@@ -40,7 +40,7 @@ mod job;
 mod load;
 pub mod yaml;
 
-pub use config::{DeploymentConfig, KafkaConfig, OnlineStoreConfig};
+pub use config::{DeploymentConfig, KafkaConfig, OnlineStoreConfig, ServerConfig};
 pub use job::*;
 pub use load::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_FUTURE, load_file, load_file_with_env, load_paths,

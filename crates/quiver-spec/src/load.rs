@@ -284,7 +284,7 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
             "`sinks: {online: {ttl: 1d}, historical: {}}`",
             errors,
         )
-        .and_then(|n| decode_sinks(n, errors));
+        .and_then(|n| decode_sinks(n, dir, errors));
     Some(JobSpec {
         file: file.to_string(),
         dir: dir.to_path_buf(),
@@ -446,7 +446,7 @@ fn decode_source(
         .and_then(|n| decode_bounded(n, context, dir, errors));
     let unbounded = f
         .get("unbounded")
-        .and_then(|n| decode_unbounded(n, context, errors));
+        .and_then(|n| decode_unbounded(n, context, dir, errors));
     if f.get("bounded").is_none() && f.get("unbounded").is_none() {
         errors.push(Diagnostic::at(name.pos, format!("{context} has no input"))
             .with_help("add `bounded: {parquet: path/}` for history and/or `unbounded: {kafka: {topic: t}}` for live events"));
@@ -545,7 +545,12 @@ fn decode_bounded(
     })
 }
 
-fn decode_unbounded(node: &Node, context: &str, errors: &mut Diagnostics) -> Option<UnboundedSpec> {
+fn decode_unbounded(
+    node: &Node,
+    context: &str,
+    dir: &Path,
+    errors: &mut Diagnostics,
+) -> Option<UnboundedSpec> {
     let ctx = format!("`unbounded` of {context}");
     let f = Fields::of(node, &ctx, UNBOUNDED_KEYS, errors)?;
     let k = f.required("kafka", "`kafka: {topic: my_topic, format: json}`", errors)?;
@@ -560,13 +565,13 @@ fn decode_unbounded(node: &Node, context: &str, errors: &mut Diagnostics) -> Opt
             .and_then(|n| decode::string(n, &format!("`{key}`"), errors))
             .map(|t| t.into_string())
     };
+    let protobuf = protobuf_spec(&kf, format, &kctx, dir, errors);
     Some(UnboundedSpec {
         topic: topic.into_string(),
         format,
         group_id: opt("group_id", errors),
         start: opt("start", errors),
-        descriptor_set: opt("descriptor_set", errors),
-        message: opt("message", errors),
+        protobuf,
         pos: k.pos,
     })
 }
@@ -634,7 +639,7 @@ fn decode_features(node: &Node, errors: &mut Diagnostics) -> Vec<FeatureSpec> {
     out
 }
 
-fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
+fn decode_sinks(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<SinksSpec> {
     let f = Fields::of(node, "`sinks`", SINK_KEYS, errors)?;
     let present = |key: &str| f.key_pos(key).is_some();
     if !present("online") && !present("historical") && !present("kafka") {
@@ -676,17 +681,13 @@ fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
         let topic = kf
             .required("topic", "`topic: features`", errors)
             .and_then(|t| decode::string(t, "`topic`", errors))?;
-        let opt = |key: &str, errors: &mut Diagnostics| {
-            kf.get(key)
-                .and_then(|t| decode::string(t, &format!("`{key}`"), errors))
-                .map(|t| t.into_string())
-        };
         let format = payload_format(kf.get("format"), n, errors);
+        let protobuf = protobuf_spec(&kf, format, "the kafka sink", dir, errors);
         Some(KafkaSinkSpec {
             topic: topic.into_string(),
             format,
-            descriptor_set: opt("descriptor_set", errors),
-            message: opt("message", errors),
+            protobuf,
+            pos: n.pos,
         })
     });
     let dead_letter = f.get("dead_letter").and_then(|n| {
@@ -713,6 +714,58 @@ fn decode_sinks(node: &Node, errors: &mut Diagnostics) -> Option<SinksSpec> {
         historical,
         kafka,
         dead_letter,
+    })
+}
+
+/// The `descriptor_set` and `message` of a Kafka block: both required with
+/// `format: protobuf`, refused with any other format (they would be ignored).
+fn protobuf_spec(
+    f: &Fields,
+    format: PayloadFormat,
+    context: &str,
+    dir: &Path,
+    errors: &mut Diagnostics,
+) -> Option<ProtobufSpec> {
+    let located = |key: &str, errors: &mut Diagnostics| {
+        let n = f.get(key)?;
+        let text = decode::string(n, &format!("`{key}`"), errors)?.into_string();
+        if text.trim().is_empty() {
+            errors.push(Diagnostic::at(n.pos, format!("`{key}` is empty")));
+            return None;
+        }
+        Some(Located::new(text.trim().to_string(), n.pos))
+    };
+    if format != PayloadFormat::Protobuf {
+        for key in ["descriptor_set", "message"] {
+            if let Some(p) = f.key_pos(key) {
+                errors.push(
+                    Diagnostic::at(
+                        p,
+                        format!(
+                            "`{key}` applies only to `format: protobuf` ({context} uses {})",
+                            format.key()
+                        ),
+                    )
+                    .with_help("add `format: protobuf`, or remove the key"),
+                );
+            }
+        }
+        return None;
+    }
+    let example = "descriptor_set: bookings.desc (protoc --include_imports --descriptor_set_out=bookings.desc bookings.proto) and message: bookings.v1.Booking";
+    let descriptor_set = f
+        .required("descriptor_set", example, errors)
+        .and_then(|_| located("descriptor_set", errors));
+    let message = f
+        .required("message", example, errors)
+        .and_then(|_| located("message", errors));
+    let mut descriptor_set = descriptor_set?;
+    if !Path::new(&descriptor_set.value).is_absolute() {
+        descriptor_set.value = dir.join(&descriptor_set.value).display().to_string();
+    }
+    Some(ProtobufSpec {
+        descriptor_set,
+        message: message?,
     })
 }
 

@@ -5,6 +5,9 @@
 //!   (`quiver get`, the feature server) read from.
 //! * [`EmbeddedStore`] keeps it in one redb file (`embedded://DIR` in
 //!   `quiver.yaml`); several processes may open it at once.
+//! * [`RedisStore`] keeps it in a Redis server (`redis://HOST:PORT/DB`), one
+//!   hash per entity with a field per feature and an event-time field per
+//!   job, as Feast lays it out (the [`mod@redis`] module gives the exact bytes).
 //! * [`JobMeta`] records each job's entity and feature columns and TTL, so a
 //!   reader can decode rows without the job files.
 //!
@@ -15,7 +18,9 @@
 mod codec;
 mod embedded;
 mod meta;
+pub mod redis;
 
+pub use self::redis::RedisStore;
 pub use codec::{decode_key, encode_key};
 pub use embedded::EmbeddedStore;
 pub use meta::JobMeta;

@@ -106,6 +106,12 @@ impl PartitionTrack {
         t.marks = keep;
     }
 
+    /// The greatest event time read from the partition (the resume clock
+    /// until then), if any.
+    pub fn clock(&self) -> Option<i64> {
+        self.inner.lock().expect("track lock").current.clock
+    }
+
     /// The next offset this run will read.
     pub fn position(&self) -> i64 {
         self.inner.lock().expect("track lock").current.offset

@@ -1,7 +1,9 @@
 //! Kafka, through librdkafka's blocking consumer and producer (no async
-//! runtime): live sources ([`source`]), payload decoding ([`decode`]),
+//! runtime): live sources ([`source`]), payload decoding ([`decode`]) and
+//! encoding ([`encode`]) in JSON or Protobuf ([`protobuf`]: message types
+//! from descriptor sets),
 //! checkpoints that make restarts exact ([`checkpoint`]), and the feature
-//! sink ([`sink`]).
+//! sink ([`sink`]), and their Prometheus metrics ([`metrics`]).
 //!
 //! Partitions are assigned, not subscribed: partition `p` of a topic is read
 //! by worker `p % workers`, each with its own consumer, so the split of work
@@ -12,6 +14,9 @@
 
 pub mod checkpoint;
 pub mod decode;
+pub mod encode;
+pub mod metrics;
+pub mod protobuf;
 pub mod sink;
 pub mod source;
 

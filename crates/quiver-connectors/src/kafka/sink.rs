@@ -1,8 +1,9 @@
-//! A job's output rows to a Kafka topic, as JSON, keyed by entity.
+//! A job's output rows to a Kafka topic, as JSON or Protobuf, keyed by entity.
 //!
-//! Each row becomes one message: the payload is a JSON object of the job's
-//! output columns (timestamps as RFC 3339 text), the key the JSON object of
-//! its entity columns, so one entity's rows stay in one partition and in
+//! Each row becomes one message: the payload is the row's output columns
+//! as a JSON object (timestamps as RFC 3339 text) or as a Protobuf message
+//! (see [`super::encode`]), the key the JSON object of its entity columns
+//! in either format, so one entity's rows stay in one partition and in
 //! order. Rows reach the topic as their windows close (per-event jobs: as
 //! the watermark passes them), and the producer is flushed whenever the
 //! frontier advances, so a checkpoint never runs ahead of what the topic
@@ -13,13 +14,13 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use arrow::json::LineDelimitedWriter;
 use quiver_dataflow::sink::{SinkFactory, SinkWriter};
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 use super::REQUEST_TIMEOUT;
+use super::encode::{Encoder, json_rows};
 
 /// The Kafka sink of one job.
 #[derive(Clone)]
@@ -32,6 +33,8 @@ pub struct KafkaSink {
     pub schema: SchemaRef,
     /// Output positions of the entity columns.
     pub entity: Vec<usize>,
+    /// How payloads are encoded (keys are JSON in every format).
+    pub encoder: Encoder,
 }
 
 impl SinkFactory for KafkaSink {
@@ -55,31 +58,24 @@ struct KafkaWriter {
     producer: ThreadedProducer<DefaultProducerContext>,
 }
 
-/// Each row of `batch` as one line of JSON.
-fn json_lines(batch: &RecordBatch) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    let mut w = LineDelimitedWriter::new(&mut buf);
-    w.write(batch).map_err(|e| e.to_string())?;
-    w.finish().map_err(|e| e.to_string())?;
-    Ok(buf)
-}
-
 impl SinkWriter for KafkaWriter {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn publishes_on_advance(&self) -> bool {
+        true
+    }
+
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let width = batch.num_columns() - 1;
         let data =
             RecordBatch::try_new(self.sink.schema.clone(), batch.columns()[..width].to_vec())
                 .map_err(|e| e.to_string())?;
         let keys = data.project(&self.sink.entity).map_err(|e| e.to_string())?;
-        let payloads = json_lines(&data)?;
-        let keys = json_lines(&keys)?;
-        for (payload, key) in payloads
-            .split(|b| *b == b'\n')
-            .zip(keys.split(|b| *b == b'\n'))
-        {
-            if payload.is_empty() {
-                continue;
-            }
+        let payloads = self.sink.encoder.encode(&data)?;
+        let keys = json_rows(&keys)?;
+        for (payload, key) in payloads.iter().zip(keys.iter()) {
             let mut record = BaseRecord::<[u8], [u8]>::to(&self.sink.topic)
                 .payload(payload)
                 .key(key);

@@ -1,7 +1,7 @@
 //! A Kafka topic as a live source: one split per partition.
 //!
-//! Each split polls its own consumer, decodes payloads into the source's
-//! declared columns and checks event times against the wall clock before
+//! Each split polls its own consumer, decodes payloads (JSON or Protobuf,
+//! see [`super::decode`]) into the source's declared columns and checks event times against the wall clock before
 //! the dataflow judges lateness:
 //!
 //! * undecodable payloads and values of the wrong type, events more than
@@ -35,7 +35,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::REQUEST_TIMEOUT;
 use super::checkpoint::{Checkpoint, PartitionTrack, Position};
-use super::decode::{JsonDecoder, arrow_schema};
+use super::decode::{Payload, PayloadDecoder};
 use crate::dead_letter::{DeadLetter, DeadLetterSink};
 
 /// Messages decoded per poll at most.
@@ -84,6 +84,8 @@ pub struct KafkaSourceOptions {
     pub group: String,
     /// Declared columns.
     pub schema: Schema,
+    /// What the messages hold (JSON or a Protobuf message type).
+    pub payload: Payload,
     /// The event-time column.
     pub time_col: usize,
     /// Bounded out-of-orderness (ms).
@@ -144,14 +146,14 @@ pub struct KafkaSource {
     control: BaseConsumer,
     starts: BTreeMap<i32, Position>,
     tracks: BTreeMap<i32, Arc<PartitionTrack>>,
-    decoder: Arc<JsonDecoder>,
+    decoder: Arc<PayloadDecoder>,
     stats: Arc<KafkaStats>,
 }
 
 impl KafkaSource {
     /// Connects, finds the topic's partitions and where each starts.
     pub fn open(opts: KafkaSourceOptions) -> Result<KafkaSource, String> {
-        let decoder = Arc::new(JsonDecoder::new(arrow_schema(&opts.schema))?);
+        let decoder = Arc::new(PayloadDecoder::new(&opts.payload, &opts.schema)?);
         let consumer = consumer(&opts.client, &opts.group)?;
         let md = consumer
             .fetch_metadata(Some(&opts.topic), REQUEST_TIMEOUT)
@@ -246,6 +248,27 @@ impl KafkaSource {
     /// Live counters.
     pub fn stats(&self) -> Arc<KafkaStats> {
         self.stats.clone()
+    }
+
+    /// The source's declared watermark delay (ms).
+    pub fn watermark_delay(&self) -> i64 {
+        self.opts.watermark_delay
+    }
+
+    /// Each partition's high watermark (the offset the next produced
+    /// message will get), asked of the broker; partitions whose request
+    /// fails within `timeout` are left out.
+    pub fn high_watermarks(&self, timeout: Duration) -> BTreeMap<i32, i64> {
+        self.tracks
+            .keys()
+            .filter_map(|&p| {
+                let (_, high) = self
+                    .control
+                    .fetch_watermarks(&self.opts.topic, p, timeout)
+                    .ok()?;
+                Some((p, high))
+            })
+            .collect()
     }
 
     /// The checkpoint for `frontier`: where each partition resumes.
@@ -429,7 +452,7 @@ struct KafkaSplit {
     time_col: usize,
     max_future: i64,
     max_past: Option<i64>,
-    decoder: Arc<JsonDecoder>,
+    decoder: Arc<PayloadDecoder>,
     dead_letters: Vec<Arc<DeadLetterSink>>,
     track: Arc<PartitionTrack>,
     stats: Arc<KafkaStats>,

@@ -1,4 +1,4 @@
-//! Kafka payloads → Arrow batches of a source's declared columns.
+//! JSON payloads → Arrow batches of a source's declared columns.
 //!
 //! JSON goes through arrow-json's tape decoder, many messages at a time.
 //! A message must hold exactly one JSON object; fields the source does not
@@ -14,27 +14,7 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType as ArrowType, SchemaRef, TimestampMillisecondType};
 use arrow::json::reader::{Decoder, ReaderBuilder};
 
-/// Why a message could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Undecodable {
-    /// Index of the message in the batch.
-    pub message: usize,
-    /// Short reason, a metric label: `undecodable`, `wrong_type`.
-    pub reason: &'static str,
-    /// What exactly was wrong.
-    pub detail: String,
-}
-
-/// Decoded rows and the messages that did not decode.
-#[derive(Debug)]
-pub struct Decoded {
-    /// One row per good message.
-    pub batch: RecordBatch,
-    /// For each row, the index of its message.
-    pub rows: Vec<usize>,
-    /// The rejected messages.
-    pub rejected: Vec<Undecodable>,
-}
+use super::{DecodeError, Decoded, Undecodable};
 
 /// Decodes JSON messages into rows of `schema`.
 pub struct JsonDecoder {
@@ -48,7 +28,7 @@ pub struct JsonDecoder {
 impl JsonDecoder {
     /// A decoder for `schema` (the source's declared columns as Arrow
     /// types); fails when a column type cannot come from JSON.
-    pub fn new(schema: SchemaRef) -> Result<JsonDecoder, String> {
+    pub fn new(schema: SchemaRef) -> Result<JsonDecoder, DecodeError> {
         let json = Arc::new(arrow::datatypes::Schema::new(
             schema
                 .fields()
@@ -68,7 +48,7 @@ impl JsonDecoder {
     }
 
     /// Tags timestamp columns with the declared time zone (metadata only).
-    fn retag(&self, b: RecordBatch) -> Result<RecordBatch, String> {
+    fn retag(&self, b: RecordBatch) -> Result<RecordBatch, DecodeError> {
         let cols = b
             .columns()
             .iter()
@@ -82,15 +62,15 @@ impl JsonDecoder {
                 _ => c.clone(),
             })
             .collect();
-        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| e.to_string())
+        Ok(RecordBatch::try_new(self.schema.clone(), cols)?)
     }
 
-    fn decoder(&self, rows: usize) -> Result<Decoder, String> {
+    fn decoder(&self, rows: usize) -> Result<Decoder, DecodeError> {
         ReaderBuilder::new(self.json.clone())
             // One spare row, so a message holding two objects is seen whole.
             .with_batch_size(rows + 1)
             .build_decoder()
-            .map_err(|e| format!("JSON payloads cannot hold these columns: {e}"))
+            .map_err(DecodeError::JsonSchema)
     }
 
     /// Decodes a batch of messages.
@@ -100,7 +80,7 @@ impl JsonDecoder {
     /// last bad one are decoded again into a fresh decoder and flushed as a
     /// piece: every good message is decoded at most twice, however many bad
     /// ones the batch holds.
-    pub fn decode(&self, messages: &[&[u8]]) -> Result<Decoded, String> {
+    pub fn decode(&self, messages: &[&[u8]]) -> Result<Decoded, DecodeError> {
         let mut out = Decoded {
             batch: RecordBatch::new_empty(self.schema.clone()),
             rows: Vec::with_capacity(messages.len()),
@@ -126,7 +106,7 @@ impl JsonDecoder {
             });
             let mut clean = self.decoder(segment.len())?;
             for &g in &segment {
-                clean.decode(messages[g]).map_err(|e| e.to_string())?;
+                clean.decode(messages[g])?;
             }
             self.flush_piece(
                 clean,
@@ -142,9 +122,7 @@ impl JsonDecoder {
         out.batch = match pieces.len() {
             0 => out.batch,
             1 => pieces.pop().expect("one piece"),
-            _ => {
-                arrow::compute::concat_batches(&self.schema, &pieces).map_err(|e| e.to_string())?
-            }
+            _ => arrow::compute::concat_batches(&self.schema, &pieces)?,
         };
         Ok(out)
     }
@@ -158,7 +136,7 @@ impl JsonDecoder {
         segment: Vec<usize>,
         out: &mut Decoded,
         pieces: &mut Vec<RecordBatch>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DecodeError> {
         if segment.is_empty() {
             return Ok(());
         }
@@ -226,19 +204,9 @@ fn kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// The Arrow schema a JSON decoder fills for a source.
-pub fn arrow_schema(schema: &quiver_types::Schema) -> SchemaRef {
-    Arc::new(arrow::datatypes::Schema::new(
-        schema
-            .fields
-            .iter()
-            .map(|f| arrow::datatypes::Field::new(&f.name, f.data_type.to_arrow(), true))
-            .collect::<Vec<_>>(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::arrow_schema;
     use super::*;
     use arrow::array::Int64Array;
     use arrow::datatypes::Int64Type;

@@ -1,0 +1,300 @@
+//! The feature server: Feast's `POST /get-online-features`, a job and
+//! feature listing, `/health` and `/metrics`.
+//!
+//! Responses follow Feast's feature server, so Feast HTTP clients work
+//! unchanged:
+//!
+//! ```json
+//! {"metadata": {"feature_names": ["customer_id", "bookings"]},
+//!  "results": [
+//!    {"values": [1, 2], "statuses": ["PRESENT", "PRESENT"],
+//!     "event_timestamps": ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"]},
+//!    {"values": [3, null], "statuses": ["PRESENT", "NOT_FOUND"],
+//!     "event_timestamps": ["2026-11-22T10:00:59.999Z", "1970-01-01T00:00:00Z"]}]}
+//! ```
+//!
+//! One result per column: the entity columns first (echoed, `PRESENT`,
+//! epoch timestamps, as Feast does), then the features in request order.
+//! A feature's value is `null` unless its status is `PRESENT`; the event
+//! timestamp is the row's. All features of one job for one entity come from
+//! one stored row (one read), so they are consistent with each other.
+//!
+//! Job metadata is cached; a request naming a job the cache lacks reloads
+//! it (at most once a second), so a job backfilled after the server started
+//! is served without a restart.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus::Registry;
+use quiver_store::{FeatureStatus, JobMeta, OnlineStore};
+use serde_json::{Value as Json, json};
+
+use crate::api_error::ApiError;
+use crate::metrics_endpoint::{TEXT_FORMAT, metrics_text};
+use crate::request::{Limits, Request, parse};
+use crate::server_metrics::ServerMetrics;
+use crate::wire::to_json;
+
+/// How the server is set up.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Request limits.
+    pub limits: Limits,
+    /// When set, feature endpoints require `Authorization: Bearer <token>`
+    /// (`/health` and `/metrics` stay open for probes and scrapers).
+    pub token: Option<String>,
+}
+
+struct AppState {
+    store: Arc<dyn OnlineStore>,
+    options: ServeOptions,
+    catalog: RwLock<Catalog>,
+    metrics: ServerMetrics,
+    registry: Registry,
+}
+
+struct Catalog {
+    jobs: Vec<JobMeta>,
+    loaded: Instant,
+}
+
+/// The feature server's routes over `store`; its metrics (and any
+/// collectors already in `registry`) are served at `/metrics`.
+pub fn feature_router(
+    store: Arc<dyn OnlineStore>,
+    options: ServeOptions,
+    registry: Registry,
+) -> Result<Router, crate::ServerError> {
+    let metrics = ServerMetrics::register(&registry)
+        .map_err(|e| crate::ServerError::Metrics(e.to_string()))?;
+    let jobs = store
+        .jobs()
+        .map_err(|e| crate::ServerError::Store(e.to_string()))?;
+    let state = Arc::new(AppState {
+        store,
+        options,
+        catalog: RwLock::new(Catalog {
+            jobs,
+            loaded: Instant::now(),
+        }),
+        metrics,
+        registry,
+    });
+    Ok(Router::new()
+        .route("/get-online-features", post(get_online_features))
+        .route("/features", get(list_features))
+        .route("/health", get(health))
+        .route("/metrics", get(scrape))
+        .with_state(state))
+}
+
+/// Records a response's status and latency, and hands it on.
+fn answered(state: &AppState, endpoint: &str, began: Instant, r: Response) -> Response {
+    state
+        .metrics
+        .requests
+        .with_label_values(&[endpoint, r.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .seconds
+        .with_label_values(&[endpoint])
+        .observe(began.elapsed().as_secs_f64());
+    r
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.options.token else {
+        return Ok(());
+    };
+    let sent = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    use subtle::ConstantTimeEq;
+    if bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+async fn get_online_features(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let began = Instant::now();
+    let r = match serve_features(&state, &headers, body).await {
+        Ok(json) => ([(CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => e.into_response(),
+    };
+    answered(&state, "get-online-features", began, r)
+}
+
+async fn serve_features(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, ApiError> {
+    authorized(state, headers)?;
+    let limit = state.options.limits.max_body_bytes;
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::too_large(
+            "body_too_large",
+            format!("the request body is over {limit} bytes"),
+        )
+    })?;
+    let state = state.clone();
+    // Store reads block (redb, Redis): keep them off the async workers.
+    tokio::task::spawn_blocking(move || answer(&state, &bytes))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+}
+
+/// Parses, reads and writes the response body.
+fn answer(state: &AppState, body: &[u8]) -> Result<String, ApiError> {
+    let request = parse(body, state.options.limits, |name| job_meta(state, name))?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut reads = Vec::with_capacity(request.jobs.len());
+    for j in &request.jobs {
+        let read = state.store.read(&j.meta.name, &j.keys, now).map_err(|e| {
+            state.metrics.store_errors.inc();
+            ApiError::store(format!("reading job `{}`: {e}", j.meta.name))
+        })?;
+        state
+            .metrics
+            .entities
+            .with_label_values(&[j.meta.name.as_str()])
+            .inc_by(j.keys.len() as u64);
+        reads.push(read);
+    }
+    Ok(response(&request, &reads).to_string())
+}
+
+const EPOCH: &str = "1970-01-01T00:00:00Z";
+
+fn response(request: &Request, reads: &[Vec<quiver_store::EntityRead>]) -> Json {
+    let n = request.len();
+    let mut names = Vec::with_capacity(request.entities.len() + request.columns.len());
+    let mut results = Vec::with_capacity(names.capacity());
+    for (name, values) in &request.entities {
+        names.push(Json::from(name.as_str()));
+        results.push(json!({
+            "values": values,
+            "statuses": vec!["PRESENT"; n],
+            "event_timestamps": vec![EPOCH; n],
+        }));
+    }
+    for (c, &(j, f)) in request.columns.iter().enumerate() {
+        names.push(Json::from(request.column_name(c)));
+        let mut values = Vec::with_capacity(n);
+        let mut statuses = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        for read in &reads[j] {
+            let status = read.statuses[f];
+            values.push(match (&read.row, status) {
+                (Some(row), FeatureStatus::Present) => to_json(&row.values[f]),
+                _ => Json::Null,
+            });
+            statuses.push(Json::from(status.name()));
+            times.push(match &read.row {
+                Some(row) => Json::from(quiver_types::time::format_timestamp(row.event_time)),
+                None => Json::from(EPOCH),
+            });
+        }
+        results.push(json!({"values": values, "statuses": statuses, "event_timestamps": times}));
+    }
+    json!({"metadata": {"feature_names": names}, "results": results})
+}
+
+/// A job's metadata from the cache, reloading it when the job is missing.
+fn job_meta(state: &AppState, name: &str) -> Result<Option<JobMeta>, ApiError> {
+    let stale = {
+        let c = state.catalog.read().map_err(|_| poisoned())?;
+        if let Some(m) = c.jobs.iter().find(|m| m.name == name) {
+            return Ok(Some(m.clone()));
+        }
+        c.loaded.elapsed() >= Duration::from_secs(1)
+    };
+    if !stale {
+        return Ok(None);
+    }
+    let jobs = state.store.jobs().map_err(|e| {
+        state.metrics.store_errors.inc();
+        ApiError::store(e.to_string())
+    })?;
+    let found = jobs.iter().find(|m| m.name == name).cloned();
+    *state.catalog.write().map_err(|_| poisoned())? = Catalog {
+        jobs,
+        loaded: Instant::now(),
+    };
+    Ok(found)
+}
+
+fn poisoned() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the job cache is unavailable",
+    )
+}
+
+async fn list_features(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let began = Instant::now();
+    let r = match list(&state, &headers).await {
+        Ok(j) => axum::Json(j).into_response(),
+        Err(e) => e.into_response(),
+    };
+    answered(&state, "features", began, r)
+}
+
+async fn list(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Json, ApiError> {
+    authorized(state, headers)?;
+    let s = state.clone();
+    let jobs = tokio::task::spawn_blocking(move || {
+        s.store.jobs().map_err(|e| {
+            s.metrics.store_errors.inc();
+            ApiError::store(e.to_string())
+        })
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    let cols = |c: &[(String, String)]| -> Vec<Json> {
+        c.iter()
+            .map(|(n, t)| json!({"name": n, "type": t}))
+            .collect()
+    };
+    Ok(json!({"jobs": jobs.iter().map(|m| json!({
+        "name": m.name,
+        "entities": cols(&m.entity),
+        "features": cols(&m.features),
+        "ttl_seconds": m.ttl.map(|t| t as f64 / 1000.0),
+        "description": m.description,
+    })).collect::<Vec<_>>()}))
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let began = Instant::now();
+    let r = axum::Json(json!({"status": "ok"})).into_response();
+    answered(&state, "health", began, r)
+}
+
+async fn scrape(State(state): State<Arc<AppState>>) -> Response {
+    let began = Instant::now();
+    let registry = state.registry.clone();
+    let text = tokio::task::spawn_blocking(move || metrics_text(&registry))
+        .await
+        .unwrap_or_default();
+    let r = ([(CONTENT_TYPE, TEXT_FORMAT)], text).into_response();
+    answered(&state, "metrics", began, r)
+}
