@@ -37,6 +37,10 @@ pub struct BackfillArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the backfill
+    /// runs (not `metrics.listen`, which a live run may hold).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs a backfill.
@@ -101,6 +105,16 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
 
     let metrics = Arc::new(RunMetrics::new(sources.len(), runs.len(), workers));
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let _metrics_server = match &args.metrics_listen {
+        None => None,
+        Some(addr) => Some(crate::metrics_http::serve(
+            addr,
+            &metrics,
+            names.clone(),
+            loaded.iter().map(|l| l.job.name.clone()).collect(),
+            Vec::new(),
+        )?),
+    };
     let show = !args.no_progress && std::io::stderr().is_terminal();
     let bar = progress::start(metrics.clone(), None, show);
     let began = Instant::now();

@@ -28,7 +28,7 @@ use quiver_connectors::kafka::source::{KafkaSource, KafkaSourceOptions, StartFro
 use quiver_connectors::parquet_source::ParquetSource;
 use quiver_connectors::{HistoricalFactory, HistoricalSink, source_def};
 use quiver_dataflow::executor::LiveOptions;
-use quiver_dataflow::metrics::{RunCollector, RunMetrics};
+use quiver_dataflow::metrics::RunMetrics;
 use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
@@ -37,6 +37,7 @@ use quiver_types::time::format_timestamp;
 
 use crate::failure::Failure;
 use crate::jobs;
+use crate::metrics_http;
 use crate::progress::group;
 use crate::sinks;
 use crate::time_arg::parse_time_arg;
@@ -301,7 +302,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .or(config.metrics_listen.as_ref())
     {
         None => None,
-        Some(addr) => Some(serve_metrics(addr, &metrics, &defs, &loaded, &live)?),
+        Some(addr) => {
+            let kafka = KafkaCollector::new(
+                live.iter()
+                    .map(|s| (s.name.clone(), s.kafka.clone()))
+                    .collect(),
+            );
+            Some(metrics_http::serve(
+                addr,
+                &metrics,
+                defs.iter().map(|d| d.name.clone()).collect(),
+                loaded.iter().map(|l| l.job.name.clone()).collect(),
+                vec![Box::new(kafka)],
+            )?)
+        }
     };
     let options = RunOptions {
         workers,
@@ -390,39 +404,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         println!("  checkpoint at {}", format_timestamp(f));
     }
     Ok(())
-}
-
-/// Serves the run's metrics until the returned server is dropped.
-fn serve_metrics(
-    addr: &str,
-    metrics: &Arc<RunMetrics>,
-    defs: &[SourceDef],
-    loaded: &[jobs::Loaded],
-    live: &[LiveSource],
-) -> Result<quiver_server::Background, Failure> {
-    let registry = prometheus::Registry::new();
-    let run = RunCollector::new(
-        metrics.clone(),
-        defs.iter().map(|d| d.name.clone()).collect(),
-        loaded.iter().map(|l| l.job.name.clone()).collect(),
-    );
-    let kafka = KafkaCollector::new(
-        live.iter()
-            .map(|s| (s.name.clone(), s.kafka.clone()))
-            .collect(),
-    );
-    for c in [
-        Box::new(run) as Box<dyn prometheus::core::Collector>,
-        Box::new(kafka),
-    ] {
-        registry
-            .register(c)
-            .map_err(|e| Failure::Internal(anyhow::anyhow!("registering metrics: {e}")))?;
-    }
-    let server = quiver_server::Background::start(addr, quiver_server::metrics_router(registry))
-        .map_err(|e| Failure::User(format!("--metrics-listen: {e}")))?;
-    eprintln!("metrics on http://{}/metrics", server.addr());
-    Ok(server)
 }
 
 fn resolve(dir: &Path, p: &str) -> PathBuf {

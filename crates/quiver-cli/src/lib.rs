@@ -25,6 +25,7 @@ mod cmd_serve;
 mod cmd_validate;
 mod failure;
 mod jobs;
+mod metrics_http;
 mod progress;
 mod sinks;
 mod time_arg;

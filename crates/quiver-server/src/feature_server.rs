@@ -178,6 +178,14 @@ fn answer(state: &AppState, body: &[u8]) -> Result<String, ApiError> {
             .inc_by(j.keys.len() as u64);
         reads.push(read);
     }
+    for &(j, _) in &request.columns {
+        let job = &request.jobs[j];
+        state
+            .metrics
+            .features
+            .with_label_values(&[job.meta.name.as_str()])
+            .inc_by(job.keys.len() as u64);
+    }
     Ok(response(&request, &reads).to_string())
 }
 
