@@ -497,11 +497,13 @@ fn metrics_are_served_while_a_job_runs() {
         );
         if let Some(text) = scrape(&addr)
             && read(&text) == msgs.len() as f64
-            && sample(&text, "quiver_job_rows_out_total{job=\"spend_1h\"}").unwrap_or(0.0) > 0.0
+            && sample(&text, "quiver_job_rows_out_total{quiver_job=\"spend_1h\"}").unwrap_or(0.0) > 0.0
+            // Lag is refreshed in the background every few seconds.
+            && sample(&text, &format!("quiver_kafka_consumer_lag{}", q("partition=\"1\""))) == Some(0.0)
             // Written to both sinks (the counters above move first).
             && sample(
                 &text,
-                "quiver_sink_write_seconds_count{job=\"spend_1h\",sink=\"historical\"}",
+                "quiver_sink_write_seconds_count{quiver_job=\"spend_1h\",sink=\"historical\"}",
             )
             .unwrap_or(0.0)
                 > 0.0
@@ -532,11 +534,13 @@ fn metrics_are_served_while_a_job_runs() {
         )) > 0.0
     );
     assert!(has("quiver_source_rows_total{source=\"bookings\"}") > 0.0);
-    assert!(has("quiver_job_windows_emitted_total{job=\"spend_1h\"}") > 0.0);
+    assert!(has("quiver_job_windows_emitted_total{quiver_job=\"spend_1h\"}") > 0.0);
     assert!(has("quiver_watermark_lag_seconds") > 0.0);
-    assert!(has("quiver_sink_write_seconds_count{job=\"spend_1h\",sink=\"online\"}") > 0.0);
-    assert!(has("quiver_sink_write_seconds_count{job=\"spend_1h\",sink=\"historical\"}") > 0.0);
-    assert!(has("quiver_freshness_seconds_count{job=\"spend_1h\",sink=\"online\"}") > 0.0);
+    assert!(has("quiver_sink_write_seconds_count{quiver_job=\"spend_1h\",sink=\"online\"}") > 0.0);
+    assert!(
+        has("quiver_sink_write_seconds_count{quiver_job=\"spend_1h\",sink=\"historical\"}") > 0.0
+    );
+    assert!(has("quiver_freshness_seconds_count{quiver_job=\"spend_1h\",sink=\"online\"}") > 0.0);
     quiver_tests::promtool_accepts(&text);
 
     // Let the run end.

@@ -85,12 +85,12 @@ fn answers_in_feasts_shape_with_the_values_quiver_get_reads() {
     let (status, r) = post(
         &server,
         &json!({"features": ["spend:total", "spend:n", "recent:n"],
-                "entities": {"customer_id": [1, 2, 4]}}),
+                "entities": {"customer_id": [1, 2, 4]}, "full_feature_names": true}),
     );
     assert_eq!(status, 200, "{r}");
     assert_eq!(
         r["metadata"]["feature_names"],
-        json!(["customer_id", "total", "n", "n"])
+        json!(["customer_id", "spend__total", "spend__n", "recent__n"])
     );
     let res = r["results"].as_array().unwrap();
     assert_eq!(res.len(), 4);
@@ -144,6 +144,8 @@ fn bad_requests_get_4xx_json_naming_the_problem() {
             limits: Limits {
                 max_body_bytes: 2_000,
                 max_entities: 10,
+                max_features: 3,
+                ..Limits::default()
             },
             token: None,
         },
@@ -170,6 +172,16 @@ fn bad_requests_get_4xx_json_naming_the_problem() {
             "missing_entity",
         ),
         (json!({"features": ["spend:n"]}), 400, "missing_field"),
+        (
+            json!({"features": ["spend:n", "recent:n"], "entities": {"customer_id": [1]}}),
+            400,
+            "feature_name_collision",
+        ),
+        (
+            json!({"features": ["spend:n", "spend:n", "spend:n", "spend:n"], "entities": {"customer_id": [1]}}),
+            413,
+            "too_many_features",
+        ),
         (
             json!({"features": ["spend:n"], "entities": {"customer_id": (0..11).collect::<Vec<_>>()}}),
             413,
@@ -259,10 +271,49 @@ fn lists_jobs_and_counts_requests_in_metrics() {
     let (_, m) = http(&addr, "GET", "/metrics", &[], b"").unwrap();
     for line in [
         "quiver_http_requests_total{endpoint=\"get-online-features\",status=\"200\"} 1",
-        "quiver_served_entities_total{job=\"spend\"} 2",
+        "quiver_served_entities_total{quiver_job=\"spend\"} 2",
         "quiver_http_request_seconds_count{endpoint=\"get-online-features\"} 1",
     ] {
         assert!(m.contains(line), "{line} not in\n{m}");
     }
     quiver_tests::promtool_accepts(&m);
+}
+
+#[test]
+fn a_job_registered_again_with_other_columns_is_read_by_name() {
+    use quiver_store::{FeatureRow, JobMeta};
+    use quiver_types::Value;
+    let s = deployment();
+    let store = open(&s);
+    let server = serve(store.clone(), options());
+    let ask = || {
+        post(
+            &server,
+            &json!({"features": ["spend:n", "spend:total"], "entities": {"customer_id": [1, 9]}}),
+        )
+    };
+    assert_eq!(ask().1["results"][1]["values"], json!([2, null]));
+    // The job is redeployed with its features in another order: old rows
+    // (stored by position) are dropped, new ones are read by name.
+    let mut meta = store.job("spend").unwrap().unwrap();
+    meta.features.reverse();
+    store.register(&JobMeta { ..meta }).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .write(
+            "spend",
+            &[(
+                vec![Value::Int64(9)],
+                FeatureRow {
+                    event_time: now,
+                    values: vec![Value::Float64(4.5), Value::Int64(3)],
+                },
+            )],
+        )
+        .unwrap();
+    let (status, r) = ask();
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][1]["values"], json!([null, 3]));
+    assert_eq!(r["results"][1]["statuses"], json!(["NOT_FOUND", "PRESENT"]));
+    assert_eq!(r["results"][2]["values"], json!([null, 4.5]));
 }

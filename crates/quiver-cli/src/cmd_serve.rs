@@ -42,6 +42,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         limits: Limits {
             max_body_bytes: s.max_body_bytes,
             max_entities: s.max_entities,
+            max_features: s.max_features,
+            max_in_flight: s.max_in_flight,
         },
         token: s.auth_token.clone(),
     };

@@ -6,19 +6,20 @@
 //! nobody scrapes. The two latency distributions (sink writes and
 //! freshness) are Prometheus histograms from the start.
 //!
-//! Families (labels in braces):
+//! Families (labels in braces; a job is `quiver_job`, since Prometheus
+//! keeps `job` for the scrape target):
 //! * `quiver_source_rows_total{source}`: rows read.
 //! * `quiver_source_late_total{source}`: rows dropped behind their split's
 //!   watermark (a live run also dead-letters them).
 //! * `quiver_source_invalid_total{source}`: rows without an event time.
-//! * `quiver_job_rows_out_total{job}`: rows written to the job's sinks.
-//! * `quiver_job_windows_emitted_total{job}`: windows closed (one per
+//! * `quiver_job_rows_out_total{quiver_job}`: rows written to the job's sinks.
+//! * `quiver_job_windows_emitted_total{quiver_job}`: windows closed (one per
 //!   window end and worker with data).
 //! * `quiver_watermark_seconds`: the run's watermark (Unix seconds);
 //!   `quiver_watermark_lag_seconds`: wall clock minus it.
-//! * `quiver_sink_write_seconds{job,sink}`: time of one write (and flush)
+//! * `quiver_sink_write_seconds{quiver_job,sink}`: time of one write (and flush)
 //!   of a batch of rows to a sink.
-//! * `quiver_freshness_seconds{job,sink}`: from a row's event time to the
+//! * `quiver_freshness_seconds{quiver_job,sink}`: from a row's event time to the
 //!   moment a sink that publishes on every frontier advance (the online
 //!   store and Kafka in live runs) has written it, so readers see it. For
 //!   a window the event time is the window's last millisecond, so this
@@ -88,7 +89,7 @@ impl RunMetrics {
         let histogram = |name: &str, help: &str, buckets: &[f64]| {
             HistogramVec::new(
                 HistogramOpts::new(name, help).buckets(buckets.to_vec()),
-                &["job", "sink"],
+                &["quiver_job", "sink"],
             )
             .expect("valid histogram")
         };
@@ -191,12 +192,12 @@ impl RunCollector {
             rows_out: counter(
                 "quiver_job_rows_out_total",
                 "Rows written to the job's sinks.",
-                "job",
+                "quiver_job",
             ),
             windows: counter(
                 "quiver_job_windows_emitted_total",
                 "Windows closed (one per window end and worker with data).",
-                "job",
+                "quiver_job",
             ),
             watermark: gauge(
                 "quiver_watermark_seconds",
@@ -317,10 +318,13 @@ mod tests {
             t.contains("quiver_source_rows_total{source=\"events\"} 7"),
             "{t}"
         );
-        assert!(t.contains("quiver_job_rows_out_total{job=\"j\"} 3"), "{t}");
+        assert!(
+            t.contains("quiver_job_rows_out_total{quiver_job=\"j\"} 3"),
+            "{t}"
+        );
         assert!(t.contains("quiver_watermark_seconds 1"), "{t}");
         assert!(
-            t.contains("quiver_sink_write_seconds_count{job=\"j\",sink=\"online\"} 1"),
+            t.contains("quiver_sink_write_seconds_count{quiver_job=\"j\",sink=\"online\"} 1"),
             "{t}"
         );
         // A second scrape reports totals, not sums of scrapes.

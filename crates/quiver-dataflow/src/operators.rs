@@ -374,7 +374,7 @@ fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
         .column(batch.num_columns() - 1)
         .as_primitive::<Int64Type>()
         .values();
-    // Rows come sorted by time: observe each run of equal times at once.
+    // Rows come sorted by time: compute the age once per run of equal times.
     let mut i = 0;
     while i < times.len() {
         let t = times[i];

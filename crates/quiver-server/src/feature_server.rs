@@ -29,16 +29,16 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use prometheus::Registry;
-use quiver_store::{FeatureStatus, JobMeta, OnlineStore};
+use quiver_store::{EntityRead, FeatureStatus, JobMeta, OnlineStore, StoreError};
 use serde_json::{Value as Json, json};
 
 use crate::api_error::ApiError;
-use crate::metrics_endpoint::{TEXT_FORMAT, metrics_text};
+use crate::metrics_endpoint::metrics_router;
 use crate::request::{Limits, Request, parse};
 use crate::server_metrics::ServerMetrics;
 use crate::wire::to_json;
@@ -58,7 +58,7 @@ struct AppState {
     options: ServeOptions,
     catalog: RwLock<Catalog>,
     metrics: ServerMetrics,
-    registry: Registry,
+    in_flight: tokio::sync::Semaphore,
 }
 
 struct Catalog {
@@ -78,7 +78,9 @@ pub fn feature_router(
     let jobs = store
         .jobs()
         .map_err(|e| crate::ServerError::Store(e.to_string()))?;
+    let options_in_flight = options.limits.max_in_flight.max(1);
     let state = Arc::new(AppState {
+        // (the registry goes to the /metrics route below)
         store,
         options,
         catalog: RwLock::new(Catalog {
@@ -86,14 +88,13 @@ pub fn feature_router(
             loaded: Instant::now(),
         }),
         metrics,
-        registry,
+        in_flight: tokio::sync::Semaphore::new(options_in_flight),
     });
     Ok(Router::new()
         .route("/get-online-features", post(get_online_features))
         .route("/features", get(list_features))
-        .route("/health", get(health))
-        .route("/metrics", get(scrape))
-        .with_state(state))
+        .with_state(state)
+        .merge(metrics_router(registry)))
 }
 
 /// Records a response's status and latency, and hands it on.
@@ -115,11 +116,13 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &state.options.token else {
         return Ok(());
     };
+    // The scheme name is case-insensitive (RFC 7235).
     let sent = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, t)| t.trim());
     use subtle::ConstantTimeEq;
     if bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
         Ok(())
@@ -147,16 +150,48 @@ async fn serve_features(
     body: Body,
 ) -> Result<String, ApiError> {
     authorized(state, headers)?;
+    // Shed load rather than queue without bound.
+    let _permit = state.in_flight.try_acquire().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in flight; retry with backoff",
+        )
+    })?;
     let limit = state.options.limits.max_body_bytes;
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let too_large = || {
         ApiError::too_large(
             "body_too_large",
             format!("the request body is over {limit} bytes"),
         )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            too_large()
+        } else {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("cannot read the request body: {e}"),
+            )
+        }
     })?;
     let state = state.clone();
-    // Store reads block (redb, Redis): keep them off the async workers.
-    tokio::task::spawn_blocking(move || answer(&state, &bytes))
+    blocking(move || answer(&state, &bytes)).await
+}
+
+/// Runs store work (redb, Redis: blocking) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
@@ -167,31 +202,62 @@ fn answer(state: &AppState, body: &[u8]) -> Result<String, ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
     let mut reads = Vec::with_capacity(request.jobs.len());
     for j in &request.jobs {
-        let read = state.store.read(&j.meta.name, &j.keys, now).map_err(|e| {
-            state.metrics.store_errors.inc();
-            ApiError::store(format!("reading job `{}`: {e}", j.meta.name))
-        })?;
+        let name = j.meta.name.as_str();
+        let (meta, rows) = match state.store.read_job(name, &j.keys, now) {
+            Ok(r) => r,
+            Err(StoreError::UnknownJob(_)) => {
+                forget(state);
+                return Err(ApiError::not_found(
+                    "unknown_job",
+                    format!("job `{name}` is not in the online store"),
+                ));
+            }
+            Err(e) => {
+                state.metrics.store_errors.inc();
+                return Err(ApiError::store(format!("reading job `{name}`: {e}")));
+            }
+        };
+        if meta.entity != j.meta.entity {
+            // Registered again with other entity columns since the keys
+            // were parsed: ask again under the new ones.
+            forget(state);
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "job_changed",
+                format!("job `{name}` changed its entity columns while being read; retry"),
+            ));
+        }
         state
             .metrics
             .entities
-            .with_label_values(&[j.meta.name.as_str()])
+            .with_label_values(&[name])
             .inc_by(j.keys.len() as u64);
-        reads.push(read);
+        reads.push((meta, rows));
     }
-    for &(j, _) in &request.columns {
-        let job = &request.jobs[j];
+    // Feature positions come from the metadata each read used.
+    let mut positions = Vec::with_capacity(request.columns.len());
+    for (j, f) in &request.columns {
+        let (meta, _) = &reads[*j];
+        let Some(p) = meta.features.iter().position(|(n, _)| n == f) else {
+            forget(state);
+            return Err(ApiError::not_found(
+                "unknown_feature",
+                format!("job `{}` no longer has feature `{f}`", meta.name),
+            ));
+        };
+        positions.push(p);
         state
             .metrics
             .features
-            .with_label_values(&[job.meta.name.as_str()])
-            .inc_by(job.keys.len() as u64);
+            .with_label_values(&[meta.name.as_str()])
+            .inc_by(request.jobs[*j].keys.len() as u64);
     }
-    Ok(response(&request, &reads).to_string())
+    Ok(response(&request, &reads, &positions).to_string())
 }
 
 const EPOCH: &str = "1970-01-01T00:00:00Z";
 
-fn response(request: &Request, reads: &[Vec<quiver_store::EntityRead>]) -> Json {
+fn response(request: &Request, reads: &[(JobMeta, Vec<EntityRead>)], positions: &[usize]) -> Json {
     let n = request.len();
     let mut names = Vec::with_capacity(request.entities.len() + request.columns.len());
     let mut results = Vec::with_capacity(names.capacity());
@@ -203,15 +269,21 @@ fn response(request: &Request, reads: &[Vec<quiver_store::EntityRead>]) -> Json 
             "event_timestamps": vec![EPOCH; n],
         }));
     }
-    for (c, &(j, f)) in request.columns.iter().enumerate() {
+    for (c, ((j, _), &f)) in request.columns.iter().zip(positions).enumerate() {
         names.push(Json::from(request.column_name(c)));
         let mut values = Vec::with_capacity(n);
         let mut statuses = Vec::with_capacity(n);
         let mut times = Vec::with_capacity(n);
-        for read in &reads[j] {
-            let status = read.statuses[f];
+        for read in &reads[*j].1 {
+            let status = read
+                .statuses
+                .get(f)
+                .copied()
+                .unwrap_or(FeatureStatus::NotFound);
             values.push(match (&read.row, status) {
-                (Some(row), FeatureStatus::Present) => to_json(&row.values[f]),
+                (Some(row), FeatureStatus::Present) => {
+                    row.values.get(f).map_or(Json::Null, to_json)
+                }
                 _ => Json::Null,
             });
             statuses.push(Json::from(status.name()));
@@ -225,17 +297,32 @@ fn response(request: &Request, reads: &[Vec<quiver_store::EntityRead>]) -> Json 
     json!({"metadata": {"feature_names": names}, "results": results})
 }
 
-/// A job's metadata from the cache, reloading it when the job is missing.
+/// Marks the job cache stale, so the next miss reloads it.
+fn forget(state: &AppState) {
+    if let Ok(mut c) = state.catalog.write() {
+        c.jobs.clear();
+        c.loaded = Instant::now()
+            .checked_sub(CATALOG_MAX_AGE)
+            .unwrap_or(c.loaded);
+    }
+}
+
+/// The job cache is reloaded when older than this (a job's new features
+/// become askable) ...
+const CATALOG_MAX_AGE: Duration = Duration::from_secs(5);
+/// ... or when a job is missing from it and it is older than this.
+const CATALOG_RETRY: Duration = Duration::from_secs(1);
+
+/// A job's metadata from the cache, reloading it when stale or missing.
 fn job_meta(state: &AppState, name: &str) -> Result<Option<JobMeta>, ApiError> {
-    let stale = {
+    {
         let c = state.catalog.read().map_err(|_| poisoned())?;
-        if let Some(m) = c.jobs.iter().find(|m| m.name == name) {
-            return Ok(Some(m.clone()));
+        let fresh = c.loaded.elapsed() < CATALOG_MAX_AGE;
+        match c.jobs.iter().find(|m| m.name == name) {
+            Some(m) if fresh => return Ok(Some(m.clone())),
+            None if c.loaded.elapsed() < CATALOG_RETRY => return Ok(None),
+            _ => {}
         }
-        c.loaded.elapsed() >= Duration::from_secs(1)
-    };
-    if !stale {
-        return Ok(None);
     }
     let jobs = state.store.jobs().map_err(|e| {
         state.metrics.store_errors.inc();
@@ -269,14 +356,13 @@ async fn list_features(State(state): State<Arc<AppState>>, headers: HeaderMap) -
 async fn list(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Json, ApiError> {
     authorized(state, headers)?;
     let s = state.clone();
-    let jobs = tokio::task::spawn_blocking(move || {
+    let jobs = blocking(move || {
         s.store.jobs().map_err(|e| {
             s.metrics.store_errors.inc();
             ApiError::store(e.to_string())
         })
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    .await?;
     let cols = |c: &[(String, String)]| -> Vec<Json> {
         c.iter()
             .map(|(n, t)| json!({"name": n, "type": t}))
@@ -289,20 +375,4 @@ async fn list(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Json, ApiErr
         "ttl_seconds": m.ttl.map(|t| t as f64 / 1000.0),
         "description": m.description,
     })).collect::<Vec<_>>()}))
-}
-
-async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let began = Instant::now();
-    let r = axum::Json(json!({"status": "ok"})).into_response();
-    answered(&state, "health", began, r)
-}
-
-async fn scrape(State(state): State<Arc<AppState>>) -> Response {
-    let began = Instant::now();
-    let registry = state.registry.clone();
-    let text = tokio::task::spawn_blocking(move || metrics_text(&registry))
-        .await
-        .unwrap_or_default();
-    let r = ([(CONTENT_TYPE, TEXT_FORMAT)], text).into_response();
-    answered(&state, "metrics", began, r)
 }

@@ -11,8 +11,10 @@
 //!   blocking command (`quiver run`) can expose metrics without becoming
 //!   async itself; dropping it shuts the server down.
 //!
-//! The server runs on tokio (one current-thread runtime per server) and
-//! axum.
+//! The server runs on tokio and axum: `quiver serve` on a multi-thread
+//! runtime, [`Background`] on a current-thread one. Store reads block
+//! (redb, Redis), so they run on tokio's blocking pool, at most
+//! `max_in_flight` at once.
 
 mod api_error;
 mod background;

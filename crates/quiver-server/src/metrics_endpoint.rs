@@ -37,5 +37,8 @@ pub fn metrics_router(registry: Registry) -> Router {
                 }
             }),
         )
-        .route("/health", get(|| async { "ok\n" }))
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
 }

@@ -29,6 +29,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most entities in one request.
     pub max_entities: usize,
+    /// Most feature references in one request.
+    pub max_features: usize,
+    /// Most requests being answered at once; more get 503 at once rather
+    /// than queueing without bound.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +41,8 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1 << 20,
             max_entities: 1_000,
+            max_features: 1_000,
+            max_in_flight: 256,
         }
     }
 }
@@ -56,9 +63,9 @@ pub struct Request {
     pub entities: Vec<(String, Vec<Json>)>,
     /// The jobs asked for, in order of first mention.
     pub jobs: Vec<JobRequest>,
-    /// Output columns after the entities: (job index, feature index in the
-    /// job's row), in request order.
-    pub columns: Vec<(usize, usize)>,
+    /// Output columns after the entities: (job index, feature name), in
+    /// request order.
+    pub columns: Vec<(usize, String)>,
     /// Name features `job__feature` instead of `feature`.
     pub full_feature_names: bool,
 }
@@ -75,12 +82,11 @@ pub struct JobRequest {
 impl Request {
     /// The name of output column `c` (after the entities).
     pub fn column_name(&self, c: usize) -> String {
-        let (j, f) = self.columns[c];
-        let meta = &self.jobs[j].meta;
+        let (j, f) = &self.columns[c];
         if self.full_feature_names {
-            format!("{}__{}", meta.name, meta.features[f].0)
+            format!("{}__{f}", self.jobs[*j].meta.name)
         } else {
-            meta.features[f].0.clone()
+            f.clone()
         }
     }
 
@@ -119,6 +125,16 @@ pub fn parse(
             "the request has no `features`; add e.g. \"features\": [\"job:feature\"]",
         )
     })?;
+    if features.len() > limits.max_features {
+        return Err(ApiError::too_large(
+            "too_many_features",
+            format!(
+                "the request names {} features; at most {} per request",
+                features.len(),
+                limits.max_features
+            ),
+        ));
+    }
     if features.is_empty() {
         return Err(ApiError::bad_request(
             "missing_field",
@@ -190,7 +206,7 @@ pub fn parse(
             }
         };
         let meta = &jobs[j].meta;
-        let Some(f) = meta.features.iter().position(|(n, _)| n == feature) else {
+        if !meta.features.iter().any(|(n, _)| n == feature) {
             let names: Vec<&str> = meta.features.iter().map(|(n, _)| n.as_str()).collect();
             return Err(ApiError::not_found(
                 "unknown_feature",
@@ -199,15 +215,36 @@ pub fn parse(
                     names.join(", ")
                 ),
             ));
-        };
-        columns.push((j, f));
+        }
+        columns.push((j, feature.to_string()));
     }
-    Ok(Request {
+    let request = Request {
         entities,
         jobs,
         columns,
         full_feature_names: raw.full_feature_names,
-    })
+    };
+    // Clients turn the response into a table: every name must be unique
+    // (Feast refuses collisions too).
+    let mut names: Vec<String> = request.entities.iter().map(|(n, _)| n.clone()).collect();
+    for c in 0..request.columns.len() {
+        let name = request.column_name(c);
+        if names.contains(&name) {
+            return Err(ApiError::bad_request(
+                "feature_name_collision",
+                format!(
+                    "two columns of the response would be named `{name}`; {}",
+                    if request.full_feature_names {
+                        "name each feature once"
+                    } else {
+                        "set \"full_feature_names\": true to name them job__feature"
+                    }
+                ),
+            ));
+        }
+        names.push(name);
+    }
+    Ok(request)
 }
 
 /// The keys of `meta`'s entities from the request's entity lists.
@@ -285,7 +322,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.len(), 2);
-        assert_eq!(r.columns, vec![(0, 1), (0, 0)]);
+        assert_eq!(r.columns, vec![(0, "total".into()), (0, "bookings".into())]);
         assert_eq!(r.column_name(0), "spend__total");
         assert_eq!(
             r.jobs[0].keys,

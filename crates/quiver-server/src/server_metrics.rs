@@ -3,7 +3,7 @@
 //! * `quiver_http_requests_total{endpoint,status}`: requests answered.
 //! * `quiver_http_request_seconds{endpoint}` (histogram): from the request's
 //!   arrival until its response is ready.
-//! * `quiver_served_entities_total{job}`, `quiver_served_features_total{job}`:
+//! * `quiver_served_entities_total{quiver_job}`, `quiver_served_features_total{quiver_job}`:
 //!   entity rows read and feature values returned.
 //! * `quiver_store_errors_total`: online-store reads that failed.
 
@@ -45,11 +45,11 @@ impl ServerMetrics {
             )?,
             entities: IntCounterVec::new(
                 Opts::new("quiver_served_entities_total", "Entity rows read."),
-                &["job"],
+                &["quiver_job"],
             )?,
             features: IntCounterVec::new(
                 Opts::new("quiver_served_features_total", "Feature values returned."),
-                &["job"],
+                &["quiver_job"],
             )?,
             store_errors: IntCounter::new(
                 "quiver_store_errors_total",

@@ -41,7 +41,14 @@ const KAFKA_KEYS: &[&str] = &[
     "sasl_password",
 ];
 const METRICS_KEYS: &[&str] = &["listen"];
-const SERVER_KEYS: &[&str] = &["listen", "max_entities", "max_body_bytes", "auth_token"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "max_entities",
+    "max_features",
+    "max_body_bytes",
+    "max_in_flight",
+    "auth_token",
+];
 
 /// Settings of the feature server (`quiver serve`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +57,12 @@ pub struct ServerConfig {
     pub listen: String,
     /// Most entities in one request.
     pub max_entities: usize,
+    /// Most feature references in one request.
+    pub max_features: usize,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most requests answered at once (more get 503).
+    pub max_in_flight: usize,
     /// When set, feature requests must carry `Authorization: Bearer <token>`
     /// (write it as `${ENV}`).
     pub auth_token: Option<String>,
@@ -62,7 +73,9 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:6566".into(),
             max_entities: 1_000,
+            max_features: 1_000,
             max_body_bytes: 1 << 20,
+            max_in_flight: 256,
             auth_token: None,
         }
     }
@@ -254,7 +267,9 @@ impl DeploymentConfig {
             }
             for (key, slot) in [
                 ("max_entities", &mut s.max_entities),
+                ("max_features", &mut s.max_features),
                 ("max_body_bytes", &mut s.max_body_bytes),
+                ("max_in_flight", &mut s.max_in_flight),
             ] {
                 if let Some(v) = sf.get(key) {
                     match decode::integer(v, &format!("`{key}`"), &mut errors) {
@@ -267,11 +282,18 @@ impl DeploymentConfig {
                     }
                 }
             }
-            s.auth_token = sf
-                .get("auth_token")
-                .and_then(|t| decode::string(t, "`auth_token`", &mut errors))
-                .map(|t| t.into_string())
-                .filter(|t| !t.is_empty());
+            if let Some(n) = sf.get("auth_token")
+                && let Some(t) = decode::string(n, "`auth_token`", &mut errors)
+            {
+                // An empty token must not quietly turn auth off.
+                if t.as_str().is_empty() {
+                    errors.push(Diagnostic::at(n.pos, "`auth_token` is empty").with_help(
+                        "set the variable it names, or remove `auth_token` to serve without auth",
+                    ));
+                } else {
+                    s.auth_token = Some(t.into_string());
+                }
+            }
         }
         errors.into_result(cfg)
     }

@@ -54,6 +54,19 @@ impl OnlineStore for EmbeddedStore {
         let tx = self.db.begin_write().map_err(err)?;
         {
             let mut t = tx.open_table(JOBS).map_err(err)?;
+            let old = t
+                .get(meta.name.as_str())
+                .map_err(err)?
+                .map(|v| JobMeta::from_json(v.value()))
+                .transpose()?;
+            // Rows are stored by position: rows of other columns cannot be
+            // read under the new ones, so a job whose columns changed starts
+            // empty (in the same transaction, so no reader sees a mix).
+            if old.is_some_and(|o| o.entity != meta.entity || o.features != meta.features) {
+                let name = features_table(&meta.name);
+                let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+                tx.delete_table(def).map_err(err)?;
+            }
             t.insert(meta.name.as_str(), meta.to_json().as_str())
                 .map_err(err)?;
         }
@@ -109,14 +122,27 @@ impl OnlineStore for EmbeddedStore {
         tx.commit().map_err(err)
     }
 
-    fn read(&self, job: &str, keys: &[EntityKey], now: i64) -> Result<Vec<EntityRead>, StoreError> {
-        let meta = self
-            .job(job)?
-            .ok_or_else(|| StoreError::UnknownJob(job.to_string()))?;
+    fn read_job(
+        &self,
+        job: &str,
+        keys: &[EntityKey],
+        now: i64,
+    ) -> Result<(JobMeta, Vec<EntityRead>), StoreError> {
+        // One read transaction for the metadata and the rows: they agree.
+        let tx = self.db.begin_read().map_err(err)?;
+        let meta = match tx.open_table(JOBS) {
+            Ok(t) => match t.get(job).map_err(err)? {
+                Some(v) => JobMeta::from_json(v.value())?,
+                None => return Err(StoreError::UnknownJob(job.to_string())),
+            },
+            Err(TableError::TableDoesNotExist(_)) => {
+                return Err(StoreError::UnknownJob(job.to_string()));
+            }
+            Err(e) => return Err(err(e)),
+        };
         let n = meta.features.len();
         let name = features_table(job);
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
-        let tx = self.db.begin_read().map_err(err)?;
         let table = match tx.open_table(def) {
             Ok(t) => Some(t),
             Err(TableError::TableDoesNotExist(_)) => None,
@@ -135,7 +161,7 @@ impl OnlineStore for EmbeddedStore {
             let statuses = statuses(row.as_ref(), n, meta.ttl, now);
             out.push(EntityRead { row, statuses });
         }
-        Ok(out)
+        Ok((meta, out))
     }
 }
 

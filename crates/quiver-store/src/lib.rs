@@ -124,6 +124,18 @@ pub trait OnlineStore: Send + Sync {
     /// Writes rows; a row replaces the stored one only if its event time is
     /// not older.
     fn write(&self, job: &str, rows: &[(EntityKey, FeatureRow)]) -> Result<(), StoreError>;
+    /// Reads entities' rows with statuses at time `now` (ms), together
+    /// with the job metadata they were read under: a reader maps feature
+    /// names to positions with that metadata, never with a copy it holds,
+    /// so a job registered again with other columns is never misread.
+    fn read_job(
+        &self,
+        job: &str,
+        keys: &[EntityKey],
+        now: i64,
+    ) -> Result<(JobMeta, Vec<EntityRead>), StoreError>;
     /// Reads entities' rows with statuses at time `now` (ms).
-    fn read(&self, job: &str, keys: &[EntityKey], now: i64) -> Result<Vec<EntityRead>, StoreError>;
+    fn read(&self, job: &str, keys: &[EntityKey], now: i64) -> Result<Vec<EntityRead>, StoreError> {
+        self.read_job(job, keys, now).map(|(_, rows)| rows)
+    }
 }

@@ -667,7 +667,12 @@ impl OnlineStore for RedisStore {
         Ok(())
     }
 
-    fn read(&self, job: &str, keys: &[EntityKey], now: i64) -> Result<Vec<EntityRead>, StoreError> {
+    fn read_job(
+        &self,
+        job: &str,
+        keys: &[EntityKey],
+        now: i64,
+    ) -> Result<(JobMeta, Vec<EntityRead>), StoreError> {
         let mut layout = self.layout(job)?;
         let mut retries = 0;
         'again: loop {
@@ -689,7 +694,7 @@ impl OnlineStore for RedisStore {
                     }
                 }
             }
-            return Ok(out);
+            return Ok((layout.meta.clone(), out));
         }
     }
 }

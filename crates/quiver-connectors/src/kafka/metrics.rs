@@ -3,8 +3,10 @@
 //! Families (labels in braces):
 //! * `quiver_kafka_records_total{source,topic,partition}`: messages read.
 //! * `quiver_kafka_consumer_lag{source,topic,partition}`: messages in the
-//!   partition not yet read (high watermark minus the next offset to read),
-//!   asked of the broker at each scrape.
+//!   partition not yet read (high watermark minus the next offset to read).
+//!   The high watermarks are asked of the broker by a background thread
+//!   every [`REFRESH`], never during a scrape, so a slow broker cannot make
+//!   a scrape time out.
 //! * `quiver_kafka_watermark_lag_seconds{source,topic,partition}`: wall clock
 //!   minus the partition's watermark (its greatest event time minus the
 //!   source's `watermark_delay`); absent until the partition has an event.
@@ -14,9 +16,10 @@
 //! * `quiver_kafka_dead_letter_errors_total{source,topic}`: dead letters
 //!   that could not be written.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -24,12 +27,18 @@ use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts};
 
 use super::source::KafkaSource;
 
-/// How long a scrape waits for a partition's high watermark.
+/// How long the refresher waits for a partition's high watermark.
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often high watermarks are refreshed.
+pub const REFRESH: Duration = Duration::from_secs(5);
+
+/// High watermarks by source index, refreshed in the background.
+type Highs = Mutex<Vec<BTreeMap<i32, i64>>>;
 
 /// Exposes the metrics of a run's Kafka sources.
 pub struct KafkaCollector {
     sources: Vec<(String, Arc<KafkaSource>)>,
+    highs: Arc<Highs>,
     families: Mutex<Families>,
     descs: Vec<Desc>,
 }
@@ -90,11 +99,47 @@ impl KafkaCollector {
             .iter()
             .flat_map(|c| c.desc().into_iter().cloned())
             .collect();
+        let highs = Arc::new(Mutex::new(vec![BTreeMap::new(); sources.len()]));
+        refresh_in_background(
+            Arc::downgrade(&highs),
+            sources.iter().map(|(_, s)| s.clone()).collect(),
+        );
         KafkaCollector {
             sources,
+            highs,
             families: Mutex::new(families),
             descs,
         }
+    }
+}
+
+/// Asks the brokers for high watermarks every [`REFRESH`] until the
+/// collector (the only strong owner of `highs`) is dropped.
+fn refresh_in_background(highs: Weak<Highs>, sources: Vec<Arc<KafkaSource>>) {
+    let spawned = std::thread::Builder::new()
+        .name("quiver-kafka-lag".into())
+        .spawn(move || {
+            loop {
+                let fetched: Vec<BTreeMap<i32, i64>> = sources
+                    .iter()
+                    .map(|s| s.high_watermarks(WATERMARK_TIMEOUT))
+                    .collect();
+                let Some(h) = highs.upgrade() else { return };
+                if let Ok(mut h) = h.lock() {
+                    *h = fetched;
+                }
+                drop(h);
+                let next = Instant::now() + REFRESH;
+                while Instant::now() < next {
+                    if highs.strong_count() == 0 {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("consumer lag will not be reported: {e}");
     }
 }
 
@@ -125,10 +170,11 @@ impl Collector for KafkaCollector {
         f.rejected.reset();
         f.dead_letter_errors.reset();
         let now = chrono::Utc::now().timestamp_millis();
-        for (name, source) in &self.sources {
+        let highs = self.highs.lock().map(|h| h.clone()).unwrap_or_default();
+        for (k, (name, source)) in self.sources.iter().enumerate() {
             let topic = source.topic();
             let stats = source.stats();
-            let high = source.high_watermarks(WATERMARK_TIMEOUT);
+            let Some(high) = highs.get(k) else { continue };
             for (&p, track) in source.tracks() {
                 let part = p.to_string();
                 let labels = [name.as_str(), topic, part.as_str()];
