@@ -251,18 +251,24 @@ fn proto_value(c: &Mapped, v: Value) -> Result<Proto, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::protobuf::testing::message;
-    use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
-    use quiver_types::{DataType, Field};
+    use crate::kafka::protobuf::testing::{message, schema};
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, TimestampMillisecondArray};
+    use quiver_types::DataType;
+
+    /// Output rows of these columns, with these values.
+    fn rows_of(columns: &[(&str, DataType)], values: Vec<ArrayRef>) -> (Schema, RecordBatch) {
+        let schema = schema(columns);
+        let batch = RecordBatch::try_new(schema.to_arrow(), values).unwrap();
+        (schema, batch)
+    }
 
     fn output() -> (Schema, RecordBatch) {
-        let schema = Schema::new(vec![
-            Field::new("customer_id", DataType::Int64),
-            Field::new("spend", DataType::Float64),
-            Field::new("window_end", DataType::Timestamp),
-        ]);
-        let batch = RecordBatch::try_new(
-            schema.to_arrow(),
+        rows_of(
+            &[
+                ("customer_id", DataType::Int64),
+                ("spend", DataType::Float64),
+                ("window_end", DataType::Timestamp),
+            ],
             vec![
                 Arc::new(Int64Array::from(vec![Some(7), None])),
                 Arc::new(Float64Array::from(vec![None, Some(2.5)])),
@@ -272,21 +278,26 @@ mod tests {
                 ),
             ],
         )
-        .unwrap();
-        (schema, batch)
+    }
+
+    /// The rows of `batch` encoded as message `quiver.test.<name>`, one
+    /// each, and decoded back.
+    fn round_trip(name: &str, schema: &Schema, batch: &RecordBatch) -> Vec<DynamicMessage> {
+        let m = message(name);
+        let out = ProtobufEncoder::new(m.clone(), schema)
+            .unwrap()
+            .encode(batch)
+            .unwrap();
+        assert_eq!(out.len(), batch.num_rows());
+        out.iter()
+            .map(|p| DynamicMessage::decode(m.clone(), p).unwrap())
+            .collect()
     }
 
     #[test]
     fn rows_become_messages_with_nulls_unset() {
         let (schema, batch) = output();
-        let m = message("SpendFeatures");
-        let e = ProtobufEncoder::new(m.clone(), &schema).unwrap();
-        let out = e.encode(&batch).unwrap();
-        assert_eq!(out.len(), 2);
-        let rows: Vec<DynamicMessage> = out
-            .iter()
-            .map(|p| DynamicMessage::decode(m.clone(), p).unwrap())
-            .collect();
+        let rows = round_trip("SpendFeatures", &schema, &batch);
         assert_eq!(
             rows[0].get_field_by_name("customer_id").unwrap().as_i64(),
             Some(7)
@@ -310,27 +321,17 @@ mod tests {
 
     #[test]
     fn wrappers_and_millisecond_fields_are_written() {
-        let schema = Schema::new(vec![
-            Field::new("amount", DataType::Float64),
-            Field::new("event_time_ms", DataType::Timestamp),
-        ]);
-        let batch = RecordBatch::try_new(
-            schema.to_arrow(),
+        let (schema, batch) = rows_of(
+            &[
+                ("amount", DataType::Float64),
+                ("event_time_ms", DataType::Timestamp),
+            ],
             vec![
                 Arc::new(Float64Array::from(vec![Some(0.0), None])),
                 Arc::new(TimestampMillisecondArray::from(vec![5, 6]).with_timezone("UTC")),
             ],
-        )
-        .unwrap();
-        let m = message("BookingOut");
-        let out = ProtobufEncoder::new(m.clone(), &schema)
-            .unwrap()
-            .encode(&batch)
-            .unwrap();
-        let rows: Vec<DynamicMessage> = out
-            .iter()
-            .map(|p| DynamicMessage::decode(m.clone(), p).unwrap())
-            .collect();
+        );
+        let rows = round_trip("BookingOut", &schema, &batch);
         // A wrapper tells 0.0 from NULL.
         assert!(rows[0].has_field_by_name("amount"));
         assert!(!rows[1].has_field_by_name("amount"));

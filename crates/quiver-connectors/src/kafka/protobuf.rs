@@ -7,7 +7,9 @@
 //! qualified message name. The well-known types (`google/protobuf/*.proto`)
 //! are always available, so a set written without `--include_imports`
 //! still resolves `google.protobuf.Timestamp`. Nothing is generated at build
-//! time: messages are read and written through `prost-reflect`.
+//! time: messages are read and written through `prost-reflect`. Each file
+//! is read and parsed once per process (validation, the sources and the
+//! sink share it), and again only if its size or modification time changes.
 //!
 //! **Columns and fields are matched by name** (exactly, else ignoring ASCII
 //! case, as SQL identifiers are). Only top-level fields are used; a field
@@ -57,8 +59,12 @@
 //! range, an enum number the descriptor does not name) as `wrong_type`. An
 //! empty payload is a valid message with every field unset.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
 use prost_reflect::{DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
-use quiver_spec::JobSpec;
+use quiver_spec::{JobSpec, ProtobufSpec};
 use quiver_types::{DataType, Diagnostic, Diagnostics, Position, Schema};
 
 /// A Protobuf message type that cannot be loaded, or that does not match
@@ -210,18 +216,7 @@ impl ProtobufError {
 /// Loads message `name` (fully qualified; a leading `.` is allowed) from
 /// the descriptor-set file at `path`.
 pub fn load_message(path: &str, name: &str) -> Result<MessageDescriptor, ProtobufError> {
-    let bytes = std::fs::read(path).map_err(|e| ProtobufError::ReadDescriptorSet {
-        path: path.to_string(),
-        reason: e.to_string(),
-    })?;
-    // Starting from the global pool puts the well-known types in; files of
-    // the same name in the set are skipped as duplicates.
-    let mut pool = DescriptorPool::global();
-    pool.decode_file_descriptor_set(bytes.as_slice())
-        .map_err(|e| ProtobufError::BadDescriptorSet {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
+    let pool = load_pool(path)?;
     let wanted = name.strip_prefix('.').unwrap_or(name);
     pool.get_message_by_name(wanted).ok_or_else(|| {
         let names: Vec<String> = pool
@@ -235,6 +230,54 @@ pub fn load_message(path: &str, name: &str) -> Result<MessageDescriptor, Protobu
             close: closest(wanted, &names),
         }
     })
+}
+
+/// A descriptor set loaded earlier, with the size and modification time
+/// its file had then.
+struct CachedPool {
+    stamp: (u64, SystemTime),
+    pool: DescriptorPool,
+}
+
+/// Descriptor sets by path. A job's set is looked up several times (when
+/// the job is validated, for each source and for the sink), but read and
+/// parsed once per process, and again only when the file's size or
+/// modification time changes. Failures are not kept.
+static POOLS: Mutex<BTreeMap<String, CachedPool>> = Mutex::new(BTreeMap::new());
+
+/// The descriptor set at `path`, with the well-known types.
+fn load_pool(path: &str) -> Result<DescriptorPool, ProtobufError> {
+    let pools = || POOLS.lock().unwrap_or_else(PoisonError::into_inner);
+    // Taken before reading: a file that changes meanwhile is read again
+    // next time.
+    let stamp = std::fs::metadata(path)
+        .ok()
+        .and_then(|m| Some((m.len(), m.modified().ok()?)));
+    if let Some(stamp) = stamp
+        && let Some(c) = pools().get(path).filter(|c| c.stamp == stamp)
+    {
+        return Ok(c.pool.clone());
+    }
+    let bytes = std::fs::read(path).map_err(|e| ProtobufError::ReadDescriptorSet {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })?;
+    // Starting from the global pool puts the well-known types in; files of
+    // the same name in the set are skipped as duplicates.
+    let mut pool = DescriptorPool::global();
+    pool.decode_file_descriptor_set(bytes.as_slice())
+        .map_err(|e| ProtobufError::BadDescriptorSet {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
+    if let Some(stamp) = stamp {
+        let cached = CachedPool {
+            stamp,
+            pool: pool.clone(),
+        };
+        pools().insert(path.to_string(), cached);
+    }
+    Ok(pool)
 }
 
 /// Whether `b` looks like a typo of `a` (or its short name matches).
@@ -584,15 +627,8 @@ pub fn check_job(spec: &JobSpec, output: &Schema) -> Diagnostics {
         let Some(p) = source.unbounded.as_ref().and_then(|u| u.protobuf.as_ref()) else {
             continue;
         };
-        match load_message(&p.descriptor_set.value, &p.message.value) {
-            Err(e) => {
-                let at = if e.is_file_problem() {
-                    p.descriptor_set.pos
-                } else {
-                    p.message.pos
-                };
-                report(e, at);
-            }
+        match load_located(p) {
+            Err((e, at)) => report(e, at),
             Ok(m) => {
                 for e in read_columns(&m, &source.schema()).err().unwrap_or_default() {
                     // At the column's declaration in the schema.
@@ -606,15 +642,8 @@ pub fn check_job(spec: &JobSpec, output: &Schema) -> Diagnostics {
         }
     }
     if let Some(p) = spec.sinks.kafka.as_ref().and_then(|k| k.protobuf.as_ref()) {
-        match load_message(&p.descriptor_set.value, &p.message.value) {
-            Err(e) => {
-                let at = if e.is_file_problem() {
-                    p.descriptor_set.pos
-                } else {
-                    p.message.pos
-                };
-                report(e, at);
-            }
+        match load_located(p) {
+            Err((e, at)) => report(e, at),
             Ok(m) => {
                 for e in write_columns(&m, output).err().unwrap_or_default() {
                     report(e, p.message.pos);
@@ -625,6 +654,19 @@ pub fn check_job(spec: &JobSpec, output: &Schema) -> Diagnostics {
     errors
 }
 
+/// Loads the message a Kafka block names; a failure comes with the
+/// position of the key it is about (`descriptor_set` or `message`).
+fn load_located(p: &ProtobufSpec) -> Result<MessageDescriptor, (ProtobufError, Position)> {
+    load_message(&p.descriptor_set.value, &p.message.value).map_err(|e| {
+        let at = if e.is_file_problem() {
+            p.descriptor_set.pos
+        } else {
+            p.message.pos
+        };
+        (e, at)
+    })
+}
+
 /// Descriptors of `tests/data/bookings.proto`, compiled with protox.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -632,6 +674,7 @@ pub(crate) mod testing {
 
     use prost::Message as _;
     use prost_reflect::MessageDescriptor;
+    use quiver_types::{DataType, Field, Schema};
 
     /// Compiles the tests' .proto into a descriptor-set file in `dir`.
     pub fn descriptor_set(dir: &Path) -> String {
@@ -648,17 +691,48 @@ pub(crate) mod testing {
         super::load_message(&descriptor_set(dir.path()), &format!("quiver.test.{name}"))
             .expect("message exists")
     }
+
+    /// A column for each field of `quiver.test.Booking` that can be one,
+    /// of a type it can be read as.
+    pub const BOOKING_COLUMNS: &[(&str, DataType)] = &[
+        ("event_time", DataType::Timestamp),
+        ("customer_id", DataType::Int64),
+        ("amount", DataType::Float64),
+        ("city", DataType::String),
+        ("service", DataType::String),
+        ("driver_id", DataType::Int64),
+        ("points", DataType::Int64),
+        ("token", DataType::Bytes),
+        ("day", DataType::Date),
+        ("created_ms", DataType::Timestamp),
+        ("rating", DataType::Float64),
+        ("paid", DataType::Bool),
+    ];
+
+    /// A schema of these columns.
+    pub fn schema(cols: &[(&str, DataType)]) -> Schema {
+        Schema::new(cols.iter().map(|(n, t)| Field::new(*n, *t)).collect())
+    }
+
+    /// A schema of these columns of [`BOOKING_COLUMNS`].
+    pub fn booking_schema(names: &[&str]) -> Schema {
+        let cols: Vec<(&str, DataType)> = names
+            .iter()
+            .map(|n| {
+                *BOOKING_COLUMNS
+                    .iter()
+                    .find(|(c, _)| c == n)
+                    .expect("a Booking column")
+            })
+            .collect();
+        schema(&cols)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{descriptor_set, message};
+    use super::testing::{BOOKING_COLUMNS, descriptor_set, message, schema};
     use super::*;
-    use quiver_types::Field;
-
-    fn schema(cols: &[(&str, DataType)]) -> Schema {
-        Schema::new(cols.iter().map(|(n, t)| Field::new(*n, *t)).collect())
-    }
 
     #[test]
     fn messages_load_and_missing_ones_name_close_names() {
@@ -708,23 +782,29 @@ mod tests {
     }
 
     #[test]
+    fn a_descriptor_set_is_parsed_once_until_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = descriptor_set(dir.path());
+        let a = load_message(&set, "quiver.test.Booking").unwrap();
+        let b = load_message(&set, "quiver.test.SpendFeatures").unwrap();
+        // One pool (pools compare by identity).
+        assert!(a.parent_pool() == b.parent_pool());
+        // Another size: read again.
+        std::fs::write(&set, "not a descriptor set").unwrap();
+        let e = load_message(&set, "quiver.test.Booking").unwrap_err();
+        assert!(matches!(e, ProtobufError::BadDescriptorSet { .. }), "{e:?}");
+        // Restored: loads again.
+        let set = descriptor_set(dir.path());
+        assert!(load_message(&set, "quiver.test.Booking").is_ok());
+    }
+
+    #[test]
     fn source_columns_match_fields_by_name_and_type() {
         let m = message("Booking");
-        let good = schema(&[
-            ("event_time", DataType::Timestamp),
-            ("Customer_ID", DataType::Int64),
-            ("amount", DataType::Float64),
-            ("city", DataType::String),
-            ("service", DataType::String),
-            ("driver_id", DataType::Int64),
-            ("points", DataType::Int64),
-            ("token", DataType::Bytes),
-            ("day", DataType::Date),
-            ("created_ms", DataType::Timestamp),
-            ("rating", DataType::Float64),
-            ("paid", DataType::Bool),
-        ]);
-        let cols = read_columns(&m, &good).unwrap();
+        let mut good = BOOKING_COLUMNS.to_vec();
+        // Matched ignoring case.
+        good[1].0 = "Customer_ID";
+        let cols = read_columns(&m, &schema(&good)).unwrap();
         assert_eq!(cols.len(), 12);
         assert_eq!(cols[1].field.name(), "customer_id");
 

@@ -281,15 +281,14 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::protobuf::testing::message;
+    use crate::kafka::protobuf::testing::{BOOKING_COLUMNS, booking_schema, message, schema};
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Date32Type, Float64Type, Int64Type, TimestampMillisecondType};
     use prost::Message as _;
-    use quiver_types::{Field, Schema};
 
-    fn decoder(cols: &[(&str, DataType)]) -> ProtobufDecoder {
-        let s = Schema::new(cols.iter().map(|(n, t)| Field::new(*n, *t)).collect());
-        ProtobufDecoder::new(message("Booking"), &s).unwrap()
+    /// A decoder of `quiver.test.Booking` into these of its columns.
+    fn decoder(columns: &[&str]) -> ProtobufDecoder {
+        ProtobufDecoder::new(message("Booking"), &booking_schema(columns)).unwrap()
     }
 
     fn booking(set: impl FnOnce(&mut DynamicMessage)) -> Vec<u8> {
@@ -313,20 +312,8 @@ mod tests {
 
     #[test]
     fn every_mapping_decodes() {
-        let d = decoder(&[
-            ("event_time", DataType::Timestamp),
-            ("customer_id", DataType::Int64),
-            ("amount", DataType::Float64),
-            ("city", DataType::String),
-            ("service", DataType::String),
-            ("driver_id", DataType::Int64),
-            ("points", DataType::Int64),
-            ("token", DataType::Bytes),
-            ("day", DataType::Date),
-            ("created_ms", DataType::Timestamp),
-            ("rating", DataType::Float64),
-            ("paid", DataType::Bool),
-        ]);
+        let all = schema(BOOKING_COLUMNS);
+        let d = ProtobufDecoder::new(message("Booking"), &all).unwrap();
         let full = booking(|m| {
             m.set_field_by_name("event_time", timestamp(1_700_000_000, 123_999_999));
             m.set_field_by_name("customer_id", Proto::I64(42));
@@ -377,37 +364,20 @@ mod tests {
         );
         assert_eq!(b.column(10).as_primitive::<Float64Type>().value(0), 4.5);
         assert!(b.column(11).as_boolean().value(0));
-        assert_eq!(
-            b.schema().as_ref(),
-            arrow_schema(&Schema::new(vec![
-                Field::new("event_time", DataType::Timestamp),
-                Field::new("customer_id", DataType::Int64),
-                Field::new("amount", DataType::Float64),
-                Field::new("city", DataType::String),
-                Field::new("service", DataType::String),
-                Field::new("driver_id", DataType::Int64),
-                Field::new("points", DataType::Int64),
-                Field::new("token", DataType::Bytes),
-                Field::new("day", DataType::Date),
-                Field::new("created_ms", DataType::Timestamp),
-                Field::new("rating", DataType::Float64),
-                Field::new("paid", DataType::Bool),
-            ]))
-            .as_ref()
-        );
+        assert_eq!(b.schema().as_ref(), arrow_schema(&all).as_ref());
     }
 
     #[test]
     fn unset_fields_are_null_with_presence_and_the_default_without() {
         let d = decoder(&[
-            ("event_time", DataType::Timestamp),
-            ("customer_id", DataType::Int64),
-            ("amount", DataType::Float64),
-            ("city", DataType::String),
-            ("service", DataType::String),
-            ("driver_id", DataType::Int64),
-            ("points", DataType::Int64),
-            ("created_ms", DataType::Timestamp),
+            "event_time",
+            "customer_id",
+            "amount",
+            "city",
+            "service",
+            "driver_id",
+            "points",
+            "created_ms",
         ]);
         // An empty payload is a message with every field unset.
         let out = d.decode(&[b"".as_slice()]).unwrap();
@@ -435,12 +405,7 @@ mod tests {
 
     #[test]
     fn bad_messages_are_rejected_one_by_one() {
-        let d = decoder(&[
-            ("event_time", DataType::Timestamp),
-            ("customer_id", DataType::Int64),
-            ("points", DataType::Int64),
-            ("service", DataType::String),
-        ]);
+        let d = decoder(&["event_time", "customer_id", "points", "service"]);
         let good = |c: i64| {
             booking(|m| {
                 m.set_field_by_name("event_time", timestamp(1000, 0));
@@ -517,7 +482,7 @@ mod tests {
 
     #[test]
     fn a_mismatched_schema_is_refused_when_the_decoder_is_built() {
-        let s = Schema::new(vec![Field::new("city", DataType::Int64)]);
+        let s = schema(&[("city", DataType::Int64)]);
         let e = ProtobufDecoder::new(message("Booking"), &s).err().unwrap();
         assert!(matches!(e, ProtobufError::Incompatible(_)), "{e:?}");
     }
