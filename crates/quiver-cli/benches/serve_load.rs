@@ -4,7 +4,7 @@
 //! ./scripts/services.sh start            # Redis on 127.0.0.1:6379
 //! cargo bench -p quiver-cli --bench serve_load -- [--rate 5000] [--seconds 20]
 //!     [--connections 32] [--entities 100000] [--redis redis://127.0.0.1:6379/0]
-//!     [--record]
+//!     [--feast 127.0.0.1:6567] [--record]
 //! ```
 //!
 //! For each backend (embedded, Redis) it fills the store with one job of 10
@@ -16,7 +16,10 @@
 //! due time to the end of the response, so a stalled server is charged for
 //! the queue it causes (no coordinated omission). Client threads sleep
 //! until a request is due; their wake-up slack (tens of µs) counts against
-//! the server. `--record` appends the table to BENCHMARKS.md.
+//! the server. `--feast ADDR` also offers the same requests (feature view
+//! `serve_bench`, features f0..f9, same entities) to a Feast feature server
+//! already running there (`benches/feast/setup.sh` and `run.sh` start one
+//! on the same Redis). `--record` appends the table to BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -31,6 +34,7 @@ use quiver_types::Value;
 use rand::{RngExt, SeedableRng};
 
 const FEATURES: usize = 10;
+/// The job (Feast: feature view) every request reads.
 const JOB: &str = "serve_bench";
 
 struct Args {
@@ -39,6 +43,7 @@ struct Args {
     connections: usize,
     entities: i64,
     redis: String,
+    feast: Option<String>,
     record: bool,
 }
 
@@ -50,6 +55,7 @@ fn args() -> Args {
         entities: 100_000,
         redis: std::env::var("QUIVER_TEST_REDIS")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        feast: None,
         record: false,
     };
     let mut it = std::env::args().skip(1);
@@ -61,6 +67,7 @@ fn args() -> Args {
             "--connections" => a.connections = v().parse().expect("--connections N"),
             "--entities" => a.entities = v().parse().expect("--entities N"),
             "--redis" => a.redis = v(),
+            "--feast" => a.feast = Some(v()),
             "--record" => a.record = true,
             "--bench" => {}
             other => panic!("unknown flag {other}"),
@@ -151,12 +158,18 @@ impl Conn {
 
     /// Sends one request; `true` when it was answered 200.
     fn post(&mut self, request: &[u8]) -> bool {
-        self.writer.write_all(request).unwrap();
+        self.exchange(request).unwrap_or(false)
+    }
+
+    fn exchange(&mut self, request: &[u8]) -> std::io::Result<bool> {
+        self.writer.write_all(request)?;
         let mut ok = false;
         let mut len = 0;
         loop {
             self.line.clear();
-            self.reader.read_line(&mut self.line).unwrap();
+            if self.reader.read_line(&mut self.line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             let l = self.line.trim_end();
             if l.is_empty() {
                 break;
@@ -166,12 +179,12 @@ impl Conn {
             } else if let Some((k, v)) = l.split_once(':')
                 && k.eq_ignore_ascii_case("content-length")
             {
-                len = v.trim().parse().unwrap();
+                len = v.trim().parse().unwrap_or(0);
             }
         }
         self.body.resize(len, 0);
-        self.reader.read_exact(&mut self.body).unwrap();
-        ok
+        self.reader.read_exact(&mut self.body)?;
+        Ok(ok)
     }
 }
 
@@ -186,6 +199,7 @@ struct Outcome {
 fn load(addr: &str, a: &Args, batch: usize, seconds: u64) -> Outcome {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(batch as u64);
     let features: Vec<String> = (0..FEATURES).map(|f| format!("\"{JOB}:f{f}\"")).collect();
+    // Open loop: a request that fails is counted and the run goes on.
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..1_000)
             .map(|_| {
@@ -228,6 +242,7 @@ fn load(addr: &str, a: &Args, batch: usize, seconds: u64) -> Outcome {
                     }
                     if !conn.post(&requests[i as usize % requests.len()]) {
                         errors += 1;
+                        conn = Conn::open(&addr);
                     }
                     h.record(due.elapsed().as_micros() as u64).unwrap();
                 }
@@ -249,6 +264,21 @@ fn load(addr: &str, a: &Args, batch: usize, seconds: u64) -> Outcome {
         offered: a.rate as f64,
         achieved: total as f64 / elapsed,
     }
+}
+
+/// One line of the results table.
+fn table_row(server: &str, batch: usize, o: &Outcome) -> String {
+    let l = &o.latency;
+    format!(
+        "| {server} | {batch} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+        o.offered,
+        o.achieved,
+        ms(l.value_at_quantile(0.5)),
+        ms(l.value_at_quantile(0.99)),
+        ms(l.value_at_quantile(0.999)),
+        ms(l.max()),
+        o.errors
+    )
 }
 
 fn ms(us: u64) -> String {
@@ -294,17 +324,7 @@ fn main() {
         for batch in [1usize, 100] {
             load(&addr, &a, batch, 2); // warm-up
             let o = load(&addr, &a, batch, a.seconds);
-            let l = &o.latency;
-            let row = format!(
-                "| {name} | {batch} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
-                o.offered,
-                o.achieved,
-                ms(l.value_at_quantile(0.5)),
-                ms(l.value_at_quantile(0.99)),
-                ms(l.value_at_quantile(0.999)),
-                ms(l.max()),
-                o.errors
-            );
+            let row = table_row(name, batch, &o);
             println!("{row}");
             rows.push(row);
         }
@@ -314,6 +334,15 @@ fn main() {
         let _ = child.wait();
         if let Some(s) = redis {
             s.clear().unwrap();
+        }
+    }
+    if let Some(addr) = &a.feast {
+        for batch in [1usize, 100] {
+            load(addr, &a, batch, 2); // warm-up
+            let o = load(addr, &a, batch, a.seconds);
+            let row = table_row("feast serve (Redis)", batch, &o);
+            println!("{row}");
+            rows.push(row);
         }
     }
     let table = format!(

@@ -78,9 +78,8 @@ pub fn feature_router(
     let jobs = store
         .jobs()
         .map_err(|e| crate::ServerError::Store(e.to_string()))?;
-    let options_in_flight = options.limits.max_in_flight.max(1);
+    let in_flight = options.limits.max_in_flight.max(1);
     let state = Arc::new(AppState {
-        // (the registry goes to the /metrics route below)
         store,
         options,
         catalog: RwLock::new(Catalog {
@@ -88,7 +87,7 @@ pub fn feature_router(
             loaded: Instant::now(),
         }),
         metrics,
-        in_flight: tokio::sync::Semaphore::new(options_in_flight),
+        in_flight: tokio::sync::Semaphore::new(in_flight),
     });
     Ok(Router::new()
         .route("/get-online-features", post(get_online_features))
