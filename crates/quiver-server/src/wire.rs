@@ -27,6 +27,23 @@ pub fn to_json(v: &Value) -> Json {
     }
 }
 
+/// Appends a value as JSON text (the same text as [`to_json`] gives).
+pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = match v {
+        Value::Null => out.write_all(b"null"),
+        Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
+        Value::Int64(i) => write!(out, "{i}"),
+        Value::Float64(f) if f.is_finite() => {
+            serde_json::to_writer(&mut *out, f).map_err(Into::into)
+        }
+        Value::Float64(_) => out.write_all(b"null"),
+        Value::String(s) => serde_json::to_writer(&mut *out, s).map_err(Into::into),
+        other => serde_json::to_writer(&mut *out, &to_json(other)).map_err(Into::into),
+    };
+}
+
 /// A JSON value as a value of type `t`, `None` when it is not one.
 pub fn from_json(j: &Json, t: DataType) -> Option<Value> {
     Some(match (t, j) {
@@ -88,5 +105,26 @@ mod tests {
         assert_eq!(from_json(&json!("é1"), DataType::Bytes), None);
         let t = Value::Timestamp(1_700_000_000_123);
         assert_eq!(from_json(&to_json(&t), DataType::Timestamp), Some(t));
+    }
+
+    #[test]
+    fn written_values_are_the_json_values() {
+        for v in [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int64(-7),
+            Value::Float64(2.5),
+            Value::Float64(1e300),
+            Value::Float64(f64::NAN),
+            Value::String("a\"b\\\n".into()),
+            Value::Timestamp(1_700_000_000_123),
+            Value::Date(19_000),
+            Value::Bytes(vec![1, 255]),
+        ] {
+            let mut out = Vec::new();
+            write_value(&mut out, &v);
+            let parsed: Json = serde_json::from_slice(&out).unwrap();
+            assert_eq!(parsed, to_json(&v), "{v:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! historical_store: .quiver/historical
 //! jobs: jobs/                               # where `quiver features` looks
 //! state_dir: .quiver/state                  # checkpoints of live runs
-//! kafka: {brokers: localhost:9092}
+//! kafka: {brokers: localhost:9092, properties: {fetch.wait.max.ms: 10}}
 //! metrics: {listen: 127.0.0.1:9464}
 //! server: {listen: 127.0.0.1:6566, max_entities: 1000, max_body_bytes: 1048576,
 //!          auth_token: ${QUIVER_TOKEN}}
@@ -39,6 +39,7 @@ const KAFKA_KEYS: &[&str] = &[
     "sasl_mechanism",
     "sasl_username",
     "sasl_password",
+    "properties",
 ];
 const METRICS_KEYS: &[&str] = &["listen"];
 const SERVER_KEYS: &[&str] = &[
@@ -103,6 +104,9 @@ pub struct KafkaConfig {
     pub sasl_username: Option<String>,
     /// SASL password (use `${ENV}`).
     pub sasl_password: Option<String>,
+    /// Other librdkafka settings, passed through as written
+    /// (`properties: {fetch.wait.max.ms: 10}`).
+    pub properties: Vec<(String, String)>,
 }
 
 /// The settings of one deployment.
@@ -245,6 +249,33 @@ impl DeploymentConfig {
             k.sasl_mechanism = opt("sasl_mechanism", &mut errors);
             k.sasl_username = opt("sasl_username", &mut errors);
             k.sasl_password = opt("sasl_password", &mut errors);
+            if let Some(p) = kf.get("properties") {
+                match p.as_map() {
+                    Some(entries) => {
+                        for (key, value) in entries {
+                            match (key.scalar_text(), value.scalar_text()) {
+                                (Some(key), Some(value)) => {
+                                    k.properties.push((key.into_string(), value.into_string()))
+                                }
+                                _ => errors.push(
+                                    Diagnostic::at(
+                                        key.pos,
+                                        "each Kafka property maps a name to a scalar",
+                                    )
+                                    .with_help("write e.g. `fetch.wait.max.ms: 10`"),
+                                ),
+                            }
+                        }
+                    }
+                    None => errors.push(
+                        Diagnostic::at(
+                            p.pos,
+                            "`properties` must be a mapping of librdkafka settings",
+                        )
+                        .with_help("write e.g. `properties: {fetch.wait.max.ms: 10}`"),
+                    ),
+                }
+            }
             cfg.kafka = Some(k);
         }
         if let Some(n) = f.get("metrics")

@@ -44,5 +44,9 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
     if let Some(p) = &k.sasl_password {
         c.set("sasl.password", p);
     }
+    // Last, so a deployment can override anything above.
+    for (key, value) in &k.properties {
+        c.set(key, value);
+    }
     c
 }
