@@ -55,6 +55,16 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# wait_port PORT NAME LOG: up to 10 s for NAME to listen on PORT.
+wait_port() {
+  for _ in $(seq 1 100); do
+    port_open "$1" && return 0
+    sleep 0.1
+  done
+  echo "$2 did not start; see $3" >&2
+  exit 1
+}
+
 start_kafka() {
   install_kafka
   mkdir -p "$state"
@@ -69,11 +79,7 @@ start_kafka() {
       --storage-engine "sqlite://tansu.db" \
       >"$state/tansu.log" 2>&1) &
     echo $! >"$state/tansu.pid"
-    for _ in $(seq 1 100); do
-      port_open "$kafka_port" && break
-      sleep 0.1
-    done
-    port_open "$kafka_port" || { echo "tansu did not start; see $state/tansu.log" >&2; exit 1; }
+    wait_port "$kafka_port" tansu "$state/tansu.log"
   fi
   echo "export QUIVER_TEST_KAFKA=127.0.0.1:$kafka_port"
 }
@@ -90,11 +96,7 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
       --dir "$state/redis" --pidfile "$state/redis.pid" --logfile "$state/redis.log" \
       --save "" --appendonly no
-    for _ in $(seq 1 100); do
-      port_open "$redis_port" && break
-      sleep 0.1
-    done
-    port_open "$redis_port" || { echo "redis-server did not start; see $state/redis.log" >&2; exit 1; }
+    wait_port "$redis_port" redis-server "$state/redis.log"
   fi
   echo "export QUIVER_TEST_REDIS=redis://127.0.0.1:$redis_port"
 }

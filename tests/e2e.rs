@@ -14,7 +14,7 @@ use quiver_connectors::HistoricalSink;
 use quiver_dataflow::source::{ReadRequest, SourceProvider};
 use quiver_spec::DeploymentConfig;
 use quiver_tests::{
-    Scratch, events_schema, parquet_files, quiver, read_rows, sort_rows, write_events,
+    Scratch, events_schema, example_jobs, parquet_files, quiver, read_rows, sort_rows, write_events,
 };
 use quiver_types::time::{DAY, MINUTE, parse_timestamp};
 use serde_json::Value as Json;
@@ -350,25 +350,7 @@ fn online_values_come_back_with_statuses() {
 #[test]
 fn the_example_jobs_run_on_generated_data() {
     let s = Scratch::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let jobs = s.dir.path().join("jobs");
-    fs::create_dir_all(&jobs).unwrap();
-    for f in fs::read_dir(root.join("jobs")).unwrap().flatten() {
-        fs::copy(f.path(), jobs.join(f.file_name())).unwrap();
-    }
-    let data = s.dir.path().join("data");
-    quiver(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--days",
-        "3",
-        "--end",
-        "2024-03-01",
-        "--rate",
-        "0.02",
-    ])
-    .unwrap();
+    let jobs = example_jobs(&s);
     quiver(&["validate", jobs.to_str().unwrap()]).unwrap();
     s.quiver(&["backfill", jobs.to_str().unwrap(), "--no-progress"])
         .unwrap();

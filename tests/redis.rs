@@ -13,24 +13,12 @@ use std::path::Path;
 
 use quiver_spec::DeploymentConfig;
 use quiver_store::{EmbeddedStore, EntityKey, FeatureStatus, OnlineStore, RedisStore};
-use quiver_tests::{Scratch, parquet_files, quiver, read_parquet};
+use quiver_tests::{Scratch, example_jobs, parquet_files, quiver, read_parquet};
 use quiver_types::Value;
 use quiver_types::time::parse_timestamp;
 
 fn redis_url() -> Option<String> {
-    match std::env::var("QUIVER_TEST_REDIS") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("QUIVER_REQUIRE_REDIS").as_deref() != Ok("1"),
-                "QUIVER_REQUIRE_REDIS=1 but QUIVER_TEST_REDIS is not set; run scripts/services.sh start"
-            );
-            eprintln!(
-                "skipped: no Redis server (start one with scripts/services.sh start and set QUIVER_TEST_REDIS)"
-            );
-            None
-        }
-    }
+    quiver_tests::service("QUIVER_TEST_REDIS", "QUIVER_REQUIRE_REDIS", "Redis server")
 }
 
 /// Deletes the test's keys when it ends, pass or fail.
@@ -73,25 +61,7 @@ fn a_backfill_into_redis_reads_back_like_the_embedded_store() {
         return;
     };
     let s = Scratch::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let jobs = s.dir.path().join("jobs");
-    fs::create_dir_all(&jobs).unwrap();
-    for f in fs::read_dir(root.join("jobs")).unwrap().flatten() {
-        fs::copy(f.path(), jobs.join(f.file_name())).unwrap();
-    }
-    let data = s.dir.path().join("data");
-    quiver(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--days",
-        "3",
-        "--end",
-        "2024-03-01",
-        "--rate",
-        "0.02",
-    ])
-    .unwrap();
+    let jobs = example_jobs(&s);
 
     // The same jobs, once per backend: switching is one line of quiver.yaml.
     let prefix = format!(

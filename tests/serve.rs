@@ -281,7 +281,7 @@ fn lists_jobs_and_counts_requests_in_metrics() {
 
 #[test]
 fn a_job_registered_again_with_other_columns_is_read_by_name() {
-    use quiver_store::{FeatureRow, JobMeta};
+    use quiver_store::FeatureRow;
     use quiver_types::Value;
     let s = deployment();
     let store = open(&s);
@@ -297,7 +297,7 @@ fn a_job_registered_again_with_other_columns_is_read_by_name() {
     // (stored by position) are dropped, new ones are read by name.
     let mut meta = store.job("spend").unwrap().unwrap();
     meta.features.reverse();
-    store.register(&JobMeta { ..meta }).unwrap();
+    store.register(&meta).unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     store
         .write(

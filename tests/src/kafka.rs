@@ -18,19 +18,7 @@ use crate::Scratch;
 
 /// The broker's address, or `None` (after saying so) when tests should skip.
 pub fn broker() -> Option<String> {
-    match std::env::var("QUIVER_TEST_KAFKA") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ => {
-            assert!(
-                std::env::var("QUIVER_REQUIRE_KAFKA").as_deref() != Ok("1"),
-                "QUIVER_REQUIRE_KAFKA=1 but QUIVER_TEST_KAFKA is not set; run scripts/services.sh"
-            );
-            eprintln!(
-                "skipped: no broker (start one with scripts/services.sh and set QUIVER_TEST_KAFKA)"
-            );
-            None
-        }
-    }
+    crate::service("QUIVER_TEST_KAFKA", "QUIVER_REQUIRE_KAFKA", "Kafka broker")
 }
 
 /// A topic name no other test run uses.

@@ -331,3 +331,52 @@ pub fn promtool_accepts(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A service the tests need, named by `$var` (`scripts/services.sh start`
+/// prints it). Without it the test says so and is skipped, unless
+/// `$require` is `1` (set by `scripts/test.sh`), when it fails.
+pub fn service(var: &str, require: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var(require).as_deref() != Ok("1"),
+                "{require}=1 but {var} is not set; run scripts/services.sh start"
+            );
+            eprintln!(
+                "skipped: no {what} (start one with scripts/services.sh start and set {var})"
+            );
+            None
+        }
+    }
+}
+
+/// The repository's example jobs copied into `s` (under `jobs/`), with three
+/// days of generated data for them (under `data/`, as the jobs expect).
+pub fn example_jobs(s: &Scratch) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root");
+    let jobs = s.dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).expect("jobs dir");
+    for f in std::fs::read_dir(root.join("jobs"))
+        .expect("jobs/")
+        .flatten()
+    {
+        std::fs::copy(f.path(), jobs.join(f.file_name())).expect("copy job");
+    }
+    let data = s.dir.path().join("data");
+    quiver(&[
+        "generate",
+        "--out",
+        data.to_str().expect("utf-8 path"),
+        "--days",
+        "3",
+        "--end",
+        "2024-03-01",
+        "--rate",
+        "0.02",
+    ])
+    .expect("generate example data");
+    jobs
+}

@@ -106,8 +106,10 @@ pub fn lookup(
             names.join(", ")
         )));
     }
-    let read = store
-        .read(job, std::slice::from_ref(&key), at)
+    // Feature names come from the metadata the read used, not the copy
+    // the key was parsed with (the job may have been registered again).
+    let (meta, read) = store
+        .read_job(job, std::slice::from_ref(&key), at)
         .map_err(|e| Failure::Internal(e.into()))?;
     let r = &read[0];
     let mut features = Map::new();

@@ -1,6 +1,7 @@
 //! `quiver serve`: the feature server over the deployment's online store,
 //! until SIGINT or SIGTERM (in-flight requests finish, then exit 0).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +81,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
                 .await
         })
         .map_err(|e| Failure::Internal(e.into()))?;
-    eprintln!("stopped");
+    // Not eprintln!: a supervisor may have closed stderr by now, and a
+    // clean stop must still exit 0.
+    let _ = writeln!(std::io::stderr(), "stopped");
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `quiver run` as a process: SIGTERM drains, checkpoints and exits 0.
 //! Needs the broker `scripts/services.sh` starts (`QUIVER_TEST_KAFKA`).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -52,19 +53,9 @@ fn sigterm_stops_a_live_run_cleanly() {
         .spawn()
         .unwrap();
     // Wait until it is reading, then ask it to stop.
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
+    let (line, _stderr) = common::first_stderr_line(&mut child);
     assert!(line.starts_with("source e: topic"), "{line}");
-    let began = Instant::now();
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let out = child.wait_with_output().unwrap();
-    assert!(began.elapsed() < Duration::from_secs(30));
-    assert_eq!(out.status.code(), Some(0));
+    let out = common::terminate(child, Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("stopped after"), "{stdout}");
 }

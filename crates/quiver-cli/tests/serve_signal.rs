@@ -1,9 +1,11 @@
 //! `quiver serve` as a process: it says where it listens, answers, and
 //! exits 0 on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn serve_answers_and_sigterm_stops_it() {
@@ -19,9 +21,7 @@ fn serve_answers_and_sigterm_stops_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
+    let (line, _stderr) = common::first_stderr_line(&mut child);
     let addr = line
         .split("http://")
         .nth(1)
@@ -34,13 +34,5 @@ fn serve_answers_and_sigterm_stops_it() {
     c.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
 
-    let began = Instant::now();
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let status = child.wait().unwrap();
-    assert!(began.elapsed() < Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
+    common::terminate(child, Duration::from_secs(10));
 }
