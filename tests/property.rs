@@ -104,6 +104,7 @@ fn engine(sql: &str, splits: &[Vec<Event>], workers: usize) -> Vec<Vec<Value>> {
         vec![JobRun {
             job: compile(sql),
             sinks: vec![Arc::new(out.clone())],
+            postprocess: None,
         }],
         vec![source],
         RunOptions {

@@ -100,6 +100,7 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
         runs.push(JobRun {
             job: l.job.clone(),
             sinks,
+            postprocess: l.postprocess.clone(),
         });
     }
 

@@ -188,7 +188,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             let lookback = loaded
                 .iter()
                 .filter(|o| o.job.plan.sources().contains(&name))
-                .map(|o| o.job.lookback())
+                .map(|o| o.lookback())
                 .max()
                 .unwrap_or(0);
             let dead_letters = loaded
@@ -291,6 +291,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         runs.push(JobRun {
             job: l.job.clone(),
             sinks: out,
+            postprocess: l.postprocess.clone(),
         });
     }
 

@@ -1,7 +1,9 @@
 //! Loading and compiling job files for a command.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use quiver_dataflow::postprocess::PostprocessFactory;
 use quiver_spec::{DeploymentConfig, JobSpec};
 use quiver_sql::{CompiledJob, compile_job};
 use quiver_types::Diagnostics;
@@ -44,8 +46,18 @@ impl Selection {
 pub struct Loaded {
     /// What the file says.
     pub spec: JobSpec,
-    /// The plan.
+    /// The plan; its `output` is what the sinks store (after post-processing).
     pub job: CompiledJob,
+    /// The post-processors, when the job has any.
+    pub postprocess: Option<Arc<dyn PostprocessFactory>>,
+}
+
+impl Loaded {
+    /// Event time to read before an interval's start (the query's windows
+    /// and the post-processors' state).
+    pub fn lookback(&self) -> i64 {
+        self.job.lookback() + self.postprocess.as_ref().map_or(0, |p| p.lookback())
+    }
 }
 
 /// Loads and compiles every job under `paths`; with `only`, just those names.
@@ -59,17 +71,35 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
         if !only.is_empty() && !only.contains(&spec.name.value) {
             continue;
         }
-        match compile_job(&spec, &registry) {
-            Ok(job) => {
-                // Protobuf payloads need the descriptor sets and, for a
-                // Kafka sink, the output columns: checked here, after planning.
-                errors
-                    .0
-                    .extend(quiver_connectors::kafka::protobuf::check_job(&spec, &job.output).0);
-                out.push(Loaded { spec, job });
+        let mut job = match compile_job(&spec, &registry) {
+            Ok(job) => job,
+            Err(d) => {
+                errors.0.extend(d.0);
+                continue;
             }
-            Err(d) => errors.0.extend(d.0),
-        }
+        };
+        // Post-processors run on the query's output and may change it
+        // (masked columns become text, predictions are added).
+        let postprocess = match quiver_postprocess::plan(&spec, &job.output) {
+            Ok(p) => {
+                job.output = p.output;
+                p.chain.map(|c| c as Arc<dyn PostprocessFactory>)
+            }
+            Err(d) => {
+                errors.0.extend(d.0);
+                continue;
+            }
+        };
+        // Protobuf payloads need the descriptor sets and, for a Kafka sink,
+        // the output columns: checked here, after planning.
+        errors
+            .0
+            .extend(quiver_connectors::kafka::protobuf::check_job(&spec, &job.output).0);
+        out.push(Loaded {
+            spec,
+            job,
+            postprocess,
+        });
     }
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors.sorted()));

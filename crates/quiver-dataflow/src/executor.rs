@@ -41,7 +41,8 @@ use crate::chunk::{Chunk, with_time};
 use crate::compile::{PlanBuilder, required_columns, row_order};
 use crate::error::DataflowError;
 use crate::metrics::RunMetrics;
-use crate::operators::{ErrorSlot, sink};
+use crate::operators::{ErrorSlot, RowOrder, exchange_by_key, sink};
+use crate::postprocess::PostprocessFactory;
 use crate::sink::{SinkFactory, SinkWriter};
 use crate::source::{Polled, ReadRequest, Rejection, SourceDef, Split, SplitClock};
 
@@ -52,6 +53,16 @@ pub struct JobRun {
     pub job: CompiledJob,
     /// Its sinks.
     pub sinks: Vec<Arc<dyn SinkFactory>>,
+    /// Its post-processors, applied before the sinks.
+    pub postprocess: Option<Arc<dyn PostprocessFactory>>,
+}
+
+impl JobRun {
+    /// Event time to read before an interval's start: the query's window
+    /// lookback plus what the post-processors need.
+    pub fn lookback(&self) -> i64 {
+        self.job.lookback() + self.postprocess.as_ref().map_or(0, |p| p.lookback())
+    }
 }
 
 /// Settings of a run.
@@ -115,7 +126,7 @@ pub fn run(
     for j in &jobs {
         for s in j.job.plan.sources() {
             let e = lookback.entry(s).or_insert(0);
-            *e = (*e).max(j.job.lookback());
+            *e = (*e).max(j.lookback());
         }
     }
     let sources: Vec<(SourceDef, ReadRequest)> = sources
@@ -177,6 +188,25 @@ pub fn run(
                         continue;
                     }
                 };
+                // A stateful post-processor needs each key's rows on one
+                // worker; after that exchange, rows of one event time arrive
+                // from several workers, so they are ordered by content.
+                let mut order = row_order(&run.job.plan);
+                let mut out = out;
+                let mut post = None;
+                if let Some(p) = &run.postprocess {
+                    if let Some(keys) = p.partition_by() {
+                        out = exchange_by_key(out, keys, peers, e.clone());
+                        order = RowOrder::Hashed;
+                    }
+                    match p.open(index, peers) {
+                        Ok(chain) => post = Some(chain),
+                        Err(msg) => e.set(DataflowError::Sink {
+                            job: run.job.name.clone(),
+                            message: msg,
+                        }),
+                    }
+                }
                 let mut writers: Vec<Box<dyn SinkWriter>> = Vec::new();
                 for f in &run.sinks {
                     match f.open(index, peers) {
@@ -189,7 +219,8 @@ pub fn run(
                 }
                 sink(
                     out,
-                    row_order(&run.job.plan),
+                    order,
+                    post,
                     writers,
                     interval,
                     (j, index),

@@ -24,6 +24,7 @@ use crate::error::DataflowError;
 use crate::eval::time_column;
 use crate::hash::hash_rows;
 use crate::metrics::RunMetrics;
+use crate::postprocess::Postprocessor;
 use crate::sink::SinkWriter;
 use crate::window_state::WindowState;
 
@@ -255,13 +256,15 @@ pub enum RowOrder {
 
 /// Writes a job's output: buffers rows until the frontier passes their
 /// event time, then hands them to every writer in event-time order (see
-/// [`RowOrder`]) so files do not depend on arrival order. Rows outside
-/// `[start, end)` are dropped (they belong to a lookback). The returned
-/// stream carries nothing; it is complete when the writers are finished.
+/// [`RowOrder`]) so files do not depend on arrival order, through the
+/// job's post-processors when it has any. Rows outside `[start, end)` are
+/// dropped (they belong to a lookback). The returned stream carries
+/// nothing; it is complete when the writers are finished.
 #[allow(clippy::too_many_arguments)]
 pub fn sink<'s>(
     stream: ChunkStream<'s>,
     order: RowOrder,
+    mut post: Option<Box<dyn Postprocessor>>,
     mut writers: Vec<Box<dyn SinkWriter>>,
     interval: (Option<i64>, Option<i64>),
     (job, worker): (usize, usize),
@@ -287,6 +290,11 @@ pub fn sink<'s>(
             })
         })
         .collect();
+    // Rows within the post-processors' lookback before the start go
+    // through them (to build their state) and are then not written.
+    let warmup = post.as_ref().map_or(0, |p| p.lookback());
+    let arrival = (interval.0.map(|s| s.saturating_sub(warmup)), interval.1);
+    let written = (interval.0.filter(|_| warmup > 0), None);
     stream.unary_frontier::<Builder, _, _, _>(Pipeline, "Sink", move |cap, _info| {
         let mut held = Some(cap);
         let mut pending: Vec<RecordBatch> = Vec::new();
@@ -294,7 +302,7 @@ pub fn sink<'s>(
         move |(input, frontier), _output| {
             input.for_each_stamp(|_cap, data| {
                 for chunk in data.flat_map(|d| d.drain(..)) {
-                    match restrict(&chunk.0, interval) {
+                    match restrict(&chunk.0, arrival) {
                         Ok(Some(b)) => pending.push(b),
                         Ok(None) => {}
                         Err(e) => errors.set(e),
@@ -311,13 +319,24 @@ pub fn sink<'s>(
                     job: job_name.clone(),
                     message: e,
                 };
-                let ready = match ready_rows(&mut pending, f, order) {
+                let mut ready = match ready_rows(&mut pending, f, order) {
                     Ok(ready) => ready,
                     Err(e) => {
                         errors.set(e);
                         None
                     }
                 };
+                if let Some(p) = post.as_mut() {
+                    if let Some(rows) = ready.take() {
+                        match p.process(rows).and_then(|out| {
+                            restrict(&out, written).map_err(|e| e.to_string())
+                        }) {
+                            Ok(out) => ready = out,
+                            Err(e) => errors.set(fail(e)),
+                        }
+                    }
+                    p.advance(f);
+                }
                 if let Some(ready) = &ready {
                     metrics.jobs[job]
                         .rows_out

@@ -49,6 +49,10 @@ pub struct JobSpec {
     pub sql_pos: Position,
     /// Metadata of output columns.
     pub features: Vec<FeatureSpec>,
+    /// Steps applied to the query's output rows, in order, before any sink.
+    pub postprocessors: Vec<PostprocessorSpec>,
+    /// Lets columns marked `is_pii` reach the sinks unmasked.
+    pub allow_pii: bool,
     /// Where the output goes.
     pub sinks: SinksSpec,
 }
@@ -257,6 +261,128 @@ impl FeatureKind {
             .find(|(_, k)| *k == self)
             .map_or("", |(n, _)| n)
     }
+}
+
+/// One entry of a job's `postprocessors:` list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PostprocessorSpec {
+    /// Hash, encrypt, decrypt, redact or truncate columns.
+    Mask(MaskSpec),
+    /// Drop repeats of a key within a TTL.
+    Dedup(DedupSpec),
+    /// Attach a model's predictions.
+    Infer(InferSpec),
+}
+
+impl PostprocessorSpec {
+    /// The job-file name of the step (`mask`, `dedup`, `infer`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PostprocessorSpec::Mask(_) => "mask",
+            PostprocessorSpec::Dedup(_) => "dedup",
+            PostprocessorSpec::Infer(_) => "infer",
+        }
+    }
+
+    /// Where the step was written.
+    pub fn pos(&self) -> Position {
+        match self {
+            PostprocessorSpec::Mask(m) => m.pos,
+            PostprocessorSpec::Dedup(d) => d.pos,
+            PostprocessorSpec::Infer(i) => i.pos,
+        }
+    }
+
+    /// Output columns the step adds (an `infer` step's predictions).
+    pub fn added_columns(&self) -> Vec<&Located<String>> {
+        match self {
+            PostprocessorSpec::Infer(i) => i.outputs.iter().map(|o| &o.column).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A `mask` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskSpec {
+    /// The secret that keys hashing and encryption (from `${ENV}`); needed
+    /// by `hash`, `encrypt` and `decrypt`.
+    pub key: Option<Located<String>>,
+    /// What to do to each column, in file order.
+    pub columns: Vec<MaskColumn>,
+    /// Where the step was written.
+    pub pos: Position,
+}
+
+/// How one column is masked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskColumn {
+    /// The output column.
+    pub column: Located<String>,
+    /// The action.
+    pub action: MaskAction,
+}
+
+/// A masking action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskAction {
+    /// HMAC-SHA256 of the value, as lower-case hex (VARCHAR).
+    Hash,
+    /// AES-256-GCM, as base64 text (VARCHAR).
+    Encrypt,
+    /// The inverse of `Encrypt` (VARCHAR).
+    Decrypt,
+    /// The value replaced by NULL (type kept).
+    Redact,
+    /// Only the first N characters kept (VARCHAR columns).
+    Truncate(usize),
+}
+
+impl MaskAction {
+    /// The job-file names of the actions without arguments.
+    pub const NAMES: &'static [&'static str] = &["hash", "encrypt", "decrypt", "redact", "truncate"];
+
+    /// Whether the action hides the value (all but `decrypt`).
+    pub fn hides(self) -> bool {
+        !matches!(self, MaskAction::Decrypt)
+    }
+}
+
+/// A `dedup` step: the first row of each key is kept, and repeats whose
+/// event time is within `ttl` of it are dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DedupSpec {
+    /// The key columns.
+    pub key: Vec<Located<String>>,
+    /// How long (event time, ms) a key is remembered.
+    pub ttl: i64,
+    /// Where the step was written.
+    pub pos: Position,
+}
+
+/// An `infer` step: an ONNX model run in-process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferSpec {
+    /// The `.onnx` file (resolved against the job file's directory).
+    pub model: Located<String>,
+    /// Columns fed to the model's one input, in order, as a float tensor
+    /// of shape `[rows, inputs.len()]`.
+    pub inputs: Vec<Located<String>>,
+    /// The prediction columns appended to the output.
+    pub outputs: Vec<InferOutput>,
+    /// Where the step was written.
+    pub pos: Position,
+}
+
+/// One prediction column: a model output, or one column of a 2-D output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferOutput {
+    /// The new output column.
+    pub column: Located<String>,
+    /// The model output's name.
+    pub tensor: String,
+    /// For a `[rows, k]` output, which of the k columns (`probabilities[1]`).
+    pub index: Option<usize>,
 }
 
 /// Where a job writes.

@@ -38,6 +38,7 @@ mod decode;
 pub mod expand;
 mod job;
 mod load;
+mod postprocessors;
 pub mod yaml;
 
 pub use config::{DeploymentConfig, KafkaConfig, OnlineStoreConfig, ServerConfig};

@@ -22,6 +22,7 @@ const JOB_KEYS: &[&str] = &[
     "sql",
     "features",
     "postprocessors",
+    "allow_pii",
     "sinks",
 ];
 const SOURCE_KEYS: &[&str] = &[
@@ -183,6 +184,7 @@ pub fn parse_jobs(
     }
     // Unknown top-level keys are reported once, before expansion multiplies them.
     Fields::of(&doc, "the job", JOB_KEYS, &mut errors);
+    crate::postprocessors::check_keys_from_env(&doc, &mut errors);
     expand::substitute_env(&mut doc, env, &mut errors);
     let expanded = expand::expand_params(&doc, &mut errors);
     let mut jobs = Vec::new();
@@ -268,16 +270,14 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
         .get("features")
         .map(|n| decode_features(n, errors))
         .unwrap_or_default();
-    if let Some(pp) = f.get("postprocessors") {
-        match &pp.kind {
-            NodeKind::Seq(items) if items.is_empty() => {}
-            NodeKind::Seq(items) => errors.push(
-                Diagnostic::at(items[0].pos, "post-processors (mask, dedup, enrich, infer) are not available in this version of Quiver")
-                    .with_help("remove the entries, or set `postprocessors: []`"),
-            ),
-            _ => errors.push(Diagnostic::at(pp.pos, format!("`postprocessors` must be a list, found {}", pp.kind_name()))),
-        }
-    }
+    let postprocessors = f
+        .get("postprocessors")
+        .map(|n| crate::postprocessors::decode(n, dir, errors))
+        .unwrap_or_default();
+    let allow_pii = f
+        .get("allow_pii")
+        .and_then(|n| decode::boolean(n, "`allow_pii`", errors))
+        .unwrap_or(false);
     let sinks = f
         .required(
             "sinks",
@@ -299,6 +299,8 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
         sql_pos: sql_node.map(|n| n.pos).unwrap_or_default(),
         sql: sql?,
         features,
+        postprocessors,
+        allow_pii,
         sinks: sinks?,
     })
 }

@@ -159,8 +159,16 @@ pub fn compile_job(
             .collect(),
         None => rel.keys.clone(),
     };
+    // Post-processors may add columns (an `infer` step's predictions);
+    // they check their own columns when the job's post-processing is planned.
+    let added: Vec<&str> = spec
+        .postprocessors
+        .iter()
+        .flat_map(|p| p.added_columns())
+        .map(|c| c.value.as_str())
+        .collect();
     for f in &spec.features {
-        if output.index_of(&f.column.value).is_none() {
+        if output.index_of(&f.column.value).is_none() && !added.contains(&f.column.value.as_str()) {
             let refs = output.names();
             let help = match crate::suggest(&f.column.value, &refs) {
                 Some(s) => format!("did you mean `{s}`? (output columns: {names})"),

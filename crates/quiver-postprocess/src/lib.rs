@@ -1,0 +1,38 @@
+//! Post-processors: steps a job applies to its query's output rows, in the
+//! order its `postprocessors:` list gives, before any sink sees them.
+//!
+//! * [`plan`] checks a job's steps against the query's output columns and
+//!   returns the runnable chain and the columns the sinks will store
+//!   (`plan.rs`, which also enforces the PII rule: a feature marked
+//!   `is_pii: true` must leave the chain masked unless the job sets
+//!   `allow_pii: true`).
+//! * `mask.rs`: hash (HMAC-SHA256), encrypt/decrypt (AES-256-GCM with a
+//!   synthetic IV, so deterministic), redact, truncate; keys derived with
+//!   HKDF from one secret taken from `${ENV}`.
+//! * `dedup.rs`: drop repeats of a key within a TTL of event time, with
+//!   state bounded by the TTL.
+//! * `infer.rs`: an ONNX model run in-process by tract, one call per batch
+//!   of released rows; predictions become output columns.
+//! * `chain.rs`: the planned steps as a
+//!   [`PostprocessFactory`](quiver_dataflow::postprocess::PostprocessFactory)
+//!   that opens one chain per worker.
+//!
+//! The dataflow runs the chain in its sink operator on rows sorted by event
+//! time, so the same input gives the same output in a backfill and in a
+//! live run; a dedup asks for its key as the partitioning so all rows of a
+//! key meet on one worker.
+//!
+//! Not here yet: `enrich` (HTTP/Redis/Postgres lookups), `filter_invalid`,
+//! and HTTP model endpoints; a job naming them is refused when it loads.
+
+mod chain;
+mod dedup;
+mod infer;
+mod mask;
+mod plan;
+
+pub use chain::{ChainPlan, StepPlan};
+pub use dedup::Dedup;
+pub use infer::{InferStep, OnnxModel, OutputColumn};
+pub use mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
+pub use plan::{Planned, plan};
