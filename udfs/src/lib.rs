@@ -46,6 +46,7 @@ use quiver_sql::Registry;
 
 mod args;
 mod datetime;
+mod geo;
 mod math;
 mod string;
 
@@ -56,6 +57,7 @@ fn builtins() -> Vec<Builtin> {
     let mut all = string::functions();
     all.extend(math::functions());
     all.extend(datetime::functions());
+    all.extend(geo::functions());
     all
 }
 
