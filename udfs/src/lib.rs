@@ -47,6 +47,7 @@ use quiver_sql::Registry;
 mod args;
 mod datetime;
 mod geo;
+mod json;
 mod math;
 mod string;
 
@@ -58,6 +59,7 @@ fn builtins() -> Vec<Builtin> {
     all.extend(math::functions());
     all.extend(datetime::functions());
     all.extend(geo::functions());
+    all.extend(json::functions());
     all
 }
 
