@@ -50,6 +50,7 @@ mod geo;
 mod json;
 mod math;
 mod string;
+mod zoned;
 
 use args::Builtin;
 
@@ -60,6 +61,7 @@ fn builtins() -> Vec<Builtin> {
     all.extend(datetime::functions());
     all.extend(geo::functions());
     all.extend(json::functions());
+    all.extend(zoned::functions());
     all
 }
 
