@@ -50,6 +50,7 @@ mod geo;
 mod json;
 mod math;
 mod string;
+pub mod user;
 mod zoned;
 
 use args::Builtin;
@@ -76,6 +77,9 @@ pub fn registry() -> Registry {
             r.alias(alias, name);
         }
     }
+    for f in user::functions() {
+        r.register(Arc::new(f));
+    }
     r
 }
 
@@ -97,6 +101,14 @@ pub fn reference_markdown() -> String {
                 format!("Alias of `{}`.", f.name),
             ));
         }
+    }
+    for f in user::functions() {
+        use quiver_sql::ScalarFunction as _;
+        rows.push((
+            f.name().to_string(),
+            f.signature().to_string(),
+            f.doc().to_string(),
+        ));
     }
     rows.sort();
     let cell = |s: &str| s.replace('|', "\\|");
