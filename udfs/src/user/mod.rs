@@ -306,12 +306,17 @@ returns!(f64, i64, bool, String);
 ///     }
 /// }
 ///
-/// // The Rust function is unchanged...
-/// assert_eq!(scale(1.5, 2), 3.0);
-/// // ...and `scale::udf()` is the SQL function SCALE(x, k).
-/// use quiver_sql::ScalarFunction;
-/// assert_eq!(scale::udf().name(), "SCALE");
+/// fn main() {
+///     // The Rust function is unchanged...
+///     assert_eq!(scale(1.5, 2), 3.0);
+///     // ...and `scale::udf()` is the SQL function SCALE(x, k).
+///     use quiver_sql::ScalarFunction;
+///     assert_eq!(scale::udf().name(), "SCALE");
+/// }
 /// ```
+///
+/// Use it at module level (not inside a function body): the generated
+/// module reaches the function through `super::`.
 ///
 /// Arguments may be `f64` (BIGINT or DOUBLE), `i64` (BIGINT), `bool`
 /// (BOOLEAN) or `&str` (VARCHAR); the result `f64`, `i64`, `bool` or
