@@ -240,7 +240,7 @@ pub(crate) fn arrow_type(v: &ColumnarValue) -> ArrowType {
 }
 
 /// A primitive argument: a column, or one value for every row.
-pub(crate) enum Prim<T: ArrowPrimitiveType> {
+pub enum Prim<T: ArrowPrimitiveType> {
     /// One value per row.
     Array(PrimitiveArray<T>),
     /// The same value (or NULL) for every row.
@@ -259,7 +259,7 @@ impl<T: ArrowPrimitiveType> Prim<T> {
 }
 
 /// A string argument: a column, or one value for every row.
-pub(crate) enum Str {
+pub enum Str {
     /// One value per row.
     Array(StringArray),
     /// The same value (or NULL) for every row.

@@ -36,7 +36,7 @@ pub(crate) fn from_datetime(dt: NaiveDateTime) -> i64 {
 }
 
 /// `ms` if chrono can represent it (so that later formatting works).
-fn representable(ms: i64) -> Option<i64> {
+pub(crate) fn representable(ms: i64) -> Option<i64> {
     to_datetime(ms).map(|_| ms)
 }
 
@@ -590,7 +590,7 @@ pub(crate) fn parse_sql_date(s: &str) -> Option<i32> {
 
 /// A pattern argument: compiled once when it is a constant, per distinct
 /// value otherwise (an invalid pattern in a column gives NULL).
-struct Patterns {
+pub(crate) struct Patterns {
     source: Str,
     fixed: Option<Option<Pattern>>,
     last: Option<(String, Option<Pattern>)>,
@@ -598,7 +598,7 @@ struct Patterns {
 }
 
 impl Patterns {
-    fn new(args: &[ColumnarValue], i: usize, parsing: bool) -> Result<Patterns, String> {
+    pub(crate) fn new(args: &[ColumnarValue], i: usize, parsing: bool) -> Result<Patterns, String> {
         let source = strs(args, i)?;
         let compile = |p: &str| {
             if parsing {
@@ -620,7 +620,7 @@ impl Patterns {
         })
     }
 
-    fn get(&mut self, i: usize) -> Option<&Pattern> {
+    pub(crate) fn get(&mut self, i: usize) -> Option<&Pattern> {
         if let Some(fixed) = &self.fixed {
             return fixed.as_ref();
         }
@@ -638,7 +638,7 @@ impl Patterns {
 }
 
 /// Checks a constant pattern argument at plan time.
-fn check_pattern(a: &[ArgInfo<'_>], i: usize, parsing: bool) -> Result<(), String> {
+pub(crate) fn check_pattern(a: &[ArgInfo<'_>], i: usize, parsing: bool) -> Result<(), String> {
     want_string(a, i)?;
     if let Some(Value::String(p)) = a[i].literal {
         let r = if parsing {

@@ -27,6 +27,34 @@
 //! * **date and time** (`datetime.rs`): EXTRACT and its shorthands (YEAR,
 //!   MONTH, DAYOFWEEK, ...), FLOOR / CEIL to a unit, DATE_FORMAT,
 //!   TIMESTAMPADD, TIMESTAMPDIFF, TO_TIMESTAMP, TO_DATE, TO_TIMESTAMP_LTZ.
+//! * **geo** (`geo.rs`): GeoHash, S2Id, Distance.
+//! * **JSON** (`json.rs`): JsonQuery, JsonUpdate, JsonDelete with RFC 9535
+//!   JSONPath.
+//! * **zoned time** (`zoned.rs`): StartOfWeek, EndOfWeek, StartOfMonth,
+//!   EndOfMonth, TimeInDate, FormatTimeInZone (IANA zones), and
+//!   TimestampFromUnix.
+//! * **user functions** (`user/`): row-at-a-time Rust functions made into
+//!   SQL functions by [`scalar_udf!`]; see [`user`] and `udfs/README.md`.
+//!
+//! The geo, JSON and zoned families follow Gojek Dagger's UDFs of the same
+//! names (called case-insensitively, so Dagger's `StartOfWeek(...)` works
+//! as written) with these differences, each also noted in its family's
+//! docs and reference line:
+//!
+//! * bad input gives NULL where Dagger throws (NULL arguments, invalid
+//!   JSON, a path that does not exist, latitude 91, an unknown zone in a
+//!   column) or silently answers (an unknown zone reads as GMT in Dagger);
+//! * weeks are Monday to Sunday for a Sunday too (Dagger puts a Sunday in
+//!   the following week); TimeInDate rejects an hour or minute out of range
+//!   rather than rolling over; TimestampFromUnix keeps the sign of its input;
+//! * the time functions take and give TIMESTAMP, and also take Dagger's
+//!   epoch BIGINTs (giving BIGINTs in the same unit);
+//! * JSONPath is RFC 9535 rather than Jayway's dialect (the same for the
+//!   usual paths); GeoHash does not wrap longitudes past ±180.
+//!
+//! Not provided, for want of ARRAY and MAP types: ElementAt, MapGet,
+//! ListContains, Split, ArrayAggregate, ArrayOperate, and the array-taking
+//! ExponentialMovingAverage and LinearTrend.
 //!
 //! `args.rs` holds the shared plumbing: argument checks and their error
 //! texts, unit literals, and reading arguments as arrays or broadcast
@@ -46,8 +74,12 @@ use quiver_sql::Registry;
 
 mod args;
 mod datetime;
+mod geo;
+mod json;
 mod math;
 mod string;
+pub mod user;
+mod zoned;
 
 use args::Builtin;
 
@@ -56,11 +88,15 @@ fn builtins() -> Vec<Builtin> {
     let mut all = string::functions();
     all.extend(math::functions());
     all.extend(datetime::functions());
+    all.extend(geo::functions());
+    all.extend(json::functions());
+    all.extend(zoned::functions());
     all
 }
 
 /// A registry holding every built-in function under its name and aliases
-/// (`SUBSTR`, `CHARACTER_LENGTH`, `LENGTH`, `CEILING`, `POW`).
+/// (`SUBSTR`, `CHARACTER_LENGTH`, `LENGTH`, `CEILING`, `POW`), and every
+/// user function listed in `user/mod.rs`.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     for f in builtins() {
@@ -69,6 +105,9 @@ pub fn registry() -> Registry {
         for alias in aliases {
             r.alias(alias, name);
         }
+    }
+    for f in user::functions() {
+        r.register(Arc::new(f));
     }
     r
 }
@@ -92,6 +131,14 @@ pub fn reference_markdown() -> String {
             ));
         }
     }
+    for f in user::functions() {
+        use quiver_sql::ScalarFunction as _;
+        rows.push((
+            f.name().to_string(),
+            f.signature().to_string(),
+            f.doc().to_string(),
+        ));
+    }
     rows.sort();
     let cell = |s: &str| s.replace('|', "\\|");
     let mut out = String::new();
@@ -103,6 +150,12 @@ pub fn reference_markdown() -> String {
     );
     out.push_str("Strings count Unicode code points. Timestamps are milliseconds in UTC; a DATE is accepted wherever a TIMESTAMP is. ");
     out.push_str("Units (`DAY`, `MONTH`, ...) must be constants.\n\n");
+    out.push_str("The mixed-case functions (`GeoHash`, `JsonQuery`, `StartOfWeek`, ...) follow Gojek Dagger's UDFs of the same name; names are case-insensitive. ");
+    out.push_str("Where Quiver differs: bad input gives NULL where Dagger throws; weeks run Monday to Sunday (Dagger puts a Sunday in the next week); ");
+    out.push_str("the week, month and TimeInDate functions take and give TIMESTAMP, or Dagger's epoch BIGINT (milliseconds for weeks, seconds otherwise); ");
+    out.push_str("an unknown time zone is an error (constant) or NULL (column), not GMT; TimestampFromUnix keeps the sign of its input; ");
+    out.push_str("JSONPath is RFC 9535. Dagger's array and map functions (ElementAt, MapGet, ListContains, Split, ArrayAggregate, ArrayOperate, ExponentialMovingAverage, LinearTrend) wait for ARRAY and MAP types.\n\n");
+    out.push_str("Functions written with `scalar_udf!` (see `udfs/README.md`) are listed too.\n\n");
     out.push_str("| Name | Signature | Description |\n| --- | --- | --- |\n");
     for (name, signature, doc) in rows {
         let _ = writeln!(
@@ -188,12 +241,30 @@ mod tests {
             "TO_TIMESTAMP",
             "TO_TIMESTAMP_LTZ",
             "TO_DATE",
+            "GEOHASH",
+            "S2ID",
+            "DISTANCE",
+            "JSONQUERY",
+            "JSONUPDATE",
+            "JSONDELETE",
+            "STARTOFWEEK",
+            "ENDOFWEEK",
+            "STARTOFMONTH",
+            "ENDOFMONTH",
+            "TIMEINDATE",
+            "FORMATTIMEINZONE",
+            "TIMESTAMPFROMUNIX",
+            "MASK_EMAIL",
+            "CLAMP",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         assert_eq!(r.scalar("substr").unwrap().name(), "SUBSTRING");
         assert_eq!(r.scalar("CEILING").unwrap().name(), "CEIL");
         assert!(r.scalar("INITCAP").is_none());
+        // Dagger's spelling finds the function.
+        assert_eq!(r.scalar("StartOfWeek").unwrap().name(), "STARTOFWEEK");
+        assert_eq!(r.scalar("mask_email").unwrap().name(), "MASK_EMAIL");
         // Every function documents itself, names itself in upper case, and
         // has one reference row per registered name.
         for (name, f) in r.iter() {
