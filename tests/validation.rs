@@ -222,14 +222,15 @@ fn env_references_must_be_set() {
 }
 
 #[test]
-fn post_processors_are_refused_honestly() {
+fn post_processors_not_yet_available_are_refused_honestly() {
     let pp = GOOD.replace(
         "sinks:",
-        "postprocessors:\n  - {mask: [customer_id]}\nsinks:",
+        "postprocessors:\n  - {enrich: {redis: x}}\nsinks:",
     );
     let d = problems(&pp);
     assert!(
-        d.to_string().contains("not available in this version"),
+        d.to_string()
+            .contains("`enrich` is not available in this version"),
         "{d}"
     );
 }

@@ -351,6 +351,19 @@ pub fn service(var: &str, require: &str, what: &str) -> Option<String> {
     }
 }
 
+/// Copies the files under `from` into `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for f in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(f.file_name());
+        if f.path().is_dir() {
+            copy_dir(&f.path(), &target);
+        } else {
+            std::fs::copy(f.path(), target).expect("copy file");
+        }
+    }
+}
+
 /// The repository's example jobs copied into `s` (under `jobs/`), with three
 /// days of generated data for them (under `data/`, as the jobs expect).
 pub fn example_jobs(s: &Scratch) -> PathBuf {
@@ -359,12 +372,7 @@ pub fn example_jobs(s: &Scratch) -> PathBuf {
         .expect("repo root");
     let jobs = s.dir.path().join("jobs");
     std::fs::create_dir_all(&jobs).expect("jobs dir");
-    for f in std::fs::read_dir(root.join("jobs"))
-        .expect("jobs/")
-        .flatten()
-    {
-        std::fs::copy(f.path(), jobs.join(f.file_name())).expect("copy job");
-    }
+    copy_dir(&root.join("jobs"), &jobs);
     let data = s.dir.path().join("data");
     quiver(&[
         "generate",

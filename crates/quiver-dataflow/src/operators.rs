@@ -328,9 +328,10 @@ pub fn sink<'s>(
                 };
                 if let Some(p) = post.as_mut() {
                     if let Some(rows) = ready.take() {
-                        match p.process(rows).and_then(|out| {
-                            restrict(&out, written).map_err(|e| e.to_string())
-                        }) {
+                        match p
+                            .process(rows)
+                            .and_then(|out| restrict(&out, written).map_err(|e| e.to_string()))
+                        {
                             Ok(out) => ready = out,
                             Err(e) => errors.set(fail(e)),
                         }

@@ -19,11 +19,11 @@
 
 use std::collections::VecDeque;
 
+use arrow::array::AsArray;
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::Int64Type;
 use arrow::row::{RowConverter, SortField};
-use arrow::array::AsArray;
 use hashbrown::HashMap;
 
 /// One worker's dedup state.
@@ -136,17 +136,23 @@ mod tests {
 
     fn kept(d: &mut Dedup, b: &RecordBatch) -> Vec<i64> {
         let out = d.apply(b).unwrap();
-        out.column(1)
-            .as_primitive::<Int64Type>()
-            .values()
-            .to_vec()
+        out.column(1).as_primitive::<Int64Type>().values().to_vec()
     }
 
     #[test]
     fn a_row_is_a_repeat_when_its_key_was_seen_within_the_ttl() {
         let mut d = Dedup::new(vec![0], vec![SortField::new(ArrowType::Utf8)], 10).unwrap();
         let b = batch(
-            &[None, None, Some("a"), Some("b"), Some("a"), Some("a"), Some("a"), Some("b")],
+            &[
+                None,
+                None,
+                Some("a"),
+                Some("b"),
+                Some("a"),
+                Some("a"),
+                Some("a"),
+                Some("b"),
+            ],
             &[1, 2, 3, 4, 9, 18, 28, 30],
         );
         // NULL@1 kept, NULL@2 dropped (NULL is a key like any other), a@3

@@ -145,9 +145,7 @@ impl OnnxModel {
         } else if dt.is_integer() || dt == DatumType::Bool {
             DataType::Int64
         } else {
-            return Err(format!(
-                "model output `{name}` holds {dt:?}, not numbers"
-            ));
+            return Err(format!("model output `{name}` holds {dt:?}, not numbers"));
         };
         match (rank, index) {
             (1, None) => {}
@@ -219,7 +217,10 @@ impl InferStep {
             .filter(|&r| cols.iter().all(|c| c.is_valid(r)))
             .collect();
         let mut data = Vec::with_capacity(complete.len() * width);
-        let views: Vec<_> = cols.iter().map(|c| c.as_primitive::<Float32Type>()).collect();
+        let views: Vec<_> = cols
+            .iter()
+            .map(|c| c.as_primitive::<Float32Type>())
+            .collect();
         for &r in &complete {
             data.extend(views.iter().map(|v| v.value(r)));
         }
@@ -256,7 +257,8 @@ fn prediction_column(
             .map_err(|e| format!("infer: {e}"))?;
         let view = t
             .as_ref()
-            .to_plain_array_view::<f64>().map_err(|e| format!("infer: {e}"))?;
+            .to_plain_array_view::<f64>()
+            .map_err(|e| format!("infer: {e}"))?;
         for (k, &r) in complete.iter().enumerate() {
             let at = match (o.index, view.ndim()) {
                 (Some(i), _) => vec![k, i],
@@ -363,7 +365,9 @@ mod tests {
         };
         let out = step.apply(&batch).unwrap();
         let labels = out.column(3).as_primitive::<arrow::datatypes::Int64Type>();
-        let probs = out.column(4).as_primitive::<arrow::datatypes::Float64Type>();
+        let probs = out
+            .column(4)
+            .as_primitive::<arrow::datatypes::Float64Type>();
         assert!(labels.is_null(5) && probs.is_null(5));
         let got: Vec<usize> = (0..n).filter(|&i| i != 5).collect();
         for (r, &i) in rows.iter().zip(&got) {
@@ -388,7 +392,10 @@ mod tests {
         assert!(e.contains("cannot read ONNX model"), "{e}");
         let m = OnnxModel::load(&model_path()).unwrap();
         let e = m.output_column("score", None).unwrap_err();
-        assert!(e.contains("no output `score` (outputs: label, probabilities)"), "{e}");
+        assert!(
+            e.contains("no output `score` (outputs: label, probabilities)"),
+            "{e}"
+        );
         let e = m.output_column("probabilities", Some(2)).unwrap_err();
         assert!(e.contains("has 2 columns"), "{e}");
         let e = m.output_column("probabilities", None).unwrap_err();

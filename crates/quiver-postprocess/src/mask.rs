@@ -157,7 +157,10 @@ impl MaskStep {
                 let s = col.as_string::<i32>();
                 Arc::new(
                     s.iter()
-                        .map(|v| v.and_then(|v| k.decrypt(v)).and_then(|p| String::from_utf8(p).ok()))
+                        .map(|v| {
+                            v.and_then(|v| k.decrypt(v))
+                                .and_then(|p| String::from_utf8(p).ok())
+                        })
                         .collect::<StringArray>(),
                 )
             }
@@ -182,11 +185,7 @@ fn map_bytes(col: &ArrayRef, f: impl Fn(&[u8]) -> String) -> Result<ArrayRef, St
             .iter()
             .map(|v| v.map(|v| f(v.as_bytes())))
             .collect(),
-        ArrowType::Binary => col
-            .as_binary::<i32>()
-            .iter()
-            .map(|v| v.map(&f))
-            .collect(),
+        ArrowType::Binary => col.as_binary::<i32>().iter().map(|v| v.map(&f)).collect(),
         _ => {
             // The SQL text of numbers, booleans, dates and timestamps
             // (RFC 3339, UTC).

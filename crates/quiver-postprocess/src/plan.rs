@@ -13,7 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use quiver_dataflow::chunk::with_time;
-use quiver_spec::{DedupSpec, InferSpec, JobSpec, Located, MaskAction, MaskSpec, PostprocessorSpec};
+use quiver_spec::{
+    DedupSpec, InferSpec, JobSpec, Located, MaskAction, MaskSpec, PostprocessorSpec,
+};
 use quiver_types::{DataType, Diagnostic, Diagnostics, Field, Position, Schema};
 
 use crate::chain::{ChainPlan, StepPlan};
@@ -73,34 +75,68 @@ pub fn plan(spec: &JobSpec, output: &Schema) -> Result<Planned, Diagnostics> {
 }
 
 /// The column `c` names, or an error listing the columns.
-fn column(schema: &Schema, c: &Located<String>, what: &str, errors: &mut Diagnostics) -> Option<usize> {
+fn column(
+    schema: &Schema,
+    c: &Located<String>,
+    what: &str,
+    errors: &mut Diagnostics,
+) -> Option<usize> {
     let i = schema.index_of(&c.value);
     if i.is_none() {
         let names = schema.names();
         let close = names
             .iter()
-            .map(|n| (strsim::damerau_levenshtein(&c.value.to_ascii_lowercase(), &n.to_ascii_lowercase()), *n))
+            .map(|n| {
+                (
+                    strsim::damerau_levenshtein(
+                        &c.value.to_ascii_lowercase(),
+                        &n.to_ascii_lowercase(),
+                    ),
+                    *n,
+                )
+            })
             .filter(|(d, n)| *d <= 2.max(n.len() / 3))
             .min_by_key(|(d, _)| *d);
         let help = match close {
             Some((_, s)) => format!("did you mean `{s}`? (columns here: {})", names.join(", ")),
             None => format!("columns here: {}", names.join(", ")),
         };
-        errors.push(Diagnostic::at(c.pos, format!("{what} `{}` is not an output column", c.value)).with_help(help));
+        errors.push(
+            Diagnostic::at(
+                c.pos,
+                format!("{what} `{}` is not an output column", c.value),
+            )
+            .with_help(help),
+        );
     }
     i
 }
 
-fn mask(m: &MaskSpec, schema: &mut Schema, masked: &mut [bool], errors: &mut Diagnostics) -> Option<StepPlan> {
-    let needs_key = m
-        .columns
-        .iter()
-        .any(|c| matches!(c.action, MaskAction::Hash | MaskAction::Encrypt | MaskAction::Decrypt));
+fn mask(
+    m: &MaskSpec,
+    schema: &mut Schema,
+    masked: &mut [bool],
+    errors: &mut Diagnostics,
+) -> Option<StepPlan> {
+    let needs_key = m.columns.iter().any(|c| {
+        matches!(
+            c.action,
+            MaskAction::Hash | MaskAction::Encrypt | MaskAction::Decrypt
+        )
+    });
     let keys = match (&m.key, needs_key) {
         (Some(k), _) if k.value.len() < MIN_KEY_BYTES => {
             errors.push(
-                Diagnostic::at(k.pos, format!("the mask key is {} bytes; it must be at least {MIN_KEY_BYTES}", k.value.len()))
-                    .with_help("use 32 random bytes, e.g. export QUIVER_MASK_KEY=$(openssl rand -hex 32)"),
+                Diagnostic::at(
+                    k.pos,
+                    format!(
+                        "the mask key is {} bytes; it must be at least {MIN_KEY_BYTES}",
+                        k.value.len()
+                    ),
+                )
+                .with_help(
+                    "use 32 random bytes, e.g. export QUIVER_MASK_KEY=$(openssl rand -hex 32)",
+                ),
             );
             None
         }
@@ -108,7 +144,7 @@ fn mask(m: &MaskSpec, schema: &mut Schema, masked: &mut [bool], errors: &mut Dia
         (None, true) => {
             errors.push(
                 Diagnostic::at(m.pos, "hash, encrypt and decrypt need a key")
-                    .with_help("add `key: ${QUIVER_MASK_KEY}` to the mask step and export QUIVER_MASK_KEY"),
+                    .with_help("add `key: ${QUIVER_MASK_KEY}` to the mask step (quoted inside {...}) and export QUIVER_MASK_KEY"),
             );
             None
         }
@@ -121,26 +157,45 @@ fn mask(m: &MaskSpec, schema: &mut Schema, masked: &mut [bool], errors: &mut Dia
             continue;
         };
         if columns.iter().any(|x: &ColumnMask| x.index == index) {
-            errors.push(Diagnostic::at(c.column.pos, format!("column `{}` is masked twice in one step", c.column.value)));
+            errors.push(Diagnostic::at(
+                c.column.pos,
+                format!("column `{}` is masked twice in one step", c.column.value),
+            ));
             continue;
         }
         let ty = before.fields[index].data_type;
         let result = match c.action {
             MaskAction::Redact => ty,
             MaskAction::Hash | MaskAction::Encrypt => DataType::String,
-            MaskAction::Truncate(_) | MaskAction::Decrypt if ty == DataType::String => DataType::String,
+            MaskAction::Truncate(_) | MaskAction::Decrypt if ty == DataType::String => {
+                DataType::String
+            }
             MaskAction::Truncate(_) | MaskAction::Decrypt => {
-                let what = if c.action == MaskAction::Decrypt { "decrypt" } else { "truncate" };
+                let what = if c.action == MaskAction::Decrypt {
+                    "decrypt"
+                } else {
+                    "truncate"
+                };
                 errors.push(
-                    Diagnostic::at(c.column.pos, format!("`{what}` needs a VARCHAR column; `{}` is {}", c.column.value, ty.sql_name()))
-                        .with_help("hash, encrypt and redact take any type"),
+                    Diagnostic::at(
+                        c.column.pos,
+                        format!(
+                            "`{what}` needs a VARCHAR column; `{}` is {}",
+                            c.column.value,
+                            ty.sql_name()
+                        ),
+                    )
+                    .with_help("hash, encrypt and redact take any type"),
                 );
                 continue;
             }
         };
         schema.fields[index] = Field::new(before.fields[index].name.clone(), result);
         masked[index] = c.action.hides();
-        columns.push(ColumnMask { index, action: c.action });
+        columns.push(ColumnMask {
+            index,
+            action: c.action,
+        });
     }
     Some(StepPlan::Mask(MaskStep {
         keys,
@@ -149,28 +204,54 @@ fn mask(m: &MaskSpec, schema: &mut Schema, masked: &mut [bool], errors: &mut Dia
     }))
 }
 
-fn dedup(d: &DedupSpec, schema: &Schema, query_width: usize, errors: &mut Diagnostics) -> Option<StepPlan> {
+fn dedup(
+    d: &DedupSpec,
+    schema: &Schema,
+    query_width: usize,
+    errors: &mut Diagnostics,
+) -> Option<StepPlan> {
     let mut key = Vec::new();
     for c in &d.key {
         let i = column(schema, c, "dedup key", errors)?;
         if i >= query_width {
             errors.push(
-                Diagnostic::at(c.pos, format!("dedup key `{}` is a prediction added by an earlier infer step", c.value))
-                    .with_help("dedup on columns of the query, before the infer step"),
+                Diagnostic::at(
+                    c.pos,
+                    format!(
+                        "dedup key `{}` is a prediction added by an earlier infer step",
+                        c.value
+                    ),
+                )
+                .with_help("dedup on columns of the query, before the infer step"),
             );
             return None;
         }
         key.push(i);
     }
-    let types = key.iter().map(|&i| schema.fields[i].data_type.to_arrow()).collect();
-    Some(StepPlan::Dedup { key, types, ttl: d.ttl })
+    let types = key
+        .iter()
+        .map(|&i| schema.fields[i].data_type.to_arrow())
+        .collect();
+    Some(StepPlan::Dedup {
+        key,
+        types,
+        ttl: d.ttl,
+    })
 }
 
-fn infer(i: &InferSpec, schema: &mut Schema, masked: &mut Vec<bool>, errors: &mut Diagnostics) -> Option<StepPlan> {
+fn infer(
+    i: &InferSpec,
+    schema: &mut Schema,
+    masked: &mut Vec<bool>,
+    errors: &mut Diagnostics,
+) -> Option<StepPlan> {
     let model = match OnnxModel::load(Path::new(&i.model.value)) {
         Ok(m) => Arc::new(m),
         Err(e) => {
-            errors.push(Diagnostic::at(i.model.pos, e).with_help("`onnx:` names a model file, relative to the job file"));
+            errors.push(
+                Diagnostic::at(i.model.pos, e)
+                    .with_help("`onnx:` names a model file, relative to the job file"),
+            );
             return None;
         }
     };
@@ -191,8 +272,15 @@ fn infer(i: &InferSpec, schema: &mut Schema, masked: &mut Vec<bool>, errors: &mu
     }
     if i.inputs.len() != model.width {
         errors.push(
-            Diagnostic::at(i.pos, format!("the model takes {} input columns, and `inputs` names {}", model.width, i.inputs.len()))
-                .with_help("list the columns in the order the model was trained on"),
+            Diagnostic::at(
+                i.pos,
+                format!(
+                    "the model takes {} input columns, and `inputs` names {}",
+                    model.width,
+                    i.inputs.len()
+                ),
+            )
+            .with_help("list the columns in the order the model was trained on"),
         );
         return None;
     }
@@ -200,14 +288,19 @@ fn infer(i: &InferSpec, schema: &mut Schema, masked: &mut Vec<bool>, errors: &mu
     for o in &i.outputs {
         if schema.index_of(&o.column.value).is_some() {
             errors.push(
-                Diagnostic::at(o.column.pos, format!("prediction column `{}` already exists", o.column.value))
-                    .with_help("give the prediction another name"),
+                Diagnostic::at(
+                    o.column.pos,
+                    format!("prediction column `{}` already exists", o.column.value),
+                )
+                .with_help("give the prediction another name"),
             );
             continue;
         }
         match model.output_column(&o.tensor, o.index) {
             Ok(col) => {
-                schema.fields.push(Field::new(o.column.value.clone(), col.data_type));
+                schema
+                    .fields
+                    .push(Field::new(o.column.value.clone(), col.data_type));
                 masked.push(false);
                 outputs.push(col);
             }
@@ -243,6 +336,6 @@ fn check_pii(spec: &JobSpec, schema: &Schema, masked: &[bool], errors: &mut Diag
 fn pii_error(pos: Position, col: &str) -> Diagnostic {
     Diagnostic::at(pos, format!("feature `{col}` is marked is_pii but reaches the sinks unmasked"))
         .with_help(format!(
-            "mask it first:\n  postprocessors:\n    - mask: {{key: ${{QUIVER_MASK_KEY}}, columns: {{{col}: hash}}}}\nor, if storing it in clear is intended, set `allow_pii: true` on the job"
+            "mask it first:\n  postprocessors:\n    - mask:\n        key: ${{QUIVER_MASK_KEY}}\n        columns: {{{col}: hash}}\nor, if storing it in clear is intended, set `allow_pii: true` on the job"
         ))
 }

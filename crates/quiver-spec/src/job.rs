@@ -340,7 +340,8 @@ pub enum MaskAction {
 
 impl MaskAction {
     /// The job-file names of the actions without arguments.
-    pub const NAMES: &'static [&'static str] = &["hash", "encrypt", "decrypt", "redact", "truncate"];
+    pub const NAMES: &'static [&'static str] =
+        &["hash", "encrypt", "decrypt", "redact", "truncate"];
 
     /// Whether the action hides the value (all but `decrypt`).
     pub fn hides(self) -> bool {

@@ -35,7 +35,10 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
         errors.push(
             Diagnostic::at(
                 node.pos,
-                format!("`postprocessors` must be a list, found {}", node.kind_name()),
+                format!(
+                    "`postprocessors` must be a list, found {}",
+                    node.kind_name()
+                ),
             )
             .with_help("postprocessors:\n  - dedup: {key: [order_id], ttl: 10m}"),
         );
@@ -59,6 +62,13 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
             "mask" => mask(v, errors).map(PostprocessorSpec::Mask),
             "dedup" => dedup(v, errors).map(PostprocessorSpec::Dedup),
             "infer" => infer(v, dir, errors).map(PostprocessorSpec::Infer),
+            "enrich" | "filter_invalid" => {
+                errors.push(
+                    Diagnostic::at(k.pos, format!("post-processor `{kind}` is not available in this version of Quiver"))
+                        .with_help("available post-processors: mask, dedup, infer (dead letters are configured under sinks: dead_letter)"),
+                );
+                None
+            }
             _ => {
                 let mut d = Diagnostic::at(k.pos, format!("unknown post-processor `{kind}`"));
                 d = match decode::suggest(kind, KINDS) {
@@ -77,8 +87,7 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
 fn mask(node: &Node, errors: &mut Diagnostics) -> Option<MaskSpec> {
     let f = Fields::of(node, "`mask`", MASK_KEYS, errors)?;
     let key = f.get("key").and_then(|n| {
-        decode::string(n, "`key` of `mask`", errors)
-            .map(|t| Located::new(t.into_string(), n.pos))
+        decode::string(n, "`key` of `mask`", errors).map(|t| Located::new(t.into_string(), n.pos))
     });
     let cols = f.required(
         "columns",
@@ -138,8 +147,11 @@ fn mask_action(col: &str, node: &Node, errors: &mut Diagnostics) -> Option<MaskA
             "redact" => Some(MaskAction::Redact),
             "truncate" => {
                 errors.push(
-                    Diagnostic::at(node.pos, "`truncate` needs the number of characters to keep")
-                        .with_help(format!("write `{col}: {{truncate: 4}}`")),
+                    Diagnostic::at(
+                        node.pos,
+                        "`truncate` needs the number of characters to keep",
+                    )
+                    .with_help(format!("write `{col}: {{truncate: 4}}`")),
                 );
                 None
             }
@@ -237,7 +249,9 @@ fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec>
         match o.as_map() {
             Some(entries) if !entries.is_empty() => {
                 for (k, v) in entries {
-                    let (Some(col), Some(text)) = (k.as_str(), decode::string(v, "a model output name", errors)) else {
+                    let (Some(col), Some(text)) =
+                        (k.as_str(), decode::string(v, "a model output name", errors))
+                    else {
                         continue;
                     };
                     match parse_tensor_ref(text.as_str()) {
@@ -247,20 +261,31 @@ fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec>
                             index,
                         }),
                         None => errors.push(
-                            Diagnostic::at(v.pos, format!("`{}` is not a model output reference", text.as_str()))
-                                .with_help("write the output's name, or name[i] for column i of a 2-D output"),
+                            Diagnostic::at(
+                                v.pos,
+                                format!("`{}` is not a model output reference", text.as_str()),
+                            )
+                            .with_help(
+                                "write the output's name, or name[i] for column i of a 2-D output",
+                            ),
                         ),
                     }
                 }
             }
             _ => errors.push(
-                Diagnostic::at(o.pos, "`outputs` of `infer` must map new columns to model outputs")
-                    .with_help("outputs: {fraud_score: \"probabilities[1]\"}"),
+                Diagnostic::at(
+                    o.pos,
+                    "`outputs` of `infer` must map new columns to model outputs",
+                )
+                .with_help("outputs: {fraud_score: \"probabilities[1]\"}"),
             ),
         }
     }
     if inputs.is_empty() && f.get("inputs").is_some() {
-        errors.push(Diagnostic::at(node.pos, "`inputs` of `infer` names no column"));
+        errors.push(Diagnostic::at(
+            node.pos,
+            "`inputs` of `infer` names no column",
+        ));
     }
     Some(InferSpec {
         model: model?,
@@ -295,7 +320,11 @@ pub(crate) fn check_keys_from_env(doc: &Node, errors: &mut Diagnostics) {
         };
         let text = key.as_str().unwrap_or("");
         let t = text.trim();
-        let is_ref = t.starts_with("${") && t.ends_with('}') && t.matches("${").count() == 1;
+        // `${NAME:-default}` would put a key in the file too.
+        let is_ref = t.starts_with("${")
+            && t.ends_with('}')
+            && t.matches("${").count() == 1
+            && !t.contains(":-");
         if !is_ref {
             errors.push(
                 Diagnostic::at(key.pos, "the `mask` key must come from the environment, not the job file")
