@@ -369,6 +369,9 @@ fn the_example_jobs_run_on_generated_data() {
         "cpf_orders_chargebacks_30d",
         "count_broker_buys_7d",
         "count_broker_sells_90d",
+        "geohash_pickups_60s",
+        "booking_fraud_scores",
+        "pii_masked_bookings",
     ] {
         let (_, rows) = read_rows(&s.dataset(name));
         assert!(!rows.is_empty(), "{name} wrote no rows");

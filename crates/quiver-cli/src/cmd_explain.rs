@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use quiver_spec::{MaskAction, PostprocessorSpec};
 use quiver_types::time::format_duration;
 
 use crate::failure::Failure;
@@ -96,7 +97,16 @@ fn describe(l: &Loaded) -> String {
     if spec.sinks.historical.is_some() {
         sinks.push("historical".to_string());
     }
+    if let Some(k) = &spec.sinks.kafka {
+        sinks.push(format!("kafka topic {}", k.topic));
+    }
     let _ = writeln!(s, "  sinks: {}", sinks.join(", "));
+    if !spec.postprocessors.is_empty() {
+        let _ = writeln!(s, "  post-processors, in order, before the sinks:");
+    }
+    for p in &spec.postprocessors {
+        let _ = writeln!(s, "    {}", describe_step(p));
+    }
     let _ = writeln!(s, "  logical plan:");
     for line in job.plan.explain().lines() {
         let _ = writeln!(s, "    {line}");
@@ -107,4 +117,45 @@ fn describe(l: &Loaded) -> String {
     }
     let _ = writeln!(s);
     s
+}
+
+/// One line per post-processor.
+fn describe_step(p: &PostprocessorSpec) -> String {
+    match p {
+        PostprocessorSpec::Mask(m) => {
+            let cols: Vec<String> = m
+                .columns
+                .iter()
+                .map(|c| {
+                    let action = match c.action {
+                        MaskAction::Hash => "hash (HMAC-SHA256)".to_string(),
+                        MaskAction::Encrypt => "encrypt (AES-256-GCM)".to_string(),
+                        MaskAction::Decrypt => "decrypt".to_string(),
+                        MaskAction::Redact => "redact".to_string(),
+                        MaskAction::Truncate(n) => format!("truncate to {n}"),
+                    };
+                    format!("{} {action}", c.column.value)
+                })
+                .collect();
+            format!("mask: {}", cols.join(", "))
+        }
+        PostprocessorSpec::Dedup(d) => format!(
+            "dedup: drop rows whose key ({}) was seen within {} before (event time); rows spread over workers by that key",
+            d.key.iter().map(|k| k.value.as_str()).collect::<Vec<_>>().join(", "),
+            format_duration(d.ttl)
+        ),
+        PostprocessorSpec::Infer(i) => format!(
+            "infer: ONNX model {} on [{}] -> {}",
+            i.model.value,
+            i.inputs.iter().map(|k| k.value.as_str()).collect::<Vec<_>>().join(", "),
+            i.outputs
+                .iter()
+                .map(|o| match o.index {
+                    Some(ix) => format!("{} = {}[{ix}]", o.column.value, o.tensor),
+                    None => format!("{} = {}", o.column.value, o.tensor),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
