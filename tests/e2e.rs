@@ -401,3 +401,73 @@ fn exit_codes_separate_user_errors() {
         ExitCode::SUCCESS
     );
 }
+
+#[test]
+fn a_job_calls_functions_loaded_from_webassembly() {
+    let s = Scratch::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let module = root.join("udfs/examples/wasm/risk_band.wat");
+    let data = s.dir.path().join("data/events.parquet");
+    let t0 = t("2024-01-01");
+    write_events(
+        &data,
+        &[
+            (t0 + 3 * 60 * MINUTE, Some(1), Some(150.0)),
+            (t0 + 12 * 60 * MINUTE, Some(2), Some(150.0)),
+            (t0 + 13 * 60 * MINUTE, Some(3), Some(20.0)),
+            (t0 + 14 * 60 * MINUTE, Some(4), None),
+        ],
+        1 << 20,
+    );
+    let text = |args: &str| {
+        format!(
+            "name: banded\nentity: [customer_id]\nsources:\n  events:\n    schema: {{event_time: timestamp, customer_id: int64, amount: float64}}\n    event_time: event_time\n    bounded: {{parquet: {}}}\nfunctions:\n  risk_band: {{wasm: {}, args: {args}, returns: int64}}\n  initials: {{wasm: {}, args: [string], returns: string}}\nsql: |\n  SELECT customer_id, risk_band(amount, HOUR(event_time)) AS band,\n         initials(CAST(customer_id AS VARCHAR)) AS first_digit, event_time\n  FROM events\nsinks: {{historical: {{}}}}\n",
+            data.display(),
+            module.display(),
+            module.display()
+        )
+    };
+    let jf = s.dir.path().join("banded.yaml");
+    fs::write(&jf, text("[float64, int64]")).unwrap();
+    s.quiver(&["backfill", jf.to_str().unwrap(), "--no-progress"])
+        .unwrap();
+    let (_, mut rows) = read_rows(&s.dataset("banded"));
+    sort_rows(&mut rows);
+    let got: Vec<(Json, Json, Json)> = rows
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Json::from(1), Json::from(2), Json::from("1")),
+            (Json::from(2), Json::from(1), Json::from("2")),
+            (Json::from(3), Json::from(0), Json::from("3")),
+            (Json::from(4), Json::Null, Json::from("4")),
+        ]
+    );
+    // A declaration the module's export does not match, and a call with
+    // the wrong argument type, are refused naming the function.
+    fs::write(&jf, text("[int64, int64]")).unwrap();
+    let err = quiver(&["validate", jf.to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "function `risk_band`: export `risk_band` has the signature (f64, i64) -> (i64)"
+        ),
+        "{err}"
+    );
+    fs::write(
+        &jf,
+        text("[float64, int64]").replace("risk_band(amount,", "risk_band('x',"),
+    )
+    .unwrap();
+    let err = quiver(&["validate", jf.to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("RISK_BAND") && err.contains("argument 1 must be DOUBLE, found VARCHAR"),
+        "{err}"
+    );
+}

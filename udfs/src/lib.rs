@@ -79,7 +79,10 @@ mod json;
 mod math;
 mod string;
 pub mod user;
+mod wasm;
 mod zoned;
+
+pub use wasm::{FUEL_PER_CALL, MEMORY_LIMIT, WasmFunction};
 
 use args::Builtin;
 

@@ -141,13 +141,21 @@ fn describe_step(p: &PostprocessorSpec) -> String {
         }
         PostprocessorSpec::Dedup(d) => format!(
             "dedup: drop rows whose key ({}) was seen within {} before (event time); rows spread over workers by that key",
-            d.key.iter().map(|k| k.value.as_str()).collect::<Vec<_>>().join(", "),
+            d.key
+                .iter()
+                .map(|k| k.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             format_duration(d.ttl)
         ),
         PostprocessorSpec::Infer(i) => format!(
             "infer: ONNX model {} on [{}] -> {}",
             i.model.value,
-            i.inputs.iter().map(|k| k.value.as_str()).collect::<Vec<_>>().join(", "),
+            i.inputs
+                .iter()
+                .map(|k| k.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             i.outputs
                 .iter()
                 .map(|o| match o.index {

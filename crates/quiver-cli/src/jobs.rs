@@ -1,12 +1,13 @@
 //! Loading and compiling job files for a command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use quiver_dataflow::postprocess::PostprocessFactory;
 use quiver_spec::{DeploymentConfig, JobSpec};
-use quiver_sql::{CompiledJob, compile_job};
-use quiver_types::Diagnostics;
+use quiver_sql::{CompiledJob, FunctionRegistry, Registry, compile_job};
+use quiver_types::{DataType, Diagnostic, Diagnostics};
+use quiver_udfs::WasmFunction;
 
 use crate::failure::Failure;
 
@@ -71,6 +72,13 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
         if !only.is_empty() && !only.contains(&spec.name.value) {
             continue;
         }
+        let registry = match with_job_functions(&registry, &spec) {
+            Ok(r) => r,
+            Err(d) => {
+                errors.0.extend(d.0);
+                continue;
+            }
+        };
         let mut job = match compile_job(&spec, &registry) {
             Ok(job) => job,
             Err(d) => {
@@ -123,4 +131,39 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
         )));
     }
     Ok(out)
+}
+
+/// The built-in functions plus the job's own (WebAssembly modules declared
+/// under `functions:`), each checked against its module.
+fn with_job_functions(base: &Registry, spec: &JobSpec) -> Result<Registry, Diagnostics> {
+    let mut registry = base.clone();
+    let mut errors = Diagnostics::new();
+    for f in &spec.functions {
+        if base.scalar(&f.name.value).is_some() {
+            errors.push(
+                Diagnostic::at(
+                    f.name.pos,
+                    format!("`{}` is a built-in function", f.name.value),
+                )
+                .with_help("give your function another name")
+                .in_file(&spec.file),
+            );
+            continue;
+        }
+        let args: Vec<DataType> = f.args.iter().map(|a| a.value).collect();
+        match WasmFunction::load(
+            &f.name.value,
+            Path::new(&f.module.value),
+            &f.export,
+            &args,
+            f.returns.value,
+        ) {
+            Ok(w) => registry.register(Arc::new(w)),
+            Err(e) => errors.push(
+                Diagnostic::at(f.module.pos, format!("function `{}`: {e}", f.name.value))
+                    .in_file(&spec.file),
+            ),
+        }
+    }
+    errors.into_result(registry)
 }

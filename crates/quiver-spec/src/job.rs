@@ -49,6 +49,8 @@ pub struct JobSpec {
     pub sql_pos: Position,
     /// Metadata of output columns.
     pub features: Vec<FeatureSpec>,
+    /// Functions loaded at run time (WebAssembly modules) that the SQL may call.
+    pub functions: Vec<FunctionSpec>,
     /// Steps applied to the query's output rows, in order, before any sink.
     pub postprocessors: Vec<PostprocessorSpec>,
     /// Lets columns marked `is_pii` reach the sinks unmasked.
@@ -261,6 +263,21 @@ impl FeatureKind {
             .find(|(_, k)| *k == self)
             .map_or("", |(n, _)| n)
     }
+}
+
+/// A SQL function implemented by a WebAssembly module, declared in the job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    /// The SQL name.
+    pub name: Located<String>,
+    /// The module file (`.wasm`, or `.wat` text), resolved against the job file.
+    pub module: Located<String>,
+    /// The exported function called (default: the SQL name).
+    pub export: String,
+    /// Argument types, in order.
+    pub args: Vec<Located<DataType>>,
+    /// The result type.
+    pub returns: Located<DataType>,
 }
 
 /// One entry of a job's `postprocessors:` list.

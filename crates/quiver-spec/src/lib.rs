@@ -36,6 +36,7 @@
 mod config;
 mod decode;
 pub mod expand;
+mod functions;
 mod job;
 mod load;
 mod postprocessors;

@@ -21,6 +21,7 @@ const JOB_KEYS: &[&str] = &[
     "sources",
     "sql",
     "features",
+    "functions",
     "postprocessors",
     "allow_pii",
     "sinks",
@@ -270,6 +271,10 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
         .get("features")
         .map(|n| decode_features(n, errors))
         .unwrap_or_default();
+    let functions = f
+        .get("functions")
+        .map(|n| crate::functions::decode(n, dir, errors))
+        .unwrap_or_default();
     let postprocessors = f
         .get("postprocessors")
         .map(|n| crate::postprocessors::decode(n, dir, errors))
@@ -299,6 +304,7 @@ fn decode_job(e: Expanded, file: &str, dir: &Path, errors: &mut Diagnostics) -> 
         sql_pos: sql_node.map(|n| n.pos).unwrap_or_default(),
         sql: sql?,
         features,
+        functions,
         postprocessors,
         allow_pii,
         sinks: sinks?,
