@@ -384,7 +384,8 @@ proptest! {
             let (Some(Value::Float64(a)), Some(Value::Float64(b))) = (g.pop(), w.pop()) else {
                 return Err(TestCaseError::fail("APPROX_PERCENTILE is a DOUBLE"));
             };
-            prop_assert!((a - b).abs() <= 0.01 * b.abs(), "{} is not within 1% of {}", a, b);
+            // 1% up to rounding: 1.0 may be reported as 1.01, and 1.01 - 1.0 > 0.01.
+            prop_assert!((a - b).abs() <= 0.01 * b.abs() * (1.0 + 1e-9), "{} is not within 1% of {}", a, b);
         }
         sort(&mut got);
         sort(&mut want);
