@@ -168,6 +168,18 @@ pub fn reference_markdown() -> String {
             cell(&doc)
         );
     }
+    out.push_str("\n## Aggregate functions\n\n");
+    out.push_str("Aggregates run per group and window (`GROUP BY TUMBLE(...)` or `HOP(...)`); COUNT, SUM, AVG, MIN, MAX, STDDEV_POP and VAR_POP also run OVER a window. ");
+    out.push_str("They skip NULLs, and over no non-NULL value give NULL (the counts give 0). Every aggregate is mergeable: a hopping window merges its panes' partial states when it is emitted, and partial states merged in any order or grouping give the same bits, so a backfill and a live run agree.\n\n");
+    out.push_str("Where Quiver differs from Gojek Dagger's aggregate UDFs: `DistinctCount` counts values of any type and returns BIGINT (Dagger: VARCHAR in, INT out); ");
+    out.push_str("Dagger's `PercentileAggregator(percentile, value)` takes the percentile first and in (0, 100], and estimates it as Apache Commons Math's `Percentile` does (position p·(n+1)); Quiver's `PERCENTILE(value, fraction)` takes a fraction in [0, 1] and interpolates at p·(n−1) as DuckDB's `quantile_cont` (so `PercentileAggregator(90, x)` becomes `PERCENTILE(x, 0.9)`, with slightly different values for small groups); ");
+    out.push_str("Dagger has no FIRST/LAST by event time (Flink's `FIRST_VALUE`/`LAST_VALUE` take arrival order, which a backfill cannot reproduce), so Quiver's are by event time with ties broken by value. ");
+    out.push_str("`CollectArray`, `LAST_K`/`TOP_K` and `HISTOGRAM` wait for ARRAY and MAP types; `Features`/`FeaturesWithType` (Feast rows) are not planned. ");
+    out.push_str("DISTINCT_COUNT, PERCENTILE, APPROX_PERCENTILE, FIRST_VALUE and LAST_VALUE are refused in OVER windows.\n\n");
+    out.push_str("| Name | Signature | Description |\n| --- | --- | --- |\n");
+    for (name, signature, doc) in quiver_sql::AGGREGATE_REFERENCE {
+        let _ = writeln!(out, "| `{name}` | `{}` | {} |", cell(signature), cell(doc));
+    }
     out
 }
 

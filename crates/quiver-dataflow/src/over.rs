@@ -535,6 +535,15 @@ fn new_state(c: &AggregateCall) -> State {
             State::Moments(Box::new((ExactSum::new(), ExactSum::new(), 0)))
         }
         (AggFunc::Min | AggFunc::Max, _) => State::Extreme(VecDeque::new()),
+        // Refused in OVER by the binder (`AggFunc::supports_over`).
+        (
+            AggFunc::DistinctCount
+            | AggFunc::Percentile(_)
+            | AggFunc::ApproxPercentile(_)
+            | AggFunc::FirstValue
+            | AggFunc::LastValue,
+            _,
+        ) => State::Count(0),
     }
 }
 

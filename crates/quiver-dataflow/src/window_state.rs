@@ -134,7 +134,7 @@ impl WindowState {
             let len = pane.groups.len();
             for (acc, arg) in pane.accs.iter_mut().zip(&args) {
                 acc.resize(len);
-                acc.update(*arg, &idx, groups);
+                acc.update(*arg, times, &idx, groups);
             }
         }
         Ok(())

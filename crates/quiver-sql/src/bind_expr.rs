@@ -20,7 +20,7 @@ use sqlparser::tokenizer::Span;
 use crate::bind::Binder;
 use crate::coerce;
 use crate::error::{PlanError, PlanResult};
-use crate::expr::{AggFunc, AggregateCall, BinaryOp, Interval, ScalarExpr};
+use crate::expr::{AggFunc, AggregateCall, BinaryOp, Fraction, Interval, ScalarExpr};
 use crate::functions::ArgInfo;
 use crate::scope::{Relation, Unresolved};
 use crate::window::Window;
@@ -1124,7 +1124,25 @@ impl Binder<'_> {
             .help("use CASE inside the aggregate: SUM(CASE WHEN cond THEN x END)"));
         }
         let (args, distinct) = plain_args(f)?;
-        let arg = match (func, args.as_slice()) {
+        let (func, args) = match (func, args.as_slice()) {
+            (AggFunc::Percentile(_) | AggFunc::ApproxPercentile(_), [x, p]) => {
+                let p = self.percentile_fraction(name, p, g, span)?;
+                let func = match func {
+                    AggFunc::Percentile(_) => AggFunc::Percentile(p),
+                    _ => AggFunc::ApproxPercentile(p),
+                };
+                (func, std::slice::from_ref(x))
+            }
+            (AggFunc::Percentile(_) | AggFunc::ApproxPercentile(_), _) => {
+                return Err(PlanError::at(
+                    span,
+                    format!("{name} takes two arguments, the value and a constant fraction"),
+                )
+                .help(format!("write {name}(x, 0.95) for the 95th percentile")));
+            }
+            (_, args) => (func, args),
+        };
+        let arg = match (func, args) {
             (AggFunc::Count, [] | [FunctionArgExpr::Wildcard]) => {
                 if distinct {
                     return Err(PlanError::at(span, "COUNT(DISTINCT *) is not supported")
@@ -1141,6 +1159,11 @@ impl Binder<'_> {
             _ => return Err(PlanError::at(span, format!("{name} takes one argument"))),
         };
         let data_type = aggregate_type(func, arg.as_ref().map(ScalarExpr::data_type), span)?;
+        // DISTINCT_COUNT(x) is COUNT(DISTINCT x): one state for both.
+        let (func, distinct) = match func {
+            AggFunc::DistinctCount => (AggFunc::Count, true),
+            _ => (func, distinct),
+        };
         let distinct = match (func, distinct) {
             (AggFunc::Count, d) => d,
             (AggFunc::Min | AggFunc::Max, _) => false,
@@ -1215,6 +1238,42 @@ impl Binder<'_> {
         ScalarExpr::column(g.keys.len() + 2 + idx, call.to_string(), data_type)
     }
 
+    /// The constant fraction `p` of `PERCENTILE(x, p)`: a number in [0, 1]
+    /// that reads no column.
+    fn percentile_fraction(
+        &self,
+        name: &str,
+        p: &FunctionArgExpr,
+        g: &Grouped<'_>,
+        call: Span,
+    ) -> PlanResult<Fraction> {
+        let FunctionArgExpr::Expr(e) = p else {
+            return Err(PlanError::at(
+                call,
+                format!("{name}: the fraction (second argument) must be a number in [0, 1]"),
+            ));
+        };
+        let span = e.span();
+        let bound = self.bind_expr(e, &Ctx::Row(g.input))?;
+        let value =
+            constant_number(&bound).ok_or_else(|| {
+                PlanError::at(
+                span,
+                format!(
+                    "{name}: the fraction (second argument) must be a numeric constant, not `{e}`"
+                ),
+            )
+            .help(format!("write {name}(x, 0.95); the fraction cannot vary by row"))
+            })?;
+        Fraction::new(value).ok_or_else(|| {
+            PlanError::at(
+                span,
+                format!("{name}: the fraction (second argument) must be in [0, 1], found {value}"),
+            )
+            .help(format!("the 95th percentile is {name}(x, 0.95)"))
+        })
+    }
+
     fn bind_window_bound(
         &self,
         f: &Function,
@@ -1256,7 +1315,17 @@ pub(crate) fn aggregate_type(
         {
             DataType::Float64
         }
-        (AggFunc::Min | AggFunc::Max, Some(t)) if t != DataType::Null => t,
+        (AggFunc::Min | AggFunc::Max | AggFunc::FirstValue | AggFunc::LastValue, Some(t))
+            if t != DataType::Null =>
+        {
+            t
+        }
+        (AggFunc::DistinctCount, Some(_)) => DataType::Int64,
+        (AggFunc::Percentile(_) | AggFunc::ApproxPercentile(_), Some(t))
+            if t.is_numeric() || t == DataType::Null =>
+        {
+            DataType::Float64
+        }
         (_, t) => {
             return Err(PlanError::at(
                 span,
@@ -1266,11 +1335,26 @@ pub(crate) fn aggregate_type(
                 ),
             )
             .help(match func {
-                AggFunc::Min | AggFunc::Max => "MIN/MAX need a typed value".to_string(),
+                AggFunc::Min | AggFunc::Max | AggFunc::FirstValue | AggFunc::LastValue => {
+                    format!("{name} needs a typed value")
+                }
+                AggFunc::DistinctCount => "DISTINCT_COUNT needs a value".to_string(),
                 _ => format!("{name} needs a number; CAST it to DOUBLE or BIGINT"),
             }));
         }
     })
+}
+
+/// The value of a numeric constant expression: a literal, possibly negated
+/// or cast (`0.5`, `-1`, `CAST(1 AS DOUBLE)`).
+fn constant_number(e: &ScalarExpr) -> Option<f64> {
+    match e {
+        ScalarExpr::Literal(Value::Int64(i), _) => Some(*i as f64),
+        ScalarExpr::Literal(Value::Float64(x), _) => Some(*x),
+        ScalarExpr::Negate(inner) => constant_number(inner).map(|x| -x),
+        ScalarExpr::Cast { expr, to } if to.is_numeric() => constant_number(expr),
+        _ => None,
+    }
 }
 
 fn key_label(e: &ScalarExpr, i: usize) -> String {
@@ -1340,4 +1424,146 @@ fn three(args: Vec<ScalarExpr>, name: &str, span: Span) -> PlanResult<[ScalarExp
     args.try_into().map_err(|a: Vec<ScalarExpr>| {
         PlanError::at(span, format!("{name} takes 3 arguments, found {}", a.len()))
     })
+}
+
+#[cfg(test)]
+mod aggregate_tests {
+    use quiver_types::{Field, Schema};
+    use sqlparser::ast::Statement;
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::Parser;
+
+    use crate::bind::{Binder, SourceInfo};
+    use crate::error::PlanResult;
+    use crate::expr::{AggFunc, AggregateCall, Fraction};
+    use crate::functions::Registry;
+    use crate::plan::LogicalPlan;
+    use crate::scope::Relation;
+    use quiver_types::DataType;
+
+    fn bind(sql: &str) -> PlanResult<Relation> {
+        let sources = [SourceInfo {
+            name: "e".into(),
+            schema: Schema::new(vec![
+                Field::new("t", DataType::Timestamp),
+                Field::new("k", DataType::Int64),
+                Field::new("x", DataType::Float64),
+                Field::new("s", DataType::String),
+            ]),
+            time_col: Some(0),
+        }];
+        let registry = Registry::new();
+        let ast = Parser::parse_sql(&GenericDialect {}, sql).expect("parses");
+        let Statement::Query(q) = &ast[0] else {
+            panic!("a query")
+        };
+        Binder::new(sql, &sources, &registry).bind_query(q)
+    }
+
+    fn aggs(sql: &str) -> Vec<AggregateCall> {
+        fn find(p: &LogicalPlan) -> Option<Vec<AggregateCall>> {
+            match p {
+                LogicalPlan::WindowAggregate { aggs, .. } => Some(aggs.clone()),
+                LogicalPlan::Project { input, .. } | LogicalPlan::Filter { input, .. } => {
+                    find(input)
+                }
+                _ => None,
+            }
+        }
+        find(&bind(sql).expect("binds").plan).expect("a window aggregate")
+    }
+
+    fn error(sql: &str) -> String {
+        match bind(sql) {
+            Ok(_) => panic!("`{sql}` was accepted"),
+            Err(e) => format!("{} {}", e.message, e.help.unwrap_or_default()),
+        }
+    }
+
+    const W: &str = "FROM e GROUP BY TUMBLE(t, INTERVAL '1' MINUTE), k";
+
+    #[test]
+    fn distinct_count_shares_count_distinct() {
+        let a = aggs(&format!(
+            "SELECT k, DISTINCT_COUNT(s) AS a, COUNT(DISTINCT s) AS b, DistinctCount(s) AS c {W}"
+        ));
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].func, AggFunc::Count);
+        assert!(a[0].distinct);
+        assert_eq!(a[0].data_type, DataType::Int64);
+    }
+
+    #[test]
+    fn percentiles_take_a_constant_fraction() {
+        let a = aggs(&format!(
+            "SELECT k, PERCENTILE(x, 0.5) AS a, PERCENTILE(k, 1) AS b, APPROX_PERCENTILE(x, 0.99) AS c, PERCENTILE(x, 0.5) AS d {W}"
+        ));
+        assert_eq!(a.len(), 3, "{a:?}");
+        assert_eq!(a[0].func, AggFunc::Percentile(Fraction::new(0.5).unwrap()));
+        assert_eq!(a[1].func, AggFunc::Percentile(Fraction::new(1.0).unwrap()));
+        assert_eq!(
+            a[2].func,
+            AggFunc::ApproxPercentile(Fraction::new(0.99).unwrap())
+        );
+        assert!(a.iter().all(|c| c.data_type == DataType::Float64));
+        assert_eq!(a[0].to_string(), "PERCENTILE(x#2, 0.5)");
+    }
+
+    #[test]
+    fn bad_fractions_are_plan_errors_naming_the_function() {
+        for (sql, want) in [
+            (
+                "PERCENTILE(x, 1.5)",
+                "PERCENTILE: the fraction (second argument) must be in [0, 1], found 1.5",
+            ),
+            ("PERCENTILE(x, -0.1)", "must be in [0, 1], found -0.1"),
+            (
+                "APPROX_PERCENTILE(x, k)",
+                "APPROX_PERCENTILE: the fraction (second argument) must be a numeric constant",
+            ),
+            ("PERCENTILE(x, 'a')", "must be a numeric constant"),
+            ("PERCENTILE(x)", "PERCENTILE takes two arguments"),
+            ("PERCENTILE(x, 0.5, 1)", "PERCENTILE takes two arguments"),
+            ("PERCENTILE(s, 0.5)", "PERCENTILE does not accept VARCHAR"),
+            (
+                "PERCENTILE(DISTINCT x, 0.5)",
+                "PERCENTILE(DISTINCT ...) is not supported",
+            ),
+            ("FIRST_VALUE(NULL)", "FIRST_VALUE needs a typed value"),
+            ("LAST_VALUE(x, t)", "LAST_VALUE takes one argument"),
+            ("DISTINCT_COUNT(*)", "DISTINCT_COUNT takes one argument"),
+        ] {
+            let e = error(&format!("SELECT k, {sql} AS a {W}"));
+            assert!(e.contains(want), "{sql}: {e}");
+        }
+    }
+
+    #[test]
+    fn first_and_last_keep_the_argument_type() {
+        let a = aggs(&format!(
+            "SELECT k, FIRST_VALUE(s) AS a, LAST_VALUE(x) AS b, first_value(t) AS c {W}"
+        ));
+        assert_eq!(a[0].func, AggFunc::FirstValue);
+        assert_eq!(a[0].data_type, DataType::String);
+        assert_eq!(a[1].func, AggFunc::LastValue);
+        assert_eq!(a[1].data_type, DataType::Float64);
+        assert_eq!(a[2].data_type, DataType::Timestamp);
+    }
+
+    #[test]
+    fn the_new_aggregates_are_refused_in_over() {
+        for f in [
+            "DISTINCT_COUNT(s)",
+            "PERCENTILE(x, 0.5)",
+            "APPROX_PERCENTILE(x, 0.5)",
+            "FIRST_VALUE(x)",
+            "LAST_VALUE(x)",
+        ] {
+            let e = error(&format!(
+                "SELECT k, {f} OVER (PARTITION BY k ORDER BY t) AS a FROM e"
+            ));
+            assert!(e.contains("OVER is not supported"), "{f}: {e}");
+            assert!(e.contains("GROUP BY TUMBLE"), "{f}: {e}");
+        }
+    }
 }

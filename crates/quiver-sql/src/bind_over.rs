@@ -140,6 +140,12 @@ impl Binder<'_> {
                     .help("OVER windows compute COUNT, SUM, AVG, MIN, MAX, STDDEV_POP or VAR_POP"),
             );
         };
+        if !func.supports_over() {
+            return Err(
+                PlanError::at(span, format!("{name}(...) OVER is not supported"))
+                    .help(format!("compute {name} per window with GROUP BY TUMBLE(...) or HOP(...); OVER windows compute COUNT, SUM, AVG, MIN, MAX, STDDEV_POP or VAR_POP")),
+            );
+        }
         if f.filter.is_some() || !f.within_group.is_empty() {
             return Err(PlanError::at(
                 span,

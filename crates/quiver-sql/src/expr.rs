@@ -556,8 +556,35 @@ impl fmt::Display for ScalarExpr {
     }
 }
 
+/// A fraction in [0, 1] (a percentile's `p`), kept as the bits of a
+/// finite `f64` so [`AggFunc`] stays `Copy`, `Eq` and `Hash`. `-0.0` is
+/// stored as `0.0`, so equal fractions have equal bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Fraction(u64);
+
+impl Fraction {
+    /// `p` if it is a number in [0, 1] (NaN and values outside are refused).
+    pub fn new(p: f64) -> Option<Fraction> {
+        (0.0..=1.0)
+            .contains(&p)
+            .then(|| Fraction(if p == 0.0 { 0 } else { p.to_bits() }))
+    }
+
+    /// The value.
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
 /// Built-in aggregate functions. Each is mergeable: partial results over
-/// parts of a window combine into the result over the whole window.
+/// parts of a window combine into the result over the whole window, and
+/// merging in any order or grouping gives the same result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AggFunc {
     /// `COUNT(*)`, `COUNT(x)`, `COUNT(DISTINCT x)`.
@@ -574,10 +601,27 @@ pub enum AggFunc {
     StddevPop,
     /// `VAR_POP(x)`.
     VarPop,
+    /// `DISTINCT_COUNT(x)` (Dagger's `DistinctCount`): the number of
+    /// distinct non-NULL values. The binder plans it as `COUNT(DISTINCT x)`,
+    /// so both share one state.
+    DistinctCount,
+    /// `PERCENTILE(x, p)`: the exact percentile, interpolated linearly
+    /// between the two nearest ranks (DuckDB's `quantile_cont`).
+    Percentile(Fraction),
+    /// `APPROX_PERCENTILE(x, p)`: a DDSketch estimate (1% relative error)
+    /// of the value at rank `floor(p * (n - 1))`.
+    ApproxPercentile(Fraction),
+    /// `FIRST_VALUE(x)`: `x` of the row with the earliest event time (ties:
+    /// the smallest `x`).
+    FirstValue,
+    /// `LAST_VALUE(x)`: `x` of the row with the latest event time (ties:
+    /// the largest `x`).
+    LastValue,
 }
 
 impl AggFunc {
-    /// Looks up an aggregate by SQL name.
+    /// Looks up an aggregate by SQL name. Percentiles come back with
+    /// `p = 0`; the binder reads the real `p` from the second argument.
     pub fn from_name(name: &str) -> Option<AggFunc> {
         Some(match name.to_ascii_uppercase().as_str() {
             "COUNT" => AggFunc::Count,
@@ -587,6 +631,11 @@ impl AggFunc {
             "MAX" => AggFunc::Max,
             "STDDEV_POP" => AggFunc::StddevPop,
             "VAR_POP" => AggFunc::VarPop,
+            "DISTINCT_COUNT" | "DISTINCTCOUNT" => AggFunc::DistinctCount,
+            "PERCENTILE" => AggFunc::Percentile(Fraction::default()),
+            "APPROX_PERCENTILE" => AggFunc::ApproxPercentile(Fraction::default()),
+            "FIRST_VALUE" => AggFunc::FirstValue,
+            "LAST_VALUE" => AggFunc::LastValue,
             _ => return None,
         })
     }
@@ -601,9 +650,91 @@ impl AggFunc {
             AggFunc::Max => "MAX",
             AggFunc::StddevPop => "STDDEV_POP",
             AggFunc::VarPop => "VAR_POP",
+            AggFunc::DistinctCount => "DISTINCT_COUNT",
+            AggFunc::Percentile(_) => "PERCENTILE",
+            AggFunc::ApproxPercentile(_) => "APPROX_PERCENTILE",
+            AggFunc::FirstValue => "FIRST_VALUE",
+            AggFunc::LastValue => "LAST_VALUE",
         }
     }
+
+    /// The fraction of a percentile aggregate.
+    pub fn fraction(self) -> Option<Fraction> {
+        match self {
+            AggFunc::Percentile(p) | AggFunc::ApproxPercentile(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the aggregate can run in an OVER window (whose running state
+    /// must also retract rows leaving the frame).
+    pub fn supports_over(self) -> bool {
+        matches!(
+            self,
+            AggFunc::Count
+                | AggFunc::Sum
+                | AggFunc::Avg
+                | AggFunc::Min
+                | AggFunc::Max
+                | AggFunc::StddevPop
+                | AggFunc::VarPop
+        )
+    }
 }
+
+/// The reference of the aggregate functions: `(name, signature,
+/// description)`, one row per name, in the order a reader meets them. The
+/// function reference (`udfs/FUNCTIONS.md`) is generated from it.
+pub const AGGREGATE_REFERENCE: &[(&str, &str, &str)] = &[
+    (
+        "COUNT",
+        "COUNT(*) | COUNT(x) | COUNT(DISTINCT x)",
+        "Rows; non-NULL values of `x`; distinct non-NULL values of `x`. BIGINT, 0 for no rows.",
+    ),
+    (
+        "SUM",
+        "SUM(x)",
+        "Sum of a BIGINT (BIGINT; NULL if it overflows) or a DOUBLE (exact until rounded once, so independent of row order).",
+    ),
+    ("AVG", "AVG(x)", "Mean of the non-NULL values, as DOUBLE."),
+    (
+        "MIN",
+        "MIN(x)",
+        "Smallest non-NULL value (numbers, strings by bytes, timestamps, dates, booleans); NaN is above every number.",
+    ),
+    ("MAX", "MAX(x)", "Largest non-NULL value, ordered as MIN."),
+    (
+        "STDDEV_POP",
+        "STDDEV_POP(x)",
+        "Population standard deviation, as DOUBLE.",
+    ),
+    ("VAR_POP", "VAR_POP(x)", "Population variance, as DOUBLE."),
+    (
+        "DISTINCT_COUNT",
+        "DISTINCT_COUNT(x)",
+        "Dagger's `DistinctCount` (also spelled `DistinctCount`): the number of distinct non-NULL values of `x`, of any type, as BIGINT; the same as `COUNT(DISTINCT x)`, with which it shares state. Exact: the state holds every distinct value of a window.",
+    ),
+    (
+        "PERCENTILE",
+        "PERCENTILE(x, p)",
+        "Exact percentile of a BIGINT or DOUBLE `x` as DOUBLE, for a constant `p` in [0, 1]: with the n non-NULL values sorted (NaN last), the value at 0-based position p·(n−1), interpolated linearly between the two nearest values (DuckDB's `quantile_cont`, Dagger's `PercentileAggregator` with `p` as a fraction). The state holds every value of a window.",
+    ),
+    (
+        "APPROX_PERCENTILE",
+        "APPROX_PERCENTILE(x, p)",
+        "Approximate percentile of a BIGINT or DOUBLE `x` as DOUBLE, for a constant `p` in [0, 1], from a DDSketch: within 1% (relative) of the exact value at 0-based rank ⌊p·(n−1)⌋ of the sorted values (not interpolated); values within 1e-9 of zero count as 0; p = 0 and p = 1 give the exact MIN and MAX. The state is bounded by the range of the values (at most ~37k counters per sign, typically a few hundred), not their number, and merges exactly.",
+    ),
+    (
+        "FIRST_VALUE",
+        "FIRST_VALUE(x)",
+        "`x` of the row with the earliest event time among rows where `x` is not NULL; among rows at that same time, the smallest `x` (ordered as MIN). The result does not depend on arrival order.",
+    ),
+    (
+        "LAST_VALUE",
+        "LAST_VALUE(x)",
+        "`x` of the row with the latest event time among rows where `x` is not NULL; among rows at that same time, the largest `x` (ordered as MAX).",
+    ),
+];
 
 /// One aggregate computed per group and window.
 #[derive(Debug, Clone, PartialEq)]
@@ -622,12 +753,18 @@ impl fmt::Display for AggregateCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.arg {
             None => write!(f, "{}(*)", self.func.name()),
-            Some(a) => write!(
-                f,
-                "{}({}{a})",
-                self.func.name(),
-                if self.distinct { "DISTINCT " } else { "" }
-            ),
+            Some(a) => {
+                write!(
+                    f,
+                    "{}({}{a}",
+                    self.func.name(),
+                    if self.distinct { "DISTINCT " } else { "" }
+                )?;
+                match self.func.fraction() {
+                    Some(p) => write!(f, ", {p})"),
+                    None => f.write_str(")"),
+                }
+            }
         }
     }
 }

@@ -40,7 +40,9 @@ pub mod window;
 
 pub use bind::{Binder, SourceInfo};
 pub use error::{PlanError, PlanResult};
-pub use expr::{AggFunc, AggregateCall, BinaryOp, Interval, ScalarExpr};
+pub use expr::{
+    AGGREGATE_REFERENCE, AggFunc, AggregateCall, BinaryOp, Fraction, Interval, ScalarExpr,
+};
 pub use functions::{
     ArgInfo, ColumnarValue, FunctionError, FunctionRegistry, Registry, ScalarFunction,
 };

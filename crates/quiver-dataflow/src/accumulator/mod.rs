@@ -24,12 +24,17 @@ use quiver_types::DataType;
 
 use crate::exact_sum::{ExactSum, big_to_f64};
 
+mod by_time;
+mod percentile;
+
 /// Aggregate state for many groups.
 pub trait GroupAccumulator: Send {
     /// Grows to hold `n` groups (new groups start empty).
     fn resize(&mut self, n: usize);
-    /// Folds `values[rows[i]]` into group `groups[i]` for every `i`.
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]);
+    /// Folds `values[rows[i]]` into group `groups[i]` for every `i`;
+    /// `times[rows[i]]` is that row's event time (only the aggregates by
+    /// event time read it).
+    fn update(&mut self, values: Option<&ArrayRef>, times: &[i64], rows: &[u32], groups: &[u32]);
     /// Folds group `from` of `other` (an accumulator of the same kind) into group `into`, for each pair.
     fn merge(&mut self, other: &dyn GroupAccumulator, pairs: &[(u32, u32)]);
     /// The results for `groups`, in that order.
@@ -61,6 +66,19 @@ pub fn new_accumulator(call: &AggregateCall) -> Box<dyn GroupAccumulator> {
         (AggFunc::StddevPop, _, _) => Box::new(Moments::new(true)),
         (AggFunc::Min | AggFunc::Max, Some(t), _) => new_min_max(t, call.func == AggFunc::Max),
         (AggFunc::Min | AggFunc::Max, None, _) => Box::new(Count::default()),
+        // The binder plans DISTINCT_COUNT(x) as COUNT(DISTINCT x).
+        (AggFunc::DistinctCount, Some(t), _) => new_distinct(t),
+        (AggFunc::Percentile(p), t, _) => Box::new(percentile::Exact::new(
+            p.value(),
+            t == Some(DataType::Float64),
+        )),
+        (AggFunc::ApproxPercentile(p), _, _) => Box::new(percentile::Approx::new(p.value())),
+        (AggFunc::FirstValue | AggFunc::LastValue, Some(t), _) => {
+            by_time::new_by_time(t, call.func == AggFunc::LastValue)
+        }
+        (AggFunc::DistinctCount | AggFunc::FirstValue | AggFunc::LastValue, None, _) => {
+            Box::new(Count::default())
+        }
     }
 }
 
@@ -74,7 +92,7 @@ impl GroupAccumulator for Count {
     fn resize(&mut self, n: usize) {
         self.counts.resize(n, 0);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
+    fn update(&mut self, values: Option<&ArrayRef>, _: &[i64], rows: &[u32], groups: &[u32]) {
         match values.filter(|v| v.null_count() > 0) {
             None => {
                 for &g in groups {
@@ -135,7 +153,7 @@ impl GroupAccumulator for IntSum {
         self.sums.resize(n, 0);
         self.counts.resize(n, 0);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
+    fn update(&mut self, values: Option<&ArrayRef>, _: &[i64], rows: &[u32], groups: &[u32]) {
         let Some(v) = values.and_then(|v| v.as_primitive_opt::<Int64Type>()) else {
             return;
         };
@@ -214,7 +232,7 @@ impl GroupAccumulator for FloatSum {
         self.sums.resize(n, ExactSum::new());
         self.counts.resize(n, 0);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
+    fn update(&mut self, values: Option<&ArrayRef>, _: &[i64], rows: &[u32], groups: &[u32]) {
         let Some(v) = values.and_then(|v| v.as_primitive_opt::<Float64Type>()) else {
             return;
         };
@@ -303,7 +321,7 @@ impl GroupAccumulator for Moments {
         self.squares.resize(n, ExactSum::new());
         self.counts.resize(n, 0);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
+    fn update(&mut self, values: Option<&ArrayRef>, _: &[i64], rows: &[u32], groups: &[u32]) {
         let Some(v) = values else { return };
         let floats: Float64Array = match v.data_type() {
             ArrowType::Float64 => v.as_primitive::<Float64Type>().clone(),
@@ -359,8 +377,8 @@ impl GroupAccumulator for Moments {
 /// downcast per batch, not per row) and builds an output column.
 trait ValueColumn: Send + 'static {
     type Value: Clone + Send + 'static;
-    /// Calls `f(group, value)` for each selected non-null row.
-    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], f: impl FnMut(u32, Self::Value));
+    /// Calls `f(row, group, value)` for each selected non-null row.
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], f: impl FnMut(u32, u32, Self::Value));
     /// A column of the given values.
     fn build(values: Vec<Option<Self::Value>>) -> ArrayRef;
 }
@@ -370,16 +388,16 @@ fn visit<T: Copy>(
     values: &[T],
     rows: &[u32],
     groups: &[u32],
-    mut f: impl FnMut(u32, T),
+    mut f: impl FnMut(u32, u32, T),
 ) {
     if a.null_count() == 0 {
         for (&r, &g) in rows.iter().zip(groups) {
-            f(g, values[r as usize]);
+            f(r, g, values[r as usize]);
         }
     } else {
         for (&r, &g) in rows.iter().zip(groups) {
             if a.is_valid(r as usize) {
-                f(g, values[r as usize]);
+                f(r, g, values[r as usize]);
             }
         }
     }
@@ -391,7 +409,12 @@ macro_rules! prim_col {
     ($t:ty, $native:ty, $finish:expr) => {
         impl ValueColumn for PrimCol<$t> {
             type Value = $native;
-            fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], f: impl FnMut(u32, $native)) {
+            fn for_each(
+                a: &dyn Array,
+                rows: &[u32],
+                groups: &[u32],
+                f: impl FnMut(u32, u32, $native),
+            ) {
                 visit(a, a.as_primitive::<$t>().values(), rows, groups, f)
             }
             fn build(values: Vec<Option<$native>>) -> ArrayRef {
@@ -425,13 +448,13 @@ fn float_from_key(k: i64) -> f64 {
 
 impl ValueColumn for FloatOrderCol {
     type Value = i64;
-    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, i64)) {
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, u32, i64)) {
         visit(
             a,
             a.as_primitive::<Float64Type>().values(),
             rows,
             groups,
-            |g, x| f(g, float_key(x)),
+            |r, g, x| f(r, g, float_key(x)),
         )
     }
     fn build(values: Vec<Option<i64>>) -> ArrayRef {
@@ -449,7 +472,7 @@ struct FloatEqCol;
 
 impl ValueColumn for FloatEqCol {
     type Value = u64;
-    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, u64)) {
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, u32, u64)) {
         let canon = |x: f64| {
             if x.is_nan() {
                 f64::NAN.to_bits()
@@ -464,7 +487,7 @@ impl ValueColumn for FloatEqCol {
             a.as_primitive::<Float64Type>().values(),
             rows,
             groups,
-            |g, x| f(g, canon(x)),
+            |r, g, x| f(r, g, canon(x)),
         )
     }
     fn build(_: Vec<Option<u64>>) -> ArrayRef {
@@ -475,11 +498,11 @@ impl ValueColumn for FloatEqCol {
 struct BoolCol;
 impl ValueColumn for BoolCol {
     type Value = bool;
-    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, bool)) {
+    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, u32, bool)) {
         let b = a.as_boolean();
         for (&r, &g) in rows.iter().zip(groups) {
             if b.is_valid(r as usize) {
-                f(g, b.value(r as usize));
+                f(r, g, b.value(r as usize));
             }
         }
     }
@@ -491,11 +514,16 @@ impl ValueColumn for BoolCol {
 struct StrCol;
 impl ValueColumn for StrCol {
     type Value = Box<str>;
-    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, Box<str>)) {
+    fn for_each(
+        a: &dyn Array,
+        rows: &[u32],
+        groups: &[u32],
+        mut f: impl FnMut(u32, u32, Box<str>),
+    ) {
         let s = a.as_string::<i32>();
         for (&r, &g) in rows.iter().zip(groups) {
             if s.is_valid(r as usize) {
-                f(g, s.value(r as usize).into());
+                f(r, g, s.value(r as usize).into());
             }
         }
     }
@@ -507,11 +535,16 @@ impl ValueColumn for StrCol {
 struct BinCol;
 impl ValueColumn for BinCol {
     type Value = Box<[u8]>;
-    fn for_each(a: &dyn Array, rows: &[u32], groups: &[u32], mut f: impl FnMut(u32, Box<[u8]>)) {
+    fn for_each(
+        a: &dyn Array,
+        rows: &[u32],
+        groups: &[u32],
+        mut f: impl FnMut(u32, u32, Box<[u8]>),
+    ) {
         let s = a.as_binary::<i32>();
         for (&r, &g) in rows.iter().zip(groups) {
             if s.is_valid(r as usize) {
-                f(g, s.value(r as usize).into());
+                f(r, g, s.value(r as usize).into());
             }
         }
     }
@@ -565,10 +598,10 @@ where
     fn resize(&mut self, n: usize) {
         self.best.resize(n, None);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
+    fn update(&mut self, values: Option<&ArrayRef>, _: &[i64], rows: &[u32], groups: &[u32]) {
         let Some(v) = values else { return };
         let (best, max) = (&mut self.best, self.max);
-        C::for_each(v.as_ref(), rows, groups, |g, x| {
+        C::for_each(v.as_ref(), rows, groups, |_, g, x| {
             offer(&mut best[g as usize], x, max)
         });
     }
@@ -623,10 +656,10 @@ where
     fn resize(&mut self, n: usize) {
         self.sets.resize_with(n, HashSet::new);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], groups: &[u32]) {
+    fn update(&mut self, values: Option<&ArrayRef>, _: &[i64], rows: &[u32], groups: &[u32]) {
         let Some(v) = values else { return };
         let sets = &mut self.sets;
-        C::for_each(v.as_ref(), rows, groups, |g, x| {
+        C::for_each(v.as_ref(), rows, groups, |_, g, x| {
             sets[g as usize].insert(x);
         });
     }
@@ -694,7 +727,7 @@ mod tests {
         let run = |c: AggregateCall| {
             let mut a = new_accumulator(&c);
             a.resize(2);
-            a.update(Some(&vals), &rows, &groups);
+            a.update(Some(&vals), &[], &rows, &groups);
             a.evaluate(&[0, 1])
         };
         let sum = run(call(AggFunc::Sum, DataType::Int64, false));
@@ -730,13 +763,13 @@ mod tests {
         };
         let mut whole = new_accumulator(&c);
         whole.resize(1);
-        whole.update(Some(&vals), &[0, 1, 2, 3], &[0, 0, 0, 0]);
+        whole.update(Some(&vals), &[], &[0, 1, 2, 3], &[0, 0, 0, 0]);
         let mut a = new_accumulator(&c);
         a.resize(1);
-        a.update(Some(&vals), &[2, 3], &[0, 0]);
+        a.update(Some(&vals), &[], &[2, 3], &[0, 0]);
         let mut b = new_accumulator(&c);
         b.resize(1);
-        b.update(Some(&vals), &[0, 1], &[0, 0]);
+        b.update(Some(&vals), &[], &[0, 1], &[0, 0]);
         a.merge(b.as_ref(), &[(0, 0)]);
         let x = whole.evaluate(&[0]);
         let y = a.evaluate(&[0]);
