@@ -152,6 +152,22 @@ pub fn duration(node: &Node, what: &str, errors: &mut Diagnostics) -> Option<i64
     }
 }
 
+/// Reads a file path; a relative one resolves against `dir` (the job
+/// file's directory).
+pub fn path(
+    node: &Node,
+    what: &str,
+    dir: &std::path::Path,
+    errors: &mut Diagnostics,
+) -> Option<String> {
+    let raw = string(node, what, errors)?.into_string();
+    Some(if std::path::Path::new(&raw).is_absolute() {
+        raw
+    } else {
+        dir.join(&raw).display().to_string()
+    })
+}
+
 /// Reads a list of strings; a single string is a list of one.
 pub fn string_list(node: &Node, what: &str, errors: &mut Diagnostics) -> Vec<(String, Position)> {
     match &node.kind {

@@ -59,15 +59,7 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<F
         };
         let module = f
             .required("wasm", "`wasm: functions/my_function.wasm`", errors)
-            .and_then(|n| {
-                let raw = decode::string(n, "`wasm`", errors)?.into_string();
-                let path = if Path::new(&raw).is_absolute() {
-                    raw
-                } else {
-                    dir.join(&raw).display().to_string()
-                };
-                Some(Located::new(path, n.pos))
-            });
+            .and_then(|n| decode::path(n, "`wasm`", dir, errors).map(|p| Located::new(p, n.pos)));
         let export = f
             .get("export")
             .and_then(|n| decode::string(n, "`export`", errors))

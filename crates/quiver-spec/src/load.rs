@@ -511,12 +511,7 @@ fn decode_bounded(
         }
     };
     let pnode = f.get(format.key())?;
-    let raw = decode::string(pnode, &format!("`{}`", format.key()), errors)?.into_string();
-    let path = if Path::new(&raw).is_absolute() {
-        raw
-    } else {
-        dir.join(&raw).display().to_string()
-    };
+    let path = decode::path(pnode, &format!("`{}`", format.key()), dir, errors)?;
     let csv_header = f
         .get("header")
         .and_then(|n| decode::boolean(n, "`header`", errors))

@@ -223,15 +223,7 @@ fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec>
     let f = Fields::of(node, "`infer`", INFER_KEYS, errors)?;
     let model = f
         .required("onnx", "`onnx: models/model.onnx`", errors)
-        .and_then(|n| {
-            let raw = decode::string(n, "`onnx`", errors)?.into_string();
-            let path = if Path::new(&raw).is_absolute() {
-                raw
-            } else {
-                dir.join(&raw).display().to_string()
-            };
-            Some(Located::new(path, n.pos))
-        });
+        .and_then(|n| decode::path(n, "`onnx`", dir, errors).map(|p| Located::new(p, n.pos)));
     let inputs: Vec<_> = f
         .required("inputs", "`inputs: [amount, hour]`", errors)
         .map(|n| decode::string_list(n, "`inputs` of `infer`", errors))
