@@ -26,6 +26,8 @@ mod http;
 pub(crate) mod metrics;
 mod postgres;
 mod redis;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -589,6 +591,9 @@ fn cache_key(vals: &[Value]) -> String {
 
 /// `customer_id=42, region='eu'` for messages.
 fn describe(names: &[String], vals: &[Value]) -> String {
+    if names.is_empty() {
+        return "(no variables)".to_string();
+    }
     names
         .iter()
         .zip(vals)
@@ -647,7 +652,7 @@ fn build_column<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+mod unit {
     use super::*;
     use serde_json::json;
 
