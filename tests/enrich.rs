@@ -126,21 +126,30 @@ fn http_server() -> (String, Shared) {
     (rx.recv().unwrap(), hits)
 }
 
-/// Orders: five per customer over a day, two without a customer.
+/// Orders: five per customer over a day, two without a customer, in
+/// event-time order.
 fn write_orders(path: &Path) -> usize {
     let start = parse_timestamp("2024-05-01").unwrap();
-    let mut lines = Vec::new();
+    let mut events = Vec::new();
     for k in 0..PER_CUSTOMER {
         for c in 1..=CUSTOMERS {
             let t = start + (k * CUSTOMERS + c) * 7 * MINUTE;
             let amount = (c * 10 + k) as f64 + 0.25;
-            lines.push(json!({"event_time": t, "customer_id": c, "amount": amount}).to_string());
+            events.push((
+                t,
+                json!({"event_time": t, "customer_id": c, "amount": amount}),
+            ));
         }
     }
     for k in 0..2 {
         let t = start + (500 + k) * MINUTE;
-        lines.push(json!({"event_time": t, "customer_id": null, "amount": 1.0}).to_string());
+        events.push((
+            t,
+            json!({"event_time": t, "customer_id": null, "amount": 1.0}),
+        ));
     }
+    events.sort_by_key(|e| e.0);
+    let lines: Vec<String> = events.iter().map(|e| e.1.to_string()).collect();
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, lines.join("\n") + "\n").unwrap();
     lines.len()
@@ -294,7 +303,7 @@ fn redis_postgres_and_http_values_land_on_their_rows() {
       cache_ttl: 1m
   - enrich:
       name: profile
-      http: {{url: "http://{addr}/customers/%s", headers: {{X-Token: s3cret}}}}
+      http: {{url: "http://{addr}/customers/%s", variables: [customer_id], headers: {{X-Token: s3cret}}}}
       outputs: {{credit_limit: {{path: $.customer.limit, type: bigint}}, vip: {{path: $.customer.vip, type: boolean}}}}
       capacity: 8
       timeout: 2s
@@ -315,7 +324,15 @@ fn redis_postgres_and_http_values_land_on_their_rows() {
         for r in &rows {
             let Some(c) = r["customer_id"].as_i64() else {
                 // No customer: nothing looked up, every new column NULL.
-                for col in ["segment", "visits", "tier", "pg_score", "credit_limit", "vip", "http_score"] {
+                for col in [
+                    "segment",
+                    "visits",
+                    "tier",
+                    "pg_score",
+                    "credit_limit",
+                    "vip",
+                    "http_score",
+                ] {
                     assert_eq!(r[col], Json_::Null, "{col} of {r:?}");
                 }
                 continue;
@@ -330,7 +347,14 @@ fn redis_postgres_and_http_values_land_on_their_rows() {
                 assert_eq!(r["credit_limit"], json!(c * 100), "{r:?}");
                 assert_eq!(r["vip"], json!(c % 2 == 0), "{r:?}");
             } else {
-                for col in ["segment", "visits", "tier", "pg_score", "credit_limit", "vip"] {
+                for col in [
+                    "segment",
+                    "visits",
+                    "tier",
+                    "pg_score",
+                    "credit_limit",
+                    "vip",
+                ] {
                     assert_eq!(r[col], Json_::Null, "{col} of {r:?}");
                 }
             }
@@ -383,7 +407,7 @@ fn an_outage_with_fail_on_errors_false_gives_nulls_and_counted_errors() {
       backoff: 5ms
   - enrich:
       name: slow
-      http: {{url: "http://{addr}/slow/%s"}}
+      http: {{url: "http://{addr}/slow/%s", variables: [customer_id]}}
       outputs: {{slow_v: $.v}}
       timeout: 100ms
       retries: 1
@@ -391,7 +415,7 @@ fn an_outage_with_fail_on_errors_false_gives_nulls_and_counted_errors() {
       capacity: 32
   - enrich:
       name: flaky
-      http: {{url: "http://{addr}/flaky/%s"}}
+      http: {{url: "http://{addr}/flaky/%s", variables: [customer_id]}}
       outputs: {{flaky_v: {{path: $.v, type: bigint}}}}
       retries: 2
       backoff: 1ms
@@ -409,14 +433,17 @@ fn an_outage_with_fail_on_errors_false_gives_nulls_and_counted_errors() {
         assert_eq!(r["slow_v"], Json_::Null);
         assert_eq!(r["flaky_v"], json!(c * 2), "retried after a 503");
     }
+    // Failures are not cached: a customer whose rows fall in two released
+    // batches is looked up (and fails) in each.
     let distinct = CUSTOMERS as u64;
     let redis = counters("outage", "redis");
-    assert_eq!(n(&redis.errors), distinct);
-    assert_eq!(n(&redis.requests), 2 * distinct, "one retry each");
-    assert_eq!(n(&redis.retries), distinct);
+    let failed = n(&redis.errors);
+    assert!(failed >= distinct, "{failed}");
+    assert_eq!(n(&redis.requests), 2 * failed, "one retry each");
+    assert_eq!(n(&redis.retries), failed);
     let slow = counters("outage", "slow");
-    assert_eq!(n(&slow.errors), distinct);
-    assert_eq!(n(&slow.timeouts), 2 * distinct);
+    assert_eq!(n(&slow.errors), failed);
+    assert_eq!(n(&slow.timeouts), 2 * failed);
     // 20 lookups of two 100 ms attempts ran concurrently, not one after
     // the other (which would take 4 s).
     assert!(took < Duration::from_secs(3), "{took:?}");
@@ -447,7 +474,9 @@ fn an_outage_with_fail_on_errors_true_fails_the_run_naming_job_and_step() {
     let jf = job(
         &s,
         "strict_http",
-        &format!("  - enrich:\n      name: broken\n      http: {{url: \"http://{addr}/broken/%s\"}}\n      outputs: {{v: v}}\n      backoff: 1ms\n      fail_on_errors: true\n"),
+        &format!(
+            "  - enrich:\n      name: broken\n      http: {{url: \"http://{addr}/broken/%s\", variables: [customer_id]}}\n      outputs: {{v: v}}\n      backoff: 1ms\n      fail_on_errors: true\n"
+        ),
     );
     let e = backfill(&s, &jf, "2").unwrap_err().to_string();
     for f in [
@@ -463,7 +492,7 @@ fn an_outage_with_fail_on_errors_true_fails_the_run_naming_job_and_step() {
 fn slow_lookups_change_neither_the_rows_nor_their_order() {
     let (addr, _hits) = http_server();
     let steps = format!(
-        "  - enrich:\n      http: {{url: \"http://{addr}/jitter/%s\"}}\n      outputs: {{j: v}}\n      capacity: 4\n"
+        "  - enrich:\n      http: {{url: \"http://{addr}/jitter/%s\", variables: [customer_id]}}\n      outputs: {{j: v}}\n      capacity: 4\n"
     );
     let run = || {
         let s = Scratch::new();
@@ -547,7 +576,7 @@ sinks:
     );
     assert_problem(
         &good.replace("outputs: {limit:", "outputs: {amount:"),
-        &["job.yaml:15:18: column `amount` already exists"],
+        &["job.yaml:15:17: column `amount` already exists"],
     );
     assert_problem(
         &good.replace("outputs: {tier: tier}", "outputs: {segment: tier}"),
@@ -559,10 +588,16 @@ sinks:
     );
     assert_problem(
         &good.replace("type: bigint", "type: timestamp"),
-        &["`timestamp` is not a type an `enrich` output can have", "string, bigint, double, boolean"],
+        &[
+            "`timestamp` is not a type an `enrich` output can have",
+            "string, bigint, double, boolean",
+        ],
     );
     assert_problem(
-        &good.replace("      outputs: {tier: tier}", "      outputs: {tier: tier}\n      ordered: false"),
+        &good.replace(
+            "      outputs: {tier: tier}",
+            "      outputs: {tier: tier}\n      ordered: false",
+        ),
         &["`ordered: false` is not supported", "network timing"],
     );
     assert_problem(
@@ -575,7 +610,10 @@ sinks:
     );
     assert_problem(
         &good.replace("key: \"customer:%s\"", "key: \"customer:%s:%s\""),
-        &["job.yaml:11:", "2 `%s` placeholder(s) and `variables` names 1 column(s)"],
+        &[
+            "job.yaml:11:",
+            "2 `%s` placeholder(s) and `variables` names 1 column(s)",
+        ],
     );
     assert_problem(
         &good.replace("'{\"amount\": %s}'", "'{\"amount\": \"%s\"}'"),
@@ -594,19 +632,34 @@ sinks:
         &["unsupported Redis command `hget`"],
     );
     assert_problem(
-        &good.replace("  - enrich:\n      http:", "  - enrich:\n      name: redis\n      http:"),
+        &good.replace(
+            "  - enrich:\n      http:",
+            "  - enrich:\n      name: redis\n      http:",
+        ),
         &["two enrich steps are named `redis`", "own `name:`"],
     );
     assert_problem(
-        &good.replace("      outputs: {limit: $.limit}", "      outputs: {limit: $.limit}\n      redis: {url: \"redis://h\", key: k}"),
+        &good.replace(
+            "      outputs: {limit: $.limit}",
+            "      outputs: {limit: $.limit}\n      redis: {url: \"redis://h\", key: k}",
+        ),
         &["one `enrich` step has one source"],
     );
     assert_problem(
-        &good.replace("      outputs: {tier: tier}\n", "      outputs: {tier: tier}\n      timeout: 0s\n      capacity: 0\n"),
-        &["`timeout` of `enrich` must be positive", "`capacity` of `enrich` must be between 1 and 1024"],
+        &good.replace(
+            "      outputs: {tier: tier}\n",
+            "      outputs: {tier: tier}\n      timeout: 0s\n      capacity: 0\n",
+        ),
+        &[
+            "`timeout` of `enrich` must be positive",
+            "`capacity` of `enrich` must be between 1 and 1024",
+        ],
     );
     assert_problem(
-        &good.replace("postgres://u@127.0.0.1:5432/db", "postgres://u@127.0.0.1:notaport/db"),
+        &good.replace(
+            "postgres://u@127.0.0.1:5432/db",
+            "postgres://u@127.0.0.1:notaport/db",
+        ),
         &["the `postgres` url is not valid"],
     );
 }

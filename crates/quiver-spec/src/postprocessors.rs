@@ -333,8 +333,9 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
     let source = match sources.as_slice() {
         [] => {
             errors.push(
-                Diagnostic::at(node.pos, "`enrich` names no source")
-                    .with_help("add one of `http: {url: ...}`, `redis: {url: ...}`, `postgres: {url: ...}`"),
+                Diagnostic::at(node.pos, "`enrich` names no source").with_help(
+                    "add one of `http: {url: ...}`, `redis: {url: ...}`, `postgres: {url: ...}`",
+                ),
             );
             None
         }
@@ -348,8 +349,14 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
         }
         more => {
             errors.push(
-                Diagnostic::at(f.key_pos(more[1]).unwrap_or(node.pos), format!("one `enrich` step has one source; this one names {}", more.join(" and ")))
-                    .with_help("write one `- enrich:` step per source"),
+                Diagnostic::at(
+                    f.key_pos(more[1]).unwrap_or(node.pos),
+                    format!(
+                        "one `enrich` step has one source; this one names {}",
+                        more.join(" and ")
+                    ),
+                )
+                .with_help("write one `- enrich:` step per source"),
             );
             None
         }
@@ -436,8 +443,11 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
         Some(e) if !e.is_empty() => e,
         _ => {
             errors.push(
-                Diagnostic::at(o.pos, "`outputs` of `enrich` must map new columns to paths in the answer")
-                    .with_help("outputs: {segment: segment, tier: {path: $.tier, type: bigint}}"),
+                Diagnostic::at(
+                    o.pos,
+                    "`outputs` of `enrich` must map new columns to paths in the answer",
+                )
+                .with_help("outputs: {segment: segment, tier: {path: $.tier, type: bigint}}"),
             );
             return Vec::new();
         }
@@ -457,24 +467,40 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
             };
             let ty = match g.get("type") {
                 None => Some(DataType::String),
-                Some(t) => decode::string(t, "`type` of an `enrich` output", errors).and_then(|name| {
-                    match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
-                        Some(ty @ (DataType::String | DataType::Int64 | DataType::Float64 | DataType::Bool)) => Some(ty),
-                        _ => {
-                            errors.push(
-                                Diagnostic::at(t.pos, format!("`{}` is not a type an `enrich` output can have", name.as_str()))
+                Some(t) => {
+                    decode::string(t, "`type` of an `enrich` output", errors).and_then(|name| {
+                        match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
+                            Some(
+                                ty @ (DataType::String
+                                | DataType::Int64
+                                | DataType::Float64
+                                | DataType::Bool),
+                            ) => Some(ty),
+                            _ => {
+                                errors.push(
+                                    Diagnostic::at(
+                                        t.pos,
+                                        format!(
+                                            "`{}` is not a type an `enrich` output can have",
+                                            name.as_str()
+                                        ),
+                                    )
                                     .with_help("types: string, bigint, double, boolean"),
-                            );
-                            None
+                                );
+                                None
+                            }
                         }
-                    }
-                }),
+                    })
+                }
             };
             (p, ty)
         } else {
             (v, Some(DataType::String))
         };
-        let (Some(text), Some(data_type)) = (decode::string(path, "an `enrich` output path", errors), data_type) else {
+        let (Some(text), Some(data_type)) = (
+            decode::string(path, "an `enrich` output path", errors),
+            data_type,
+        ) else {
             continue;
         };
         if text.as_str().trim().is_empty() {
@@ -493,12 +519,23 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
     out
 }
 
-fn located_string(f: &Fields<'_>, key: &str, what: &str, example: &str, errors: &mut Diagnostics) -> Option<Located<String>> {
+fn located_string(
+    f: &Fields<'_>,
+    key: &str,
+    what: &str,
+    example: &str,
+    errors: &mut Diagnostics,
+) -> Option<Located<String>> {
     let n = f.required(key, example, errors)?;
     decode::string(n, what, errors).map(|t| Located::new(t.into_string(), n.pos))
 }
 
-fn variables(f: &Fields<'_>, key: &str, what: &str, errors: &mut Diagnostics) -> Vec<Located<String>> {
+fn variables(
+    f: &Fields<'_>,
+    key: &str,
+    what: &str,
+    errors: &mut Diagnostics,
+) -> Vec<Located<String>> {
     f.get(key)
         .map(|n| decode::string_list(n, what, errors))
         .unwrap_or_default()
@@ -530,7 +567,13 @@ fn check_placeholders(
 
 fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
     let f = Fields::of(node, "`http` of `enrich`", HTTP_KEYS, errors)?;
-    let url = located_string(&f, "url", "`url` of `http`", "`url: \"http://host/customers/%s\"`", errors);
+    let url = located_string(
+        &f,
+        "url",
+        "`url` of `http`",
+        "`url: \"http://host/customers/%s\"`",
+        errors,
+    );
     if let Some(u) = &url
         && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
     {
@@ -579,7 +622,9 @@ fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
         match h.as_map() {
             Some(entries) => {
                 for (k, v) in entries {
-                    let (Some(name), Some(value)) = (k.as_str(), decode::string(v, "a header value", errors)) else {
+                    let (Some(name), Some(value)) =
+                        (k.as_str(), decode::string(v, "a header value", errors))
+                    else {
                         continue;
                     };
                     headers.push((name.to_string(), Located::new(value.into_string(), v.pos)));
@@ -606,7 +651,13 @@ fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
 
 fn redis_lookup(node: &Node, errors: &mut Diagnostics) -> Option<RedisLookup> {
     let f = Fields::of(node, "`redis` of `enrich`", REDIS_KEYS, errors)?;
-    let url = located_string(&f, "url", "`url` of `redis`", "`url: ${REDIS_URL}` (redis://host:port/db)", errors);
+    let url = located_string(
+        &f,
+        "url",
+        "`url` of `redis`",
+        "`url: ${REDIS_URL}` (redis://host:port/db)",
+        errors,
+    );
     if let Some(u) = &url
         && !(u.value.starts_with("redis://") || u.value.starts_with("unix://"))
     {
@@ -631,7 +682,13 @@ fn redis_lookup(node: &Node, errors: &mut Diagnostics) -> Option<RedisLookup> {
             }
         }),
     };
-    let key = located_string(&f, "key", "`key` of `redis`", "`key: \"customer:%s\"`", errors);
+    let key = located_string(
+        &f,
+        "key",
+        "`key` of `redis`",
+        "`key: \"customer:%s\"`",
+        errors,
+    );
     let variables = variables(&f, "variables", "`variables` of `redis`", errors);
     let key = key?;
     check_placeholders(&[&key], variables.len(), "variables", f.pos, errors);
@@ -645,8 +702,20 @@ fn redis_lookup(node: &Node, errors: &mut Diagnostics) -> Option<RedisLookup> {
 
 fn postgres_lookup(node: &Node, errors: &mut Diagnostics) -> Option<PostgresLookup> {
     let f = Fields::of(node, "`postgres` of `enrich`", POSTGRES_KEYS, errors)?;
-    let url = located_string(&f, "url", "`url` of `postgres`", "`url: ${PG_URL}` (postgres://user:password@host:port/db)", errors);
-    let query = located_string(&f, "query", "`query` of `postgres`", "`query: \"SELECT tier FROM customers WHERE id = $1\"`", errors)?;
+    let url = located_string(
+        &f,
+        "url",
+        "`url` of `postgres`",
+        "`url: ${PG_URL}` (postgres://user:password@host:port/db)",
+        errors,
+    );
+    let query = located_string(
+        &f,
+        "query",
+        "`query` of `postgres`",
+        "`query: \"SELECT tier FROM customers WHERE id = $1\"`",
+        errors,
+    )?;
     let params = variables(&f, "params", "`params` of `postgres`", errors);
     if query.value.contains("%s") {
         errors.push(
@@ -657,8 +726,14 @@ fn postgres_lookup(node: &Node, errors: &mut Diagnostics) -> Option<PostgresLook
         let used = max_parameter(&query.value);
         if used != params.len() {
             errors.push(
-                Diagnostic::at(query.pos, format!("the query uses parameters up to ${used} and `params` names {} column(s)", params.len()))
-                    .with_help("`params` lists the columns bound to $1, $2… in order"),
+                Diagnostic::at(
+                    query.pos,
+                    format!(
+                        "the query uses parameters up to ${used} and `params` names {} column(s)",
+                        params.len()
+                    ),
+                )
+                .with_help("`params` lists the columns bound to $1, $2… in order"),
             );
         }
     }
@@ -681,7 +756,10 @@ pub fn max_parameter(sql: &str) -> usize {
             Some(_) => {}
             None if c == b'\'' || c == b'"' => quote = Some(c),
             None if c == b'$' => {
-                let digits: String = sql[i + 1..].chars().take_while(char::is_ascii_digit).collect();
+                let digits: String = sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
                 if let Ok(n) = digits.parse::<usize>() {
                     max = max.max(n);
                 }

@@ -132,9 +132,9 @@ impl HttpClient {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        serde_json::from_slice(&body).map(Some).map_err(|e| {
-            LookupError::Failed(format!("the answer is not JSON ({e})"))
-        })
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| LookupError::Failed(format!("the answer is not JSON ({e})")))
     }
 }
 

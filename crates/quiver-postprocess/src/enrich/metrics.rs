@@ -133,14 +133,8 @@ const FAMILIES: [(&str, &str); 7] = [
         "quiver_enrich_requests_total",
         "Requests an enrich step sent, retries included.",
     ),
-    (
-        "quiver_enrich_retries_total",
-        "Requests that were retries.",
-    ),
-    (
-        "quiver_enrich_timeouts_total",
-        "Requests that timed out.",
-    ),
+    ("quiver_enrich_retries_total", "Requests that were retries."),
+    ("quiver_enrich_timeouts_total", "Requests that timed out."),
     (
         "quiver_enrich_not_found_total",
         "Lookups that found nothing (NULL outputs).",
@@ -230,7 +224,9 @@ mod tests {
         assert!(t.contains("quiver_enrich_errors_total{quiver_job=\"metrics_test_job\",source=\"redis\",step=\"customers\"} 2"), "{t}");
         assert_eq!(
             enrich_summary(&["metrics_test_job".into()]),
-            vec!["enrich metrics_test_job/customers (redis): 5 lookups, 0 cache hits, 0 requests, 0 not found, 2 errors, 0 timeouts"]
+            vec![
+                "enrich metrics_test_job/customers (redis): 5 lookups, 0 cache hits, 0 requests, 0 not found, 2 errors, 0 timeouts"
+            ]
         );
     }
 }

@@ -226,7 +226,9 @@ pub(crate) fn plan(
         variables.push(i);
     }
     let source = match &spec.source {
-        EnrichSource::Http(h) => http::plan(h, spec.capacity, spec.timeout, errors).map(SourcePlan::Http),
+        EnrichSource::Http(h) => {
+            http::plan(h, spec.capacity, spec.timeout, errors).map(SourcePlan::Http)
+        }
         EnrichSource::Redis(r) => redis::plan(r, errors).map(SourcePlan::Redis),
         EnrichSource::Postgres(p) => postgres::plan(p, errors).map(SourcePlan::Postgres),
     };
@@ -297,8 +299,9 @@ fn output_path(p: &Located<String>, errors: &mut Diagnostics) -> Option<OutputPa
         Ok(j) => Some(OutputPath::Json(j)),
         Err(e) => {
             errors.push(
-                Diagnostic::at(p.pos, format!("`{}` is not a JSONPath: {e}", p.value))
-                    .with_help("e.g. $.tier, $.customer.segments[0], $['field name']; or a plain field name"),
+                Diagnostic::at(p.pos, format!("`{}` is not a JSONPath: {e}", p.value)).with_help(
+                    "e.g. $.tier, $.customer.segments[0], $['field name']; or a plain field name",
+                ),
             );
             None
         }
@@ -660,8 +663,7 @@ mod unit {
         let mut e = Diagnostics::new();
         Output {
             name: "c".into(),
-            path: output_path(&Located::new(path.to_string(), Default::default()), &mut e)
-                .unwrap(),
+            path: output_path(&Located::new(path.to_string(), Default::default()), &mut e).unwrap(),
             data_type: ty,
         }
     }

@@ -149,21 +149,36 @@ fn row_json(row: &Row) -> Result<Json, LookupError> {
         };
         let ty = col.type_();
         let v = if *ty == Type::BOOL {
-            row.try_get::<_, Option<bool>>(i).map_err(bad)?.map_or(Json::Null, Json::Bool)
+            row.try_get::<_, Option<bool>>(i)
+                .map_err(bad)?
+                .map_or(Json::Null, Json::Bool)
         } else if *ty == Type::INT2 {
-            row.try_get::<_, Option<i16>>(i).map_err(bad)?.map_or(Json::Null, Json::from)
+            row.try_get::<_, Option<i16>>(i)
+                .map_err(bad)?
+                .map_or(Json::Null, Json::from)
         } else if *ty == Type::INT4 {
-            row.try_get::<_, Option<i32>>(i).map_err(bad)?.map_or(Json::Null, Json::from)
+            row.try_get::<_, Option<i32>>(i)
+                .map_err(bad)?
+                .map_or(Json::Null, Json::from)
         } else if *ty == Type::INT8 {
-            row.try_get::<_, Option<i64>>(i).map_err(bad)?.map_or(Json::Null, Json::from)
+            row.try_get::<_, Option<i64>>(i)
+                .map_err(bad)?
+                .map_or(Json::Null, Json::from)
         } else if *ty == Type::FLOAT4 {
-            num(row.try_get::<_, Option<f32>>(i).map_err(bad)?.map(f64::from))
+            num(row
+                .try_get::<_, Option<f32>>(i)
+                .map_err(bad)?
+                .map(f64::from))
         } else if *ty == Type::FLOAT8 {
             num(row.try_get::<_, Option<f64>>(i).map_err(bad)?)
         } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty) {
-            row.try_get::<_, Option<String>>(i).map_err(bad)?.map_or(Json::Null, Json::String)
+            row.try_get::<_, Option<String>>(i)
+                .map_err(bad)?
+                .map_or(Json::Null, Json::String)
         } else if [Type::JSON, Type::JSONB].contains(ty) {
-            row.try_get::<_, Option<Json>>(i).map_err(bad)?.unwrap_or(Json::Null)
+            row.try_get::<_, Option<Json>>(i)
+                .map_err(bad)?
+                .unwrap_or(Json::Null)
         } else {
             return Err(LookupError::Failed(format!(
                 "Postgres: column `{}` is of type {ty}, which enrich does not read; cast it in the query (e.g. {}::text or {}::float8)",
@@ -187,7 +202,13 @@ impl ToSql for Param<'_> {
         ty: &Type,
         out: &mut BytesMut,
     ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        let textual = [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME, Type::UNKNOWN];
+        let textual = [
+            Type::TEXT,
+            Type::VARCHAR,
+            Type::BPCHAR,
+            Type::NAME,
+            Type::UNKNOWN,
+        ];
         match (self.0, ty) {
             (Value::Null, _) => Ok(IsNull::Yes),
             (Value::Int64(v), t) if *t == Type::INT8 => v.to_sql(ty, out),

@@ -50,8 +50,8 @@ fn step(job: &str, s: &EnrichSpec) -> EnrichStep {
     let mut schema = Schema::new(vec![Field::new("id", DataType::Int64)]);
     let mut masked = vec![false];
     let mut errors = Diagnostics::new();
-    let p = plan(s, job, &mut schema, &mut masked, &mut errors)
-        .unwrap_or_else(|| panic!("{errors}"));
+    let p =
+        plan(s, job, &mut schema, &mut masked, &mut errors).unwrap_or_else(|| panic!("{errors}"));
     EnrichStep::open(p).unwrap()
 }
 
@@ -137,9 +137,18 @@ fn http(addr: &str, url: &str) -> EnrichSource {
 #[test]
 fn http_lookups_found_missing_and_failing() {
     let addr = http_server();
-    let s = spec("h", http(&addr, "/c/%s"), &[("name", "$.name", DataType::String), ("n", "n", DataType::Int64)]);
+    let s = spec(
+        "h",
+        http(&addr, "/c/%s"),
+        &[
+            ("name", "$.name", DataType::String),
+            ("n", "n", DataType::Int64),
+        ],
+    );
     let mut st = step("unit_http", &s);
-    let out = st.apply(&ids(&[Some(1), Some(2), None, Some(1), Some(500)])).unwrap();
+    let out = st
+        .apply(&ids(&[Some(1), Some(2), None, Some(1), Some(500)]))
+        .unwrap();
     assert_eq!(out.num_columns(), 4, "id, name, n, __time");
     assert_eq!(
         strings(&out, 1),
@@ -159,10 +168,21 @@ fn http_lookups_found_missing_and_failing() {
     assert_eq!(c.requests.load(Ordering::Relaxed), 4 + 2);
 
     // Values are percent-encoded into the URL.
-    let s = spec("h", http(&addr, "/c/%s"), &[("name", "name", DataType::String)]);
+    let s = spec(
+        "h",
+        http(&addr, "/c/%s"),
+        &[("name", "name", DataType::String)],
+    );
     let mut schema = Schema::new(vec![Field::new("id", DataType::String)]);
     let mut errors = Diagnostics::new();
-    let p = plan(&s, "unit_http_enc", &mut schema, &mut vec![false], &mut errors).unwrap();
+    let p = plan(
+        &s,
+        "unit_http_enc",
+        &mut schema,
+        &mut vec![false],
+        &mut errors,
+    )
+    .unwrap();
     let mut st = EnrichStep::open(p).unwrap();
     let b = RecordBatch::try_new(
         with_time(&Schema::new(vec![Field::new("id", DataType::String)])),
@@ -172,10 +192,17 @@ fn http_lookups_found_missing_and_failing() {
         ],
     )
     .unwrap();
-    assert_eq!(strings(&st.apply(&b).unwrap(), 1), vec![Some("encoded".into())]);
+    assert_eq!(
+        strings(&st.apply(&b).unwrap(), 1),
+        vec![Some("encoded".into())]
+    );
 
     // fail_on_errors: the error names the step and the row's values.
-    let mut strict = spec("strict", http(&addr, "/c/%s"), &[("name", "name", DataType::String)]);
+    let mut strict = spec(
+        "strict",
+        http(&addr, "/c/%s"),
+        &[("name", "name", DataType::String)],
+    );
     strict.fail_on_errors = true;
     let e = step("unit_http_strict", &strict)
         .apply(&ids(&[Some(1), Some(500)]))
@@ -185,14 +212,23 @@ fn http_lookups_found_missing_and_failing() {
         "enrich step `strict` (http) could not look up id=500: HTTP status 500 (2 attempts)"
     );
     // Timeouts; a step without variables looks up one constant request.
-    let mut slow = spec("slow", http(&addr, "/c/slow"), &[("name", "name", DataType::String)]);
+    let mut slow = spec(
+        "slow",
+        http(&addr, "/c/slow"),
+        &[("name", "name", DataType::String)],
+    );
     if let EnrichSource::Http(h) = &mut slow.source {
         h.variables.clear();
     }
     slow.timeout = 50;
     slow.fail_on_errors = true;
-    let e = step("unit_http_slow", &slow).apply(&ids(&[Some(1), Some(2)])).unwrap_err();
-    assert!(e.ends_with("could not look up (no variables): timed out after 50ms (2 attempts)"), "{e}");
+    let e = step("unit_http_slow", &slow)
+        .apply(&ids(&[Some(1), Some(2)]))
+        .unwrap_err();
+    assert!(
+        e.ends_with("could not look up (no variables): timed out after 50ms (2 attempts)"),
+        "{e}"
+    );
     let c = super::enrich_counters("unit_http_slow", "slow").unwrap();
     assert_eq!(c.timeouts.load(Ordering::Relaxed), 2);
 }
@@ -236,7 +272,10 @@ fn redis_get_and_hgetall() {
     let s = spec(
         "get",
         src(RedisCommand::Get, "s"),
-        &[("tier", "$.tier", DataType::String), ("whole", "$", DataType::String)],
+        &[
+            ("tier", "$.tier", DataType::String),
+            ("whole", "$", DataType::String),
+        ],
     );
     let out = step("unit_redis", &s)
         .apply(&ids(&[Some(1), Some(2), Some(3)]))
@@ -253,9 +292,14 @@ fn redis_get_and_hgetall() {
     let s = spec(
         "hgetall",
         src(RedisCommand::Hgetall, "h"),
-        &[("seg", "seg", DataType::String), ("visits", "visits", DataType::Int64)],
+        &[
+            ("seg", "seg", DataType::String),
+            ("visits", "visits", DataType::Int64),
+        ],
     );
-    let out = step("unit_redis", &s).apply(&ids(&[Some(1), Some(2)])).unwrap();
+    let out = step("unit_redis", &s)
+        .apply(&ids(&[Some(1), Some(2)]))
+        .unwrap();
     assert_eq!(strings(&out, 1), vec![Some("a".into()), None]);
     assert_eq!(out.column(2).as_primitive::<Int64Type>().value(0), 7);
     let c = super::enrich_counters("unit_redis", "hgetall").unwrap();
@@ -297,7 +341,9 @@ fn postgres_binds_parameters_and_reads_typed_columns() {
         "pg",
         EnrichSource::Postgres(PostgresLookup {
             url: at(url.clone()),
-            query: at(format!("SELECT name, score, doc FROM {table} WHERE id = $1")),
+            query: at(format!(
+                "SELECT name, score, doc FROM {table} WHERE id = $1"
+            )),
             params: vec![at("id".to_string())],
         }),
         &[
@@ -328,7 +374,9 @@ fn postgres_binds_parameters_and_reads_typed_columns() {
         &[("name", "name", DataType::String)],
     );
     strict.fail_on_errors = true;
-    let e = step("unit_pg", &strict).apply(&ids(&[Some(9)])).unwrap_err();
+    let e = step("unit_pg", &strict)
+        .apply(&ids(&[Some(9)]))
+        .unwrap_err();
     assert!(e.contains("returned 2 rows"), "{e}");
     let e = step("unit_pg", &s).apply(&ids(&[Some(1 << 40)]));
     assert!(e.is_ok(), "fail_on_errors false: NULL");
