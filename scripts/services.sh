@@ -6,12 +6,17 @@
 #          sqlite storage engine, on 127.0.0.1:${QUIVER_KAFKA_PORT:-9092}
 #   redis  redis-server from Debian's package (apt-get installs it when
 #          missing), on 127.0.0.1:${QUIVER_REDIS_PORT:-6379}, in memory only
+#   postgres  PostgreSQL from Debian's `postgresql` package (installed when
+#          missing), a cluster initdb'd into the state dir, on
+#          127.0.0.1:${QUIVER_POSTGRES_PORT:-5433}, trust auth on loopback,
+#          run as the `postgres` user (PostgreSQL refuses to run as root)
 #
-# Usage: scripts/services.sh [install|start|stop|status] [kafka] [redis]
-#        (default: start, both services)
+# Usage: scripts/services.sh [install|start|stop|status] [kafka] [redis] [postgres]
+#        (default: start, all three)
 #
-# `start` prints `export QUIVER_TEST_KAFKA=...` and `export QUIVER_TEST_REDIS=...`
-# lines for the tests (scripts/test.sh evals them).
+# `start` prints `export QUIVER_TEST_KAFKA=...`, `export QUIVER_TEST_REDIS=...`
+# and `export QUIVER_TEST_POSTGRES=...` lines for the tests (scripts/test.sh
+# evals them).
 #
 # Tansu takes about 20 minutes to build on 2 cores, so the binary is cached
 # under $XDG_CACHE_HOME/quiver (keyed on its version and features) and the
@@ -27,6 +32,7 @@ tansu="$tansu_root/bin/tansu"
 state="${QUIVER_SERVICES_DIR:-$PWD/.quiver/services}"
 kafka_port="${QUIVER_KAFKA_PORT:-9092}"
 redis_port="${QUIVER_REDIS_PORT:-6379}"
+pg_port="${QUIVER_POSTGRES_PORT:-5433}"
 
 install_kafka() {
   if [ ! -x "$tansu" ]; then
@@ -49,6 +55,49 @@ install_redis() {
     # machines run as root); refresh the lists only if the first try fails.
     apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }
   fi
+}
+
+# The newest installed PostgreSQL's bin directory (Debian keeps them
+# versioned under /usr/lib/postgresql, off the PATH).
+pg_bin() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+install_postgres() {
+  if [ -z "$(pg_bin)" ]; then
+    if ! command -v apt-get >/dev/null; then
+      echo "PostgreSQL is not installed and there is no apt-get; install PostgreSQL 13 or later by hand" >&2
+      exit 1
+    fi
+    echo "==> installing postgresql (Debian package)"
+    apt-get install -y -q postgresql || { apt-get update -q && apt-get install -y -q postgresql; }
+  fi
+}
+
+# Runs a PostgreSQL program as the `postgres` user when we are root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# The cluster's directory: in the state dir when the `postgres` user can
+# reach it, else under /tmp (a clone under a private home directory).
+pg_data() {
+  local d="$state/postgres"
+  mkdir -p "$d"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$d"
+    if ! runuser -u postgres -- test -w "$d"; then
+      d="/tmp/quiver-postgres-$pg_port"
+      mkdir -p "$d"
+      chown postgres: "$d"
+    fi
+  fi
+  chmod 700 "$d"
+  echo "$d"
 }
 
 port_open() {
@@ -101,6 +150,43 @@ start_redis() {
   echo "export QUIVER_TEST_REDIS=redis://127.0.0.1:$redis_port"
 }
 
+start_postgres() {
+  install_postgres
+  local bin data
+  bin="$(pg_bin)"
+  data="$(pg_data)"
+  if port_open "$pg_port"; then
+    echo "postgres: already listening on 127.0.0.1:$pg_port"
+  else
+    if [ ! -f "$data/PG_VERSION" ]; then
+      echo "==> initdb of a PostgreSQL cluster in $data"
+      as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$data/../postgres-initdb.log" 2>&1 \
+        || as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8
+    fi
+    echo "==> starting PostgreSQL on 127.0.0.1:$pg_port (data in $data)"
+    # Loopback only, its socket in the data directory, no fsync: test data.
+    as_pg "$bin/pg_ctl" -D "$data" -l "$data/postgres.log" -w -t 30 \
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $data -c fsync=off" start >/dev/null
+    wait_port "$pg_port" postgres "$data/postgres.log"
+  fi
+  echo "export QUIVER_TEST_POSTGRES=postgres://postgres@127.0.0.1:$pg_port/postgres"
+}
+
+stop_postgres() {
+  # Only a cluster this script created (its data dir), never one it found.
+  local bin data
+  bin="$(pg_bin)"
+  for data in "$state/postgres" "/tmp/quiver-postgres-$pg_port"; do
+    if [ -n "$bin" ] && [ -f "$data/postmaster.pid" ]; then
+      as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
+    fi
+  done
+}
+
+status_postgres() {
+  if port_open "$pg_port"; then echo "postgres: up on 127.0.0.1:$pg_port"; else echo "postgres: down"; fi
+}
+
 stop_kafka() {
   if [ -f "$state/tansu.pid" ]; then
     kill "$(cat "$state/tansu.pid")" 2>/dev/null || true
@@ -131,14 +217,14 @@ status_redis() {
 cmd="${1:-start}"
 [ $# -gt 0 ] && shift
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(kafka redis)
+[ ${#services[@]} -gt 0 ] || services=(kafka redis postgres)
 case "$cmd" in
   install|start|stop|status) ;;
-  *) echo "usage: $0 [install|start|stop|status] [kafka] [redis]" >&2; exit 2 ;;
+  *) echo "usage: $0 [install|start|stop|status] [kafka] [redis] [postgres]" >&2; exit 2 ;;
 esac
 for svc in "${services[@]}"; do
   case "$svc" in
-    kafka|redis) "${cmd}_${svc}" ;;
-    *) echo "unknown service \`$svc\` (kafka, redis)" >&2; exit 2 ;;
+    kafka|redis|postgres) "${cmd}_${svc}" ;;
+    *) echo "unknown service \`$svc\` (kafka, redis, postgres)" >&2; exit 2 ;;
   esac
 done

@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-# The live tests need a real Kafka-protocol broker and the Redis-store tests a
-# real redis-server: install (once) and start them; their tests fail rather
-# than skip when the services are missing.
+# The live tests need a real Kafka-protocol broker, the Redis-store tests a
+# real redis-server and the enrich tests Redis and PostgreSQL: install (once)
+# and start them; their tests fail rather than skip when they are missing.
 eval "$(./scripts/services.sh start | grep '^export ')"
 export QUIVER_REQUIRE_KAFKA=1
 export QUIVER_REQUIRE_REDIS=1
+export QUIVER_REQUIRE_POSTGRES=1
 # promtool (Debian package `prometheus`) checks the /metrics output.
 if ! command -v promtool >/dev/null && command -v apt-get >/dev/null; then
   apt-get install -y -q prometheus >/dev/null || { apt-get update -q && apt-get install -y -q prometheus; }

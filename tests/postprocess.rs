@@ -382,8 +382,8 @@ fn mistakes_are_refused_with_positions_and_fixes() {
     assert_problem(
         &good.replace(
             "  - dedup: {key: [order_id], ttl: 10m}\n",
-            "  - enrich: {}\n",
+            "  - filter_invalid: {}\n",
         ),
-        &["post-processor `enrich` is not available in this version of Quiver"],
+        &["post-processor `filter_invalid` is not available in this version of Quiver"],
     );
 }

@@ -225,12 +225,12 @@ fn env_references_must_be_set() {
 fn post_processors_not_yet_available_are_refused_honestly() {
     let pp = GOOD.replace(
         "sinks:",
-        "postprocessors:\n  - {enrich: {redis: x}}\nsinks:",
+        "postprocessors:\n  - {filter_invalid: {}}\nsinks:",
     );
     let d = problems(&pp);
     assert!(
         d.to_string()
-            .contains("`enrich` is not available in this version"),
+            .contains("`filter_invalid` is not available in this version"),
         "{d}"
     );
 }

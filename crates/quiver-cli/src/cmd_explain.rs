@@ -148,6 +148,24 @@ fn describe_step(p: &PostprocessorSpec) -> String {
                 .join(", "),
             format_duration(d.ttl)
         ),
+        PostprocessorSpec::Enrich(e) => format!(
+            "enrich `{}`: {} lookup -> {} (capacity {}, timeout {}, {} retries, {}, fail_on_errors {})",
+            e.name.value,
+            e.source.kind(),
+            e.outputs
+                .iter()
+                .map(|o| o.column.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            e.capacity,
+            format_duration(e.timeout),
+            e.retries,
+            e.cache_ttl.map_or("no cache".to_string(), |t| format!(
+                "cache {}",
+                format_duration(t)
+            )),
+            e.fail_on_errors
+        ),
         PostprocessorSpec::Infer(i) => format!(
             "infer: ONNX model {} on [{}] -> {}",
             i.model.value,

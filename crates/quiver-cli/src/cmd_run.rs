@@ -314,7 +314,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 &metrics,
                 defs.iter().map(|d| d.name.clone()).collect(),
                 loaded.iter().map(|l| l.job.name.clone()).collect(),
-                vec![Box::new(kafka)],
+                vec![
+                    Box::new(kafka),
+                    Box::new(quiver_postprocess::EnrichCollector::new()),
+                ],
             )?)
         }
     };
@@ -400,6 +403,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             l.job.name,
             group(metrics.jobs[j].rows_out.load(Ordering::Relaxed))
         );
+    }
+    let job_names: Vec<String> = loaded.iter().map(|l| l.job.name.clone()).collect();
+    for line in quiver_postprocess::enrich_summary(&job_names) {
+        println!("  {line}");
     }
     if let Some(f) = (committer.last != i64::MIN).then_some(committer.last) {
         println!("  checkpoint at {}", format_timestamp(f));

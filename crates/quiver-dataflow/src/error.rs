@@ -28,6 +28,15 @@ pub enum DataflowError {
         /// What happened.
         message: String,
     },
+    /// A post-processor failed (a lookup with `fail_on_errors: true`, a
+    /// model that could not run…).
+    #[error("post-processing of job `{job}`: {message}")]
+    Postprocess {
+        /// Which job.
+        job: String,
+        /// What happened.
+        message: String,
+    },
     /// The timely runtime failed.
     #[error("dataflow runtime: {0}")]
     Runtime(String),
@@ -41,7 +50,9 @@ impl DataflowError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            DataflowError::Source { .. } | DataflowError::Sink { .. }
+            DataflowError::Source { .. }
+                | DataflowError::Sink { .. }
+                | DataflowError::Postprocess { .. }
         )
     }
 }

@@ -201,7 +201,7 @@ pub fn run(
                     }
                     match p.open(index, peers) {
                         Ok(chain) => post = Some(chain),
-                        Err(msg) => e.set(DataflowError::Sink {
+                        Err(msg) => e.set(DataflowError::Postprocess {
                             job: run.job.name.clone(),
                             message: msg,
                         }),

@@ -333,7 +333,10 @@ pub fn sink<'s>(
                             .and_then(|out| restrict(&out, written).map_err(|e| e.to_string()))
                         {
                             Ok(out) => ready = out,
-                            Err(e) => errors.set(fail(e)),
+                            Err(e) => errors.set(DataflowError::Postprocess {
+                                job: job_name.clone(),
+                                message: e,
+                            }),
                         }
                     }
                     p.advance(f);

@@ -2,7 +2,10 @@
 
 use quiver_dataflow::postprocess::{PostprocessFactory, Postprocessor};
 
+use std::sync::Arc;
+
 use crate::dedup::Dedup;
+use crate::enrich::{EnrichPlan, EnrichStep};
 use crate::infer::InferStep;
 use crate::mask::MaskStep;
 
@@ -22,6 +25,8 @@ pub enum StepPlan {
     },
     /// Inference.
     Infer(InferStep),
+    /// Lookups in an external source.
+    Enrich(Arc<EnrichPlan>),
 }
 
 /// Every step of a job, planned; opens one [`Chain`] per worker.
@@ -49,6 +54,7 @@ impl PostprocessFactory for ChainPlan {
                     *ttl,
                 )?),
                 StepPlan::Infer(i) => Step::Infer(i.clone()),
+                StepPlan::Enrich(e) => Step::Enrich(Box::new(EnrichStep::open(e.clone())?)),
             });
         }
         Ok(Box::new(Chain {
@@ -78,6 +84,7 @@ enum Step {
     Mask(MaskStep),
     Dedup(Dedup),
     Infer(InferStep),
+    Enrich(Box<EnrichStep>),
 }
 
 /// One worker's steps.
@@ -99,6 +106,7 @@ impl Postprocessor for Chain {
                 Step::Mask(m) => m.apply(&batch)?,
                 Step::Dedup(d) => d.apply(&batch)?,
                 Step::Infer(i) => i.apply(&batch)?,
+                Step::Enrich(e) => e.apply(&batch)?,
             };
         }
         Ok(batch)

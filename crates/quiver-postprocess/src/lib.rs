@@ -13,6 +13,11 @@
 //!   state bounded by the TTL.
 //! * `infer.rs`: an ONNX model run in-process by tract, one call per batch
 //!   of released rows; predictions become output columns.
+//! * `enrich/`: per-row lookups in an HTTP endpoint, a Redis server or a
+//!   Postgres query, run concurrently within a batch on a small tokio
+//!   runtime per worker, with timeouts, retries, a TTL cache and
+//!   `fail_on_errors`; counted in process-wide metrics
+//!   ([`EnrichCollector`]).
 //! * `chain.rs`: the planned steps as a
 //!   [`PostprocessFactory`](quiver_dataflow::postprocess::PostprocessFactory)
 //!   that opens one chain per worker.
@@ -22,17 +27,22 @@
 //! live run; a dedup asks for its key as the partitioning so all rows of a
 //! key meet on one worker.
 //!
-//! Not here yet: `enrich` (HTTP/Redis/Postgres lookups), `filter_invalid`,
-//! and HTTP model endpoints; a job naming them is refused when it loads.
+//! Not here yet: `filter_invalid` and HTTP model endpoints; a job naming
+//! them is refused when it loads.
 
 mod chain;
 mod dedup;
+mod enrich;
 mod infer;
 mod mask;
 mod plan;
 
 pub use chain::{ChainPlan, StepPlan};
 pub use dedup::Dedup;
+pub use enrich::{
+    EnrichCollector, EnrichCounters, EnrichPlan, EnrichStep, LookupError, TtlCache,
+    enrich_counters, enrich_summary,
+};
 pub use infer::{InferStep, OnnxModel, OutputColumn};
 pub use mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
 pub use plan::{Planned, plan};

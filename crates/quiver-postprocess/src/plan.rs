@@ -7,7 +7,8 @@
 //! feature marked `is_pii: true` must leave the chain masked (hashed,
 //! encrypted, redacted or truncated, and not decrypted again) unless the
 //! job sets `allow_pii: true`; otherwise the job is refused. Errors carry
-//! the position of the offending entry and say how to fix it.
+//! the position of the offending entry and say how to fix it. An `enrich`
+//! step's checks (variables, new columns, URLs, paths) live in `enrich/`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub fn plan(spec: &JobSpec, output: &Schema) -> Result<Planned, Diagnostics> {
     let mut masked = vec![false; schema.len()];
     let mut steps = Vec::new();
     let mut partition: Option<Vec<usize>> = None;
+    let mut enrich_names: Vec<&str> = Vec::new();
     for p in &spec.postprocessors {
         let step = match p {
             PostprocessorSpec::Mask(m) => mask(m, &mut schema, &mut masked, &mut errors),
@@ -61,6 +63,17 @@ pub fn plan(spec: &JobSpec, output: &Schema) -> Result<Planned, Diagnostics> {
                 step
             }
             PostprocessorSpec::Infer(i) => infer(i, &mut schema, &mut masked, &mut errors),
+            PostprocessorSpec::Enrich(e) => {
+                if enrich_names.contains(&e.name.value.as_str()) {
+                    errors.push(
+                        Diagnostic::at(e.name.pos, format!("two enrich steps are named `{}`", e.name.value))
+                            .with_help("give each enrich step of a job its own `name:` (it labels the step's metrics)"),
+                    );
+                }
+                enrich_names.push(&e.name.value);
+                crate::enrich::plan(e, &spec.name.value, &mut schema, &mut masked, &mut errors)
+                    .map(StepPlan::Enrich)
+            }
         };
         steps.extend(step);
     }
@@ -75,7 +88,7 @@ pub fn plan(spec: &JobSpec, output: &Schema) -> Result<Planned, Diagnostics> {
 }
 
 /// The column `c` names, or an error listing the columns.
-fn column(
+pub(crate) fn column(
     schema: &Schema,
     c: &Located<String>,
     what: &str,

@@ -289,6 +289,8 @@ pub enum PostprocessorSpec {
     Dedup(DedupSpec),
     /// Attach a model's predictions.
     Infer(InferSpec),
+    /// Attach values looked up in an external source (HTTP, Redis, Postgres).
+    Enrich(EnrichSpec),
 }
 
 impl PostprocessorSpec {
@@ -298,6 +300,7 @@ impl PostprocessorSpec {
             PostprocessorSpec::Mask(_) => "mask",
             PostprocessorSpec::Dedup(_) => "dedup",
             PostprocessorSpec::Infer(_) => "infer",
+            PostprocessorSpec::Enrich(_) => "enrich",
         }
     }
 
@@ -307,13 +310,16 @@ impl PostprocessorSpec {
             PostprocessorSpec::Mask(m) => m.pos,
             PostprocessorSpec::Dedup(d) => d.pos,
             PostprocessorSpec::Infer(i) => i.pos,
+            PostprocessorSpec::Enrich(e) => e.pos,
         }
     }
 
-    /// Output columns the step adds (an `infer` step's predictions).
+    /// Output columns the step adds (an `infer` step's predictions, an
+    /// `enrich` step's looked-up values).
     pub fn added_columns(&self) -> Vec<&Located<String>> {
         match self {
             PostprocessorSpec::Infer(i) => i.outputs.iter().map(|o| &o.column).collect(),
+            PostprocessorSpec::Enrich(e) => e.outputs.iter().map(|o| &o.column).collect(),
             _ => Vec::new(),
         }
     }
@@ -401,6 +407,141 @@ pub struct InferOutput {
     pub tensor: String,
     /// For a `[rows, k]` output, which of the k columns (`probabilities[1]`).
     pub index: Option<usize>,
+}
+
+/// An `enrich` step: per row, a lookup in an external source whose answer
+/// fills new columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichSpec {
+    /// Names the step in metrics and messages (default: the source's kind).
+    pub name: Located<String>,
+    /// Where values are looked up.
+    pub source: EnrichSource,
+    /// The new columns, in file order.
+    pub outputs: Vec<EnrichOutput>,
+    /// Lookups in flight at once, per worker.
+    pub capacity: usize,
+    /// Time allowed for one attempt (ms).
+    pub timeout: i64,
+    /// Attempts after the first, for failures that may pass (timeouts,
+    /// connection errors, HTTP 429 and 5xx).
+    pub retries: u32,
+    /// Wait before the first retry (ms); doubled for each further one.
+    pub backoff: i64,
+    /// How long an answer is reused (ms of wall-clock time); `None`: no cache.
+    pub cache_ttl: Option<i64>,
+    /// Most answers kept in the cache.
+    pub cache_size: usize,
+    /// `true`: a lookup that still fails after its retries fails the run;
+    /// `false`: its row's new columns are NULL and the failure is counted.
+    pub fail_on_errors: bool,
+    /// Where the step was written.
+    pub pos: Position,
+}
+
+/// The source of an `enrich` step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnrichSource {
+    /// An HTTP endpoint answering JSON.
+    Http(HttpLookup),
+    /// A Redis server (`GET` or `HGETALL`).
+    Redis(RedisLookup),
+    /// A Postgres query returning at most one row.
+    Postgres(PostgresLookup),
+}
+
+impl EnrichSource {
+    /// The job-file name of the source (`http`, `redis`, `postgres`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EnrichSource::Http(_) => "http",
+            EnrichSource::Redis(_) => "redis",
+            EnrichSource::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The columns whose values go into the request, in placeholder order.
+    pub fn variables(&self) -> &[Located<String>] {
+        match self {
+            EnrichSource::Http(h) => &h.variables,
+            EnrichSource::Redis(r) => &r.variables,
+            EnrichSource::Postgres(p) => &p.params,
+        }
+    }
+}
+
+/// An HTTP method an `enrich` step may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+}
+
+/// An HTTP lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpLookup {
+    /// `http://` or `https://` URL; each `%s` is replaced by the next
+    /// variable, percent-encoded.
+    pub url: Located<String>,
+    /// The method.
+    pub method: HttpMethod,
+    /// Request body pattern; each `%s` (after those of the URL) becomes a
+    /// variable as a JSON literal.
+    pub body: Option<Located<String>>,
+    /// Columns filling the `%s` of `url`, then of `body`.
+    pub variables: Vec<Located<String>>,
+    /// Fixed request headers, in file order.
+    pub headers: Vec<(String, Located<String>)>,
+}
+
+/// A Redis command an `enrich` step may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisCommand {
+    /// `GET key`: a string (parsed as JSON when it is JSON).
+    Get,
+    /// `HGETALL key`: a hash, read as an object of strings.
+    Hgetall,
+}
+
+/// A Redis lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisLookup {
+    /// `redis://host:port/db`.
+    pub url: Located<String>,
+    /// The command.
+    pub command: RedisCommand,
+    /// Key pattern; each `%s` is replaced by the next variable's text.
+    pub key: Located<String>,
+    /// Columns filling the `%s` of `key`.
+    pub variables: Vec<Located<String>>,
+}
+
+/// A Postgres lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresLookup {
+    /// `postgres://user:password@host:port/db` (or key=value settings).
+    pub url: Located<String>,
+    /// The query, with `$1`, `$2`… for the parameters.
+    pub query: Located<String>,
+    /// Columns bound to `$1`, `$2`…, in order (as parameters, never
+    /// spliced into the text).
+    pub params: Vec<Located<String>>,
+}
+
+/// One column an `enrich` step adds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichOutput {
+    /// The new column.
+    pub column: Located<String>,
+    /// Where its value is in the answer: a JSONPath (`$.a.b`) or a plain
+    /// field name (a hash field, a result column, a top-level JSON key).
+    pub path: Located<String>,
+    /// Its type (VARCHAR unless declared).
+    pub data_type: DataType,
 }
 
 /// Where a job writes.

@@ -48,3 +48,4 @@ pub use load::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_FUTURE, load_file, load_file_with_env, load_paths,
     load_paths_with_env, parse_jobs,
 };
+pub use postprocessors::{max_parameter, split_pattern};

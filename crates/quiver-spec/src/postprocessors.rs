@@ -10,6 +10,14 @@
 //!       onnx: models/fraud_lr.onnx
 //!       inputs: [amount, hour]
 //!       outputs: {fraud_score: "probabilities[1]"}
+//!   - enrich:
+//!       redis: {url: "${REDIS_URL}", command: hgetall, key: "customer:%s", variables: [customer_id]}
+//!       outputs: {segment: segment, tier: {path: tier, type: bigint}}
+//!       capacity: 32
+//!       timeout: 200ms
+//!       retries: 2
+//!       cache_ttl: 1m
+//!       fail_on_errors: false
 //! ```
 //!
 //! Only the shape of each entry is checked here; whether the columns exist,
@@ -18,16 +26,35 @@
 
 use std::path::Path;
 
-use quiver_types::{Diagnostic, Diagnostics};
+use quiver_types::{DataType, Diagnostic, Diagnostics, Position};
 
 use crate::decode::{self, Fields};
 use crate::job::*;
 use crate::yaml::{Node, NodeKind};
 
-const KINDS: &[&str] = &["mask", "dedup", "infer"];
+const KINDS: &[&str] = &["mask", "dedup", "infer", "enrich"];
 const MASK_KEYS: &[&str] = &["key", "columns"];
 const DEDUP_KEYS: &[&str] = &["key", "ttl"];
 const INFER_KEYS: &[&str] = &["onnx", "inputs", "outputs"];
+const ENRICH_KEYS: &[&str] = &[
+    "name",
+    "http",
+    "redis",
+    "postgres",
+    "outputs",
+    "capacity",
+    "timeout",
+    "retries",
+    "backoff",
+    "cache_ttl",
+    "cache_size",
+    "fail_on_errors",
+    "ordered",
+];
+const HTTP_KEYS: &[&str] = &["url", "method", "body", "variables", "headers"];
+const REDIS_KEYS: &[&str] = &["url", "command", "key", "variables"];
+const POSTGRES_KEYS: &[&str] = &["url", "query", "params"];
+const OUTPUT_KEYS: &[&str] = &["path", "type"];
 
 /// Decodes the `postprocessors:` list.
 pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<PostprocessorSpec> {
@@ -51,7 +78,7 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
             errors.push(
                 Diagnostic::at(
                     item.pos,
-                    "each post-processor is a mapping with one key: mask, dedup or infer",
+                    "each post-processor is a mapping with one key: mask, dedup, infer or enrich",
                 )
                 .with_help("write `- dedup: {key: [order_id], ttl: 10m}`"),
             );
@@ -62,10 +89,11 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
             "mask" => mask(v, errors).map(PostprocessorSpec::Mask),
             "dedup" => dedup(v, errors).map(PostprocessorSpec::Dedup),
             "infer" => infer(v, dir, errors).map(PostprocessorSpec::Infer),
-            "enrich" | "filter_invalid" => {
+            "enrich" => enrich(v, errors).map(PostprocessorSpec::Enrich),
+            "filter_invalid" => {
                 errors.push(
                     Diagnostic::at(k.pos, format!("post-processor `{kind}` is not available in this version of Quiver"))
-                        .with_help("available post-processors: mask, dedup, infer (dead letters are configured under sinks: dead_letter)"),
+                        .with_help("available post-processors: mask, dedup, infer, enrich (dead letters are configured under sinks: dead_letter)"),
                 );
                 None
             }
@@ -287,6 +315,476 @@ fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec>
     })
 }
 
+fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
+    let f = Fields::of(node, "`enrich`", ENRICH_KEYS, errors)?;
+    let before = errors.0.len();
+    let sources: Vec<&str> = ["http", "redis", "postgres"]
+        .into_iter()
+        .filter(|k| f.get(k).is_some())
+        .collect();
+    let source = match sources.as_slice() {
+        [] => {
+            errors.push(
+                Diagnostic::at(node.pos, "`enrich` names no source").with_help(
+                    "add one of `http: {url: ...}`, `redis: {url: ...}`, `postgres: {url: ...}`",
+                ),
+            );
+            None
+        }
+        [kind] => {
+            let n = f.get(kind)?;
+            match *kind {
+                "http" => http_lookup(n, errors).map(EnrichSource::Http),
+                "redis" => redis_lookup(n, errors).map(EnrichSource::Redis),
+                _ => postgres_lookup(n, errors).map(EnrichSource::Postgres),
+            }
+        }
+        more => {
+            errors.push(
+                Diagnostic::at(
+                    f.key_pos(more[1]).unwrap_or(node.pos),
+                    format!(
+                        "one `enrich` step has one source; this one names {}",
+                        more.join(" and ")
+                    ),
+                )
+                .with_help("write one `- enrich:` step per source"),
+            );
+            None
+        }
+    };
+    let name = match f.get("name") {
+        Some(n) => decode::string(n, "`name` of `enrich`", errors)
+            .map(|t| Located::new(t.into_string(), n.pos)),
+        None => source
+            .as_ref()
+            .map(|s| Located::new(s.kind().to_string(), node.pos)),
+    };
+    let outputs = enrich_outputs(&f, errors);
+    let mut number = |key: &str, min: i64, max: i64, default: i64| -> i64 {
+        let Some(n) = f.get(key) else { return default };
+        match decode::integer(n, &format!("`{key}` of `enrich`"), errors) {
+            Some(v) if (min..=max).contains(&v) => v,
+            Some(v) => {
+                errors.push(Diagnostic::at(
+                    n.pos,
+                    format!("`{key}` of `enrich` must be between {min} and {max}, found {v}"),
+                ));
+                default
+            }
+            None => default,
+        }
+    };
+    let capacity = number("capacity", 1, 1024, 16) as usize;
+    let retries = number("retries", 0, 10, 2) as u32;
+    let cache_size = number("cache_size", 1, 100_000_000, 100_000) as usize;
+    let mut time = |key: &str, default: Option<i64>, zero_ok: bool| -> Option<i64> {
+        let Some(n) = f.get(key) else { return default };
+        let ms = decode::duration(n, &format!("`{key}` of `enrich`"), errors)?;
+        if ms < 0 || (ms == 0 && !zero_ok) {
+            errors.push(Diagnostic::at(
+                n.pos,
+                format!("`{key}` of `enrich` must be positive"),
+            ));
+            return default;
+        }
+        Some(ms)
+    };
+    let timeout = time("timeout", Some(1000), false).unwrap_or(1000);
+    let backoff = time("backoff", Some(50), true).unwrap_or(50);
+    let cache_ttl = time("cache_ttl", None, false);
+    let fail_on_errors = f
+        .get("fail_on_errors")
+        .and_then(|n| decode::boolean(n, "`fail_on_errors` of `enrich`", errors))
+        .unwrap_or(false);
+    if let Some(n) = f.get("ordered")
+        && decode::boolean(n, "`ordered` of `enrich`", errors) == Some(false)
+    {
+        errors.push(
+            Diagnostic::at(n.pos, "`ordered: false` is not supported: enriched rows are always released in event-time order")
+                .with_help("remove `ordered`; a slow lookup does not hold back the others (up to `capacity` run at once), it only delays the release of its batch, and releasing rows as lookups finish would make the output depend on network timing"),
+        );
+    }
+    if errors.0.len() > before {
+        return None;
+    }
+    Some(EnrichSpec {
+        name: name?,
+        source: source?,
+        outputs,
+        capacity,
+        timeout,
+        retries,
+        backoff,
+        cache_ttl,
+        cache_size,
+        fail_on_errors,
+        pos: node.pos,
+    })
+}
+
+fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput> {
+    let Some(o) = f.required(
+        "outputs",
+        "`outputs: {segment: segment, tier: {path: $.tier, type: bigint}}` (new column: where its value is)",
+        errors,
+    ) else {
+        return Vec::new();
+    };
+    let entries = match o.as_map() {
+        Some(e) if !e.is_empty() => e,
+        _ => {
+            errors.push(
+                Diagnostic::at(
+                    o.pos,
+                    "`outputs` of `enrich` must map new columns to paths in the answer",
+                )
+                .with_help("outputs: {segment: segment, tier: {path: $.tier, type: bigint}}"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let Some(col) = k.as_str() else {
+            errors.push(Diagnostic::at(k.pos, "column names must be strings"));
+            continue;
+        };
+        let (path, data_type) = if v.as_map().is_some() {
+            let Some(g) = Fields::of(v, "an `enrich` output", OUTPUT_KEYS, errors) else {
+                continue;
+            };
+            let Some(p) = g.required("path", "`path: $.tier`", errors) else {
+                continue;
+            };
+            let ty = match g.get("type") {
+                None => Some(DataType::String),
+                Some(t) => {
+                    decode::string(t, "`type` of an `enrich` output", errors).and_then(|name| {
+                        match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
+                            Some(
+                                ty @ (DataType::String
+                                | DataType::Int64
+                                | DataType::Float64
+                                | DataType::Bool),
+                            ) => Some(ty),
+                            _ => {
+                                errors.push(
+                                    Diagnostic::at(
+                                        t.pos,
+                                        format!(
+                                            "`{}` is not a type an `enrich` output can have",
+                                            name.as_str()
+                                        ),
+                                    )
+                                    .with_help("types: string, bigint, double, boolean"),
+                                );
+                                None
+                            }
+                        }
+                    })
+                }
+            };
+            (p, ty)
+        } else {
+            (v, Some(DataType::String))
+        };
+        let (Some(text), Some(data_type)) = (
+            decode::string(path, "an `enrich` output path", errors),
+            data_type,
+        ) else {
+            continue;
+        };
+        if text.as_str().trim().is_empty() {
+            errors.push(
+                Diagnostic::at(path.pos, format!("the path of `{col}` is empty"))
+                    .with_help("write a field name (`tier`) or a JSONPath (`$.customer.tier`)"),
+            );
+            continue;
+        }
+        out.push(EnrichOutput {
+            column: Located::new(col.to_string(), k.pos),
+            path: Located::new(text.as_str().trim().to_string(), path.pos),
+            data_type,
+        });
+    }
+    out
+}
+
+fn located_string(
+    f: &Fields<'_>,
+    key: &str,
+    what: &str,
+    example: &str,
+    errors: &mut Diagnostics,
+) -> Option<Located<String>> {
+    let n = f.required(key, example, errors)?;
+    decode::string(n, what, errors).map(|t| Located::new(t.into_string(), n.pos))
+}
+
+fn variables(
+    f: &Fields<'_>,
+    key: &str,
+    what: &str,
+    errors: &mut Diagnostics,
+) -> Vec<Located<String>> {
+    f.get(key)
+        .map(|n| decode::string_list(n, what, errors))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, p)| Located::new(s, p))
+        .collect()
+}
+
+/// Checks that the `%s` of `patterns` match the `count` variables.
+fn check_placeholders(
+    patterns: &[&Located<String>],
+    count: usize,
+    vars_key: &str,
+    pos: Position,
+    errors: &mut Diagnostics,
+) {
+    let found: usize = patterns
+        .iter()
+        .map(|p| split_pattern(&p.value).len() - 1)
+        .sum();
+    if found != count {
+        let at = patterns.first().map_or(pos, |p| p.pos);
+        errors.push(
+            Diagnostic::at(at, format!("the pattern has {found} `%s` placeholder(s) and `{vars_key}` names {count} column(s)"))
+                .with_help(format!("each `%s` takes the next column of `{vars_key}`, in order (write `%%` for a literal %)")),
+        );
+    }
+}
+
+fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
+    let f = Fields::of(node, "`http` of `enrich`", HTTP_KEYS, errors)?;
+    let url = located_string(
+        &f,
+        "url",
+        "`url` of `http`",
+        "`url: \"http://host/customers/%s\"`",
+        errors,
+    );
+    if let Some(u) = &url
+        && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+    {
+        errors.push(
+            Diagnostic::at(u.pos, "the `http` url must start with http:// or https://")
+                .with_help("url: \"http://customers.internal/customers/%s\""),
+        );
+    }
+    let method = match f.get("method") {
+        None => Some(HttpMethod::Get),
+        Some(n) => decode::string(n, "`method` of `http`", errors).and_then(|m| {
+            match m.as_str().to_ascii_uppercase().as_str() {
+                "GET" => Some(HttpMethod::Get),
+                "POST" => Some(HttpMethod::Post),
+                "PUT" => Some(HttpMethod::Put),
+                other => {
+                    errors.push(
+                        Diagnostic::at(n.pos, format!("unsupported HTTP method `{other}`"))
+                            .with_help("methods: GET, POST, PUT"),
+                    );
+                    None
+                }
+            }
+        }),
+    };
+    let body = f.get("body").and_then(|n| {
+        decode::string(n, "`body` of `http`", errors).map(|t| Located::new(t.into_string(), n.pos))
+    });
+    if let (Some(HttpMethod::Get), Some(b)) = (method, &body) {
+        errors.push(
+            Diagnostic::at(b.pos, "a GET request has no body")
+                .with_help("use `method: POST` (or PUT) to send a body"),
+        );
+    }
+    if let Some(b) = &body
+        && (b.value.contains("\"%s\"") || b.value.contains("'%s'"))
+    {
+        errors.push(
+            Diagnostic::at(b.pos, "write `%s` without quotes in the body")
+                .with_help("each `%s` of the body becomes its value as a JSON literal, strings quoted and escaped: `{\"id\": %s}`"),
+        );
+    }
+    let variables = variables(&f, "variables", "`variables` of `http`", errors);
+    let mut headers = Vec::new();
+    if let Some(h) = f.get("headers") {
+        match h.as_map() {
+            Some(entries) => {
+                for (k, v) in entries {
+                    let (Some(name), Some(value)) =
+                        (k.as_str(), decode::string(v, "a header value", errors))
+                    else {
+                        continue;
+                    };
+                    headers.push((name.to_string(), Located::new(value.into_string(), v.pos)));
+                }
+            }
+            None => errors.push(
+                Diagnostic::at(h.pos, "`headers` of `http` must map header names to values")
+                    .with_help("headers: {Authorization: \"Bearer ${CUSTOMERS_TOKEN}\"}"),
+            ),
+        }
+    }
+    let url = url?;
+    let mut patterns = vec![&url];
+    patterns.extend(body.as_ref());
+    check_placeholders(&patterns, variables.len(), "variables", f.pos, errors);
+    Some(HttpLookup {
+        url,
+        method: method?,
+        body,
+        variables,
+        headers,
+    })
+}
+
+fn redis_lookup(node: &Node, errors: &mut Diagnostics) -> Option<RedisLookup> {
+    let f = Fields::of(node, "`redis` of `enrich`", REDIS_KEYS, errors)?;
+    let url = located_string(
+        &f,
+        "url",
+        "`url` of `redis`",
+        "`url: ${REDIS_URL}` (redis://host:port/db)",
+        errors,
+    );
+    if let Some(u) = &url
+        && !(u.value.starts_with("redis://") || u.value.starts_with("unix://"))
+    {
+        errors.push(
+            Diagnostic::at(u.pos, "the `redis` url must start with redis://")
+                .with_help("url: redis://127.0.0.1:6379/0"),
+        );
+    }
+    let command = match f.get("command") {
+        None => Some(RedisCommand::Get),
+        Some(n) => decode::string(n, "`command` of `redis`", errors).and_then(|c| {
+            match c.as_str().to_ascii_lowercase().as_str() {
+                "get" => Some(RedisCommand::Get),
+                "hgetall" => Some(RedisCommand::Hgetall),
+                other => {
+                    errors.push(
+                        Diagnostic::at(n.pos, format!("unsupported Redis command `{other}`"))
+                            .with_help("commands: get (a string, JSON or not), hgetall (a hash)"),
+                    );
+                    None
+                }
+            }
+        }),
+    };
+    let key = located_string(
+        &f,
+        "key",
+        "`key` of `redis`",
+        "`key: \"customer:%s\"`",
+        errors,
+    );
+    let variables = variables(&f, "variables", "`variables` of `redis`", errors);
+    let key = key?;
+    check_placeholders(&[&key], variables.len(), "variables", f.pos, errors);
+    Some(RedisLookup {
+        url: url?,
+        command: command?,
+        key,
+        variables,
+    })
+}
+
+fn postgres_lookup(node: &Node, errors: &mut Diagnostics) -> Option<PostgresLookup> {
+    let f = Fields::of(node, "`postgres` of `enrich`", POSTGRES_KEYS, errors)?;
+    let url = located_string(
+        &f,
+        "url",
+        "`url` of `postgres`",
+        "`url: ${PG_URL}` (postgres://user:password@host:port/db)",
+        errors,
+    );
+    let query = located_string(
+        &f,
+        "query",
+        "`query` of `postgres`",
+        "`query: \"SELECT tier FROM customers WHERE id = $1\"`",
+        errors,
+    )?;
+    let params = variables(&f, "params", "`params` of `postgres`", errors);
+    if query.value.contains("%s") {
+        errors.push(
+            Diagnostic::at(query.pos, "the query uses `%s`; Postgres lookups take parameters `$1`, `$2`…")
+                .with_help("write `WHERE id = $1` and `params: [customer_id]`: values are bound, never spliced into the SQL"),
+        );
+    } else {
+        let used = max_parameter(&query.value);
+        if used != params.len() {
+            errors.push(
+                Diagnostic::at(
+                    query.pos,
+                    format!(
+                        "the query uses parameters up to ${used} and `params` names {} column(s)",
+                        params.len()
+                    ),
+                )
+                .with_help("`params` lists the columns bound to $1, $2… in order"),
+            );
+        }
+    }
+    Some(PostgresLookup {
+        url: url?,
+        query,
+        params,
+    })
+}
+
+/// The highest `$n` of a SQL text, outside quotes.
+pub fn max_parameter(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let (mut i, mut max) = (0, 0);
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if c == b'$' => {
+                let digits: String = sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(n) = digits.parse::<usize>() {
+                    max = max.max(n);
+                }
+                i += digits.len();
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    max
+}
+
+/// The literal pieces of a `%s` pattern: one more than its placeholders;
+/// `%%` is a literal `%`, any other `%` is kept as it is.
+pub fn split_pattern(text: &str) -> Vec<String> {
+    let mut pieces = vec![String::new()];
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('s')) => {
+                chars.next();
+                pieces.push(String::new());
+            }
+            ('%', Some('%')) => {
+                chars.next();
+                pieces.last_mut().expect("one piece").push('%');
+            }
+            _ => pieces.last_mut().expect("one piece").push(c),
+        }
+    }
+    pieces
+}
+
 /// `name` or `name[i]`.
 fn parse_tensor_ref(text: &str) -> Option<(String, Option<usize>)> {
     let text = text.trim();
@@ -340,5 +838,15 @@ mod tests {
         assert_eq!(parse_tensor_ref("p[x]"), None);
         assert_eq!(parse_tensor_ref("[1]"), None);
         assert_eq!(parse_tensor_ref(""), None);
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(split_pattern("customer:%s"), vec!["customer:", ""]);
+        assert_eq!(split_pattern("a%%b%s/%s%20"), vec!["a%b", "/", "%20"]);
+        assert_eq!(split_pattern("plain"), vec!["plain"]);
+        assert_eq!(max_parameter("SELECT a FROM t WHERE id = $1 AND b = $2"), 2);
+        assert_eq!(max_parameter("SELECT '$3' FROM t WHERE id = $1"), 1);
+        assert_eq!(max_parameter("SELECT 1"), 0);
     }
 }

@@ -1,0 +1,384 @@
+//! Each source through a worker's step, on a hand-made batch: an HTTP
+//! server in-process (axum), and the Redis and PostgreSQL servers of
+//! `scripts/services.sh` when `QUIVER_TEST_REDIS` / `QUIVER_TEST_POSTGRES`
+//! are set (skipped otherwise, unless `QUIVER_REQUIRE_*` is 1).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type};
+use quiver_dataflow::chunk::with_time;
+use quiver_spec::{
+    EnrichOutput, EnrichSource, EnrichSpec, HttpLookup, HttpMethod, Located, PostgresLookup,
+    RedisCommand, RedisLookup,
+};
+use quiver_types::{DataType, Diagnostics, Field, Schema};
+
+use super::{EnrichStep, plan};
+
+fn at<T>(v: T) -> Located<T> {
+    Located::new(v, Default::default())
+}
+
+fn spec(name: &str, source: EnrichSource, outputs: &[(&str, &str, DataType)]) -> EnrichSpec {
+    EnrichSpec {
+        name: at(name.to_string()),
+        source,
+        outputs: outputs
+            .iter()
+            .map(|(c, p, t)| EnrichOutput {
+                column: at(c.to_string()),
+                path: at(p.to_string()),
+                data_type: *t,
+            })
+            .collect(),
+        capacity: 4,
+        timeout: 2000,
+        retries: 1,
+        backoff: 1,
+        cache_ttl: Some(60_000),
+        cache_size: 100,
+        fail_on_errors: false,
+        pos: Default::default(),
+    }
+}
+
+/// A step over a one-column (`id BIGINT`) query output.
+fn step(job: &str, s: &EnrichSpec) -> EnrichStep {
+    let mut schema = Schema::new(vec![Field::new("id", DataType::Int64)]);
+    let mut masked = vec![false];
+    let mut errors = Diagnostics::new();
+    let p =
+        plan(s, job, &mut schema, &mut masked, &mut errors).unwrap_or_else(|| panic!("{errors}"));
+    EnrichStep::open(p).unwrap()
+}
+
+fn ids(v: &[Option<i64>]) -> RecordBatch {
+    let schema = with_time(&Schema::new(vec![Field::new("id", DataType::Int64)]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(v.to_vec())),
+            Arc::new(Int64Array::from((0..v.len() as i64).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap()
+}
+
+fn strings(b: &RecordBatch, col: usize) -> Vec<Option<String>> {
+    let a = b.column(col).as_string::<i32>();
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+        .collect()
+}
+
+fn service(var: &str, require: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var(require).as_deref() != Ok("1"),
+                "{require}=1 but {var} is not set"
+            );
+            eprintln!("skipped: {var} is not set (scripts/services.sh start)");
+            None
+        }
+    }
+}
+
+fn http_server() -> String {
+    use axum::Json;
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/c/{id}",
+        get(|Path(id): Path<String>| async move {
+            match id.as_str() {
+                "1" => Json(serde_json::json!({"name": "one", "n": 1})).into_response(),
+                "a/b c" => Json(serde_json::json!({"name": "encoded"})).into_response(),
+                "500" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    Json(serde_json::json!({})).into_response()
+                }
+                _ => StatusCode::NOT_FOUND.into_response(),
+            }
+        }),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn http(addr: &str, url: &str) -> EnrichSource {
+    EnrichSource::Http(HttpLookup {
+        url: at(format!("http://{addr}{url}")),
+        method: HttpMethod::Get,
+        body: None,
+        variables: vec![at("id".to_string())],
+        headers: Vec::new(),
+    })
+}
+
+#[test]
+fn http_lookups_found_missing_and_failing() {
+    let addr = http_server();
+    let s = spec(
+        "h",
+        http(&addr, "/c/%s"),
+        &[
+            ("name", "$.name", DataType::String),
+            ("n", "n", DataType::Int64),
+        ],
+    );
+    let mut st = step("unit_http", &s);
+    let out = st
+        .apply(&ids(&[Some(1), Some(2), None, Some(1), Some(500)]))
+        .unwrap();
+    assert_eq!(out.num_columns(), 4, "id, name, n, __time");
+    assert_eq!(
+        strings(&out, 1),
+        vec![Some("one".into()), None, None, Some("one".into()), None]
+    );
+    let n = out.column(2).as_primitive::<Int64Type>();
+    assert_eq!(n.value(0), 1);
+    assert!(n.is_null(1));
+    let c = super::enrich_counters("unit_http", "h").unwrap();
+    assert_eq!(c.lookups.load(Ordering::Relaxed), 4);
+    assert_eq!(c.cache_hits.load(Ordering::Relaxed), 1, "the second 1");
+    assert_eq!(c.not_found.load(Ordering::Relaxed), 1);
+    assert_eq!(c.errors.load(Ordering::Relaxed), 1, "the 500");
+    assert_eq!(c.retries.load(Ordering::Relaxed), 1, "the 500, once");
+    // Again: answers come from the cache, the failure is tried again.
+    st.apply(&ids(&[Some(1), Some(2), Some(500)])).unwrap();
+    assert_eq!(c.requests.load(Ordering::Relaxed), 4 + 2);
+
+    // Values are percent-encoded into the URL.
+    let s = spec(
+        "h",
+        http(&addr, "/c/%s"),
+        &[("name", "name", DataType::String)],
+    );
+    let mut schema = Schema::new(vec![Field::new("id", DataType::String)]);
+    let mut errors = Diagnostics::new();
+    let p = plan(
+        &s,
+        "unit_http_enc",
+        &mut schema,
+        &mut vec![false],
+        &mut errors,
+    )
+    .unwrap();
+    let mut st = EnrichStep::open(p).unwrap();
+    let b = RecordBatch::try_new(
+        with_time(&Schema::new(vec![Field::new("id", DataType::String)])),
+        vec![
+            Arc::new(arrow::array::StringArray::from(vec!["a/b c"])),
+            Arc::new(Int64Array::from(vec![0])),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        strings(&st.apply(&b).unwrap(), 1),
+        vec![Some("encoded".into())]
+    );
+
+    // fail_on_errors: the error names the step and the row's values.
+    let mut strict = spec(
+        "strict",
+        http(&addr, "/c/%s"),
+        &[("name", "name", DataType::String)],
+    );
+    strict.fail_on_errors = true;
+    let e = step("unit_http_strict", &strict)
+        .apply(&ids(&[Some(1), Some(500)]))
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "enrich step `strict` (http) could not look up id=500: HTTP status 500 (2 attempts)"
+    );
+    // Timeouts; a step without variables looks up one constant request.
+    let mut slow = spec(
+        "slow",
+        http(&addr, "/c/slow"),
+        &[("name", "name", DataType::String)],
+    );
+    if let EnrichSource::Http(h) = &mut slow.source {
+        h.variables.clear();
+    }
+    slow.timeout = 50;
+    slow.fail_on_errors = true;
+    let e = step("unit_http_slow", &slow)
+        .apply(&ids(&[Some(1), Some(2)]))
+        .unwrap_err();
+    assert!(
+        e.ends_with("could not look up (no variables): timed out after 50ms (2 attempts)"),
+        "{e}"
+    );
+    let c = super::enrich_counters("unit_http_slow", "slow").unwrap();
+    assert_eq!(c.timeouts.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn redis_get_and_hgetall() {
+    let Some(url) = service("QUIVER_TEST_REDIS", "QUIVER_REQUIRE_REDIS") else {
+        return;
+    };
+    let prefix = format!("quiver_unit_{}", std::process::id());
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("SET")
+        .arg(format!("{prefix}:s:1"))
+        .arg(r#"{"tier": "gold", "score": 2.5}"#)
+        .query::<()>(&mut conn)
+        .unwrap();
+    redis::cmd("SET")
+        .arg(format!("{prefix}:s:2"))
+        .arg("plain text")
+        .query::<()>(&mut conn)
+        .unwrap();
+    redis::cmd("HSET")
+        .arg(format!("{prefix}:h:1"))
+        .arg("seg")
+        .arg("a")
+        .arg("visits")
+        .arg("7")
+        .query::<()>(&mut conn)
+        .unwrap();
+    let src = |command, key: &str| {
+        EnrichSource::Redis(RedisLookup {
+            url: at(url.clone()),
+            command,
+            key: at(format!("{prefix}:{key}:%s")),
+            variables: vec![at("id".to_string())],
+        })
+    };
+    let s = spec(
+        "get",
+        src(RedisCommand::Get, "s"),
+        &[
+            ("tier", "$.tier", DataType::String),
+            ("whole", "$", DataType::String),
+        ],
+    );
+    let out = step("unit_redis", &s)
+        .apply(&ids(&[Some(1), Some(2), Some(3)]))
+        .unwrap();
+    assert_eq!(strings(&out, 1), vec![Some("gold".into()), None, None]);
+    assert_eq!(
+        strings(&out, 2),
+        vec![
+            Some(r#"{"tier":"gold","score":2.5}"#.into()),
+            Some("plain text".into()),
+            None
+        ]
+    );
+    let s = spec(
+        "hgetall",
+        src(RedisCommand::Hgetall, "h"),
+        &[
+            ("seg", "seg", DataType::String),
+            ("visits", "visits", DataType::Int64),
+        ],
+    );
+    let out = step("unit_redis", &s)
+        .apply(&ids(&[Some(1), Some(2)]))
+        .unwrap();
+    assert_eq!(strings(&out, 1), vec![Some("a".into()), None]);
+    assert_eq!(out.column(2).as_primitive::<Int64Type>().value(0), 7);
+    let c = super::enrich_counters("unit_redis", "hgetall").unwrap();
+    assert_eq!(c.not_found.load(Ordering::Relaxed), 1);
+    for k in ["s:1", "s:2", "h:1"] {
+        redis::cmd("DEL")
+            .arg(format!("{prefix}:{k}"))
+            .query::<()>(&mut conn)
+            .unwrap();
+    }
+}
+
+#[test]
+fn postgres_binds_parameters_and_reads_typed_columns() {
+    let Some(url) = service("QUIVER_TEST_POSTGRES", "QUIVER_REQUIRE_POSTGRES") else {
+        return;
+    };
+    let table = format!("quiver_unit_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let exec = |sql: String| {
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let d = tokio::spawn(conn);
+            client.batch_execute(&sql).await.unwrap();
+            drop(client);
+            let _ = d.await;
+        })
+    };
+    exec(format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id smallint, name text, score real, doc jsonb, dup int);
+         INSERT INTO {table} VALUES (1, 'one', 1.5, '{{\"k\": [1, 2]}}', 0), (2, 'it''s', NULL, NULL, 9), (3, 'x', 0, NULL, 9);"
+    ));
+    let s = spec(
+        "pg",
+        EnrichSource::Postgres(PostgresLookup {
+            url: at(url.clone()),
+            query: at(format!(
+                "SELECT name, score, doc FROM {table} WHERE id = $1"
+            )),
+            params: vec![at("id".to_string())],
+        }),
+        &[
+            ("name", "name", DataType::String),
+            ("score", "score", DataType::Float64),
+            ("k1", "$.doc.k[1]", DataType::Int64),
+        ],
+    );
+    let out = step("unit_pg", &s)
+        .apply(&ids(&[Some(1), Some(2), Some(4)]))
+        .unwrap();
+    assert_eq!(
+        strings(&out, 1),
+        vec![Some("one".into()), Some("it's".into()), None]
+    );
+    let score = out.column(2).as_primitive::<Float64Type>();
+    assert_eq!(score.value(0), 1.5);
+    assert!(score.is_null(1));
+    assert_eq!(out.column(3).as_primitive::<Int64Type>().value(0), 2);
+    // More than one row is an error; a value out of the parameter's range too.
+    let mut strict = spec(
+        "pg_strict",
+        EnrichSource::Postgres(PostgresLookup {
+            url: at(url.clone()),
+            query: at(format!("SELECT name FROM {table} WHERE dup = $1")),
+            params: vec![at("id".to_string())],
+        }),
+        &[("name", "name", DataType::String)],
+    );
+    strict.fail_on_errors = true;
+    let e = step("unit_pg", &strict)
+        .apply(&ids(&[Some(9)]))
+        .unwrap_err();
+    assert!(e.contains("returned 2 rows"), "{e}");
+    let e = step("unit_pg", &s).apply(&ids(&[Some(1 << 40)]));
+    assert!(e.is_ok(), "fail_on_errors false: NULL");
+    exec(format!("DROP TABLE {table}"));
+}
