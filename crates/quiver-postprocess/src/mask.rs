@@ -36,33 +36,39 @@ use sha2::Sha256;
 /// The shortest secret accepted (bytes).
 pub const MIN_KEY_BYTES: usize = 16;
 
-/// Keys derived from the job's secret.
+/// Keys derived from the job's secret, kept as ready-to-use states: the
+/// HMAC key blocks and the AES key schedule are computed once, not per value.
 #[derive(Clone)]
 pub struct MaskKeys {
-    hash: [u8; 32],
-    aes: [u8; 32],
-    nonce: [u8; 32],
+    hash: Hmac<Sha256>,
+    nonce: Hmac<Sha256>,
+    cipher: Aes256Gcm,
 }
 
 impl MaskKeys {
     /// Derives the keys from a secret of at least [`MIN_KEY_BYTES`] bytes.
     pub fn derive(secret: &[u8]) -> MaskKeys {
         let hk = Hkdf::<Sha256>::new(None, secret);
-        let mut keys = MaskKeys {
-            hash: [0; 32],
-            aes: [0; 32],
-            nonce: [0; 32],
+        let expand = |info: &[u8]| {
+            let mut k = [0u8; 32];
+            // Expanding 32 bytes from SHA-256 HKDF cannot fail (the limit is 8160).
+            let _ = hk.expand(info, &mut k);
+            k
         };
-        // Expanding 32 bytes from SHA-256 HKDF cannot fail (the limit is 8160).
-        let _ = hk.expand(b"quiver mask hash v1", &mut keys.hash);
-        let _ = hk.expand(b"quiver mask aes-256-gcm v1", &mut keys.aes);
-        let _ = hk.expand(b"quiver mask nonce v1", &mut keys.nonce);
-        keys
+        // HMAC takes keys of any length and AES-256 takes 32 bytes: neither fails.
+        let hmac = |k: [u8; 32]| {
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&k).expect("HMAC accepts any key")
+        };
+        MaskKeys {
+            hash: hmac(expand(b"quiver mask hash v1")),
+            nonce: hmac(expand(b"quiver mask nonce v1")),
+            cipher: Aes256Gcm::new_from_slice(&expand(b"quiver mask aes-256-gcm v1"))
+                .expect("a 32-byte AES-256 key"),
+        }
     }
 
-    fn mac(key: &[u8; 32], data: &[u8]) -> [u8; 32] {
-        // HMAC takes keys of any length, so this cannot fail.
-        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key");
+    fn mac(key: &Hmac<Sha256>, data: &[u8]) -> [u8; 32] {
+        let mut m = key.clone();
         m.update(data);
         m.finalize().into_bytes().into()
     }
@@ -76,9 +82,9 @@ impl MaskKeys {
     pub fn encrypt(&self, data: &[u8]) -> String {
         let nonce_bytes = Self::mac(&self.nonce, data);
         let nonce = Nonce::from_slice(&nonce_bytes[..12]);
-        let cipher = Aes256Gcm::new_from_slice(&self.aes).expect("a 32-byte AES-256 key");
         // Encryption only fails for inputs beyond GCM's 64 GiB limit.
-        let sealed = cipher
+        let sealed = self
+            .cipher
             .encrypt(nonce, data)
             .expect("values are far below AES-GCM's size limit");
         let mut out = nonce_bytes[..12].to_vec();
@@ -93,8 +99,7 @@ impl MaskKeys {
             return None;
         }
         let (nonce, sealed) = raw.split_at(12);
-        let cipher = Aes256Gcm::new_from_slice(&self.aes).ok()?;
-        cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()
+        self.cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()
     }
 }
 
