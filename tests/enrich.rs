@@ -30,8 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use quiver_postprocess::{EnrichCounters, enrich_counters};
-use quiver_tests::{Scratch, read_rows, service};
-use quiver_types::Diagnostics;
+use quiver_tests::{Scratch, assert_problem, problems, read_rows, service};
 use quiver_types::time::{MINUTE, parse_timestamp};
 use serde_json::{Value as Json_, json};
 
@@ -517,25 +516,6 @@ fn slow_lookups_change_neither_the_rows_nor_their_order() {
     let mut sorted = times(&a);
     sorted.sort();
     assert_eq!(times(&a), sorted, "in event-time order");
-}
-
-/// Problems with a job text, through the same planning `quiver validate` does.
-fn problems(text: &str) -> Diagnostics {
-    let dir = tempfile::tempdir().unwrap();
-    let jf = dir.path().join("job.yaml");
-    fs::write(&jf, text).unwrap();
-    match quiver_tests::quiver(&["validate", jf.to_str().unwrap()]) {
-        Ok(()) => Diagnostics::new(),
-        Err(quiver_cli::Failure::Invalid(d)) => d,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn assert_problem(text: &str, fragments: &[&str]) {
-    let d = problems(text).to_string();
-    for f in fragments {
-        assert!(d.contains(f), "`{f}` not in:\n{d}");
-    }
 }
 
 #[test]

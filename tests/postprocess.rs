@@ -16,8 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use quiver_postprocess::MaskKeys;
-use quiver_tests::{Scratch, read_rows, sort_rows};
-use quiver_types::Diagnostics;
+use quiver_tests::{Scratch, assert_problem, problems, read_rows, sort_rows};
 use quiver_types::time::{MINUTE, parse_timestamp};
 use serde_json::{Value as Json, json};
 
@@ -277,25 +276,6 @@ fn an_interval_backfill_dedups_like_a_full_one() {
     let (a, b) = (day2(scored_rows(&full)), day2(scored_rows(&part)));
     assert!(!a.is_empty());
     assert_eq!(a, b);
-}
-
-/// Problems with a job text, through the same planning `quiver validate` does.
-fn problems(text: &str) -> Diagnostics {
-    let dir = tempfile::tempdir().unwrap();
-    let jf = dir.path().join("job.yaml");
-    fs::write(&jf, text).unwrap();
-    match quiver_tests::quiver(&["validate", jf.to_str().unwrap()]) {
-        Ok(()) => Diagnostics::new(),
-        Err(quiver_cli::Failure::Invalid(d)) => d,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn assert_problem(text: &str, fragments: &[&str]) {
-    let d = problems(text).to_string();
-    for f in fragments {
-        assert!(d.contains(f), "`{f}` not in:\n{d}");
-    }
 }
 
 #[test]

@@ -388,3 +388,24 @@ pub fn example_jobs(s: &Scratch) -> PathBuf {
     .expect("generate example data");
     jobs
 }
+
+/// Problems with a job text (written as `job.yaml` in a scratch
+/// directory), through the same planning `quiver validate` does.
+pub fn problems(text: &str) -> quiver_types::Diagnostics {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jf = dir.path().join("job.yaml");
+    std::fs::write(&jf, text).expect("write job");
+    match quiver(&["validate", jf.to_str().expect("utf-8 path")]) {
+        Ok(()) => quiver_types::Diagnostics::new(),
+        Err(quiver_cli::Failure::Invalid(d)) => d,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Asserts that validating `text` reports every fragment.
+pub fn assert_problem(text: &str, fragments: &[&str]) {
+    let d = problems(text).to_string();
+    for f in fragments {
+        assert!(d.contains(f), "`{f}` not in:\n{d}");
+    }
+}
