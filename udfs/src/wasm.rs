@@ -304,8 +304,8 @@ impl ScalarFunction for WasmFunction {
                 }
                 let ok = match t {
                     DataType::Int64 => {
-                        params.push(Val::I64(value_i64(c, row)));
-                        Some(())
+                        let a = c.as_any().downcast_ref::<Int64Array>();
+                        a.map(|a| params.push(Val::I64(a.value(row))))
                     }
                     DataType::Timestamp => {
                         let a = c.as_any().downcast_ref::<TimestampMillisecondArray>();
@@ -412,12 +412,6 @@ impl ScalarFunction for WasmFunction {
             other => return Err(fail(format!("cannot return {}", other.sql_name()))),
         })
     }
-}
-
-fn value_i64(c: &ArrayRef, row: usize) -> i64 {
-    c.as_any()
-        .downcast_ref::<Int64Array>()
-        .map_or(0, |a| a.value(row))
 }
 
 #[cfg(test)]
