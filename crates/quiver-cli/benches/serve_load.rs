@@ -82,7 +82,13 @@ fn args() -> Args {
             "--feast" => a.feast = Some(v()),
             "--feast-rate" => a.feast_rate = Some(v().parse().expect("--feast-rate N")),
             "--record" => a.record = true,
-            "--quiver" => a.quiver = v(),
+            // Absolute: the server runs in a temporary directory.
+            "--quiver" => {
+                a.quiver = std::fs::canonicalize(v())
+                    .expect("--quiver PATH names a file")
+                    .display()
+                    .to_string()
+            }
             "--only" => a.only = Some(v()),
             "--batches" => {
                 a.batches = v()
