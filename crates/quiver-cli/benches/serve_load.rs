@@ -5,6 +5,7 @@
 //! cargo bench -p quiver-cli --bench serve_load -- [--rate 5000] [--seconds 20]
 //!     [--connections 32] [--entities 100000] [--redis redis://127.0.0.1:6379/0]
 //!     [--feast 127.0.0.1:6567 [--feast-rate N]] [--record]
+//!     [--quiver PATH] [--only embedded|redis] [--batches 1,100]
 //! ```
 //!
 //! For each backend (embedded, Redis) it fills the store with one job of 10
@@ -20,6 +21,8 @@
 //! `serve_bench`, features f0..f9, same entities) to a Feast feature server
 //! already running there (`benches/feast/setup.sh` and `run.sh` start one
 //! on the same Redis). `--record` appends the table to BENCHMARKS.md.
+//! `--quiver PATH` serves with another build of the binary (to compare
+//! builds in one run); `--only` and `--batches` narrow the run.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -47,6 +50,9 @@ struct Args {
     feast: Option<String>,
     feast_rate: Option<u64>,
     record: bool,
+    quiver: String,
+    only: Option<String>,
+    batches: Vec<usize>,
 }
 
 fn args() -> Args {
@@ -60,6 +66,9 @@ fn args() -> Args {
         feast: None,
         feast_rate: None,
         record: false,
+        quiver: env!("CARGO_BIN_EXE_quiver").to_string(),
+        only: None,
+        batches: vec![1, 100],
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -73,6 +82,20 @@ fn args() -> Args {
             "--feast" => a.feast = Some(v()),
             "--feast-rate" => a.feast_rate = Some(v().parse().expect("--feast-rate N")),
             "--record" => a.record = true,
+            // Absolute: the server runs in a temporary directory.
+            "--quiver" => {
+                a.quiver = std::fs::canonicalize(v())
+                    .expect("--quiver PATH names a file")
+                    .display()
+                    .to_string()
+            }
+            "--only" => a.only = Some(v()),
+            "--batches" => {
+                a.batches = v()
+                    .split(',')
+                    .map(|b| b.parse().expect("--batches N,M"))
+                    .collect()
+            }
             "--bench" => {}
             other => panic!("unknown flag {other}"),
         }
@@ -115,13 +138,13 @@ fn fill(store: &dyn OnlineStore, n: i64) {
 }
 
 /// Starts `quiver serve` over `online_store` and returns it with its address.
-fn serve(dir: &std::path::Path, online_store: &str) -> (Child, String) {
+fn serve(quiver: &str, dir: &std::path::Path, online_store: &str) -> (Child, String) {
     std::fs::write(
         dir.join("quiver.yaml"),
         format!("online_store: {online_store}\nserver: {{listen: \"127.0.0.1:0\"}}\n"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quiver"))
+    let mut child = Command::new(quiver)
         .current_dir(dir)
         .args(["serve", "--threads", "2"])
         .stderr(Stdio::piped())
@@ -303,6 +326,9 @@ fn main() {
         ),
     ];
     for (name, url) in backends {
+        if a.only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let dir = tempfile::tempdir().unwrap();
         let (online, redis): (String, Option<RedisStore>) = if name == "embedded" {
             let store = EmbeddedStore::open(&dir.path().join("online")).unwrap();
@@ -324,8 +350,8 @@ fn main() {
             fill(&store, a.entities);
             (url.clone(), Some(store))
         };
-        let (mut child, addr) = serve(dir.path(), &online);
-        for batch in [1usize, 100] {
+        let (mut child, addr) = serve(&a.quiver, dir.path(), &online);
+        for &batch in &a.batches {
             load(&addr, &a, batch, 2); // warm-up
             let o = load(&addr, &a, batch, a.seconds);
             let row = table_row(name, batch, &o);

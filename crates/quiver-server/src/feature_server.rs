@@ -148,7 +148,7 @@ async fn serve_features(
     state: &Arc<AppState>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<String, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     authorized(state, headers)?;
     // Shed load rather than queue without bound.
     let _permit = state.in_flight.try_acquire().map_err(|_| {
@@ -197,7 +197,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Parses, reads and writes the response body.
-fn answer(state: &AppState, body: &[u8]) -> Result<String, ApiError> {
+fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let request = parse(body, state.options.limits, |name| job_meta(state, name))?;
     let now = chrono::Utc::now().timestamp_millis();
     let mut reads = Vec::with_capacity(request.jobs.len());
@@ -265,7 +265,7 @@ fn response(
     request: &Request,
     reads: &[(JobMeta, Vec<EntityRead>)],
     positions: &[usize],
-) -> String {
+) -> Vec<u8> {
     let n = request.len();
     let mut out: Vec<u8> = Vec::with_capacity(64 + 32 * n * (request.columns.len() + 1));
     let string = |out: &mut Vec<u8>, s: &str| {
@@ -312,12 +312,22 @@ fn response(
         out.push(b'}');
     }
     // Each row's event time, formatted once per job.
+    // (chrono's strftime-style formatting was a visible cost in profiles:
+    // a row written at the same time as the one before reuses its text.)
     let times: Vec<Vec<String>> = reads
         .iter()
         .map(|(_, rows)| {
+            let mut last: Option<(i64, String)> = None;
             rows.iter()
                 .map(|r| match &r.row {
-                    Some(row) => format!("\"{}\"", format_timestamp(row.event_time)),
+                    Some(row) => match &last {
+                        Some((t, text)) if *t == row.event_time => text.clone(),
+                        _ => {
+                            let text = format!("\"{}\"", event_time_text(row.event_time));
+                            last = Some((row.event_time, text.clone()));
+                            text
+                        }
+                    },
                     None => epoch.clone(),
                 })
                 .collect()
@@ -364,8 +374,22 @@ fn response(
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
-    // Only JSON text was written.
-    String::from_utf8(out).unwrap_or_default()
+    // Only JSON text was written (not re-validated as UTF-8: 60 KB for a
+    // batch of 100).
+    out
+}
+
+/// [`format_timestamp`]'s text, through chrono's RFC 3339 writer (several
+/// times faster than its strftime-style formatting) where the two agree:
+/// years 1 to 9999.
+fn event_time_text(t: i64) -> String {
+    use chrono::{Datelike, SecondsFormat, TimeZone, Utc};
+    match Utc.timestamp_millis_opt(t).single() {
+        Some(dt) if (1..=9999).contains(&dt.year()) => {
+            dt.to_rfc3339_opts(SecondsFormat::Millis, true)
+        }
+        _ => format_timestamp(t),
+    }
 }
 
 /// Marks the job cache stale, so the next miss reloads it.
@@ -446,4 +470,27 @@ async fn list(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Json, ApiErr
         "ttl_seconds": m.ttl.map(|t| t as f64 / 1000.0),
         "description": m.description,
     })).collect::<Vec<_>>()}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_read_as_format_timestamp_writes_them() {
+        for t in [
+            0,
+            -1,
+            1_700_000_000_123,
+            1_795_000_000_000,
+            -62_135_596_800_000, // 0001-01-01
+            -62_135_596_800_001, // year 0
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            253_402_300_800_000, // year 10000
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert_eq!(event_time_text(t), format_timestamp(t), "{t}");
+        }
+    }
 }

@@ -19,6 +19,7 @@ mod codec;
 mod embedded;
 mod meta;
 pub mod redis;
+mod resp;
 
 pub use self::redis::RedisStore;
 pub use codec::{decode_key, encode_key};

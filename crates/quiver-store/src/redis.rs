@@ -61,6 +61,9 @@
 //!   cached layout is never used after the job was re-registered with other
 //!   columns. TTL is applied on read ([`crate::statuses`]); Redis key expiry
 //!   is not used, because a hash holds several jobs with different TTLs.
+//!   Reads go over their own pooled connections, with the commands packed
+//!   and the replies decoded by a small hand-written RESP reader (the
+//!   private `resp` module says why); everything else goes through redis-rs.
 //! * **Job metadata** lives in Redis too (`<prefix>:jobs`), so `quiver get`
 //!   and the feature server work without the job files. A job must be
 //!   registered before it is written (the online sink does this).
@@ -76,9 +79,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use quiver_types::Value;
-use redis::{Client, Connection, ErrorKind, RedisError, ServerErrorKind};
+use redis::{Client, Connection, ConnectionAddr, ErrorKind, RedisError, ServerErrorKind};
 
 use crate::codec::{decode_value, encode_value};
+use crate::resp::{self, Login, RespConn, RespError};
 use crate::{EntityKey, EntityRead, FeatureRow, JobMeta, OnlineStore, StoreError, statuses};
 
 /// Entities written per pipeline round trip.
@@ -168,6 +172,8 @@ struct Layout {
     json: String,
     /// `<job>:<feature>` per feature, then `_ts:<job>`.
     fields: Vec<Vec<u8>>,
+    /// `fields` as RESP bulk strings, the tail of every `HMGET`.
+    packed_fields: Vec<u8>,
     /// `<prefix>:` and the entity names part of the key.
     key_head: Vec<u8>,
     /// Entity column positions in name order.
@@ -187,10 +193,15 @@ impl Layout {
             .map(|(f, _)| format!("{}:{f}", meta.name).into_bytes())
             .collect();
         fields.push(format!("_ts:{}", meta.name).into_bytes());
+        let mut packed_fields = Vec::new();
+        for f in &fields {
+            resp::pack_bulk(&mut packed_fields, f);
+        }
         Layout {
             meta,
             json,
             fields,
+            packed_fields,
             key_head,
             order,
         }
@@ -201,6 +212,14 @@ impl Layout {
     }
 
     fn hash_key(&self, key: &[Value]) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::with_capacity(self.key_head.len() + 16 * key.len());
+        self.write_hash_key(&mut out, key)?;
+        Ok(out)
+    }
+
+    /// Appends the hash key of `key` to `out` (cleared first).
+    fn write_hash_key(&self, out: &mut Vec<u8>, key: &[Value]) -> Result<(), StoreError> {
+        out.clear();
         if key.len() != self.order.len() {
             return Err(StoreError::Backend(format!(
                 "job `{}` is keyed by {} column(s) ({}), got a key of {} value(s)",
@@ -215,11 +234,27 @@ impl Layout {
                 key.len()
             )));
         }
-        let mut out = self.key_head.clone();
+        out.extend_from_slice(&self.key_head);
         for &i in &self.order {
-            push_entity_value(&mut out, &key[i]);
+            push_entity_value(out, &key[i]);
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Appends `HMGET <hash key of key> <fields...>` in RESP to `out`;
+    /// `scratch` holds the key meanwhile.
+    fn pack_hmget(
+        &self,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+        key: &[Value],
+    ) -> Result<(), StoreError> {
+        self.write_hash_key(scratch, key)?;
+        resp::push_header(out, b'*', 2 + self.fields.len());
+        resp::pack_bulk(out, b"HMGET");
+        resp::pack_bulk(out, scratch);
+        out.extend_from_slice(&self.packed_fields);
+        Ok(())
     }
 }
 
@@ -234,6 +269,12 @@ pub struct RedisStore {
     /// SHA1 of [`WRITE_SCRIPT`], as the server computed it.
     write_sha: String,
     pool: Mutex<Vec<Connection>>,
+    /// Where reads go: host and port (reads use their own connections,
+    /// see [`crate::resp`]).
+    host: String,
+    port: u16,
+    /// Idle read connections.
+    read_pool: Mutex<Vec<RespConn>>,
     layouts: RwLock<HashMap<String, Arc<Layout>>>,
 }
 
@@ -311,6 +352,14 @@ impl RedisStore {
                  use redis://[:PASSWORD@]HOST:PORT[/DB][?prefix=NAME]"
             ))
         })?;
+        let (host, port) = match client.get_connection_info().addr() {
+            ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "online store `{shown}`: only TCP addresses (redis://HOST:PORT) are supported, not {other}"
+                )));
+            }
+        };
         let mut store = RedisStore {
             client,
             url: shown,
@@ -318,6 +367,9 @@ impl RedisStore {
             prefix,
             write_sha: String::new(),
             pool: Mutex::new(Vec::new()),
+            host,
+            port,
+            read_pool: Mutex::new(Vec::new()),
             layouts: RwLock::new(HashMap::new()),
         };
         store.write_sha = store.with_conn("loading the write script", |c| {
@@ -533,70 +585,188 @@ impl RedisStore {
 
     /// Reads one batch; `None` when the job's metadata changed under the
     /// cached layout (the caller re-reads with the new one).
+    ///
+    /// One round trip: `HGET` of the job's metadata, then one `HMGET` per
+    /// entity, packed by hand and decoded from the socket buffer in place
+    /// (see [`crate::resp`] for why not through redis-rs).
     fn read_batch(
         &self,
         layout: &Layout,
         keys: &[EntityKey],
         now: i64,
     ) -> Result<Option<Vec<EntityRead>>, StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("HGET").arg(&self.jobs_key).arg(&layout.meta.name);
+        let n = layout.meta.features.len();
+        let per_key = 32 + layout.key_head.len() + 16 + layout.packed_fields.len();
+        let mut request = Vec::with_capacity(64 + self.jobs_key.len() + keys.len() * per_key);
+        resp::pack_command(
+            &mut request,
+            &[
+                b"HGET",
+                self.jobs_key.as_bytes(),
+                layout.meta.name.as_bytes(),
+            ],
+        );
+        let mut scratch = Vec::new();
         for key in keys {
-            let cmd = pipe.cmd("HMGET").arg(layout.hash_key(key)?);
-            for f in &layout.fields {
-                cmd.arg(f.as_slice());
-            }
+            layout.pack_hmget(&mut request, &mut scratch, key)?;
         }
-        let replies: Vec<redis::Value> = self.with_conn("reading features", |c| pipe.query(c))?;
-        let mut replies = replies.into_iter();
-        let json: Option<String> = replies
-            .next()
-            .map(redis::from_redis_value)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("job metadata: {e}")))?
-            .flatten();
+        let time_of = |ts: &[u8]| {
+            std::str::from_utf8(ts)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "`_ts:{}` is not an event time: {:?}",
+                        layout.meta.name,
+                        String::from_utf8_lossy(ts)
+                    ))
+                })
+        };
+        let (json, rows) = self.with_read_conn("reading features", |c| {
+            c.send(&request)?;
+            // None: the metadata is the cached one's; Some(None): gone.
+            let json: Option<Option<String>> = c.bulk(|b| match b {
+                Some(b) if b == layout.json.as_bytes() => None,
+                Some(b) => Some(Some(String::from_utf8_lossy(b).into_owned())),
+                None => Some(None),
+            })?;
+            let mut rows = Vec::with_capacity(keys.len());
+            for _ in keys {
+                let len = c.array()?;
+                if len != n + 1 {
+                    return Err(RespError::Protocol(format!(
+                        "HMGET of {} fields answered {len} values",
+                        n + 1
+                    )));
+                }
+                // Every reply is read whatever it holds, so the connection
+                // stays in step; the first undecodable value is kept.
+                let mut values = Vec::with_capacity(n);
+                let mut bad = None;
+                for _ in 0..n {
+                    let v = c.bulk(|b| b.map_or(Ok(Value::Null), decode_value))?;
+                    values.push(v.unwrap_or_else(|e| {
+                        bad.get_or_insert(e);
+                        Value::Null
+                    }));
+                }
+                let time = c.bulk(|b| b.map(time_of))?;
+                rows.push((values, bad, time));
+            }
+            Ok((json, rows))
+        })?;
         match json {
-            None => {
+            Some(None) => {
                 self.forget(&layout.meta.name);
                 return Err(StoreError::UnknownJob(layout.meta.name.clone()));
             }
-            Some(j) if j != layout.json => {
+            Some(Some(j)) => {
                 self.cache(j)?;
                 return Ok(None);
             }
-            Some(_) => {}
+            None => {}
         }
-        let n = layout.meta.features.len();
         let mut out = Vec::with_capacity(keys.len());
-        for reply in replies {
-            let fields: Vec<Option<Vec<u8>>> = redis::from_redis_value(reply)
-                .map_err(|e| StoreError::Corrupt(format!("features: {e}")))?;
-            let row = match fields.get(n) {
-                Some(Some(ts)) => {
-                    let event_time = std::str::from_utf8(ts)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .ok_or_else(|| {
-                            StoreError::Corrupt(format!(
-                                "`_ts:{}` is not an event time: {:?}",
-                                layout.meta.name,
-                                String::from_utf8_lossy(ts)
-                            ))
-                        })?;
-                    // A field missing beside a present time is a feature
-                    // the job gained after this entity was last written.
-                    let values = fields[..n]
-                        .iter()
-                        .map(|f| f.as_deref().map_or(Ok(Value::Null), decode_value))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Some(FeatureRow { event_time, values })
-                }
-                _ => None,
+        for (values, bad, time) in rows {
+            let row = match time {
+                // A field missing beside a present time is a feature the
+                // job gained after this entity was last written (NULL).
+                Some(event_time) => match bad {
+                    Some(e) => return Err(e),
+                    None => Some(FeatureRow {
+                        event_time: event_time?,
+                        values,
+                    }),
+                },
+                None => None,
             };
             let statuses = statuses(row.as_ref(), n, layout.meta.ttl, now);
             out.push(EntityRead { row, statuses });
         }
         Ok(Some(out))
+    }
+
+    /// Opens a read connection (see [`crate::resp`]).
+    fn read_connect(&self) -> Result<RespConn, StoreError> {
+        let info = self.client.get_connection_info().redis_settings();
+        let name = format!("quiver:{}", self.prefix);
+        RespConn::connect(
+            &self.host,
+            self.port,
+            &Login {
+                username: info.username(),
+                password: info.password(),
+                db: info.db(),
+                name: &name,
+            },
+            CONNECT_TIMEOUT,
+            IO_TIMEOUT,
+        )
+        .map_err(|e| self.resp_error("connecting", &e))
+    }
+
+    /// [`Self::with_conn`] for read connections. Only a connection whose
+    /// every reply was read goes back to the pool; after any error it is
+    /// dropped. A pooled one that failed at the socket (server restart,
+    /// idle timeout) is replaced and `f` runs once more: reads are
+    /// idempotent.
+    fn with_read_conn<T>(
+        &self,
+        what: &str,
+        mut f: impl FnMut(&mut RespConn) -> Result<T, RespError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .read_pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let (mut conn, fresh) = match pooled {
+            Some(c) => (c, false),
+            None => (self.read_connect()?, true),
+        };
+        let result = match f(&mut conn) {
+            Err(RespError::Io(_)) if !fresh => {
+                conn = self.read_connect()?;
+                f(&mut conn)
+            }
+            r => r,
+        };
+        match result {
+            Ok(v) => {
+                self.read_pool
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(conn);
+                Ok(v)
+            }
+            Err(e) => Err(self.resp_error(what, &e)),
+        }
+    }
+
+    /// [`Self::error`] for the read connections' errors.
+    fn resp_error(&self, what: &str, e: &RespError) -> StoreError {
+        let url = &self.url;
+        StoreError::Backend(match e {
+            RespError::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                format!("Redis at `{url}` did not answer in time ({what}): {io}")
+            }
+            RespError::Io(io) => format!(
+                "cannot reach Redis at `{url}` ({what}): {io}; is redis-server running there? \
+                 (`./scripts/services.sh start` starts one on 127.0.0.1:6379)"
+            ),
+            RespError::Server(m) if m.starts_with("NOAUTH") || m.starts_with("WRONGPASS") => {
+                format!(
+                    "Redis at `{url}` refused the credentials ({what}): {m}; \
+                     check the password in online_store (redis://:PASSWORD@HOST:PORT)"
+                )
+            }
+            other => format!("Redis at `{url}` ({what}): {other}"),
+        })
     }
 }
 
