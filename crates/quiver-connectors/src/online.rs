@@ -7,13 +7,12 @@
 //! never lets an older event time replace a newer one, so workers that
 //! share an entity cannot undo each other's writes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use quiver_dataflow::sink::{SinkFactory, SinkWriter};
-use quiver_store::{EntityKey, FeatureRow, OnlineStore, encode_key};
+use quiver_store::{OnlineStore, RowBatch};
 use quiver_types::Value;
 
 /// Entities buffered before a write.
@@ -38,28 +37,35 @@ impl SinkFactory for OnlineSink {
     fn open(&self, _worker: usize, _peers: usize) -> Result<Box<dyn SinkWriter>, String> {
         Ok(Box::new(OnlineWriter {
             sink: self.clone(),
-            latest: HashMap::new(),
+            rows: RowBatch::new(),
+            key: Vec::new(),
+            values: Vec::new(),
         }))
     }
 }
 
 struct OnlineWriter {
     sink: OnlineSink,
-    latest: HashMap<Vec<u8>, (EntityKey, FeatureRow)>,
+    /// Rows encoded as they arrive; compacted to the latest per entity
+    /// before a write (and when it grows).
+    rows: RowBatch,
+    /// Reused for each row's key and feature values.
+    key: Vec<Value>,
+    values: Vec<Value>,
 }
 
 impl OnlineWriter {
     fn flush(&mut self) -> Result<(), String> {
-        if self.latest.is_empty() {
+        if self.rows.is_empty() {
             return Ok(());
         }
-        let mut rows: Vec<(EntityKey, FeatureRow)> = self.latest.drain().map(|(_, v)| v).collect();
-        // A stable order keeps the store's file layout independent of hashing.
-        rows.sort_by_key(|(k, _)| encode_key(k));
-        self.sink
+        let r = self
+            .sink
             .store
-            .write(&self.sink.job, &rows)
-            .map_err(|e| e.to_string())
+            .write_batch(&self.sink.job, &mut self.rows)
+            .map_err(|e| e.to_string());
+        self.rows.clear();
+        r
     }
 }
 
@@ -77,38 +83,27 @@ impl SinkWriter for OnlineWriter {
             .column(batch.num_columns() - 1)
             .as_primitive::<Int64Type>()
             .values();
+        let entity: Vec<_> = self.sink.entity.iter().map(|&c| batch.column(c)).collect();
+        let features: Vec<_> = self
+            .sink
+            .features
+            .iter()
+            .map(|&c| batch.column(c))
+            .collect();
         for (row, &t) in times.iter().enumerate() {
-            let key: EntityKey = self
-                .sink
-                .entity
-                .iter()
-                .map(|&c| Value::from_array(batch.column(c).as_ref(), row))
-                .collect();
-            let bytes = encode_key(&key);
-            if let Some((_, old)) = self.latest.get(&bytes)
-                && old.event_time > t
-            {
-                continue;
-            }
-            let values = self
-                .sink
-                .features
-                .iter()
-                .map(|&c| Value::from_array(batch.column(c).as_ref(), row))
-                .collect();
-            self.latest.insert(
-                bytes,
-                (
-                    key,
-                    FeatureRow {
-                        event_time: t,
-                        values,
-                    },
-                ),
-            );
+            self.key.clear();
+            self.key
+                .extend(entity.iter().map(|a| Value::from_array(a.as_ref(), row)));
+            self.values.clear();
+            self.values
+                .extend(features.iter().map(|a| Value::from_array(a.as_ref(), row)));
+            self.rows.push(&self.key, t, &self.values);
         }
-        if self.latest.len() >= FLUSH_ENTITIES {
-            self.flush()?;
+        if self.rows.len() >= 2 * FLUSH_ENTITIES {
+            self.rows.compact();
+            if self.rows.len() >= FLUSH_ENTITIES {
+                self.flush()?;
+            }
         }
         Ok(())
     }

@@ -489,7 +489,7 @@ fn advance_inputs(
             }
         }
     }
-    metrics.worker_time[index].store(least, Ordering::Relaxed);
+    metrics.set_worker_time(index, least);
 }
 
 /// Applies the watermark and interval to a batch read from a split, and

@@ -24,9 +24,16 @@
 //!   store and Kafka in live runs) has written it, so readers see it. For
 //!   a window the event time is the window's last millisecond, so this
 //!   includes the watermark delay; it is not observed in backfills.
+//! * `quiver_watermark_to_visible_seconds{quiver_job,sink}`: per closed
+//!   window (per distinct event time written), from the moment the run's
+//!   watermark passed it (the last worker's input advanced beyond it) to
+//!   the moment such a sink's write returned: the engine's own share of
+//!   freshness, without the watermark delay or the broker's delivery.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -81,6 +88,15 @@ pub struct RunMetrics {
     pub sink_write_seconds: HistogramVec,
     /// Seconds from event time to visible, by job and sink.
     pub freshness_seconds: HistogramVec,
+    /// Seconds from the watermark passing a row's event time to visible,
+    /// by job and sink.
+    pub watermark_to_visible_seconds: HistogramVec,
+    /// When the run's watermark advanced: (new watermark, wall instant),
+    /// in increasing watermark order; entries no sink can still ask about
+    /// are dropped by [`RunMetrics::prune_watermarks`].
+    watermark_log: Mutex<VecDeque<(i64, Instant)>>,
+    /// The last watermark in `watermark_log`.
+    logged_watermark: AtomicI64,
 }
 
 impl RunMetrics {
@@ -113,6 +129,59 @@ impl RunMetrics {
                 "From a row's event time until a sink that publishes on every watermark advance has it (live runs).",
                 FRESHNESS_BUCKETS,
             ),
+            watermark_to_visible_seconds: histogram(
+                "quiver_watermark_to_visible_seconds",
+                "From the run's watermark passing a closed window's end (a row's event time) until a sink that publishes on every watermark advance has it (live runs).",
+                FRESHNESS_BUCKETS,
+            ),
+            watermark_log: Mutex::new(VecDeque::new()),
+            logged_watermark: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Sets worker `index`'s watermark and, if that moved the run's
+    /// watermark (the least over workers), notes when.
+    pub fn set_worker_time(&self, index: usize, t: i64) {
+        self.worker_time[index].store(t, Ordering::SeqCst);
+        let least = self
+            .worker_time
+            .iter()
+            .map(|t| t.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(i64::MIN);
+        if least == i64::MIN || least <= self.logged_watermark.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Instant::now();
+        if let Ok(mut log) = self.watermark_log.lock()
+            && log.back().is_none_or(|&(w, _)| least > w)
+        {
+            log.push_back((least, now));
+            self.logged_watermark.fetch_max(least, Ordering::SeqCst);
+        }
+    }
+
+    /// When the run's watermark first passed `t` (rose above it), if it has
+    /// and that is still known.
+    pub fn watermark_passed(&self, t: i64) -> Option<Instant> {
+        let log = self.watermark_log.lock().ok()?;
+        let i = log.partition_point(|&(w, _)| w <= t);
+        log.get(i).map(|&(_, at)| at)
+    }
+
+    /// Forgets watermark advances that every sink of every job has passed:
+    /// rows still to come lie above them.
+    pub fn prune_watermarks(&self) {
+        let done = (0..self.jobs.len())
+            .map(|j| self.sink_time(j))
+            .min()
+            .unwrap_or(i64::MIN);
+        if let Ok(mut log) = self.watermark_log.lock() {
+            // Rows still to be written have event times >= `done`, so
+            // lookups only need the advances above it.
+            while log.front().is_some_and(|&(w, _)| w <= done) {
+                log.pop_front();
+            }
         }
     }
 
@@ -217,6 +286,13 @@ impl RunCollector {
         }
         descs.extend(metrics.sink_write_seconds.desc().into_iter().cloned());
         descs.extend(metrics.freshness_seconds.desc().into_iter().cloned());
+        descs.extend(
+            metrics
+                .watermark_to_visible_seconds
+                .desc()
+                .into_iter()
+                .cloned(),
+        );
         RunCollector {
             metrics,
             sources,
@@ -282,6 +358,7 @@ impl Collector for RunCollector {
         }
         out.extend(m.sink_write_seconds.collect());
         out.extend(m.freshness_seconds.collect());
+        out.extend(m.watermark_to_visible_seconds.collect());
         out
     }
 }

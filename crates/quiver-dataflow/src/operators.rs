@@ -290,6 +290,16 @@ pub fn sink<'s>(
             })
         })
         .collect();
+    let to_visible: Vec<Option<Histogram>> = writers
+        .iter()
+        .map(|w| {
+            w.publishes_on_advance().then(|| {
+                metrics
+                    .watermark_to_visible_seconds
+                    .with_label_values(&[job_name.as_str(), w.kind()])
+            })
+        })
+        .collect();
     // Rows within the post-processors' lookback before the start go
     // through them (to build their state) and are then not written.
     let warmup = post.as_ref().map_or(0, |p| p.lookback());
@@ -362,9 +372,13 @@ pub fn sink<'s>(
                     if let (Some(h), Some(ready)) = (&freshness[k], &ready) {
                         observe_freshness(h, ready);
                     }
+                    if let (Some(h), Some(ready)) = (&to_visible[k], &ready) {
+                        observe_to_visible(h, ready, &metrics);
+                    }
                 }
                 if !errors.failed() {
                     metrics.jobs[job].sink_time[worker].fetch_max(f, Ordering::SeqCst);
+                    metrics.prune_watermarks();
                 }
                 // Let a probe see how far the sinks have got (live runs
                 // drain up to it before stopping).
@@ -407,6 +421,23 @@ fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
             h.observe(age);
         }
         i += run;
+    }
+}
+
+/// Observes, once per distinct event time of `batch` (per closed window),
+/// the time since the run's watermark passed it.
+fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics) {
+    let now = Instant::now();
+    let times = time_column(batch).values();
+    let mut last = None;
+    for &t in times.iter() {
+        if last == Some(t) {
+            continue;
+        }
+        last = Some(t);
+        if let Some(at) = metrics.watermark_passed(t) {
+            h.observe(now.saturating_duration_since(at).as_secs_f64());
+        }
     }
 }
 

@@ -58,8 +58,76 @@ struct StoredRow {
 
 /// The bytes of an entity key.
 pub fn encode_key(key: &[Value]) -> Vec<u8> {
-    let stored: Vec<Stored> = key.iter().map(Stored::from).collect();
-    postcard::to_stdvec(&stored).unwrap_or_default()
+    let mut out = Vec::with_capacity(1 + 10 * key.len());
+    encode_key_into(key, &mut out);
+    out
+}
+
+/// Appends the bytes of an entity key to `out` (the same bytes as
+/// [`encode_key`], written by hand in postcard's format: no intermediate
+/// values, no allocation beyond `out`).
+pub fn encode_key_into(key: &[Value], out: &mut Vec<u8>) {
+    varint(key.len() as u64, out);
+    for v in key {
+        encode_value_into(v, out);
+    }
+}
+
+/// Appends the bytes of a row (event time, then values) to `out`: the
+/// bytes [`encode_row`] gives.
+pub(crate) fn encode_row_into(event_time: i64, values: &[Value], out: &mut Vec<u8>) {
+    varint(zigzag(event_time), out);
+    varint(values.len() as u64, out);
+    for v in values {
+        encode_value_into(v, out);
+    }
+}
+
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+fn varint(mut u: u64, out: &mut Vec<u8>) {
+    while u >= 0x80 {
+        out.push((u as u8) | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
+}
+
+/// Appends one value as postcard writes a [`Stored`]: the variant index,
+/// then the payload.
+fn encode_value_into(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.push(0),
+        Value::Bool(b) => out.extend_from_slice(&[1, u8::from(*b)]),
+        Value::Int64(i) => {
+            out.push(2);
+            varint(zigzag(*i), out);
+        }
+        Value::Float64(f) => {
+            out.push(3);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::String(s) => {
+            out.push(4);
+            varint(s.len() as u64, out);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Timestamp(t) => {
+            out.push(5);
+            varint(zigzag(*t), out);
+        }
+        Value::Date(d) => {
+            out.push(6);
+            varint(zigzag(i64::from(*d)), out);
+        }
+        Value::Bytes(b) => {
+            out.push(7);
+            varint(b.len() as u64, out);
+            out.extend_from_slice(b);
+        }
+    }
 }
 
 /// The entity key of some bytes.
@@ -69,12 +137,11 @@ pub fn decode_key(bytes: &[u8]) -> Result<Vec<Value>, StoreError> {
     Ok(stored.into_iter().map(Value::from).collect())
 }
 
+#[cfg(test)]
 pub(crate) fn encode_row(row: &FeatureRow) -> Vec<u8> {
-    let stored = StoredRow {
-        event_time: row.event_time,
-        values: row.values.iter().map(Stored::from).collect(),
-    };
-    postcard::to_stdvec(&stored).unwrap_or_default()
+    let mut out = Vec::with_capacity(2 + 10 * row.values.len());
+    encode_row_into(row.event_time, &row.values, &mut out);
+    out
 }
 
 pub(crate) fn decode_row(bytes: &[u8]) -> Result<FeatureRow, StoreError> {
@@ -89,7 +156,9 @@ pub(crate) fn decode_row(bytes: &[u8]) -> Result<FeatureRow, StoreError> {
 /// The bytes of one feature value (the Redis backend stores one per hash
 /// field): the same tagged encoding rows use, so every type round-trips.
 pub(crate) fn encode_value(v: &Value) -> Vec<u8> {
-    postcard::to_stdvec(&Stored::from(v)).unwrap_or_default()
+    let mut out = Vec::with_capacity(10);
+    encode_value_into(v, &mut out);
+    out
 }
 
 /// The feature value of some bytes.
@@ -137,6 +206,39 @@ mod tests {
         ] {
             assert_eq!(decode_value(&encode_value(&v)).unwrap(), v);
         }
+        // The hand-written encoder writes exactly what postcard writes.
+        let all = vec![
+            Value::Null,
+            Value::Bool(false),
+            Value::Int64(i64::MIN),
+            Value::Int64(i64::MAX),
+            Value::Int64(0),
+            Value::Int64(-64),
+            Value::Int64(300),
+            Value::Float64(f64::NAN),
+            Value::String("x".repeat(200)),
+            Value::Timestamp(-1),
+            Value::Date(i32::MIN),
+            Value::Date(i32::MAX),
+            Value::Bytes(vec![1; 130]),
+        ];
+        for v in &all {
+            assert_eq!(
+                encode_value(v),
+                postcard::to_stdvec(&Stored::from(v)).unwrap()
+            );
+        }
+        let stored: Vec<Stored> = all.iter().map(Stored::from).collect();
+        assert_eq!(encode_key(&all), postcard::to_stdvec(&stored).unwrap());
+        let row = FeatureRow {
+            event_time: i64::MIN,
+            values: all.clone(),
+        };
+        let stored = StoredRow {
+            event_time: i64::MIN,
+            values: all.iter().map(Stored::from).collect(),
+        };
+        assert_eq!(encode_row(&row), postcard::to_stdvec(&stored).unwrap());
         // The documented tags (README, "Redis online store").
         assert_eq!(encode_value(&Value::Null), [0]);
         assert_eq!(encode_value(&Value::Int64(-3)), [2, 5]);

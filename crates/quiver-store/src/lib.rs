@@ -15,6 +15,7 @@
 //! re-running a job is harmless. TTL is enforced when reading: a row older
 //! than `now - ttl` reads as [`FeatureStatus::OutsideMaxAge`].
 
+pub mod batch;
 mod codec;
 mod embedded;
 mod meta;
@@ -22,7 +23,8 @@ pub mod redis;
 mod resp;
 
 pub use self::redis::RedisStore;
-pub use codec::{decode_key, encode_key};
+pub use batch::RowBatch;
+pub use codec::{decode_key, encode_key, encode_key_into};
 pub use embedded::EmbeddedStore;
 pub use meta::JobMeta;
 
@@ -125,6 +127,16 @@ pub trait OnlineStore: Send + Sync {
     /// Writes rows; a row replaces the stored one only if its event time is
     /// not older.
     fn write(&self, job: &str, rows: &[(EntityKey, FeatureRow)]) -> Result<(), StoreError>;
+    /// Writes encoded rows, the same way: per key the latest row of the
+    /// batch (compacting it), which replaces the stored one only if its
+    /// event time is not older.
+    fn write_batch(&self, job: &str, rows: &mut RowBatch) -> Result<(), StoreError> {
+        rows.compact();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(job, &rows.decode()?)
+    }
     /// Reads entities' rows with statuses at time `now` (ms), together
     /// with the job metadata they were read under: a reader maps feature
     /// names to positions with that metadata, never with a copy it holds,

@@ -1,0 +1,296 @@
+//! Rows encoded for the store once, as they are produced, and the
+//! segment format the embedded store publishes a batch of them in.
+//!
+//! A [`RowBatch`] holds encoded entity keys and rows in one buffer.
+//! [`RowBatch::compact`] sorts them by key and keeps, per key, the row with
+//! the latest event time (on a tie, the one pushed last), which is what a
+//! store write needs.
+//!
+//! A segment is one byte string: `n` (u32), `n` entry offsets (u32), then
+//! per entry `key_len` and `row_len` (varints), the key bytes and the row
+//! bytes (which start with the event time), sorted by key bytes, one entry
+//! per key. Integers are little-endian. A reader finds a key by binary
+//! search, without decoding the rest.
+
+use crate::codec::{decode_key, decode_row, encode_key_into, encode_row_into, row_time};
+use crate::{EntityKey, FeatureRow, StoreError};
+use quiver_types::Value;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u32,
+    key_len: u32,
+    row_len: u32,
+    time: i64,
+}
+
+/// Encoded rows: per entity key, the latest row once compacted.
+#[derive(Debug, Default, Clone)]
+pub struct RowBatch {
+    buf: Vec<u8>,
+    entries: Vec<Entry>,
+    /// Whether `entries` is sorted by key with one entry per key.
+    compact: bool,
+}
+
+impl RowBatch {
+    /// An empty batch.
+    pub fn new() -> RowBatch {
+        RowBatch {
+            compact: true,
+            ..RowBatch::default()
+        }
+    }
+
+    /// Adds a row for the entity `key` at `time`.
+    pub fn push(&mut self, key: &[Value], time: i64, values: &[Value]) {
+        let start = self.buf.len();
+        encode_key_into(key, &mut self.buf);
+        let key_len = self.buf.len() - start;
+        encode_row_into(time, values, &mut self.buf);
+        let row_len = self.buf.len() - start - key_len;
+        self.entries.push(Entry {
+            start: start as u32,
+            key_len: key_len as u32,
+            row_len: row_len as u32,
+            time,
+        });
+        self.compact = self.entries.len() <= 1;
+    }
+
+    /// Entries held (more than one per key until compacted).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Empties the batch, keeping its memory.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+        self.compact = true;
+    }
+
+    fn key(&self, e: &Entry) -> &[u8] {
+        &self.buf[e.start as usize..e.start as usize + e.key_len as usize]
+    }
+
+    fn row(&self, e: &Entry) -> &[u8] {
+        let s = e.start as usize + e.key_len as usize;
+        &self.buf[s..s + e.row_len as usize]
+    }
+
+    /// Sorts by key and keeps the latest row per key (on equal event
+    /// times, the one pushed last), dropping the others' bytes.
+    pub fn compact(&mut self) {
+        if self.compact {
+            return;
+        }
+        let entries = std::mem::take(&mut self.entries);
+        // Sort on the first 16 key bytes as an integer (most keys are
+        // shorter), then the whole key, the time and the push order: the
+        // result of a stable sort by key and time, at a fraction of the
+        // cost of comparing slices through the buffer.
+        let prefix = |e: &Entry| {
+            let k = self.key(e);
+            let mut b = [0u8; 16];
+            let n = k.len().min(16);
+            b[..n].copy_from_slice(&k[..n]);
+            u128::from_be_bytes(b)
+        };
+        let mut order: Vec<(u128, u32)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (prefix(e), i as u32))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let (ea, eb) = (&entries[a.1 as usize], &entries[b.1 as usize]);
+                self.key(ea)
+                    .cmp(self.key(eb))
+                    .then(ea.time.cmp(&eb.time))
+                    .then(a.1.cmp(&b.1))
+            })
+        });
+        let entries: Vec<Entry> = order.iter().map(|&(_, i)| entries[i as usize]).collect();
+        let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match kept.last_mut() {
+                Some(last) if self.key(last) == self.key(&e) => *last = e,
+                _ => kept.push(e),
+            }
+        }
+        // Drop the bytes of replaced rows when they are most of the buffer.
+        let live: usize = kept.iter().map(|e| (e.key_len + e.row_len) as usize).sum();
+        if live * 2 < self.buf.len() {
+            let mut buf = Vec::with_capacity(self.buf.len() / 2);
+            for e in kept.iter_mut() {
+                let s = e.start as usize;
+                let len = (e.key_len + e.row_len) as usize;
+                let start = buf.len();
+                buf.extend_from_slice(&self.buf[s..s + len]);
+                e.start = start as u32;
+            }
+            self.buf = buf;
+        }
+        self.entries = kept;
+        self.compact = true;
+    }
+
+    /// The entries as (key bytes, event time, row bytes), in key order once
+    /// compacted.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], i64, &[u8])> {
+        self.entries
+            .iter()
+            .map(|e| (self.key(e), e.time, self.row(e)))
+    }
+
+    /// The rows decoded (for stores that take values, not bytes).
+    pub fn decode(&self) -> Result<Vec<(EntityKey, FeatureRow)>, StoreError> {
+        self.iter()
+            .map(|(k, _, r)| Ok((decode_key(k)?, decode_row(r)?)))
+            .collect()
+    }
+
+    /// The batch as one segment (compacting it first).
+    pub(crate) fn to_segment(&mut self) -> Vec<u8> {
+        self.compact();
+        let n = self.entries.len();
+        let mut out = Vec::with_capacity(4 + 8 * n + self.buf.len());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.resize(4 + 4 * n, 0);
+        for (i, e) in self.entries.iter().enumerate() {
+            let at = out.len() as u32;
+            out[4 + 4 * i..8 + 4 * i].copy_from_slice(&at.to_le_bytes());
+            varint(e.key_len, &mut out);
+            varint(e.row_len, &mut out);
+            out.extend_from_slice(self.key(e));
+            out.extend_from_slice(self.row(e));
+        }
+        out
+    }
+}
+
+fn varint(mut u: u32, out: &mut Vec<u8>) {
+    while u >= 0x80 {
+        out.push((u as u8) | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
+}
+
+/// A varint at `at` in `b`: its value and the position after it.
+fn read_varint(b: &[u8], mut at: usize) -> Result<(usize, usize), StoreError> {
+    let mut v = 0usize;
+    for shift in (0..35).step_by(7) {
+        let byte = *b.get(at).ok_or_else(cut)?;
+        at += 1;
+        v |= ((byte & 0x7f) as usize) << shift;
+        if byte < 0x80 {
+            return Ok((v, at));
+        }
+    }
+    Err(StoreError::Corrupt("segment length too long".into()))
+}
+
+fn cut() -> StoreError {
+    StoreError::Corrupt("segment cut short".into())
+}
+
+/// A segment's bytes, read in place.
+#[derive(Clone, Copy)]
+pub(crate) struct Segment<'a>(&'a [u8]);
+
+fn u32_at(b: &[u8], at: usize) -> Result<usize, StoreError> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+        .ok_or_else(cut)
+}
+
+impl<'a> Segment<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Segment<'a> {
+        Segment(bytes)
+    }
+
+    pub(crate) fn len(&self) -> Result<usize, StoreError> {
+        u32_at(self.0, 0)
+    }
+
+    /// Entry `i`: (key, row).
+    fn key_row(&self, i: usize) -> Result<(&'a [u8], &'a [u8]), StoreError> {
+        let b = self.0;
+        let at = u32_at(b, 4 + 4 * i)?;
+        let (key_len, at) = read_varint(b, at)?;
+        let (row_len, at) = read_varint(b, at)?;
+        let key = b.get(at..at + key_len).ok_or_else(cut)?;
+        let row = b
+            .get(at + key_len..at + key_len + row_len)
+            .ok_or_else(cut)?;
+        Ok((key, row))
+    }
+
+    /// Entry `i`: (key, event time, row).
+    pub(crate) fn entry(&self, i: usize) -> Result<(&'a [u8], i64, &'a [u8]), StoreError> {
+        let (key, row) = self.key_row(i)?;
+        Ok((key, row_time(row)?, row))
+    }
+
+    /// The entry of `key`, if the segment has one: (event time, row).
+    pub(crate) fn find(&self, key: &[u8]) -> Result<Option<(i64, &'a [u8])>, StoreError> {
+        let (mut lo, mut hi) = (0, self.len()?);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (k, r) = self.key_row(mid)?;
+            match k.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some((row_time(r)?, r))),
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode_key;
+
+    #[test]
+    fn compacts_to_the_latest_row_per_key_and_finds_keys_in_segments() {
+        let mut b = RowBatch::new();
+        let k = |i| vec![Value::Int64(i)];
+        b.push(&k(5), 10, &[Value::Int64(1)]);
+        b.push(&k(1), 10, &[Value::Int64(2)]);
+        b.push(&k(5), 9, &[Value::Int64(3)]); // older: loses
+        b.push(&k(1), 10, &[Value::Int64(4)]); // same time, later: wins
+        b.push(&k(300), 1, &[Value::String("x".into())]);
+        assert_eq!(b.len(), 5);
+        b.compact();
+        assert_eq!(b.len(), 3);
+        let rows = b.decode().unwrap();
+        let get = |i| rows.iter().find(|(key, _)| *key == k(i)).unwrap().1.clone();
+        assert_eq!(get(5).values, vec![Value::Int64(1)]);
+        assert_eq!(get(1).values, vec![Value::Int64(4)]);
+        let seg = b.to_segment();
+        let s = Segment::new(&seg);
+        assert_eq!(s.len().unwrap(), 3);
+        let (t, r) = s.find(&encode_key(&k(300))).unwrap().unwrap();
+        assert_eq!(t, 1);
+        assert_eq!(
+            decode_row(r).unwrap().values,
+            vec![Value::String("x".into())]
+        );
+        assert!(s.find(&encode_key(&k(2))).unwrap().is_none());
+        assert!(Segment::new(&seg[..10]).find(&encode_key(&k(300))).is_err());
+    }
+}
