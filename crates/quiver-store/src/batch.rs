@@ -162,7 +162,7 @@ impl RowBatch {
     }
 
     /// The batch as one segment (compacting it first).
-    pub(crate) fn to_segment(&mut self) -> Vec<u8> {
+    pub(crate) fn compact_into_segment(&mut self) -> Vec<u8> {
         self.compact();
         let n = self.entries.len();
         let mut out = Vec::with_capacity(4 + 8 * n + self.buf.len());
@@ -281,7 +281,7 @@ mod tests {
         let get = |i| rows.iter().find(|(key, _)| *key == k(i)).unwrap().1.clone();
         assert_eq!(get(5).values, vec![Value::Int64(1)]);
         assert_eq!(get(1).values, vec![Value::Int64(4)]);
-        let seg = b.to_segment();
+        let seg = b.compact_into_segment();
         let s = Segment::new(&seg);
         assert_eq!(s.len().unwrap(), 3);
         let (t, r) = s.find(&encode_key(&k(300))).unwrap().unwrap();

@@ -335,7 +335,7 @@ impl OnlineStore for EmbeddedStore {
             merge_into(&tx, job, Some(rows))?;
         } else {
             let mut t = tx.open_table(seg_def).map_err(err)?;
-            t.insert(pending.1, rows.to_segment().as_slice())
+            t.insert(pending.1, rows.compact_into_segment().as_slice())
                 .map_err(err)?;
         }
         tx.commit().map_err(err)?;
