@@ -608,8 +608,9 @@ fn protobuf_stream_equals_backfill() {
     }
 }
 
-/// A per-event job that dedups, masks and scores with the shipped ONNX
-/// model, written only to the historical store.
+/// A per-event job that dedups, masks, scores with the shipped ONNX model
+/// and refuses large amounts, written only to the historical store (and
+/// the refused rows to `dead.ndjson`).
 fn scored_job(input: &str) -> String {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/models/booking_fraud_lr.onnx");
     format!(
@@ -633,8 +634,11 @@ postprocessors:
       onnx: {model}
       inputs: [amount, hour_of_day, is_bike]
       outputs: {{p_fraud: "probabilities[1]"}}
+  - filter_invalid:
+      checks: {{modest_amount: amount < 90}}
 sinks:
   historical: {{}}
+  dead_letter: {{ndjson: dead.ndjson}}
 "#,
         model = model.display()
     )
@@ -683,6 +687,17 @@ fn postprocessed_stream_equals_backfill() {
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between run and backfill");
     }
+    // The same rows refused, as the same dead letters. A resumed run
+    // refuses the rows after its checkpoint again (dead letters are
+    // at least once), so compare them as sets.
+    let refused = |s: &Scratch| {
+        let text = fs::read_to_string(s.dir.path().join("dead.ndjson")).unwrap_or_default();
+        let set: std::collections::BTreeSet<String> = text.lines().map(str::to_string).collect();
+        set
+    };
+    let (a, b) = (refused(&live), refused(&batch));
+    assert!(b.len() > 10, "{} refused", b.len());
+    assert_eq!(a, b);
     let rows: usize = parquet_files(&batch.dataset("scored_live"))
         .iter()
         .flat_map(|f| quiver_tests::read_parquet(f))

@@ -9,6 +9,9 @@
 //! * a backfill of an interval writes the same rows for that interval as a
 //!   backfill of everything (dedup state is rebuilt from one TTL before);
 //! * masked columns hold the keyed hash / ciphertext, never the value;
+//! * `filter_invalid` sends exactly the rows failing a check (named by the
+//!   first) to the dead-letter file, masked as the step saw them, and an
+//!   interval backfill refuses exactly the interval's rows;
 //! * job-file mistakes are refused with positions and fixes.
 
 use std::collections::HashMap;
@@ -360,10 +363,181 @@ fn mistakes_are_refused_with_positions_and_fixes() {
         &["unknown key `postprocessors_again`"],
     );
     assert_problem(
-        &good.replace(
-            "  - dedup: {key: [order_id], ttl: 10m}\n",
-            "  - filter_invalid: {}\n",
-        ),
-        &["post-processor `filter_invalid` is not available in this version of Quiver"],
+        &good.replace("  - dedup:", "  - filter_nivalid: {}\n  - dedup:"),
+        &[
+            "unknown post-processor `filter_nivalid`",
+            "did you mean `filter_invalid`?",
+        ],
+    );
+}
+
+/// The job with a `filter_invalid` step after masking (and its dead-letter
+/// file), or `before_mask` to put it first.
+fn filtered_job(s: &Scratch, before_mask: bool) -> PathBuf {
+    let data = s.dir.path().join("data/bookings.ndjson");
+    let model = repo().join("jobs/models/booking_fraud_lr.onnx");
+    let step = "  - filter_invalid:\n      checks:\n        modest_amount: amount < 500\n        daytime: hour_of_day BETWEEN 6 AND 21\n";
+    let mut text = job_text(&data, &model);
+    let at = if before_mask {
+        "  - mask:"
+    } else {
+        "  - infer:"
+    };
+    text = text.replace(at, &format!("{step}{at}"));
+    text = text.replace(
+        "  historical: {}",
+        "  historical: {}\n  dead_letter: {ndjson: dead/refused.ndjson}",
+    );
+    let jf = s.dir.path().join("scored.yaml");
+    fs::write(&jf, text).unwrap();
+    jf
+}
+
+/// The dead letters written for the job: (order, event time, check), sorted,
+/// after checking each one's shape.
+fn refused(s: &Scratch, keys: &MaskKeys) -> Vec<(String, i64, String)> {
+    let path = s.dir.path().join("dead/refused.ndjson");
+    let text = fs::read_to_string(&path).unwrap_or_default();
+    let mut out: Vec<(String, i64, String)> = text
+        .lines()
+        .map(|l| {
+            let d: Json = serde_json::from_str(l).unwrap();
+            assert_eq!(d["reason"], "failed_check");
+            assert_eq!(d["source"], "scored");
+            assert_eq!(d["offset"], -1);
+            let row: Json = serde_json::from_str(d["payload"].as_str().unwrap()).unwrap();
+            let order = row["order_id"].as_str().unwrap().to_string();
+            // Masked before the step, so masked in the dead letter too.
+            let email = row["email"].as_str().unwrap();
+            assert!(!email.contains('@'), "{email}");
+            assert_eq!(email.len(), 64);
+            let contact = row["contact"].as_str().unwrap();
+            assert!(keys.decrypt(contact).unwrap().ends_with(b"@example.com"));
+            // Predictions come after the step: a refused row has none.
+            assert!(row.get("fraud_score").is_none());
+            let time = d["timestamp"].as_i64().unwrap();
+            assert_eq!(
+                parse_timestamp(row["event_time"].as_str().unwrap()),
+                Ok(time)
+            );
+            (order, time, d["detail"].as_str().unwrap().to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn filter_invalid_sends_failing_rows_to_the_dead_letter_sink() {
+    let evs = events();
+    let keys = MaskKeys::derive(mask_key().as_bytes());
+    // The rule, modelled independently over the rows dedup keeps.
+    let by_key: HashMap<(String, i64), &Event> =
+        evs.iter().map(|e| ((e.order.clone(), e.time), e)).collect();
+    let mut want_refused = Vec::new();
+    let mut want_kept = Vec::new();
+    for k in expected_kept(&evs) {
+        let e = by_key[&k];
+        let hour = (e.time / (60 * MINUTE)).rem_euclid(24);
+        let check = if e.amount >= 500.0 {
+            Some("modest_amount")
+        } else if !(6..=21).contains(&hour) {
+            Some("daytime")
+        } else {
+            None
+        };
+        match check {
+            Some(c) => want_refused.push((k.0, k.1, c.to_string())),
+            None => want_kept.push(k),
+        }
+    }
+    want_refused.sort();
+    assert!(want_refused.iter().any(|r| r.2 == "modest_amount"));
+    assert!(want_refused.iter().any(|r| r.2 == "daytime"));
+    assert!(!want_kept.is_empty());
+
+    for workers in ["1", "2"] {
+        let s = Scratch::new();
+        write_ndjson(&s.dir.path().join("data/bookings.ndjson"), &evs);
+        let jf = filtered_job(&s, false);
+        backfill(&s, &jf, &["--workers", workers]);
+        let mut got_kept: Vec<(String, i64)> = scored_rows(&s)
+            .iter()
+            .map(|r| {
+                (
+                    r["order_id"].as_str().unwrap().to_string(),
+                    parse_timestamp(r["event_time"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect();
+        got_kept.sort();
+        assert_eq!(got_kept, want_kept, "kept rows, {workers} worker(s)");
+        assert_eq!(
+            refused(&s, &keys),
+            want_refused,
+            "dead letters, {workers} worker(s)"
+        );
+
+        // The second day alone: the rows before midnight warm dedup up and
+        // are neither written nor refused again.
+        let part = Scratch::new();
+        write_ndjson(&part.dir.path().join("data/bookings.ndjson"), &evs);
+        let jf = filtered_job(&part, false);
+        backfill(&part, &jf, &["--workers", workers, "--start", "2024-05-02"]);
+        let day2 = parse_timestamp("2024-05-02").unwrap();
+        let want_day2: Vec<_> = want_refused
+            .iter()
+            .filter(|r| r.1 >= day2)
+            .cloned()
+            .collect();
+        assert!(!want_day2.is_empty() && want_day2.len() < want_refused.len());
+        assert_eq!(
+            refused(&part, &keys),
+            want_day2,
+            "interval, {workers} worker(s)"
+        );
+    }
+}
+
+#[test]
+fn filter_invalid_mistakes_are_refused_with_positions() {
+    let s = Scratch::new();
+    let good = fs::read_to_string(filtered_job(&s, false)).unwrap();
+    assert!(problems(&good).is_empty(), "{}", problems(&good));
+    // Before the mask, refused rows would carry PII to the dead letters.
+    let early = fs::read_to_string(filtered_job(&s, true)).unwrap();
+    assert_problem(
+        &early,
+        &[
+            "job.yaml:18:7: `filter_invalid` would send feature `email` (marked is_pii) to the dead-letter sink unmasked",
+            "put the `mask` step before `filter_invalid`",
+        ],
+    );
+    assert!(problems(&early.replace("sinks:", "allow_pii: true\nsinks:")).is_empty());
+    // Nowhere to send them.
+    assert_problem(
+        &good.replace("  dead_letter: {ndjson: dead/refused.ndjson}\n", ""),
+        &["`filter_invalid` sends refused rows to the dead-letter sink, but the job has none"],
+    );
+    // SQL mistakes, at their place in the condition.
+    assert_problem(
+        &good.replace("amount < 500", "amonut < 500"),
+        &["job.yaml:22:24: ", "amonut", "amount"],
+    );
+    assert_problem(
+        &good.replace("amount < 500", "amount + 500"),
+        &["check `modest_amount` needs a BOOLEAN condition, found DOUBLE"],
+    );
+    assert_problem(
+        &good.replace("amount < 500", "SUM(amount) < 500"),
+        &["aggregates are not allowed in check `modest_amount`"],
+    );
+    assert_problem(
+        &good.replace("amount < 500", "amount < 500 500"),
+        &["check `modest_amount` must be one SQL condition"],
+    );
+    assert_problem(
+        &good.replace("checks:\n", "chekcs:\n"),
+        &["unknown key `chekcs`", "checks"],
     );
 }

@@ -105,6 +105,7 @@ fn engine(sql: &str, splits: &[Vec<Event>], workers: usize) -> Vec<Vec<Value>> {
             job: compile(sql),
             sinks: vec![Arc::new(out.clone())],
             postprocess: None,
+            rejects: None,
         }],
         vec![source],
         RunOptions {

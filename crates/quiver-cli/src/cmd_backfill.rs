@@ -101,6 +101,7 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
             job: l.job.clone(),
             sinks,
             postprocess: l.postprocess.clone(),
+            rejects: sinks::refused_rows(l, &config, None)?,
         });
     }
 

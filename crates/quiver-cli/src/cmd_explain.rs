@@ -166,6 +166,14 @@ fn describe_step(p: &PostprocessorSpec) -> String {
             )),
             e.fail_on_errors
         ),
+        PostprocessorSpec::FilterInvalid(f) => format!(
+            "filter_invalid: rows failing {} go to the dead-letter sink",
+            f.checks
+                .iter()
+                .map(|c| format!("{} ({})", c.name.value, c.sql.as_str().trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         PostprocessorSpec::Infer(i) => format!(
             "infer: ONNX model {} on [{}] -> {}",
             i.model.value,

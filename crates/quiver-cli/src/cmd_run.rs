@@ -12,7 +12,7 @@
 //! * on SIGINT or SIGTERM (or `--stop-at`), stops reading, drains the
 //!   dataflow up to the watermark, writes a last checkpoint and exits 0.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use quiver_dataflow::metrics::RunMetrics;
 use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
-use quiver_spec::{DeadLetterSpec, FileFormat};
+use quiver_spec::FileFormat;
 use quiver_types::time::format_timestamp;
 
 use crate::failure::Failure;
@@ -99,19 +99,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     // Dead letters, per job.
     let mut dead: Vec<Vec<Arc<DeadLetterSink>>> = Vec::new();
     for l in &loaded {
-        let sink = match &l.spec.sinks.dead_letter {
-            None => None,
-            Some(DeadLetterSpec::Ndjson(p)) => {
-                Some(DeadLetterSink::ndjson(resolve(&l.spec.dir, p)))
-            }
-            Some(DeadLetterSpec::Kafka(t)) => Some(DeadLetterSink::kafka(&client, t)),
-        };
-        dead.push(match sink {
-            None => Vec::new(),
-            Some(s) => vec![Arc::new(s.map_err(|e| {
-                Failure::User(format!("dead-letter sink of job `{}`: {e}", l.job.name))
-            })?)],
-        });
+        dead.push(sinks::dead_letter_sink(l, &config)?.into_iter().collect());
     }
 
     // Sources: one per distinct source name.
@@ -256,7 +244,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let store = sinks::store_for(&loaded, &config)?;
     let mut historical: Vec<Option<Arc<HistoricalSink>>> = Vec::new();
     let mut runs = Vec::new();
-    for l in &loaded {
+    for (k, l) in loaded.iter().enumerate() {
         let mut out: Vec<Arc<dyn SinkFactory>> = Vec::new();
         let hist = sinks::historical_sink(l, &config, |job, dataset, staging, schema| {
             HistoricalSink::live(job, dataset, staging, schema, workers)
@@ -292,6 +280,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             job: l.job.clone(),
             sinks: out,
             postprocess: l.postprocess.clone(),
+            rejects: sinks::refused_rows(l, &config, dead[k].first())?,
         });
     }
 
@@ -412,14 +401,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         println!("  checkpoint at {}", format_timestamp(f));
     }
     Ok(())
-}
-
-fn resolve(dir: &Path, p: &str) -> PathBuf {
-    if Path::new(p).is_absolute() {
-        PathBuf::from(p)
-    } else {
-        dir.join(p)
-    }
 }
 
 /// Writes checkpoints as the sinks' durable frontier advances.

@@ -88,7 +88,7 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
         };
         // Post-processors run on the query's output and may change it
         // (masked columns become text, predictions are added).
-        let postprocess = match quiver_postprocess::plan(&spec, &job.output) {
+        let postprocess = match quiver_postprocess::plan(&spec, &job.output, &registry) {
             Ok(p) => {
                 job.output = p.output;
                 p.chain.map(|c| c as Arc<dyn PostprocessFactory>)

@@ -4,8 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
+use quiver_connectors::dead_letter::{DeadLetterSink, RefusedRows};
+use quiver_connectors::kafka::client_config;
 use quiver_connectors::{HistoricalSink, OnlineSink};
-use quiver_spec::DeploymentConfig;
+use quiver_dataflow::postprocess::RejectSink;
+use quiver_spec::{DeadLetterSpec, DeploymentConfig, PostprocessorSpec};
 use quiver_store::{JobMeta, OnlineStore};
 
 use crate::cmd_backfill::open_store;
@@ -22,6 +25,57 @@ pub fn store_for(
     } else {
         Ok(None)
     }
+}
+
+/// The job's dead-letter sink, when it has one.
+pub fn dead_letter_sink(
+    l: &Loaded,
+    config: &DeploymentConfig,
+) -> Result<Option<Arc<DeadLetterSink>>, Failure> {
+    let opened = match &l.spec.sinks.dead_letter {
+        None => return Ok(None),
+        Some(DeadLetterSpec::Ndjson(p)) => DeadLetterSink::ndjson(resolve(&l.spec.dir, p)),
+        Some(DeadLetterSpec::Kafka(t)) => {
+            let kafka = config.kafka.as_ref().ok_or_else(|| {
+                Failure::User(format!(
+                    "{}: the dead-letter topic `{t}` needs Kafka brokers; add `kafka: {{brokers: localhost:9092}}` to quiver.yaml",
+                    l.spec.file
+                ))
+            })?;
+            DeadLetterSink::kafka(&client_config(kafka), t)
+        }
+    };
+    opened
+        .map(|s| Some(Arc::new(s)))
+        .map_err(|e| Failure::User(format!("dead-letter sink of job `{}`: {e}", l.job.name)))
+}
+
+/// Where the job's `filter_invalid` steps send refused rows: its
+/// dead-letter sink (opened only for jobs that have such a step, so other
+/// backfills do not touch it).
+pub fn refused_rows(
+    l: &Loaded,
+    config: &DeploymentConfig,
+    opened: Option<&Arc<DeadLetterSink>>,
+) -> Result<Option<Arc<dyn RejectSink>>, Failure> {
+    let refuses = l
+        .spec
+        .postprocessors
+        .iter()
+        .any(|p| matches!(p, PostprocessorSpec::FilterInvalid(_)));
+    if !refuses {
+        return Ok(None);
+    }
+    let sink = match opened {
+        Some(s) => Some(s.clone()),
+        None => dead_letter_sink(l, config)?,
+    };
+    Ok(sink.map(|sink| {
+        Arc::new(RefusedRows {
+            sink,
+            job: l.job.name.clone(),
+        }) as Arc<dyn RejectSink>
+    }))
 }
 
 /// The job's historical sink, opened by `open(job, dataset, staging, schema)`,
@@ -95,4 +149,13 @@ pub fn online_sink(
         features,
         flush_on_advance,
     }))
+}
+
+/// `p` from a job file, relative to the job file's folder.
+fn resolve(dir: &Path, p: &str) -> PathBuf {
+    if Path::new(p).is_absolute() {
+        PathBuf::from(p)
+    } else {
+        dir.join(p)
+    }
 }

@@ -15,13 +15,25 @@
 //! topic gets the original key and payload with the rest as headers
 //! (`quiver.reason`, `quiver.detail`, `quiver.source`, `quiver.topic`,
 //! `quiver.partition`, `quiver.offset`).
+//!
+//! Output rows a job's `filter_invalid` step refuses ([`RefusedRows`]) are
+//! dead letters too, in backfills as well as live runs: reason
+//! `failed_check`, the check's name as the detail, the job's name as the
+//! source, no topic (partition and offset -1), the row's event time as the
+//! timestamp and the row as a JSON object (as the Kafka sink writes rows)
+//! as the payload.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use base64::Engine;
+use quiver_dataflow::postprocess::{RejectSink, Rejected};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
 
@@ -178,5 +190,45 @@ impl DeadLetterSink {
                     .map_err(|e| format!("{}: {e}", self.name))
             }
         }
+    }
+}
+
+/// Rows refused by a job's `filter_invalid` step, written as dead letters.
+pub struct RefusedRows {
+    /// Where they go.
+    pub sink: Arc<DeadLetterSink>,
+    /// The job (the dead letters' `source`).
+    pub job: String,
+}
+
+impl RejectSink for RefusedRows {
+    fn reject(&self, r: &Rejected) -> Result<(), String> {
+        let n = r.rows.num_columns();
+        // The last column is the event time, which is the dead letter's
+        // timestamp rather than part of the row.
+        let times = r.rows.column(n - 1).as_primitive::<Int64Type>();
+        let rows = r
+            .rows
+            .project(&(0..n - 1).collect::<Vec<_>>())
+            .map_err(|e| e.to_string())?;
+        let payloads = crate::kafka::encode::json_rows(&rows)?;
+        for (i, payload) in payloads.iter().enumerate() {
+            self.sink.write(&DeadLetter {
+                reason: "failed_check",
+                detail: &r.reasons[i],
+                source: &self.job,
+                topic: "",
+                partition: -1,
+                offset: -1,
+                timestamp: Some(times.value(i)),
+                key: None,
+                payload,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.sink.flush()
     }
 }

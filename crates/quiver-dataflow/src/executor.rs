@@ -42,7 +42,7 @@ use crate::compile::{PlanBuilder, required_columns, row_order};
 use crate::error::DataflowError;
 use crate::metrics::RunMetrics;
 use crate::operators::{ErrorSlot, RowOrder, exchange_by_key, sink};
-use crate::postprocess::PostprocessFactory;
+use crate::postprocess::{PostprocessFactory, RejectSink};
 use crate::sink::{SinkFactory, SinkWriter};
 use crate::source::{Polled, ReadRequest, Rejection, SourceDef, Split, SplitClock};
 
@@ -55,6 +55,9 @@ pub struct JobRun {
     pub sinks: Vec<Arc<dyn SinkFactory>>,
     /// Its post-processors, applied before the sinks.
     pub postprocess: Option<Arc<dyn PostprocessFactory>>,
+    /// Where rows the post-processors refuse go (the job's dead-letter
+    /// sink); required when they can refuse rows.
+    pub rejects: Option<Arc<dyn RejectSink>>,
 }
 
 impl JobRun {
@@ -220,7 +223,7 @@ pub fn run(
                 sink(
                     out,
                     order,
-                    post,
+                    post.map(|p| (p, run.rejects.clone())),
                     writers,
                     interval,
                     (j, index),

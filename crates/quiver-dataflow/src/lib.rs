@@ -47,7 +47,7 @@
 //! let source = SourceDef { name: "e".into(), schema, time_col: Some(0), watermark_delay: 0,
 //!     provider: Arc::new(MemorySource { splits: vec![vec![batch]] }) };
 //! let metrics = Arc::new(RunMetrics::new(1, 1, 1));
-//! executor::run(vec![executor::JobRun { job, sinks: vec![Arc::new(out.clone())], postprocess: None }], vec![source],
+//! executor::run(vec![executor::JobRun { job, sinks: vec![Arc::new(out.clone())], postprocess: None, rejects: None }], vec![source],
 //!     executor::RunOptions { workers: 1, start: None, end: None, live: None }, metrics).unwrap();
 //! let rows: usize = out.batches.lock().unwrap().iter().map(|b| b.num_rows()).sum();
 //! assert_eq!(rows, 2); // the windows [0, 60s) with sum 3 and [60s, 120s) with sum 4

@@ -29,6 +29,9 @@
 //!   watermark passed it (the last worker's input advanced beyond it) to
 //!   the moment such a sink's write returned: the engine's own share of
 //!   freshness, without the watermark delay or the broker's delivery.
+//! * `quiver_rows_rejected_total{quiver_job,reason}`: output rows a
+//!   post-processor refused (`filter_invalid`, reason = the check's name)
+//!   and sent to the job's dead-letter sink.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -91,6 +94,8 @@ pub struct RunMetrics {
     /// Seconds from the watermark passing a row's event time to visible,
     /// by job and sink.
     pub watermark_to_visible_seconds: HistogramVec,
+    /// Output rows refused by a post-processor, by job and reason.
+    pub rows_rejected: IntCounterVec,
     /// When the run's watermark advanced: (new watermark, wall instant),
     /// in increasing watermark order; entries no sink can still ask about
     /// are dropped by [`RunMetrics::prune_watermarks`].
@@ -134,6 +139,14 @@ impl RunMetrics {
                 "From the run's watermark passing a closed window's end (a row's event time) until a sink that publishes on every watermark advance has it (live runs).",
                 FRESHNESS_BUCKETS,
             ),
+            rows_rejected: IntCounterVec::new(
+                Opts::new(
+                    "quiver_rows_rejected_total",
+                    "Output rows a post-processor refused (filter_invalid) and sent to the dead-letter sink.",
+                ),
+                &["quiver_job", "reason"],
+            )
+            .expect("valid counter"),
             watermark_log: Mutex::new(VecDeque::new()),
             logged_watermark: AtomicI64::new(i64::MIN),
         }
@@ -285,6 +298,7 @@ impl RunCollector {
             descs.extend(g.desc().into_iter().cloned());
         }
         descs.extend(metrics.sink_write_seconds.desc().into_iter().cloned());
+        descs.extend(metrics.rows_rejected.desc().into_iter().cloned());
         descs.extend(metrics.freshness_seconds.desc().into_iter().cloned());
         descs.extend(
             metrics
@@ -357,6 +371,7 @@ impl Collector for RunCollector {
             out.extend(f.watermark_lag.collect());
         }
         out.extend(m.sink_write_seconds.collect());
+        out.extend(m.rows_rejected.collect());
         out.extend(m.freshness_seconds.collect());
         out.extend(m.watermark_to_visible_seconds.collect());
         out

@@ -24,7 +24,7 @@ use crate::error::DataflowError;
 use crate::eval::time_column;
 use crate::hash::hash_rows;
 use crate::metrics::RunMetrics;
-use crate::postprocess::Postprocessor;
+use crate::postprocess::{Postprocessor, RejectSink, Rejected};
 use crate::sink::SinkWriter;
 use crate::window_state::WindowState;
 
@@ -264,7 +264,7 @@ pub enum RowOrder {
 pub fn sink<'s>(
     stream: ChunkStream<'s>,
     order: RowOrder,
-    mut post: Option<Box<dyn Postprocessor>>,
+    post: Option<PostStage>,
     mut writers: Vec<Box<dyn SinkWriter>>,
     interval: (Option<i64>, Option<i64>),
     (job, worker): (usize, usize),
@@ -302,6 +302,10 @@ pub fn sink<'s>(
         .collect();
     // Rows within the post-processors' lookback before the start go
     // through them (to build their state) and are then not written.
+    let (mut post, rejects) = match post {
+        Some((p, r)) => (Some(p), r),
+        None => (None, None),
+    };
     let warmup = post.as_ref().map_or(0, |p| p.lookback());
     let arrival = (interval.0.map(|s| s.saturating_sub(warmup)), interval.1);
     let written = (interval.0.filter(|_| warmup > 0), None);
@@ -338,15 +342,18 @@ pub fn sink<'s>(
                 };
                 if let Some(p) = post.as_mut() {
                     if let Some(rows) = ready.take() {
-                        match p
-                            .process(rows)
-                            .and_then(|out| restrict(&out, written).map_err(|e| e.to_string()))
-                        {
-                            Ok(out) => ready = out,
-                            Err(e) => errors.set(DataflowError::Postprocess {
+                        let done = p.process(rows).and_then(|out| {
+                            ready = restrict(&out, written).map_err(|e| e.to_string())?;
+                            for r in p.take_rejected() {
+                                reject(r, written, rejects.as_deref(), &job_name, &metrics)?;
+                            }
+                            Ok(())
+                        });
+                        if let Err(e) = done {
+                            errors.set(DataflowError::Postprocess {
                                 job: job_name.clone(),
                                 message: e,
-                            }),
+                            });
                         }
                     }
                     p.advance(f);
@@ -394,6 +401,9 @@ pub fn sink<'s>(
                             if let Err(e) = w.finish() {
                                 errors.set(fail(e));
                             }
+                        }
+                        if let Some(Err(e)) = rejects.as_ref().map(|r| r.flush()) {
+                            errors.set(fail(format!("dead-letter sink: {e}")));
                         }
                     }
                     held = None;
@@ -460,6 +470,63 @@ fn restrict(
         .collect();
     let out = crate::eval::filter_batch(b, &mask)?;
     Ok((out.num_rows() > 0).then_some(out))
+}
+
+/// A worker's post-processing chain and where the rows it refuses go.
+pub type PostStage = (Box<dyn Postprocessor>, Option<Arc<dyn RejectSink>>);
+
+/// Sends the rows of `r` that fall in `written` to `sink`, counted by
+/// reason. Without a sink a refused row would be lost, so that is an error
+/// (planning requires one when a step can refuse rows).
+fn reject(
+    r: Rejected,
+    written: (Option<i64>, Option<i64>),
+    sink: Option<&dyn RejectSink>,
+    job: &str,
+    metrics: &RunMetrics,
+) -> Result<(), String> {
+    let r = match written.0 {
+        // Rows before the start only warmed the steps up: not written, so
+        // not refused either (an earlier interval's run refused them).
+        Some(start) => {
+            let times = time_column(&r.rows);
+            let keep: Vec<u32> = (0..r.rows.num_rows() as u32)
+                .filter(|&i| times.value(i as usize) >= start)
+                .collect();
+            if keep.len() == r.rows.num_rows() {
+                r
+            } else {
+                Rejected {
+                    rows: take_record_batch(&r.rows, &UInt32Array::from(keep.clone()))
+                        .map_err(|e| e.to_string())?,
+                    reasons: keep
+                        .iter()
+                        .map(|&i| r.reasons[i as usize].clone())
+                        .collect(),
+                }
+            }
+        }
+        None => r,
+    };
+    if r.rows.num_rows() == 0 {
+        return Ok(());
+    }
+    let sink = sink.ok_or_else(|| {
+        format!(
+            "{} row(s) were refused ({}) but the job has no dead-letter sink to keep them",
+            r.rows.num_rows(),
+            r.reasons[0]
+        )
+    })?;
+    sink.reject(&r)
+        .map_err(|e| format!("dead-letter sink: {e}"))?;
+    for reason in &r.reasons {
+        metrics
+            .rows_rejected
+            .with_label_values(&[job, reason])
+            .inc();
+    }
+    Ok(())
 }
 
 /// Removes from `pending` the rows with event time below `frontier` and

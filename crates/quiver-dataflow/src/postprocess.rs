@@ -6,8 +6,35 @@
 //! step such as dedup sees the same rows in the same order in a backfill
 //! and in a live run. A step that keeps state per key asks for its rows to
 //! be partitioned by that key ([`PostprocessFactory::partition_by`]).
+//!
+//! A step may also refuse rows (`filter_invalid`): the chain hands them
+//! out through [`Postprocessor::take_rejected`], and the sink operator
+//! passes those of the rows it would have written to the job's
+//! [`RejectSink`] (its dead-letter sink), so a refused row is never lost.
+
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+
+/// Rows a step refused, each with its reason.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// The rows as they were at the refusing step (columns followed by
+    /// `__time`), in event-time order.
+    pub rows: RecordBatch,
+    /// Per row, why (the name of the check it failed).
+    pub reasons: Vec<Arc<str>>,
+}
+
+/// Where refused rows go (a job's dead-letter sink).
+pub trait RejectSink: Send + Sync {
+    /// Keeps `rejected` durably enough that the run may go on.
+    fn reject(&self, rejected: &Rejected) -> Result<(), String>;
+    /// Flushes what is buffered (at the end of a run).
+    fn flush(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
 
 /// One worker's post-processing chain.
 pub trait Postprocessor: Send {
@@ -17,6 +44,10 @@ pub trait Postprocessor: Send {
     fn process(&mut self, batch: RecordBatch) -> Result<RecordBatch, String>;
     /// No row with an event time below `frontier` will follow.
     fn advance(&mut self, _frontier: i64) {}
+    /// Rows refused by the last [`process`](Postprocessor::process) call.
+    fn take_rejected(&mut self) -> Vec<Rejected> {
+        Vec::new()
+    }
     /// See [`PostprocessFactory::lookback`].
     fn lookback(&self) -> i64 {
         0

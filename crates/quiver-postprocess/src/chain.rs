@@ -1,11 +1,12 @@
 //! A job's planned steps, run in order on each worker.
 
-use quiver_dataflow::postprocess::{PostprocessFactory, Postprocessor};
+use quiver_dataflow::postprocess::{PostprocessFactory, Postprocessor, Rejected};
 
 use std::sync::Arc;
 
 use crate::dedup::Dedup;
 use crate::enrich::{EnrichPlan, EnrichStep};
+use crate::filter::FilterStep;
 use crate::infer::InferStep;
 use crate::mask::MaskStep;
 
@@ -27,6 +28,8 @@ pub enum StepPlan {
     Infer(InferStep),
     /// Lookups in an external source.
     Enrich(Arc<EnrichPlan>),
+    /// Checks whose failures leave the output.
+    Filter(FilterStep),
 }
 
 /// Every step of a job, planned; opens one [`Chain`] per worker.
@@ -55,11 +58,13 @@ impl PostprocessFactory for ChainPlan {
                 )?),
                 StepPlan::Infer(i) => Step::Infer(i.clone()),
                 StepPlan::Enrich(e) => Step::Enrich(Box::new(EnrichStep::open(e.clone())?)),
+                StepPlan::Filter(f) => Step::Filter(f.clone()),
             });
         }
         Ok(Box::new(Chain {
             steps,
             lookback: self.lookback(),
+            rejected: Vec::new(),
         }))
     }
 
@@ -85,12 +90,15 @@ enum Step {
     Dedup(Dedup),
     Infer(InferStep),
     Enrich(Box<EnrichStep>),
+    Filter(FilterStep),
 }
 
 /// One worker's steps.
 struct Chain {
     steps: Vec<Step>,
     lookback: i64,
+    /// Rows refused since the last `take_rejected`.
+    rejected: Vec<Rejected>,
 }
 
 impl Postprocessor for Chain {
@@ -107,6 +115,11 @@ impl Postprocessor for Chain {
                 Step::Dedup(d) => d.apply(&batch)?,
                 Step::Infer(i) => i.apply(&batch)?,
                 Step::Enrich(e) => e.apply(&batch)?,
+                Step::Filter(f) => {
+                    let (kept, refused) = f.apply(&batch)?;
+                    self.rejected.extend(refused);
+                    kept
+                }
             };
         }
         Ok(batch)
@@ -114,6 +127,10 @@ impl Postprocessor for Chain {
 
     fn lookback(&self) -> i64 {
         self.lookback
+    }
+
+    fn take_rejected(&mut self) -> Vec<Rejected> {
+        std::mem::take(&mut self.rejected)
     }
 
     fn advance(&mut self, frontier: i64) {

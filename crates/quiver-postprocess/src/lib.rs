@@ -18,6 +18,9 @@
 //!   runtime per worker, with timeouts, retries, a TTL cache and
 //!   `fail_on_errors`; counted in process-wide metrics
 //!   ([`EnrichCollector`]).
+//! * `filter.rs` (`filter_invalid`): named SQL checks; rows failing one
+//!   leave the output and go to the job's dead-letter sink (through the
+//!   dataflow's [`RejectSink`](quiver_dataflow::postprocess::RejectSink)).
 //! * `chain.rs`: the planned steps as a
 //!   [`PostprocessFactory`](quiver_dataflow::postprocess::PostprocessFactory)
 //!   that opens one chain per worker.
@@ -27,12 +30,12 @@
 //! live run; a dedup asks for its key as the partitioning so all rows of a
 //! key meet on one worker.
 //!
-//! Not here yet: `filter_invalid` and HTTP model endpoints; a job naming
-//! them is refused when it loads.
+//! Not here yet: HTTP model endpoints for `infer`.
 
 mod chain;
 mod dedup;
 mod enrich;
+mod filter;
 mod infer;
 mod mask;
 mod plan;
@@ -43,6 +46,7 @@ pub use enrich::{
     EnrichCollector, EnrichCounters, EnrichPlan, EnrichStep, LookupError, TtlCache,
     enrich_counters, enrich_summary,
 };
+pub use filter::{Check, FilterStep};
 pub use infer::{InferStep, OnnxModel, OutputColumn};
 pub use mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
 pub use plan::{Planned, plan};

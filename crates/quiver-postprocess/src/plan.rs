@@ -6,7 +6,9 @@
 //! input columns, new columns do not collide. Then the PII rule: every
 //! feature marked `is_pii: true` must leave the chain masked (hashed,
 //! encrypted, redacted or truncated, and not decrypted again) unless the
-//! job sets `allow_pii: true`; otherwise the job is refused. Errors carry
+//! job sets `allow_pii: true`; otherwise the job is refused. The same
+//! holds where a `filter_invalid` step sends rows to the dead-letter sink,
+//! which is a sink too. Errors carry
 //! the position of the offending entry and say how to fix it. An `enrich`
 //! step's checks (variables, new columns, URLs, paths) live in `enrich/`.
 
@@ -15,11 +17,14 @@ use std::sync::Arc;
 
 use quiver_dataflow::chunk::with_time;
 use quiver_spec::{
-    DedupSpec, InferSpec, JobSpec, Located, MaskAction, MaskSpec, PostprocessorSpec,
+    DedupSpec, FilterInvalidSpec, InferSpec, JobSpec, Located, MaskAction, MaskSpec,
+    PostprocessorSpec,
 };
+use quiver_sql::FunctionRegistry;
 use quiver_types::{DataType, Diagnostic, Diagnostics, Field, Position, Schema};
 
 use crate::chain::{ChainPlan, StepPlan};
+use crate::filter::{Check, FilterStep};
 use crate::infer::{InferStep, OnnxModel};
 use crate::mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
 
@@ -32,8 +37,13 @@ pub struct Planned {
     pub output: Schema,
 }
 
-/// Plans `spec`'s post-processors over the query's `output` columns.
-pub fn plan(spec: &JobSpec, output: &Schema) -> Result<Planned, Diagnostics> {
+/// Plans `spec`'s post-processors over the query's `output` columns, with
+/// `registry`'s functions for the checks of `filter_invalid`.
+pub fn plan(
+    spec: &JobSpec,
+    output: &Schema,
+    registry: &dyn FunctionRegistry,
+) -> Result<Planned, Diagnostics> {
     let mut errors = Diagnostics::new();
     let mut schema = output.clone();
     // Per column: whether it is masked at this point of the chain.
@@ -73,6 +83,9 @@ pub fn plan(spec: &JobSpec, output: &Schema) -> Result<Planned, Diagnostics> {
                 enrich_names.push(&e.name.value);
                 crate::enrich::plan(e, &spec.name.value, &mut schema, &mut masked, &mut errors)
                     .map(StepPlan::Enrich)
+            }
+            PostprocessorSpec::FilterInvalid(f) => {
+                filter_invalid(f, spec, &schema, &masked, registry, &mut errors)
             }
         };
         steps.extend(step);
@@ -332,6 +345,56 @@ fn infer(
 }
 
 /// Every `is_pii` feature must leave the chain masked, unless allowed.
+fn filter_invalid(
+    f: &FilterInvalidSpec,
+    spec: &JobSpec,
+    schema: &Schema,
+    masked: &[bool],
+    registry: &dyn FunctionRegistry,
+    errors: &mut Diagnostics,
+) -> Option<StepPlan> {
+    let before = errors.0.len();
+    if spec.sinks.dead_letter.is_none() {
+        errors.push(
+            Diagnostic::at(f.pos, "`filter_invalid` sends refused rows to the dead-letter sink, but the job has none")
+                .with_help("add one under sinks:\n  sinks:\n    dead_letter: {ndjson: dead/refused.ndjson}   # or {kafka: TOPIC}"),
+        );
+    }
+    // Refused rows leave through the dead-letter sink as they are here.
+    if !spec.allow_pii {
+        for feat in spec.features.iter().filter(|x| x.is_pii) {
+            if schema
+                .index_of(&feat.column.value)
+                .is_some_and(|i| !masked[i])
+            {
+                errors.push(
+                    Diagnostic::at(f.pos, format!("`filter_invalid` would send feature `{}` (marked is_pii) to the dead-letter sink unmasked", feat.column.value))
+                        .with_help("put the `mask` step before `filter_invalid`, or set `allow_pii: true` if that is intended"),
+                );
+            }
+        }
+    }
+    let mut checks: Vec<Check> = Vec::new();
+    for c in &f.checks {
+        if checks.iter().any(|x| *x.name == *c.name.value) {
+            errors.push(Diagnostic::at(
+                c.name.pos,
+                format!("two checks are named `{}`", c.name.value),
+            ));
+            continue;
+        }
+        let what = format!("check `{}`", c.name.value);
+        match quiver_sql::bind_row_condition(c.sql.as_str(), schema, registry, &what) {
+            Ok(condition) => checks.push(Check {
+                name: c.name.value.as_str().into(),
+                condition,
+            }),
+            Err(e) => errors.push(e.to_diagnostic(&c.sql, c.name.pos)),
+        }
+    }
+    (errors.0.len() == before).then_some(StepPlan::Filter(FilterStep { checks }))
+}
+
 fn check_pii(spec: &JobSpec, schema: &Schema, masked: &[bool], errors: &mut Diagnostics) {
     if spec.allow_pii {
         return;

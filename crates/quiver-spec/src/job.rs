@@ -291,6 +291,8 @@ pub enum PostprocessorSpec {
     Infer(InferSpec),
     /// Attach values looked up in an external source (HTTP, Redis, Postgres).
     Enrich(EnrichSpec),
+    /// Send rows failing a check to the dead-letter sink.
+    FilterInvalid(FilterInvalidSpec),
 }
 
 impl PostprocessorSpec {
@@ -301,6 +303,7 @@ impl PostprocessorSpec {
             PostprocessorSpec::Dedup(_) => "dedup",
             PostprocessorSpec::Infer(_) => "infer",
             PostprocessorSpec::Enrich(_) => "enrich",
+            PostprocessorSpec::FilterInvalid(_) => "filter_invalid",
         }
     }
 
@@ -311,6 +314,7 @@ impl PostprocessorSpec {
             PostprocessorSpec::Dedup(d) => d.pos,
             PostprocessorSpec::Infer(i) => i.pos,
             PostprocessorSpec::Enrich(e) => e.pos,
+            PostprocessorSpec::FilterInvalid(f) => f.pos,
         }
     }
 
@@ -382,6 +386,27 @@ pub struct DedupSpec {
     pub ttl: i64,
     /// Where the step was written.
     pub pos: Position,
+}
+
+/// A `filter_invalid` step: rows for which a check is FALSE leave the
+/// output and go to the job's dead-letter sink, named by the first check
+/// they fail. A check that is NULL passes, as SQL's CHECK constraints do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterInvalidSpec {
+    /// The checks, in the order written.
+    pub checks: Vec<CheckSpec>,
+    /// Where the step was written.
+    pub pos: Position,
+}
+
+/// One named check of a `filter_invalid` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSpec {
+    /// Its name (the dead letter's detail and the metric's reason).
+    pub name: Located<String>,
+    /// A SQL condition over the step's input columns, with the position of
+    /// each character in the job file.
+    pub sql: MappedText,
 }
 
 /// An `infer` step: an ONNX model run in-process.
@@ -553,7 +578,8 @@ pub struct SinksSpec {
     pub historical: Option<HistoricalSinkSpec>,
     /// A Kafka topic receiving every output row (live runs).
     pub kafka: Option<KafkaSinkSpec>,
-    /// Where rejected input (undecodable, invalid, late) goes in live runs.
+    /// Where rejected input goes: in live runs undecodable, invalid and
+    /// late events; in every run rows refused by `filter_invalid`.
     pub dead_letter: Option<DeadLetterSpec>,
 }
 

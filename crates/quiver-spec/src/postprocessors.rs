@@ -18,6 +18,10 @@
 //!       retries: 2
 //!       cache_ttl: 1m
 //!       fail_on_errors: false
+//!   - filter_invalid:
+//!       checks:
+//!         positive_amount: amount > 0
+//!         known_country: country IN ('ID', 'SG')
 //! ```
 //!
 //! Only the shape of each entry is checked here; whether the columns exist,
@@ -32,7 +36,8 @@ use crate::decode::{self, Fields};
 use crate::job::*;
 use crate::yaml::{Node, NodeKind};
 
-const KINDS: &[&str] = &["mask", "dedup", "infer", "enrich"];
+const KINDS: &[&str] = &["mask", "dedup", "infer", "enrich", "filter_invalid"];
+const FILTER_KEYS: &[&str] = &["checks"];
 const MASK_KEYS: &[&str] = &["key", "columns"];
 const DEDUP_KEYS: &[&str] = &["key", "ttl"];
 const INFER_KEYS: &[&str] = &["onnx", "inputs", "outputs"];
@@ -78,7 +83,7 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
             errors.push(
                 Diagnostic::at(
                     item.pos,
-                    "each post-processor is a mapping with one key: mask, dedup, infer or enrich",
+                    "each post-processor is a mapping with one key: mask, dedup, infer, enrich or filter_invalid",
                 )
                 .with_help("write `- dedup: {key: [order_id], ttl: 10m}`"),
             );
@@ -90,13 +95,7 @@ pub(crate) fn decode(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Vec<P
             "dedup" => dedup(v, errors).map(PostprocessorSpec::Dedup),
             "infer" => infer(v, dir, errors).map(PostprocessorSpec::Infer),
             "enrich" => enrich(v, errors).map(PostprocessorSpec::Enrich),
-            "filter_invalid" => {
-                errors.push(
-                    Diagnostic::at(k.pos, format!("post-processor `{kind}` is not available in this version of Quiver"))
-                        .with_help("available post-processors: mask, dedup, infer, enrich (dead letters are configured under sinks: dead_letter)"),
-                );
-                None
-            }
+            "filter_invalid" => filter_invalid(v, errors).map(PostprocessorSpec::FilterInvalid),
             _ => {
                 let mut d = Diagnostic::at(k.pos, format!("unknown post-processor `{kind}`"));
                 d = match decode::suggest(kind, KINDS) {
@@ -215,6 +214,50 @@ fn mask_action(col: &str, node: &Node, errors: &mut Diagnostics) -> Option<MaskA
             None
         }
     }
+}
+
+fn filter_invalid(node: &Node, errors: &mut Diagnostics) -> Option<FilterInvalidSpec> {
+    let example =
+        "`checks: {positive_amount: amount > 0}` (a name, then a SQL condition rows must meet)";
+    let f = Fields::of(node, "`filter_invalid`", FILTER_KEYS, errors)?;
+    let checks = f.required("checks", example, errors)?;
+    let Some(entries) = checks.as_map() else {
+        errors.push(
+            Diagnostic::at(
+                checks.pos,
+                format!(
+                    "`checks` of `filter_invalid` must map names to SQL conditions, found {}",
+                    checks.kind_name()
+                ),
+            )
+            .with_help(format!("write {example}")),
+        );
+        return None;
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let Some(name) = k.as_str() else {
+            errors.push(Diagnostic::at(k.pos, "check names must be strings"));
+            continue;
+        };
+        if let Some(sql) = decode::string(v, &format!("check `{name}`"), errors) {
+            out.push(CheckSpec {
+                name: Located::new(name.to_string(), k.pos),
+                sql,
+            });
+        }
+    }
+    if entries.is_empty() {
+        errors.push(
+            Diagnostic::at(checks.pos, "`checks` of `filter_invalid` is empty")
+                .with_help(format!("write {example}")),
+        );
+        return None;
+    }
+    Some(FilterInvalidSpec {
+        checks: out,
+        pos: node.pos,
+    })
 }
 
 fn dedup(node: &Node, errors: &mut Diagnostics) -> Option<DedupSpec> {

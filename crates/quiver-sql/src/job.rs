@@ -209,7 +209,7 @@ pub fn compile_job(
 }
 
 /// Turns sqlparser's "... at Line: 3, Column: 9" into a located error.
-fn syntax_error(e: ParserError) -> PlanError {
+pub(crate) fn syntax_error(e: ParserError) -> PlanError {
     let text = match &e {
         ParserError::TokenizerError(s) | ParserError::ParserError(s) => s.clone(),
         ParserError::RecursionLimitExceeded => "the query is nested too deeply".to_string(),

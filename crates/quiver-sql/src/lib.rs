@@ -35,6 +35,7 @@ pub mod expr;
 pub mod functions;
 mod job;
 pub mod plan;
+mod row_expr;
 mod scope;
 pub mod window;
 
@@ -48,6 +49,7 @@ pub use functions::{
 };
 pub use job::{CompiledJob, compile_job};
 pub use plan::{JoinKind, LogicalPlan, OverFrame};
+pub use row_expr::bind_row_condition;
 pub use window::Window;
 
 /// The closest candidate to `word`, if close enough to be a typo.
