@@ -6,6 +6,12 @@
 //! infer (the shipped logistic regression on three columns), mask + infer,
 //! and dedup. `benches/postprocess_peer.py` measures the same work with
 //! onnxruntime and Python's hmac/cryptography in the same run, as the peer.
+//!
+//! With `QUIVER_TEST_REDIS` set (`scripts/services.sh start`), also
+//! `enrich` from Redis (HGETALL of one hash per customer, 50,000
+//! customers), planned from a job file's text like any job: cache cold
+//! (every row's key new, so one lookup per row, `capacity` at a time),
+//! cache warm (every key cached), and without a cache.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +20,7 @@ use std::time::Instant;
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema};
 use arrow::row::SortField;
+use quiver_dataflow::postprocess::PostprocessFactory;
 use quiver_postprocess::{ColumnMask, Dedup, InferStep, MaskKeys, MaskStep, OnnxModel};
 use quiver_spec::MaskAction;
 
@@ -67,10 +74,21 @@ fn batches(rows: usize, batch: usize) -> Vec<RecordBatch> {
         .collect()
 }
 
-fn measure(name: &str, input: &[RecordBatch], mut f: impl FnMut(&RecordBatch) -> usize) {
-    let rows: usize = input.iter().map(|b| b.num_rows()).sum();
+fn measure(name: &str, input: &[RecordBatch], f: impl FnMut(&RecordBatch) -> usize) {
     // Warm up on the first batch, then time the whole input.
-    f(&input[0]);
+    measure_from(name, input, true, f)
+}
+
+fn measure_from(
+    name: &str,
+    input: &[RecordBatch],
+    warm_up: bool,
+    mut f: impl FnMut(&RecordBatch) -> usize,
+) {
+    let rows: usize = input.iter().map(|b| b.num_rows()).sum();
+    if warm_up {
+        f(&input[0]);
+    }
     let began = Instant::now();
     let mut out = 0;
     for b in input {
@@ -137,6 +155,9 @@ fn main() {
     measure("mask + infer", &input, |b| {
         infer.apply(&mask.apply(b).unwrap()).unwrap().num_rows()
     });
+    if let Ok(url) = std::env::var("QUIVER_TEST_REDIS") {
+        enrich(&url, batch);
+    }
     let mut dedup = Dedup::new(vec![0], vec![SortField::new(ArrowType::Utf8)], 60_000).unwrap();
     let mut last = 0;
     measure("dedup (ttl 60 s)", &input, |b| {
@@ -144,5 +165,73 @@ fn main() {
         last += b.num_rows() as i64 * 10;
         dedup.advance(last);
         out
+    });
+}
+
+/// `enrich` from the Redis at `url`: cold, warm and uncached passes.
+fn enrich(url: &str, batch: usize) {
+    const CUSTOMERS: usize = 50_000;
+    let client = redis::Client::open(url).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut pipe = redis::pipe();
+    for i in 0..CUSTOMERS {
+        pipe.hset_multiple(
+            format!("bench:customer:customer{i}@example.com"),
+            &[
+                ("segment", format!("s{}", i % 7)),
+                ("tier", (i % 3).to_string()),
+            ],
+        )
+        .ignore();
+    }
+    let () = pipe.query(&mut con).unwrap();
+    let step = |cache: &str| {
+        let text = format!(
+            r#"name: bench
+entity: [order_id]
+sources:
+  s:
+    schema: {{event_time: timestamp, order_id: string}}
+    event_time: event_time
+    bounded: {{ndjson: none.ndjson}}
+sql: SELECT order_id FROM s
+postprocessors:
+  - enrich:
+      redis: {{url: "{url}", command: hgetall, key: "bench:customer:%s", variables: [email]}}
+      outputs: {{segment: segment, tier: {{path: tier, type: bigint}}}}
+      capacity: 32
+      timeout: 2s
+{cache}sinks:
+  historical: {{}}
+"#
+        );
+        let spec = quiver_spec::parse_jobs(&text, "bench.yaml", Path::new("."), &|_| None)
+            .unwrap()
+            .remove(0);
+        let output = quiver_types::Schema::new(vec![
+            quiver_types::Field::new("order_id", quiver_types::DataType::String),
+            quiver_types::Field::new("email", quiver_types::DataType::String),
+            quiver_types::Field::new("amount", quiver_types::DataType::Float64),
+            quiver_types::Field::new("hour_of_day", quiver_types::DataType::Int64),
+            quiver_types::Field::new("is_bike", quiver_types::DataType::Int64),
+        ]);
+        let planned = quiver_postprocess::plan(&spec, &output, &quiver_sql::Registry::new())
+            .unwrap_or_else(|d| panic!("{d}"));
+        planned.chain.unwrap().open(0, 1).unwrap()
+    };
+    // Rows i have customer i % 50,000: the first 50,000 rows are all new keys.
+    let cold = batches(CUSTOMERS, batch);
+    let warm = batches(4 * CUSTOMERS, batch);
+    let mut cached = step("      cache_ttl: 10m\n      cache_size: 100000\n");
+    // No warm-up pass where it would fill the cache.
+    measure_from("enrich redis, cache cold", &cold, false, |b| {
+        cached.process(b.clone()).unwrap().num_rows()
+    });
+    measure("enrich redis, cache warm", &warm, |b| {
+        cached.process(b.clone()).unwrap().num_rows()
+    });
+    let mut uncached = step("");
+    measure_from("enrich redis, no cache", &cold, false, |b| {
+        uncached.process(b.clone()).unwrap().num_rows()
     });
 }
