@@ -9,13 +9,16 @@
 //! the same variables share one lookup, and a TTL cache (shared by the
 //! step's workers) answers repeats across batches.
 //!
-//! Output order: the batch is returned when all its lookups are done, its
+//! Order: lookups finish in any order, and a slot is refilled as soon as
+//! its lookup ends, so a slow lookup holds one slot and never the others
+//! (Dagger's ordered async I/O stops starting lookups `capacity` behind a
+//! slow one). The batch is returned when all its lookups are done, its
 //! rows in the order they came (event time), so the sinks write the same
-//! rows in the same order however the lookups interleave. A slow lookup
-//! does not stop the others (they run concurrently), it delays the release
-//! of its batch by at most `timeout × (retries + 1)` plus the backoff.
-//! Releasing rows as their lookups finish ("unordered") would make the
-//! output order depend on network timing, so it is not offered.
+//! rows in the same order however the lookups interleave; a slow lookup
+//! delays the release of its batch by at most `timeout × (retries + 1)`
+//! plus the backoff. Releasing rows as their lookups finish ("unordered
+//! output") would make the output order, and the historical files, depend
+//! on network timing, so it is not offered.
 //!
 //! What the answers are does depend on the source at the time of the
 //! lookup (and on the cache): a backfill and a live run give identical
@@ -465,12 +468,22 @@ impl EnrichStep {
             .cache_hits
             .fetch_add(looked_up - misses.len() as u64, Relaxed);
         if !misses.is_empty() {
-            let results: Vec<Result<Answer, String>> = self.runtime.block_on(
-                futures_util::stream::iter(misses.iter().map(|&i| requests[i].1.as_slice()))
-                    .map(|vars| lookup(p, &self.client, vars))
-                    .buffered(p.capacity)
+            // Unordered within the batch: a slot is refilled as soon as its
+            // lookup ends, so a slow one holds only its own slot (ordered
+            // buffering would stop starting lookups `capacity` behind it).
+            // The answers are put back by request below.
+            let mut results: Vec<(usize, Result<Answer, String>)> = self.runtime.block_on(
+                futures_util::stream::iter(misses.iter().copied())
+                    .map(|i| {
+                        let client = &self.client;
+                        let vars = requests[i].1.as_slice();
+                        async move { (i, lookup(p, client, vars).await) }
+                    })
+                    .buffer_unordered(p.capacity)
                     .collect(),
             );
+            // Report the first failure by row order, not by finishing order.
+            results.sort_unstable_by_key(|(i, _)| *i);
             let now = Instant::now();
             let mut failed = 0usize;
             let mut first: Option<String> = None;
@@ -478,7 +491,7 @@ impl EnrichStep {
                 .cache
                 .as_ref()
                 .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()));
-            for (&i, result) in misses.iter().zip(results) {
+            for (i, result) in results {
                 match result {
                     Ok(a) => {
                         if let Some(c) = cache.as_mut() {

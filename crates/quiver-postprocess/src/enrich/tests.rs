@@ -94,21 +94,42 @@ fn http_server() -> String {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
     use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/c/{id}",
-        get(|Path(id): Path<String>| async move {
-            match id.as_str() {
-                "1" => Json(serde_json::json!({"name": "one", "n": 1})).into_response(),
-                "a/b c" => Json(serde_json::json!({"name": "encoded"})).into_response(),
-                "500" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-                "slow" => {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    Json(serde_json::json!({})).into_response()
+    // `/gate/0` answers only once six other `/gate/{id}` requests have
+    // been answered: a lookup that can finish only if the step keeps
+    // starting lookups while an earlier one is outstanding.
+    static SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let app = axum::Router::new()
+        .route(
+            "/gate/{id}",
+            get(|Path(id): Path<String>| async move {
+                if id == "0" {
+                    for _ in 0..1000 {
+                        if SERVED.load(Ordering::SeqCst) >= 6 {
+                            return Json(serde_json::json!({"name": "gate"})).into_response();
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
                 }
-                _ => StatusCode::NOT_FOUND.into_response(),
-            }
-        }),
-    );
+                SERVED.fetch_add(1, Ordering::SeqCst);
+                Json(serde_json::json!({"name": id})).into_response()
+            }),
+        )
+        .route(
+            "/c/{id}",
+            get(|Path(id): Path<String>| async move {
+                match id.as_str() {
+                    "1" => Json(serde_json::json!({"name": "one", "n": 1})).into_response(),
+                    "a/b c" => Json(serde_json::json!({"name": "encoded"})).into_response(),
+                    "500" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                    "slow" => {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        Json(serde_json::json!({})).into_response()
+                    }
+                    _ => StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        );
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -231,6 +252,38 @@ fn http_lookups_found_missing_and_failing() {
     );
     let c = super::enrich_counters("unit_http_slow", "slow").unwrap();
     assert_eq!(c.timeouts.load(Ordering::Relaxed), 2);
+}
+
+/// A slow lookup holds only its own slot: the others keep starting and
+/// finishing (Dagger's ordered async I/O stops at `capacity` behind it),
+/// and the rows still come out in their order.
+#[test]
+fn a_slow_lookup_does_not_hold_up_the_others() {
+    let addr = http_server();
+    let mut s = spec(
+        "gate",
+        http(&addr, "/gate/%s"),
+        &[("name", "name", DataType::String)],
+    );
+    s.capacity = 2;
+    s.retries = 0;
+    s.timeout = 4000;
+    s.fail_on_errors = true;
+    let out = step("unit_http_gate", &s)
+        .apply(&ids(&[
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(5),
+            Some(6),
+        ]))
+        .unwrap();
+    assert_eq!(
+        strings(&out, 1),
+        ["gate", "1", "2", "3", "4", "5", "6"].map(|v| Some(v.to_string()))
+    );
 }
 
 #[test]
