@@ -33,6 +33,8 @@
 //! * **zoned time** (`zoned.rs`): StartOfWeek, EndOfWeek, StartOfMonth,
 //!   EndOfMonth, TimeInDate, FormatTimeInZone (IANA zones), and
 //!   TimestampFromUnix.
+//! * **table functions** (`table.rs`), called in FROM as `LATERAL
+//!   TABLE(f(...))`: HistogramBucket.
 //! * **user functions** (`user/`): row-at-a-time Rust functions made into
 //!   SQL functions by [`scalar_udf!`]; see [`user`] and `udfs/README.md`.
 //!
@@ -78,6 +80,7 @@ mod geo;
 mod json;
 mod math;
 mod string;
+mod table;
 pub mod user;
 mod wasm;
 mod zoned;
@@ -111,6 +114,9 @@ pub fn registry() -> Registry {
     }
     for f in user::functions() {
         r.register(Arc::new(f));
+    }
+    for f in table::functions() {
+        r.register_table(f);
     }
     r
 }
@@ -166,6 +172,23 @@ pub fn reference_markdown() -> String {
             "| `{name}` | `{}` | {} |",
             cell(&signature),
             cell(&doc)
+        );
+    }
+    out.push_str("\n## Table functions\n\n");
+    out.push_str("Called in FROM, as in Flink and Dagger: `FROM s, LATERAL TABLE(f(...)) AS t(column, ...)` (also `CROSS JOIN LATERAL TABLE(...)`), or `LEFT JOIN LATERAL TABLE(...) AS t(...) ON TRUE` to keep a row the function gives nothing for, once, with NULLs. ");
+    out.push_str("Each output row is its input row's columns followed by the function's, with the input row's event time; the alias may rename the function's columns.\n\n");
+    out.push_str("| Name | Signature | Description |\n| --- | --- | --- |\n");
+    for f in table::functions() {
+        let signature = table::signatures()
+            .iter()
+            .find(|(n, _)| *n == f.name())
+            .map_or("", |(_, s)| *s);
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} |",
+            f.name(),
+            cell(signature),
+            cell(f.doc())
         );
     }
     out.push_str("\n## Aggregate functions\n\n");
@@ -292,13 +315,13 @@ mod tests {
                 .lines()
                 .filter(|l| l.starts_with("| `"))
                 .count(),
-            names.len()
+            r.iter().count()
         );
     }
 
-    /// The scalar functions' table (the aggregates follow it).
+    /// The scalar functions' table (the table functions follow it).
     fn scalar_section(md: &str) -> &str {
-        md.split("## Aggregate functions").next().unwrap_or(md)
+        md.split("## Table functions").next().unwrap_or(md)
     }
 
     #[test]

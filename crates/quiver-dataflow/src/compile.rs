@@ -7,6 +7,7 @@
 //! | Project         | `map_batches` evaluating expressions, `__time` carried along |
 //! | WindowAggregate | evaluate keys and arguments → exchange by key → `window_aggregate` |
 //! | Join            | `join` with the table arranged by differential dataflow |
+//! | Lateral         | `map_batches` repeating rows per table-function row |
 //! | Union           | `concatenate` |
 
 use std::collections::HashMap;
@@ -196,6 +197,21 @@ impl<'s> PlanBuilder<'_, 's> {
                     self.errors.clone(),
                 )
             }
+            LogicalPlan::Lateral {
+                input,
+                call,
+                outer,
+                schema,
+            } => {
+                let input = self.build(input)?;
+                let (call, outer, out) = (call.clone(), *outer, with_time(schema));
+                Ok(map_batches(
+                    input,
+                    "Lateral",
+                    self.errors.clone(),
+                    move |b| Ok(Some(crate::lateral::lateral(b, &call, outer, &out)?)),
+                ))
+            }
             LogicalPlan::Union { inputs, .. } => {
                 let streams = inputs
                     .iter()
@@ -233,7 +249,10 @@ fn partitioned_by(plan: &LogicalPlan) -> Option<Vec<usize>> {
         LogicalPlan::WindowAggregate { keys, .. } if !keys.is_empty() => {
             Some((0..keys.len()).collect())
         }
-        LogicalPlan::Filter { input, .. } => partitioned_by(input),
+        // Rows stay on their input row's worker, columns where they were.
+        LogicalPlan::Filter { input, .. } | LogicalPlan::Lateral { input, .. } => {
+            partitioned_by(input)
+        }
         LogicalPlan::Project { input, exprs, .. } => {
             let inner = partitioned_by(input)?;
             inner
@@ -267,9 +286,9 @@ pub fn row_order(plan: &LogicalPlan) -> crate::operators::RowOrder {
     fn canonical(p: &LogicalPlan) -> bool {
         match p {
             LogicalPlan::WindowAggregate { .. } | LogicalPlan::OverAggregate { .. } => true,
-            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => {
-                canonical(input)
-            }
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Project { input, .. }
+            | LogicalPlan::Lateral { input, .. } => canonical(input),
             LogicalPlan::Join { left, .. } => canonical(left),
             LogicalPlan::Scan { .. } | LogicalPlan::Union { .. } => false,
         }
@@ -385,6 +404,14 @@ fn require(plan: &LogicalPlan, needed: &[bool], out: &mut HashMap<String, Vec<bo
                 require(i, needed, out);
             }
         }
+        LogicalPlan::Lateral { input, call, .. } => {
+            let width = input.schema().len();
+            let mut n = cols_of(&call.args.iter().collect::<Vec<_>>(), width);
+            for (a, b) in n.iter_mut().zip(needed) {
+                *a |= *b;
+            }
+            require(input, &n, out);
+        }
     }
 }
 
@@ -465,5 +492,14 @@ fn describe_into(plan: &LogicalPlan, depth: usize, out: &mut String) {
         LogicalPlan::Union { inputs, .. } => {
             writeln!(out, "{pad}concatenate {} streams", inputs.len())
         }
+        LogicalPlan::Lateral { call, outer, .. } => writeln!(
+            out,
+            "{pad}table function {call}: each row repeated per row it gives{}",
+            if *outer {
+                " (kept once with NULLs when it gives none)"
+            } else {
+                ""
+            }
+        ),
     };
 }

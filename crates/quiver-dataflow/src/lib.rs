@@ -64,6 +64,7 @@ pub mod executor;
 pub mod group_table;
 mod hash;
 pub mod join;
+pub mod lateral;
 pub mod memory;
 pub mod metrics;
 pub mod operators;

@@ -652,6 +652,14 @@ impl<'a> Binder<'a> {
                     .help("read a source: SELECT ... FROM bookings"),
             ),
             [one] => self.bind_table_with_joins(one),
+            // `FROM s, LATERAL TABLE(f(...))`: a table function of each row.
+            [first, second]
+                if second.joins.is_empty()
+                    && crate::bind_lateral::lateral_call(&second.relation).is_some() =>
+            {
+                let left = self.bind_table_with_joins(first)?;
+                self.bind_lateral(left, &second.relation, false)
+            }
             [_, second, ..] => Err(PlanError::at(
                 second.relation.span(),
                 "comma-separated FROM (an implicit cross join) is not supported",
@@ -663,7 +671,11 @@ impl<'a> Binder<'a> {
     fn bind_table_with_joins(&mut self, t: &TableWithJoins) -> PlanResult<Relation> {
         let mut rel = self.bind_table_factor(&t.relation)?;
         for j in &t.joins {
-            rel = self.bind_join(rel, j)?;
+            rel = if Binder::is_lateral_join(j) {
+                self.bind_lateral_join(rel, j)?
+            } else {
+                self.bind_join(rel, j)?
+            };
         }
         Ok(rel)
     }

@@ -128,7 +128,7 @@ fn plain_args(f: &Function) -> PlanResult<(Vec<&FunctionArgExpr>, bool)> {
     }
 }
 
-fn expr_args(f: &Function) -> PlanResult<Vec<&Expr>> {
+pub(crate) fn expr_args(f: &Function) -> PlanResult<Vec<&Expr>> {
     let (args, distinct) = plain_args(f)?;
     if distinct {
         return Err(PlanError::at(
@@ -1059,6 +1059,16 @@ impl Binder<'_> {
         args: Vec<ScalarExpr>,
     ) -> PlanResult<ScalarExpr> {
         let Some(func) = self.registry.scalar(name) else {
+            if let Some(t) = self.registry.table(name) {
+                let name = t.name();
+                return Err(PlanError::at(
+                    span,
+                    format!("{name} is a table function: it gives rows, not a value"),
+                )
+                .help(format!(
+                    "call it in FROM: FROM s, LATERAL TABLE({name}(...)) AS t(column)"
+                )));
+            }
             let names = self.registry.names();
             let mut refs: Vec<&str> = names.iter().map(String::as_str).collect();
             refs.extend([

@@ -28,6 +28,7 @@
 
 mod bind;
 mod bind_expr;
+mod bind_lateral;
 mod bind_over;
 mod coerce;
 mod error;
@@ -46,9 +47,10 @@ pub use expr::{
 };
 pub use functions::{
     ArgInfo, ColumnarValue, FunctionError, FunctionRegistry, Registry, ScalarFunction,
+    TableFunction, TableRows,
 };
 pub use job::{CompiledJob, compile_job};
-pub use plan::{JoinKind, LogicalPlan, OverFrame};
+pub use plan::{JoinKind, LogicalPlan, OverFrame, TableCall};
 pub use row_expr::bind_row_condition;
 pub use window::Window;
 

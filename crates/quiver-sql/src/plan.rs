@@ -9,13 +9,16 @@
 //! * `WindowAggregate`: the window's end minus 1 ms (Flink's
 //!   `TUMBLE_ROWTIME`), so a window's result belongs to the window.
 //! * `Join` (stream with table): the stream row's time.
+//! * `Lateral` (a table function's rows): the input row's time.
 //! * `Filter`, `Project`, `Union`: unchanged.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use quiver_types::{DataType, Schema};
 
 use crate::expr::{AggregateCall, ScalarExpr};
+use crate::functions::TableFunction;
 use crate::window::Window;
 
 /// Which earlier rows of its partition an OVER aggregate sees.
@@ -135,6 +138,19 @@ pub enum LogicalPlan {
         /// Output schema: left columns, then right columns.
         schema: Schema,
     },
+    /// Each input row followed by each row a table function makes of it
+    /// (`LATERAL TABLE(f(args)) AS t(cols)`).
+    Lateral {
+        /// Input.
+        input: Box<LogicalPlan>,
+        /// The function and its arguments over the input's columns.
+        call: TableCall,
+        /// Keep an input row the function makes no row of, once, with
+        /// NULLs (`LEFT JOIN LATERAL ... ON TRUE`).
+        outer: bool,
+        /// Output schema: the input's columns, then the function's.
+        schema: Schema,
+    },
     /// Concatenates streams with the same column types.
     Union {
         /// Inputs.
@@ -153,6 +169,7 @@ impl LogicalPlan {
             | LogicalPlan::WindowAggregate { schema, .. }
             | LogicalPlan::OverAggregate { schema, .. }
             | LogicalPlan::Join { schema, .. }
+            | LogicalPlan::Lateral { schema, .. }
             | LogicalPlan::Union { schema, .. } => schema,
             LogicalPlan::Filter { input, .. } => input.schema(),
         }
@@ -162,9 +179,9 @@ impl LogicalPlan {
     pub fn is_stream(&self) -> bool {
         match self {
             LogicalPlan::Scan { stream, .. } => *stream,
-            LogicalPlan::Filter { input, .. } | LogicalPlan::Project { input, .. } => {
-                input.is_stream()
-            }
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Project { input, .. }
+            | LogicalPlan::Lateral { input, .. } => input.is_stream(),
             LogicalPlan::WindowAggregate { .. } => true,
             LogicalPlan::OverAggregate { input, .. } => input.is_stream(),
             LogicalPlan::Join { left, .. } => left.is_stream(),
@@ -179,7 +196,8 @@ impl LogicalPlan {
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Project { input, .. }
             | LogicalPlan::WindowAggregate { input, .. }
-            | LogicalPlan::OverAggregate { input, .. } => vec![input],
+            | LogicalPlan::OverAggregate { input, .. }
+            | LogicalPlan::Lateral { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
         }
@@ -205,7 +223,8 @@ impl LogicalPlan {
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Project { input, .. }
             | LogicalPlan::WindowAggregate { input, .. }
-            | LogicalPlan::OverAggregate { input, .. } => input.rename_sources(f),
+            | LogicalPlan::OverAggregate { input, .. }
+            | LogicalPlan::Lateral { input, .. } => input.rename_sources(f),
             LogicalPlan::Join { left, right, .. } => {
                 left.rename_sources(f);
                 right.rename_sources(f);
@@ -346,10 +365,37 @@ impl LogicalPlan {
             LogicalPlan::Union { inputs, .. } => {
                 writeln!(out, "{pad}UnionAll of {} streams", inputs.len())
             }
+            LogicalPlan::Lateral { call, outer, .. } => writeln!(
+                out,
+                "{pad}{}Lateral {call}",
+                if *outer { "Left" } else { "" }
+            ),
         };
         for i in self.inputs() {
             i.explain_into(out, depth + 1);
         }
+    }
+}
+
+/// A table function applied to arguments.
+#[derive(Debug, Clone)]
+pub struct TableCall {
+    /// The function.
+    pub func: Arc<dyn TableFunction>,
+    /// Its arguments, over the input's columns.
+    pub args: Vec<ScalarExpr>,
+}
+
+impl PartialEq for TableCall {
+    fn eq(&self, other: &TableCall) -> bool {
+        self.func.name() == other.func.name() && self.args == other.args
+    }
+}
+
+impl std::fmt::Display for TableCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let args: Vec<String> = self.args.iter().map(|a| a.to_string()).collect();
+        write!(f, "{}({})", self.func.name(), args.join(", "))
     }
 }
 
