@@ -517,9 +517,11 @@ pub struct HttpLookup {
     /// Request body pattern; each `%s` (after those of the URL) becomes a
     /// variable as a JSON literal.
     pub body: Option<Located<String>>,
-    /// Columns filling the `%s` of `url`, then of `body`.
+    /// Columns filling the `%s` of `url`, then of `body`, then of the
+    /// header values (in file order).
     pub variables: Vec<Located<String>>,
-    /// Fixed request headers, in file order.
+    /// Request headers, in file order; a `%s` in a value is filled with
+    /// the next variable as plain text.
     pub headers: Vec<(String, Located<String>)>,
 }
 

@@ -674,6 +674,7 @@ fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
     let url = url?;
     let mut patterns = vec![&url];
     patterns.extend(body.as_ref());
+    patterns.extend(headers.iter().map(|(_, v)| v));
     check_placeholders(&patterns, variables.len(), "variables", f.pos, errors);
     Some(HttpLookup {
         url,

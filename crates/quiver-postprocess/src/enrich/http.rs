@@ -1,9 +1,11 @@
-//! HTTP lookups: a URL and optional body filled from the row, fixed
-//! headers, and a JSON answer.
+//! HTTP lookups: a URL, an optional body and header values filled from
+//! the row, and a JSON answer.
 //!
 //! Values go into the URL percent-encoded (so a value cannot add a path
-//! segment or a query parameter) and into the body as JSON literals
-//! (strings quoted and escaped). 2xx answers are parsed as JSON (an empty
+//! segment or a query parameter), into the body as JSON literals
+//! (strings quoted and escaped), and into header values as plain text
+//! (a value that is not valid in a header, such as one with a line
+//! break, fails that lookup rather than splitting the header). 2xx answers are parsed as JSON (an empty
 //! body is "nothing found"), 404 is "nothing found", anything else is an
 //! error: 429 and 5xx are retried, other statuses are not.
 
@@ -31,7 +33,10 @@ pub(crate) struct HttpPlan {
     url: Template,
     method: reqwest::Method,
     body: Option<Template>,
+    /// Headers without placeholders.
     headers: HeaderMap,
+    /// Headers filled from the row, in file order.
+    filled: Vec<(HeaderName, Template)>,
     capacity: usize,
     connect_timeout: Duration,
 }
@@ -52,10 +57,15 @@ pub(crate) fn plan(
         return None;
     }
     let mut headers = HeaderMap::new();
+    let mut filled = Vec::new();
     for (name, value) in &h.headers {
         let n = HeaderName::from_bytes(name.as_bytes());
-        let v = HeaderValue::from_str(&value.value);
+        let template = Template::new(&value.value);
+        // Checked as it would be sent, with each placeholder filled.
+        let v =
+            HeaderValue::from_str(&template.render(&vec![Value::Int64(1); template.holes()], text));
         match (n, v) {
+            (Ok(n), Ok(_)) if template.holes() > 0 => filled.push((n, template)),
             (Ok(n), Ok(mut v)) => {
                 // Header values often carry credentials: keep them out of logs.
                 v.set_sensitive(true);
@@ -84,6 +94,7 @@ pub(crate) fn plan(
         },
         body,
         headers,
+        filled,
         capacity,
         connect_timeout: Duration::from_millis(timeout.max(1) as u64),
     }))
@@ -107,7 +118,9 @@ impl HttpClient {
 
     pub(crate) async fn fetch(&self, vars: &[Value]) -> Result<Option<Json>, LookupError> {
         let p = &*self.plan;
-        let (in_url, in_body) = vars.split_at(p.url.holes().min(vars.len()));
+        let (in_url, rest) = vars.split_at(p.url.holes().min(vars.len()));
+        let body_holes = p.body.as_ref().map_or(0, Template::holes);
+        let (in_body, mut in_headers) = rest.split_at(body_holes.min(rest.len()));
         let url = p.url.render(in_url, |v, out| {
             let mut t = String::new();
             text(v, &mut t);
@@ -119,6 +132,17 @@ impl HttpClient {
             .headers(p.headers.clone());
         if let Some(b) = &p.body {
             req = req.body(b.render(in_body, json_literal));
+        }
+        for (name, template) in &p.filled {
+            let (mine, rest) = in_headers.split_at(template.holes().min(in_headers.len()));
+            in_headers = rest;
+            let mut v = HeaderValue::from_str(&template.render(mine, text)).map_err(|_| {
+                LookupError::Failed(format!(
+                    "a value for header `{name}` is not valid in HTTP (a line break or control character?)"
+                ))
+            })?;
+            v.set_sensitive(true);
+            req = req.header(name.clone(), v);
         }
         let resp = req.send().await.map_err(request_error)?;
         let status = resp.status();

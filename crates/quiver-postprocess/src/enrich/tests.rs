@@ -100,6 +100,19 @@ fn http_server() -> String {
     static SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let app = axum::Router::new()
         .route(
+            "/h/{id}",
+            get(
+                |Path(id): Path<String>, headers: axum::http::HeaderMap| async move {
+                    let who = headers
+                        .get("x-customer")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("none")
+                        .to_string();
+                    Json(serde_json::json!({"name": format!("{id}:{who}")})).into_response()
+                },
+            ),
+        )
+        .route(
             "/gate/{id}",
             get(|Path(id): Path<String>| async move {
                 if id == "0" {
@@ -252,6 +265,29 @@ fn http_lookups_found_missing_and_failing() {
     );
     let c = super::enrich_counters("unit_http_slow", "slow").unwrap();
     assert_eq!(c.timeouts.load(Ordering::Relaxed), 2);
+}
+
+/// `%s` in a header value takes the next variable after the URL's.
+#[test]
+fn header_values_are_filled_from_the_row() {
+    let addr = http_server();
+    let mut source = http(&addr, "/h/%s");
+    if let EnrichSource::Http(h) = &mut source {
+        h.headers = vec![("X-Customer".to_string(), at("cust-%s".to_string()))];
+        h.variables = vec![at("id".to_string()), at("id".to_string())];
+    }
+    let s = spec("hdr", source, &[("name", "name", DataType::String)]);
+    let out = step("unit_http_hdr", &s)
+        .apply(&ids(&[Some(1), Some(22), None]))
+        .unwrap();
+    assert_eq!(
+        strings(&out, 1),
+        vec![
+            Some("1:cust-1".to_string()),
+            Some("22:cust-22".to_string()),
+            None
+        ]
+    );
 }
 
 /// A slow lookup holds only its own slot: the others keep starting and
