@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::dedup::Dedup;
 use crate::enrich::{EnrichPlan, EnrichStep};
 use crate::infer::InferStep;
+use crate::infer_http::{EndpointPlan, EndpointStep};
 use crate::mask::MaskStep;
 
 /// A planned step.
@@ -25,6 +26,8 @@ pub enum StepPlan {
     },
     /// Inference.
     Infer(InferStep),
+    /// Inference by a model endpoint.
+    InferEndpoint(Arc<EndpointPlan>),
     /// Lookups in an external source.
     Enrich(Arc<EnrichPlan>),
 }
@@ -54,6 +57,9 @@ impl PostprocessFactory for ChainPlan {
                     *ttl,
                 )?),
                 StepPlan::Infer(i) => Step::Infer(i.clone()),
+                StepPlan::InferEndpoint(e) => {
+                    Step::InferEndpoint(Box::new(EndpointStep::open(e.clone())?))
+                }
                 StepPlan::Enrich(e) => Step::Enrich(Box::new(EnrichStep::open(e.clone())?)),
             });
         }
@@ -84,6 +90,7 @@ enum Step {
     Mask(MaskStep),
     Dedup(Dedup),
     Infer(InferStep),
+    InferEndpoint(Box<EndpointStep>),
     Enrich(Box<EnrichStep>),
 }
 
@@ -106,6 +113,7 @@ impl Postprocessor for Chain {
                 Step::Mask(m) => m.apply(&batch)?,
                 Step::Dedup(d) => d.apply(&batch)?,
                 Step::Infer(i) => i.apply(&batch)?,
+                Step::InferEndpoint(e) => e.apply(&batch)?,
                 Step::Enrich(e) => e.apply(&batch)?,
             };
         }

@@ -13,11 +13,17 @@
 //!   state bounded by the TTL.
 //! * `infer.rs`: an ONNX model run in-process by tract, one call per batch
 //!   of released rows; predictions become output columns.
+//! * `infer_http.rs`: the same step with a model `endpoint:` (KServe v2 or
+//!   plain JSON), one POST per `batch_size` released rows, with enrich's
+//!   timeouts, retries and `fail_on_errors`; counted in process-wide
+//!   metrics ([`InferCollector`]).
 //! * `enrich/`: per-row lookups in an HTTP endpoint, a Redis server or a
 //!   Postgres query, run concurrently within a batch on a small tokio
 //!   runtime per worker, with timeouts, retries, a TTL cache and
 //!   `fail_on_errors`; counted in process-wide metrics
 //!   ([`EnrichCollector`]).
+//! * `metrics.rs`: the counters of steps that call out, and their
+//!   Prometheus collectors ([`collectors`], [`summary`]).
 //! * `chain.rs`: the planned steps as a
 //!   [`PostprocessFactory`](quiver_dataflow::postprocess::PostprocessFactory)
 //!   that opens one chain per worker.
@@ -27,14 +33,16 @@
 //! live run; a dedup asks for its key as the partitioning so all rows of a
 //! key meet on one worker.
 //!
-//! Not here yet: `filter_invalid` and HTTP model endpoints; a job naming
-//! them is refused when it loads.
+//! Not here yet: `filter_invalid`; a job naming it is refused when it
+//! loads.
 
 mod chain;
 mod dedup;
 mod enrich;
 mod infer;
+mod infer_http;
 mod mask;
+mod metrics;
 mod plan;
 
 pub use chain::{ChainPlan, StepPlan};
@@ -44,5 +52,9 @@ pub use enrich::{
     enrich_counters, enrich_summary,
 };
 pub use infer::{InferStep, OnnxModel, OutputColumn};
+pub use infer_http::{
+    EndpointPlan, EndpointStep, InferCollector, InferCounters, infer_counters, infer_summary,
+};
 pub use mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
+pub use metrics::{StepCollector, collectors, summary};
 pub use plan::{Planned, plan};

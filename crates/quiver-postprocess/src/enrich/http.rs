@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use quiver_spec::{HttpLookup, HttpMethod};
+use quiver_spec::{HttpLookup, HttpMethod, Located};
 use quiver_types::{Diagnostic, Diagnostics, Value};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value as Json;
@@ -51,26 +51,7 @@ pub(crate) fn plan(
         );
         return None;
     }
-    let mut headers = HeaderMap::new();
-    for (name, value) in &h.headers {
-        let n = HeaderName::from_bytes(name.as_bytes());
-        let v = HeaderValue::from_str(&value.value);
-        match (n, v) {
-            (Ok(n), Ok(mut v)) => {
-                // Header values often carry credentials: keep them out of logs.
-                v.set_sensitive(true);
-                headers.insert(n, v);
-            }
-            (Err(_), _) => errors.push(Diagnostic::at(
-                value.pos,
-                format!("`{name}` is not a valid HTTP header name"),
-            )),
-            (_, Err(_)) => errors.push(Diagnostic::at(
-                value.pos,
-                format!("the value of header `{name}` is not valid in HTTP (control characters?)"),
-            )),
-        }
-    }
+    let mut headers = header_map(&h.headers, errors);
     let body = h.body.as_ref().map(|b| Template::new(&b.value));
     if body.is_some() && !headers.contains_key(CONTENT_TYPE) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -87,6 +68,34 @@ pub(crate) fn plan(
         capacity,
         connect_timeout: Duration::from_millis(timeout.max(1) as u64),
     }))
+}
+
+/// Fixed request headers, checked; values are marked sensitive.
+pub(crate) fn header_map(
+    headers: &[(String, Located<String>)],
+    errors: &mut Diagnostics,
+) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let n = HeaderName::from_bytes(name.as_bytes());
+        let v = HeaderValue::from_str(&value.value);
+        match (n, v) {
+            (Ok(n), Ok(mut v)) => {
+                // Header values often carry credentials: keep them out of logs.
+                v.set_sensitive(true);
+                map.insert(n, v);
+            }
+            (Err(_), _) => errors.push(Diagnostic::at(
+                value.pos,
+                format!("`{name}` is not a valid HTTP header name"),
+            )),
+            (_, Err(_)) => errors.push(Diagnostic::at(
+                value.pos,
+                format!("the value of header `{name}` is not valid in HTTP (control characters?)"),
+            )),
+        }
+    }
+    map
 }
 
 /// A worker's HTTP client (a connection pool).
@@ -138,7 +147,7 @@ impl HttpClient {
     }
 }
 
-fn request_error(e: reqwest::Error) -> LookupError {
+pub(crate) fn request_error(e: reqwest::Error) -> LookupError {
     let e = e.without_url();
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(&e);

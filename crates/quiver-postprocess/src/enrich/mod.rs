@@ -22,13 +22,14 @@
 //! output only if the looked-up data did not change in between.
 
 mod cache;
-mod http;
+pub(crate) mod http;
 pub(crate) mod metrics;
 mod postgres;
 mod redis;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -524,34 +525,65 @@ impl EnrichStep {
 
 /// One lookup with its retries: the answer as output values.
 async fn lookup(p: &EnrichPlan, client: &Client, vars: &[Value]) -> Result<Answer, String> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let mut attempt = 0u32;
-    loop {
-        p.counters.requests.fetch_add(1, Relaxed);
-        if attempt > 0 {
-            p.counters.retries.fetch_add(1, Relaxed);
-        }
-        let result = match tokio::time::timeout(p.timeout, client.fetch(vars)).await {
-            Ok(r) => r,
-            Err(_) => {
-                p.counters.timeouts.fetch_add(1, Relaxed);
-                Err(LookupError::Timeout(p.timeout))
+    let c = &p.counters;
+    Retry {
+        timeout: p.timeout,
+        retries: p.retries,
+        backoff: p.backoff,
+        requests: &c.requests,
+        retried: &c.retries,
+        timeouts: &c.timeouts,
+    }
+    .run(|| async { client.fetch(vars).await.and_then(|doc| answer(p, doc)) })
+    .await
+}
+
+/// How a call to an outside service is attempted: each attempt bounded by
+/// `timeout`, failures that may pass retried after a backoff doubled each
+/// time, and the attempts counted.
+pub(crate) struct Retry<'a> {
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) backoff: Duration,
+    pub(crate) requests: &'a AtomicU64,
+    pub(crate) retried: &'a AtomicU64,
+    pub(crate) timeouts: &'a AtomicU64,
+}
+
+impl Retry<'_> {
+    /// Runs `attempt` until it succeeds, fails for good, or the retries
+    /// are spent; the error says how many attempts were made.
+    pub(crate) async fn run<T, F, Fut>(&self, mut attempt: F) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, LookupError>>,
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut n = 0u32;
+        loop {
+            self.requests.fetch_add(1, Relaxed);
+            if n > 0 {
+                self.retried.fetch_add(1, Relaxed);
             }
-        };
-        let err = match result.and_then(|doc| answer(p, doc)) {
-            Ok(a) => return Ok(a),
-            Err(e) => e,
-        };
-        if err.retryable() && attempt < p.retries {
-            tokio::time::sleep(p.backoff.saturating_mul(1 << attempt.min(16))).await;
-            attempt += 1;
-            continue;
+            let err = match tokio::time::timeout(self.timeout, attempt()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    self.timeouts.fetch_add(1, Relaxed);
+                    LookupError::Timeout(self.timeout)
+                }
+            };
+            if err.retryable() && n < self.retries {
+                tokio::time::sleep(self.backoff.saturating_mul(1 << n.min(16))).await;
+                n += 1;
+                continue;
+            }
+            let tries = n + 1;
+            return Err(format!(
+                "{err} ({tries} attempt{})",
+                if tries == 1 { "" } else { "s" }
+            ));
         }
-        let tries = attempt + 1;
-        return Err(format!(
-            "{err} ({tries} attempt{})",
-            if tries == 1 { "" } else { "s" }
-        ));
     }
 }
 
