@@ -49,7 +49,6 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
 use arrow::compute::cast;
@@ -61,7 +60,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value as Json;
 
 use crate::enrich::http::request_error;
-use crate::enrich::{LookupError, Retry};
+use crate::enrich::{LookupError, Policy, runtime};
 use crate::metrics::{CounterSet, Registry, StepCollector};
 
 /// One prediction column of an endpoint.
@@ -89,9 +88,7 @@ pub struct EndpointPlan {
     pub(crate) outputs: Vec<EndpointOutput>,
     pub(crate) batch_size: usize,
     pub(crate) capacity: usize,
-    pub(crate) timeout: Duration,
-    pub(crate) retries: u32,
-    pub(crate) backoff: Duration,
+    pub(crate) policy: Policy,
     pub(crate) fail_on_errors: bool,
     pub(crate) counters: Arc<InferCounters>,
     pub(crate) output: SchemaRef,
@@ -124,9 +121,7 @@ impl EndpointPlan {
             outputs,
             batch_size: e.batch_size.max(1),
             capacity: e.capacity.max(1),
-            timeout: Duration::from_millis(e.timeout.max(1) as u64),
-            retries: e.retries,
-            backoff: Duration::from_millis(e.backoff.max(0) as u64),
+            policy: Policy::new(e.timeout, e.retries, e.backoff),
             fail_on_errors: e.fail_on_errors,
             output,
         }
@@ -422,15 +417,12 @@ pub struct EndpointStep {
 impl EndpointStep {
     /// The step of one worker: its runtime and connection pool.
     pub fn open(plan: Arc<EndpointPlan>) -> Result<EndpointStep, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("infer: cannot start a runtime: {e}"))?;
+        let runtime = runtime("infer")?;
         let client = {
             let _in = runtime.enter();
             reqwest::Client::builder()
                 .pool_max_idle_per_host(plan.capacity)
-                .connect_timeout(plan.timeout)
+                .connect_timeout(plan.policy.timeout())
                 .build()
                 .map_err(|e| format!("infer: cannot create the HTTP client: {e}"))?
         };
@@ -550,41 +542,34 @@ async fn call(
 ) -> Result<Vec<Vec<Option<f64>>>, String> {
     let c = &p.counters;
     let body = bytes::Bytes::from(body);
-    Retry {
-        timeout: p.timeout,
-        retries: p.retries,
-        backoff: p.backoff,
-        requests: &c.requests,
-        retried: &c.retries,
-        timeouts: &c.timeouts,
-    }
-    .run(|| {
-        let req = client
-            .post(p.url.clone())
-            .headers(p.headers.clone())
-            .body(body.clone());
-        async move {
-            let resp = req.send().await.map_err(request_error)?;
-            let status = resp.status();
-            let answer = resp.bytes().await.map_err(request_error)?;
-            if !status.is_success() {
-                // KServe v2 servers explain errors as {"error": "..."}.
-                let why = serde_json::from_slice::<Json>(&answer)
-                    .ok()
-                    .and_then(|d| d.get("error").and_then(Json::as_str).map(str::to_string));
-                return Err(match why {
-                    Some(w) if !LookupError::Status(status.as_u16()).retryable() => {
-                        LookupError::Failed(format!("HTTP status {}: {w}", status.as_u16()))
-                    }
-                    _ => LookupError::Status(status.as_u16()),
-                });
+    p.policy
+        .run([&c.requests, &c.retries, &c.timeouts], || {
+            let req = client
+                .post(p.url.clone())
+                .headers(p.headers.clone())
+                .body(body.clone());
+            async move {
+                let resp = req.send().await.map_err(request_error)?;
+                let status = resp.status();
+                let answer = resp.bytes().await.map_err(request_error)?;
+                if !status.is_success() {
+                    // KServe v2 servers explain errors as {"error": "..."}.
+                    let why = serde_json::from_slice::<Json>(&answer)
+                        .ok()
+                        .and_then(|d| d.get("error").and_then(Json::as_str).map(str::to_string));
+                    return Err(match why {
+                        Some(w) if !LookupError::Status(status.as_u16()).retryable() => {
+                            LookupError::Failed(format!("HTTP status {}: {w}", status.as_u16()))
+                        }
+                        _ => LookupError::Status(status.as_u16()),
+                    });
+                }
+                let doc: Json = serde_json::from_slice(&answer)
+                    .map_err(|e| LookupError::Failed(format!("the answer is not JSON ({e})")))?;
+                p.read(&doc, rows).map_err(LookupError::Failed)
             }
-            let doc: Json = serde_json::from_slice(&answer)
-                .map_err(|e| LookupError::Failed(format!("the answer is not JSON ({e})")))?;
-            p.read(&doc, rows).map_err(LookupError::Failed)
-        }
-    })
-    .await
+        })
+        .await
 }
 
 /// Counters of one endpoint `infer` step (shared by its workers).
@@ -750,19 +735,7 @@ mod tests {
             .route("/plain", post(plain))
             .route("/short", post(short))
             .with_state(seen.clone());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(l.local_addr().unwrap().to_string()).unwrap();
-                axum::serve(l, app).await.unwrap();
-            });
-        });
-        (rx.recv().unwrap(), seen)
+        (crate::serve_for_test(app), seen)
     }
 
     fn step(

@@ -58,3 +58,21 @@ pub use infer_http::{
 pub use mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
 pub use metrics::{StepCollector, collectors, summary};
 pub use plan::{Planned, plan};
+
+/// Serves `app` on a loopback port from a thread of its own, for tests.
+#[cfg(test)]
+pub(crate) fn serve_for_test(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}

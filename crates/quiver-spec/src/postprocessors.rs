@@ -401,29 +401,14 @@ fn endpoint(f: &Fields<'_>, errors: &mut Diagnostics) -> Option<InferEndpoint> {
 
 /// `outputs: {column: "output[i]", column: {output: name, type: bigint}}`.
 fn infer_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<InferOutput> {
-    let Some(o) = f.required(
-        "outputs",
-        "`outputs: {score: \"probabilities[1]\"}` (new column: model output)",
-        errors,
-    ) else {
-        return Vec::new();
-    };
-    let entries = match o.as_map() {
-        Some(e) if !e.is_empty() => e,
-        _ => {
-            errors.push(
-                Diagnostic::at(o.pos, "`outputs` of `infer` must map new columns to model outputs")
-                    .with_help("outputs: {fraud_score: \"probabilities[1]\", fraud_label: {output: label, type: bigint}}"),
-            );
-            return Vec::new();
-        }
-    };
     let mut out = Vec::new();
-    for (k, v) in entries {
-        let Some(col) = k.as_str() else {
-            errors.push(Diagnostic::at(k.pos, "column names must be strings"));
-            continue;
-        };
+    for (col, k, v) in output_entries(
+        f,
+        "`outputs` of `infer` must map new columns to model outputs",
+        "`outputs: {score: \"probabilities[1]\"}` (new column: model output)",
+        "outputs: {fraud_score: \"probabilities[1]\", fraud_label: {output: label, type: bigint}}",
+        errors,
+    ) {
         let (reference, data_type) = if v.as_map().is_some() {
             let Some(g) = Fields::of(v, "an `infer` output", INFER_OUTPUT_KEYS, errors) else {
                 continue;
@@ -567,32 +552,14 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
 }
 
 fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput> {
-    let Some(o) = f.required(
-        "outputs",
-        "`outputs: {segment: segment, tier: {path: $.tier, type: bigint}}` (new column: where its value is)",
-        errors,
-    ) else {
-        return Vec::new();
-    };
-    let entries = match o.as_map() {
-        Some(e) if !e.is_empty() => e,
-        _ => {
-            errors.push(
-                Diagnostic::at(
-                    o.pos,
-                    "`outputs` of `enrich` must map new columns to paths in the answer",
-                )
-                .with_help("outputs: {segment: segment, tier: {path: $.tier, type: bigint}}"),
-            );
-            return Vec::new();
-        }
-    };
     let mut out = Vec::new();
-    for (k, v) in entries {
-        let Some(col) = k.as_str() else {
-            errors.push(Diagnostic::at(k.pos, "column names must be strings"));
-            continue;
-        };
+    for (col, k, v) in output_entries(
+        f,
+        "`outputs` of `enrich` must map new columns to paths in the answer",
+        "`outputs: {segment: segment, tier: {path: $.tier, type: bigint}}` (new column: where its value is)",
+        "outputs: {segment: segment, tier: {path: $.tier, type: bigint}}",
+        errors,
+    ) {
         let (path, data_type) = if v.as_map().is_some() {
             let Some(g) = Fields::of(v, "an `enrich` output", OUTPUT_KEYS, errors) else {
                 continue;
@@ -650,6 +617,35 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
             path: Located::new(text.as_str().trim().to_string(), path.pos),
             data_type,
         });
+    }
+    out
+}
+
+/// The entries of a step's required `outputs:` mapping: each new column's
+/// name, its key node and its value node.
+fn output_entries<'a>(
+    f: &Fields<'a>,
+    not_a_map: &str,
+    missing: &str,
+    example: &str,
+    errors: &mut Diagnostics,
+) -> Vec<(&'a str, &'a Node, &'a Node)> {
+    let Some(o) = f.required("outputs", missing, errors) else {
+        return Vec::new();
+    };
+    let entries = match o.as_map() {
+        Some(e) if !e.is_empty() => e,
+        _ => {
+            errors.push(Diagnostic::at(o.pos, not_a_map).with_help(example.to_string()));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        match k.as_str() {
+            Some(col) => out.push((col, k, v)),
+            None => errors.push(Diagnostic::at(k.pos, "column names must be strings")),
+        }
     }
     out
 }

@@ -179,9 +179,7 @@ pub struct EnrichPlan {
     variable_names: Vec<String>,
     outputs: Vec<Output>,
     capacity: usize,
-    timeout: Duration,
-    retries: u32,
-    backoff: Duration,
+    policy: Policy,
     fail_on_errors: bool,
     cache: Option<Mutex<TtlCache>>,
     counters: Arc<EnrichCounters>,
@@ -278,9 +276,7 @@ pub(crate) fn plan(
         variables,
         outputs,
         capacity: spec.capacity.max(1),
-        timeout: Duration::from_millis(spec.timeout.max(1) as u64),
-        retries: spec.retries,
-        backoff: Duration::from_millis(spec.backoff.max(0) as u64),
+        policy: Policy::new(spec.timeout, spec.retries, spec.backoff),
         fail_on_errors: spec.fail_on_errors,
         cache: spec.cache_ttl.map(|ttl| {
             Mutex::new(TtlCache::new(
@@ -399,10 +395,7 @@ pub struct EnrichStep {
 impl EnrichStep {
     /// The step of one worker: its runtime and (lazily connected) client.
     pub fn open(plan: Arc<EnrichPlan>) -> Result<EnrichStep, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("enrich: cannot start a runtime: {e}"))?;
+        let runtime = runtime("enrich")?;
         let client = {
             let _in = runtime.enter();
             match &plan.source {
@@ -526,34 +519,46 @@ impl EnrichStep {
 /// One lookup with its retries: the answer as output values.
 async fn lookup(p: &EnrichPlan, client: &Client, vars: &[Value]) -> Result<Answer, String> {
     let c = &p.counters;
-    Retry {
-        timeout: p.timeout,
-        retries: p.retries,
-        backoff: p.backoff,
-        requests: &c.requests,
-        retried: &c.retries,
-        timeouts: &c.timeouts,
-    }
-    .run(|| async { client.fetch(vars).await.and_then(|doc| answer(p, doc)) })
-    .await
+    p.policy
+        .run([&c.requests, &c.retries, &c.timeouts], || async {
+            client.fetch(vars).await.and_then(|doc| answer(p, doc))
+        })
+        .await
 }
 
 /// How a call to an outside service is attempted: each attempt bounded by
 /// `timeout`, failures that may pass retried after a backoff doubled each
-/// time, and the attempts counted.
-pub(crate) struct Retry<'a> {
-    pub(crate) timeout: Duration,
-    pub(crate) retries: u32,
-    pub(crate) backoff: Duration,
-    pub(crate) requests: &'a AtomicU64,
-    pub(crate) retried: &'a AtomicU64,
-    pub(crate) timeouts: &'a AtomicU64,
+/// time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    timeout: Duration,
+    retries: u32,
+    backoff: Duration,
 }
 
-impl Retry<'_> {
+impl Policy {
+    /// From a job file's `timeout` and `backoff` (ms) and `retries`.
+    pub(crate) fn new(timeout: i64, retries: u32, backoff: i64) -> Policy {
+        Policy {
+            timeout: Duration::from_millis(timeout.max(1) as u64),
+            retries,
+            backoff: Duration::from_millis(backoff.max(0) as u64),
+        }
+    }
+
+    /// The time allowed for one attempt.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, or the retries
-    /// are spent; the error says how many attempts were made.
-    pub(crate) async fn run<T, F, Fut>(&self, mut attempt: F) -> Result<T, String>
+    /// are spent, counting `[requests, retries, timeouts]`; the error says
+    /// how many attempts were made.
+    pub(crate) async fn run<T, F, Fut>(
+        self,
+        [requests, retried, timeouts]: [&AtomicU64; 3],
+        mut attempt: F,
+    ) -> Result<T, String>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, LookupError>>,
@@ -561,15 +566,15 @@ impl Retry<'_> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut n = 0u32;
         loop {
-            self.requests.fetch_add(1, Relaxed);
+            requests.fetch_add(1, Relaxed);
             if n > 0 {
-                self.retried.fetch_add(1, Relaxed);
+                retried.fetch_add(1, Relaxed);
             }
             let err = match tokio::time::timeout(self.timeout, attempt()).await {
                 Ok(Ok(v)) => return Ok(v),
                 Ok(Err(e)) => e,
                 Err(_) => {
-                    self.timeouts.fetch_add(1, Relaxed);
+                    timeouts.fetch_add(1, Relaxed);
                     LookupError::Timeout(self.timeout)
                 }
             };
@@ -585,6 +590,14 @@ impl Retry<'_> {
             ));
         }
     }
+}
+
+/// A step's own single-threaded runtime, on which a batch's calls run.
+pub(crate) fn runtime(step: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("{step}: cannot start a runtime: {e}"))
 }
 
 /// The output values of an answer (all NULL when nothing was found).
