@@ -10,6 +10,10 @@
 //!   backfill of everything (dedup state is rebuilt from one TTL before);
 //! * masked columns hold the keyed hash / ciphertext, never the value;
 //! * job-file mistakes are refused with positions and fixes.
+//!
+//! `endpoint` covers `infer` with an HTTP model endpoint.
+
+mod endpoint;
 
 use std::collections::HashMap;
 use std::fs;
