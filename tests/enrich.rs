@@ -30,7 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use quiver_postprocess::{EnrichCounters, enrich_counters};
-use quiver_tests::{Scratch, assert_problem, problems, read_rows, service};
+use quiver_tests::{Scratch, assert_problem, problems, read_rows, serve_http, service};
 use quiver_types::time::{MINUTE, parse_timestamp};
 use serde_json::{Value as Json_, json};
 
@@ -109,20 +109,7 @@ fn http_server() -> (String, Shared) {
         .route("/flaky/{id}", get(flaky))
         .route("/broken/{id}", get(broken))
         .with_state(hits.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap().to_string()).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), hits)
+    (serve_http(app), hits)
 }
 
 /// Orders: five per customer over a day, two without a customer, in
@@ -167,24 +154,6 @@ fn job(s: &Scratch, name: &str, postprocessors: &str) -> PathBuf {
     let jf = s.dir.path().join(format!("{name}.yaml"));
     fs::write(&jf, text).unwrap();
     jf
-}
-
-fn backfill(s: &Scratch, jf: &Path, workers: &str) -> Result<(), quiver_cli::Failure> {
-    s.quiver(&[
-        "backfill",
-        jf.to_str().unwrap(),
-        "--no-progress",
-        "--workers",
-        workers,
-    ])
-}
-
-/// A dataset's rows in file order, as column → value maps.
-fn rows(s: &Scratch, job: &str) -> Vec<HashMap<String, Json_>> {
-    let (cols, rows) = read_rows(&s.dataset(job));
-    rows.into_iter()
-        .map(|r| cols.iter().map(|c| c.0.clone()).zip(r).collect())
-        .collect()
 }
 
 fn counters(job: &str, step: &str) -> Arc<EnrichCounters> {
@@ -317,8 +286,8 @@ fn redis_postgres_and_http_values_land_on_their_rows() {
         );
         let jf = job(&s, &name, &steps);
         let before = hits.customers.load(Ordering::Relaxed);
-        backfill(&s, &jf, workers).unwrap();
-        let rows = rows(&s, &name);
+        s.backfill(&jf, workers).unwrap();
+        let rows = s.rows(&name);
         assert_eq!(rows.len() as i64, CUSTOMERS * PER_CUSTOMER + 2);
         for r in &rows {
             let Some(c) = r["customer_id"].as_i64() else {
@@ -422,9 +391,9 @@ fn an_outage_with_fail_on_errors_false_gives_nulls_and_counted_errors() {
     );
     let jf = job(&s, "outage", &steps);
     let began = std::time::Instant::now();
-    backfill(&s, &jf, "1").unwrap();
+    s.backfill(&jf, "1").unwrap();
     let took = began.elapsed();
-    let rows = rows(&s, "outage");
+    let rows = s.rows("outage");
     assert_eq!(rows.len() as i64, CUSTOMERS * PER_CUSTOMER + 2);
     for r in rows.iter().filter(|r| r["customer_id"].is_i64()) {
         let c = r["customer_id"].as_i64().unwrap();
@@ -461,7 +430,7 @@ fn an_outage_with_fail_on_errors_true_fails_the_run_naming_job_and_step() {
         "strict_pg",
         "  - enrich:\n      postgres: {url: \"postgres://postgres@127.0.0.1:1/postgres\", query: \"SELECT 1 AS one WHERE $1 > 0\", params: [customer_id]}\n      outputs: {one: one}\n      retries: 1\n      backoff: 1ms\n      fail_on_errors: true\n",
     );
-    let e = backfill(&s, &jf, "1").unwrap_err().to_string();
+    let e = s.backfill(&jf, "1").unwrap_err().to_string();
     for f in [
         "job `strict_pg`",
         "enrich step `postgres` (postgres) could not look up customer_id=",
@@ -477,7 +446,7 @@ fn an_outage_with_fail_on_errors_true_fails_the_run_naming_job_and_step() {
             "  - enrich:\n      name: broken\n      http: {{url: \"http://{addr}/broken/%s\", variables: [customer_id]}}\n      outputs: {{v: v}}\n      backoff: 1ms\n      fail_on_errors: true\n"
         ),
     );
-    let e = backfill(&s, &jf, "2").unwrap_err().to_string();
+    let e = s.backfill(&jf, "2").unwrap_err().to_string();
     for f in [
         "job `strict_http`",
         "enrich step `broken` (http)",
@@ -496,8 +465,8 @@ fn slow_lookups_change_neither_the_rows_nor_their_order() {
     let run = || {
         let s = Scratch::new();
         let jf = job(&s, "jittery", &steps);
-        backfill(&s, &jf, "2").unwrap();
-        rows(&s, "jittery")
+        s.backfill(&jf, "2").unwrap();
+        s.rows("jittery")
     };
     let (a, b) = (run(), run());
     assert_eq!(a.len() as i64, CUSTOMERS * PER_CUSTOMER + 2);

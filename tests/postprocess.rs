@@ -13,6 +13,10 @@
 //!   first) to the dead-letter file, masked as the step saw them, and an
 //!   interval backfill refuses exactly the interval's rows;
 //! * job-file mistakes are refused with positions and fixes.
+//!
+//! `endpoint` covers `infer` with an HTTP model endpoint.
+
+mod endpoint;
 
 use std::collections::HashMap;
 use std::fs;

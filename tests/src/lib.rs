@@ -45,6 +45,20 @@ impl Scratch {
         self.dir.path().join("historical").join(job)
     }
 
+    /// `quiver backfill JOB --workers N`, without progress output.
+    pub fn backfill(&self, jf: &Path, workers: &str) -> Result<(), quiver_cli::Failure> {
+        let jf = jf.to_str().expect("utf-8 path");
+        self.quiver(&["backfill", jf, "--no-progress", "--workers", workers])
+    }
+
+    /// A job's historical rows in file order, as column → value maps.
+    pub fn rows(&self, job: &str) -> Vec<std::collections::HashMap<String, Json>> {
+        let (cols, rows) = read_rows(&self.dataset(job));
+        rows.into_iter()
+            .map(|r| cols.iter().map(|c| c.0.clone()).zip(r).collect())
+            .collect()
+    }
+
     /// Runs `quiver <args...> --config <scratch>`.
     pub fn quiver(&self, args: &[&str]) -> Result<(), quiver_cli::Failure> {
         let config = self.config().display().to_string();
@@ -408,4 +422,26 @@ pub fn assert_problem(text: &str, fragments: &[&str]) {
     for f in fragments {
         assert!(d.contains(f), "`{f}` not in:\n{d}");
     }
+}
+
+/// Serves `app` on a loopback port from a thread of its own (for HTTP
+/// sources and model servers the tests stand up); returns `host:port`.
+pub fn serve_http(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a loopback port");
+            tx.send(l.local_addr().expect("bound").to_string())
+                .expect("the test waits");
+            axum::serve(l, app).await.expect("serving");
+        });
+    });
+    rx.recv().expect("the server's address")
 }

@@ -114,7 +114,7 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
             &metrics,
             names.clone(),
             loaded.iter().map(|l| l.job.name.clone()).collect(),
-            vec![Box::new(quiver_postprocess::EnrichCollector::new())],
+            quiver_postprocess::collectors(),
         )?),
     };
     let show = !args.no_progress && std::io::stderr().is_terminal();
@@ -212,7 +212,7 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
         println!("  job {}: {}", l.job.name, parts.join(", "));
     }
     let job_names: Vec<String> = loaded.iter().map(|l| l.job.name.clone()).collect();
-    for line in quiver_postprocess::enrich_summary(&job_names) {
+    for line in quiver_postprocess::summary(&job_names) {
         println!("  {line}");
     }
     let _ = rows;

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use quiver_spec::{MaskAction, PostprocessorSpec};
+use quiver_spec::{InferModel, MaskAction, PostprocessorSpec};
 use quiver_types::time::format_duration;
 
 use crate::failure::Failure;
@@ -175,8 +175,21 @@ fn describe_step(p: &PostprocessorSpec) -> String {
                 .join(", ")
         ),
         PostprocessorSpec::Infer(i) => format!(
-            "infer: ONNX model {} on [{}] -> {}",
-            i.model.value,
+            "infer: {} on [{}] -> {}",
+            match &i.model {
+                InferModel::Onnx(path) => format!("ONNX model {}", path.value),
+                InferModel::Endpoint(e) => format!(
+                    "`{}`: {} endpoint {} ({} rows a request, capacity {}, timeout {}, {} retries, fail_on_errors {})",
+                    e.name.value,
+                    e.protocol.name(),
+                    e.url.value,
+                    e.batch_size,
+                    e.capacity,
+                    format_duration(e.timeout),
+                    e.retries,
+                    e.fail_on_errors
+                ),
+            },
             i.inputs
                 .iter()
                 .map(|k| k.value.as_str())

@@ -303,10 +303,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 &metrics,
                 defs.iter().map(|d| d.name.clone()).collect(),
                 loaded.iter().map(|l| l.job.name.clone()).collect(),
-                vec![
-                    Box::new(kafka),
-                    Box::new(quiver_postprocess::EnrichCollector::new()),
-                ],
+                std::iter::once(Box::new(kafka) as Box<dyn prometheus::core::Collector>)
+                    .chain(quiver_postprocess::collectors())
+                    .collect(),
             )?)
         }
     };
@@ -394,7 +393,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         );
     }
     let job_names: Vec<String> = loaded.iter().map(|l| l.job.name.clone()).collect();
-    for line in quiver_postprocess::enrich_summary(&job_names) {
+    for line in quiver_postprocess::summary(&job_names) {
         println!("  {line}");
     }
     if let Some(f) = (committer.last != i64::MIN).then_some(committer.last) {

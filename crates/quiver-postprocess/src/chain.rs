@@ -8,6 +8,7 @@ use crate::dedup::Dedup;
 use crate::enrich::{EnrichPlan, EnrichStep};
 use crate::filter::FilterStep;
 use crate::infer::InferStep;
+use crate::infer_http::{EndpointPlan, EndpointStep};
 use crate::mask::MaskStep;
 
 /// A planned step.
@@ -26,6 +27,8 @@ pub enum StepPlan {
     },
     /// Inference.
     Infer(InferStep),
+    /// Inference by a model endpoint.
+    InferEndpoint(Arc<EndpointPlan>),
     /// Lookups in an external source.
     Enrich(Arc<EnrichPlan>),
     /// Checks whose failures leave the output.
@@ -57,6 +60,9 @@ impl PostprocessFactory for ChainPlan {
                     *ttl,
                 )?),
                 StepPlan::Infer(i) => Step::Infer(i.clone()),
+                StepPlan::InferEndpoint(e) => {
+                    Step::InferEndpoint(Box::new(EndpointStep::open(e.clone())?))
+                }
                 StepPlan::Enrich(e) => Step::Enrich(Box::new(EnrichStep::open(e.clone())?)),
                 StepPlan::Filter(f) => Step::Filter(f.clone()),
             });
@@ -89,6 +95,7 @@ enum Step {
     Mask(MaskStep),
     Dedup(Dedup),
     Infer(InferStep),
+    InferEndpoint(Box<EndpointStep>),
     Enrich(Box<EnrichStep>),
     Filter(FilterStep),
 }
@@ -114,6 +121,7 @@ impl Postprocessor for Chain {
                 Step::Mask(m) => m.apply(&batch)?,
                 Step::Dedup(d) => d.apply(&batch)?,
                 Step::Infer(i) => i.apply(&batch)?,
+                Step::InferEndpoint(e) => e.apply(&batch)?,
                 Step::Enrich(e) => e.apply(&batch)?,
                 Step::Filter(f) => {
                     let (kept, refused) = f.apply(&batch)?;

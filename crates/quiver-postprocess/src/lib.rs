@@ -13,6 +13,10 @@
 //!   state bounded by the TTL.
 //! * `infer.rs`: an ONNX model run in-process by tract, one call per batch
 //!   of released rows; predictions become output columns.
+//! * `infer_http.rs`: the same step with a model `endpoint:` (KServe v2 or
+//!   plain JSON), one POST per `batch_size` released rows, with enrich's
+//!   timeouts, retries and `fail_on_errors`; counted in process-wide
+//!   metrics ([`InferCollector`]).
 //! * `enrich/`: per-row lookups in an HTTP endpoint, a Redis server or a
 //!   Postgres query, run concurrently within a batch on a small tokio
 //!   runtime per worker, with timeouts, retries, a TTL cache and
@@ -21,6 +25,8 @@
 //! * `filter.rs` (`filter_invalid`): named SQL checks; rows failing one
 //!   leave the output and go to the job's dead-letter sink (through the
 //!   dataflow's [`RejectSink`](quiver_dataflow::postprocess::RejectSink)).
+//! * `metrics.rs`: the counters of steps that call out, and their
+//!   Prometheus collectors ([`collectors`], [`summary`]).
 //! * `chain.rs`: the planned steps as a
 //!   [`PostprocessFactory`](quiver_dataflow::postprocess::PostprocessFactory)
 //!   that opens one chain per worker.
@@ -30,14 +36,15 @@
 //! live run; a dedup asks for its key as the partitioning so all rows of a
 //! key meet on one worker.
 //!
-//! Not here yet: HTTP model endpoints for `infer`.
 
 mod chain;
 mod dedup;
 mod enrich;
 mod filter;
 mod infer;
+mod infer_http;
 mod mask;
+mod metrics;
 mod plan;
 
 pub use chain::{ChainPlan, StepPlan};
@@ -48,5 +55,27 @@ pub use enrich::{
 };
 pub use filter::{Check, FilterStep};
 pub use infer::{InferStep, OnnxModel, OutputColumn};
+pub use infer_http::{
+    EndpointPlan, EndpointStep, InferCollector, InferCounters, infer_counters, infer_summary,
+};
 pub use mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
+pub use metrics::{StepCollector, collectors, summary};
 pub use plan::{Planned, plan};
+
+/// Serves `app` on a loopback port from a thread of its own, for tests.
+#[cfg(test)]
+pub(crate) fn serve_for_test(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}

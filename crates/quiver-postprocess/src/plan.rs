@@ -11,13 +11,16 @@
 //! which is a sink too. Errors carry
 //! the position of the offending entry and say how to fix it. An `enrich`
 //! step's checks (variables, new columns, URLs, paths) live in `enrich/`.
+//! An `infer` step with a model `endpoint:` is checked without calling it:
+//! inputs, new column names, the URL and headers; its prediction columns
+//! are DOUBLE unless the job declares `type: bigint`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use quiver_dataflow::chunk::with_time;
 use quiver_spec::{
-    DedupSpec, FilterInvalidSpec, InferSpec, JobSpec, Located, MaskAction, MaskSpec,
+    DedupSpec, FilterInvalidSpec, InferModel, InferSpec, JobSpec, Located, MaskAction, MaskSpec,
     PostprocessorSpec,
 };
 use quiver_sql::FunctionRegistry;
@@ -26,6 +29,7 @@ use quiver_types::{DataType, Diagnostic, Diagnostics, Field, Position, Schema};
 use crate::chain::{ChainPlan, StepPlan};
 use crate::filter::{Check, FilterStep};
 use crate::infer::{InferStep, OnnxModel};
+use crate::infer_http::{EndpointOutput, EndpointPlan};
 use crate::mask::{ColumnMask, MIN_KEY_BYTES, MaskKeys, MaskStep};
 
 /// A job's post-processing, planned.
@@ -51,6 +55,7 @@ pub fn plan(
     let mut steps = Vec::new();
     let mut partition: Option<Vec<usize>> = None;
     let mut enrich_names: Vec<&str> = Vec::new();
+    let mut endpoint_names: Vec<&str> = Vec::new();
     for p in &spec.postprocessors {
         let step = match p {
             PostprocessorSpec::Mask(m) => mask(m, &mut schema, &mut masked, &mut errors),
@@ -72,7 +77,18 @@ pub fn plan(
                 }
                 step
             }
-            PostprocessorSpec::Infer(i) => infer(i, &mut schema, &mut masked, &mut errors),
+            PostprocessorSpec::Infer(i) => {
+                if let InferModel::Endpoint(e) = &i.model {
+                    if endpoint_names.contains(&e.name.value.as_str()) {
+                        errors.push(
+                            Diagnostic::at(e.name.pos, format!("two infer steps are named `{}`", e.name.value))
+                                .with_help("give each infer step with an `endpoint` its own `name:` (it labels the step's metrics)"),
+                        );
+                    }
+                    endpoint_names.push(&e.name.value);
+                }
+                infer(i, &spec.name.value, &mut schema, &mut masked, &mut errors)
+            }
             PostprocessorSpec::Enrich(e) => {
                 if enrich_names.contains(&e.name.value.as_str()) {
                     errors.push(
@@ -267,20 +283,12 @@ fn dedup(
 
 fn infer(
     i: &InferSpec,
+    job: &str,
     schema: &mut Schema,
     masked: &mut Vec<bool>,
     errors: &mut Diagnostics,
 ) -> Option<StepPlan> {
-    let model = match OnnxModel::load(Path::new(&i.model.value)) {
-        Ok(m) => Arc::new(m),
-        Err(e) => {
-            errors.push(
-                Diagnostic::at(i.model.pos, e)
-                    .with_help("`onnx:` names a model file, relative to the job file"),
-            );
-            return None;
-        }
-    };
+    let before = errors.0.len();
     let mut inputs = Vec::new();
     for c in &i.inputs {
         let Some(ix) = column(schema, c, "model input", errors) else {
@@ -296,6 +304,91 @@ fn infer(
         }
         inputs.push(ix);
     }
+    for (k, o) in i.outputs.iter().enumerate() {
+        if schema.index_of(&o.column.value).is_some()
+            || i.outputs[..k]
+                .iter()
+                .any(|p| p.column.value == o.column.value)
+        {
+            errors.push(
+                Diagnostic::at(
+                    o.column.pos,
+                    format!("prediction column `{}` already exists", o.column.value),
+                )
+                .with_help("give the prediction another name"),
+            );
+        }
+    }
+    match &i.model {
+        InferModel::Onnx(path) => onnx(i, path, inputs, before, schema, masked, errors),
+        InferModel::Endpoint(e) => {
+            let url = match reqwest::Url::parse(&e.url.value) {
+                Ok(u) => Some(u),
+                Err(err) => {
+                    errors.push(
+                        Diagnostic::at(
+                            e.url.pos,
+                            format!("the `endpoint` of `infer` is not a valid URL: {err}"),
+                        )
+                        .with_help(
+                            "endpoint: \"http://models.internal:8080/v2/models/fraud/infer\"",
+                        ),
+                    );
+                    None
+                }
+            };
+            let headers = crate::enrich::http::header_map(&e.headers, errors);
+            if errors.0.len() > before {
+                return None;
+            }
+            let mut outputs = Vec::new();
+            for o in &i.outputs {
+                let data_type = o.data_type.as_ref().map_or(DataType::Float64, |t| t.value);
+                schema
+                    .fields
+                    .push(Field::new(o.column.value.clone(), data_type));
+                masked.push(false);
+                outputs.push(EndpointOutput {
+                    column: o.column.value.clone(),
+                    tensor: o.tensor.clone(),
+                    index: o.index,
+                    data_type,
+                });
+            }
+            Some(StepPlan::InferEndpoint(Arc::new(EndpointPlan::new(
+                job,
+                e,
+                url?,
+                headers,
+                inputs,
+                outputs,
+                with_time(schema),
+            ))))
+        }
+    }
+}
+
+/// The ONNX form of `infer`: the model is loaded and checked against the
+/// inputs and outputs.
+fn onnx(
+    i: &InferSpec,
+    path: &Located<String>,
+    inputs: Vec<usize>,
+    before: usize,
+    schema: &mut Schema,
+    masked: &mut Vec<bool>,
+    errors: &mut Diagnostics,
+) -> Option<StepPlan> {
+    let model = match OnnxModel::load(Path::new(&path.value)) {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            errors.push(
+                Diagnostic::at(path.pos, e)
+                    .with_help("`onnx:` names a model file, relative to the job file"),
+            );
+            return None;
+        }
+    };
     if i.inputs.len() != model.width {
         errors.push(
             Diagnostic::at(
@@ -312,29 +405,37 @@ fn infer(
     }
     let mut outputs = Vec::new();
     for o in &i.outputs {
-        if schema.index_of(&o.column.value).is_some() {
-            errors.push(
-                Diagnostic::at(
-                    o.column.pos,
-                    format!("prediction column `{}` already exists", o.column.value),
-                )
-                .with_help("give the prediction another name"),
-            );
-            continue;
-        }
         match model.output_column(&o.tensor, o.index) {
             Ok(col) => {
-                schema
-                    .fields
-                    .push(Field::new(o.column.value.clone(), col.data_type));
-                masked.push(false);
+                if let Some(t) = &o.data_type
+                    && t.value != col.data_type
+                {
+                    errors.push(
+                        Diagnostic::at(
+                            t.pos,
+                            format!(
+                                "model output `{}` gives {}, not {}",
+                                o.tensor,
+                                col.data_type.sql_name(),
+                                t.value.sql_name()
+                            ),
+                        )
+                        .with_help("an ONNX model's output types are known: remove `type`"),
+                    );
+                }
                 outputs.push(col);
             }
             Err(e) => errors.push(Diagnostic::at(o.column.pos, e)),
         }
     }
-    if inputs.len() != i.inputs.len() || outputs.len() != i.outputs.len() {
+    if errors.0.len() > before {
         return None;
+    }
+    for (o, col) in i.outputs.iter().zip(&outputs) {
+        schema
+            .fields
+            .push(Field::new(o.column.value.clone(), col.data_type));
+        masked.push(false);
     }
     Some(StepPlan::Infer(InferStep {
         model,

@@ -409,11 +409,12 @@ pub struct CheckSpec {
     pub sql: MappedText,
 }
 
-/// An `infer` step: an ONNX model run in-process.
+/// An `infer` step: a model's predictions for each row, from an ONNX model
+/// run in-process or from an HTTP model endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InferSpec {
-    /// The `.onnx` file (resolved against the job file's directory).
-    pub model: Located<String>,
+    /// Where the model runs.
+    pub model: InferModel,
     /// Columns fed to the model's one input, in order, as a float tensor
     /// of shape `[rows, inputs.len()]`.
     pub inputs: Vec<Located<String>>,
@@ -421,6 +422,67 @@ pub struct InferSpec {
     pub outputs: Vec<InferOutput>,
     /// Where the step was written.
     pub pos: Position,
+}
+
+/// Where an `infer` step's model runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InferModel {
+    /// `onnx:`: the `.onnx` file (resolved against the job file's
+    /// directory), run in-process.
+    Onnx(Located<String>),
+    /// `endpoint:`: a model server called over HTTP.
+    Endpoint(InferEndpoint),
+}
+
+/// The wire format of a model endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InferProtocol {
+    /// KServe v2 / the Open Inference Protocol: one input tensor
+    /// `[rows, k]`, named output tensors.
+    KserveV2,
+    /// Plain JSON, TF-Serving's row format (KServe v1):
+    /// `{"instances": [[..], ..]}` → `{"predictions": [..]}`.
+    Json,
+}
+
+impl InferProtocol {
+    /// The job-file name (`kserve_v2`, `json`).
+    pub fn name(self) -> &'static str {
+        match self {
+            InferProtocol::KserveV2 => "kserve_v2",
+            InferProtocol::Json => "json",
+        }
+    }
+}
+
+/// An HTTP model endpoint and how to call it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferEndpoint {
+    /// Names the step in metrics and messages (default `infer`).
+    pub name: Located<String>,
+    /// The `http://` or `https://` URL requests are POSTed to.
+    pub url: Located<String>,
+    /// The wire format.
+    pub protocol: InferProtocol,
+    /// KServe v2: the input tensor's name (default `input`).
+    pub input_name: String,
+    /// Fixed request headers, in file order.
+    pub headers: Vec<(String, Located<String>)>,
+    /// Rows per request, at most.
+    pub batch_size: usize,
+    /// Requests in flight at once, per worker.
+    pub capacity: usize,
+    /// Time allowed for one attempt (ms).
+    pub timeout: i64,
+    /// Attempts after the first, for failures that may pass (timeouts,
+    /// connection errors, HTTP 429 and 5xx).
+    pub retries: u32,
+    /// Wait before the first retry (ms); doubled for each further one.
+    pub backoff: i64,
+    /// `true`: a request that still fails after its retries (or whose
+    /// answer does not fit) fails the run; `false`: its rows' predictions
+    /// are NULL and the failure is counted.
+    pub fail_on_errors: bool,
 }
 
 /// One prediction column: a model output, or one column of a 2-D output.
@@ -432,6 +494,10 @@ pub struct InferOutput {
     pub tensor: String,
     /// For a `[rows, k]` output, which of the k columns (`probabilities[1]`).
     pub index: Option<usize>,
+    /// The declared type (`type: bigint` / `double`), if any: an ONNX
+    /// model's output type is checked against it; an endpoint's outputs
+    /// are DOUBLE unless declared.
+    pub data_type: Option<Located<DataType>>,
 }
 
 /// An `enrich` step: per row, a lookup in an external source whose answer

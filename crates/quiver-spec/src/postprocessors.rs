@@ -10,6 +10,13 @@
 //!       onnx: models/fraud_lr.onnx
 //!       inputs: [amount, hour]
 //!       outputs: {fraud_score: "probabilities[1]"}
+//!   - infer:
+//!       endpoint: http://models.internal:8080/v2/models/fraud/infer
+//!       protocol: kserve_v2          # or json
+//!       inputs: [amount, hour]
+//!       outputs: {fraud_score: "probabilities[1]", fraud_label: {output: label, type: bigint}}
+//!       batch_size: 256
+//!       timeout: 500ms
 //!   - enrich:
 //!       redis: {url: "${REDIS_URL}", command: hgetall, key: "customer:%s", variables: [customer_id]}
 //!       outputs: {segment: segment, tier: {path: tier, type: bigint}}
@@ -40,7 +47,36 @@ const KINDS: &[&str] = &["mask", "dedup", "infer", "enrich", "filter_invalid"];
 const FILTER_KEYS: &[&str] = &["checks"];
 const MASK_KEYS: &[&str] = &["key", "columns"];
 const DEDUP_KEYS: &[&str] = &["key", "ttl"];
-const INFER_KEYS: &[&str] = &["onnx", "inputs", "outputs"];
+const INFER_KEYS: &[&str] = &[
+    "onnx",
+    "endpoint",
+    "inputs",
+    "outputs",
+    "name",
+    "protocol",
+    "input_name",
+    "headers",
+    "batch_size",
+    "capacity",
+    "timeout",
+    "retries",
+    "backoff",
+    "fail_on_errors",
+];
+/// The keys of `infer` that only a model endpoint takes.
+const ENDPOINT_KEYS: &[&str] = &[
+    "name",
+    "protocol",
+    "input_name",
+    "headers",
+    "batch_size",
+    "capacity",
+    "timeout",
+    "retries",
+    "backoff",
+    "fail_on_errors",
+];
+const INFER_OUTPUT_KEYS: &[&str] = &["output", "type"];
 const ENRICH_KEYS: &[&str] = &[
     "name",
     "http",
@@ -292,9 +328,39 @@ fn dedup(node: &Node, errors: &mut Diagnostics) -> Option<DedupSpec> {
 
 fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec> {
     let f = Fields::of(node, "`infer`", INFER_KEYS, errors)?;
-    let model = f
-        .required("onnx", "`onnx: models/model.onnx`", errors)
-        .and_then(|n| decode::path(n, "`onnx`", dir, errors).map(|p| Located::new(p, n.pos)));
+    let before = errors.0.len();
+    let model = match (f.get("onnx"), f.get("endpoint")) {
+        (Some(n), None) => {
+            // Settings of an endpoint mean the author expected one.
+            for key in ENDPOINT_KEYS {
+                if let Some(p) = f.key_pos(key) {
+                    errors.push(
+                        Diagnostic::at(p, format!("`{key}` applies to a model `endpoint:`, not to an `onnx:` model"))
+                            .with_help("an ONNX model runs in-process, on every released batch at once; remove the key"),
+                    );
+                }
+            }
+            decode::path(n, "`onnx`", dir, errors).map(|p| InferModel::Onnx(Located::new(p, n.pos)))
+        }
+        (None, Some(_)) => endpoint(&f, errors).map(InferModel::Endpoint),
+        (Some(_), Some(_)) => {
+            errors.push(
+                Diagnostic::at(
+                    f.key_pos("endpoint").unwrap_or(node.pos),
+                    "one `infer` step has one model: this one names both `onnx` and `endpoint`",
+                )
+                .with_help("write one `- infer:` step per model"),
+            );
+            None
+        }
+        (None, None) => {
+            errors.push(
+                Diagnostic::at(node.pos, "`infer` names no model")
+                    .with_help("add `onnx: models/model.onnx` (run in-process) or `endpoint: http://host/v2/models/NAME/infer` (a model server)"),
+            );
+            None
+        }
+    };
     let inputs: Vec<_> = f
         .required("inputs", "`inputs: [amount, hour]`", errors)
         .map(|n| decode::string_list(n, "`inputs` of `infer`", errors))
@@ -302,53 +368,15 @@ fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec>
         .into_iter()
         .map(|(s, p)| Located::new(s, p))
         .collect();
-    let outputs_node = f.required(
-        "outputs",
-        "`outputs: {score: \"probabilities[1]\"}` (new column: model output)",
-        errors,
-    );
-    let mut outputs = Vec::new();
-    if let Some(o) = outputs_node {
-        match o.as_map() {
-            Some(entries) if !entries.is_empty() => {
-                for (k, v) in entries {
-                    let (Some(col), Some(text)) =
-                        (k.as_str(), decode::string(v, "a model output name", errors))
-                    else {
-                        continue;
-                    };
-                    match parse_tensor_ref(text.as_str()) {
-                        Some((tensor, index)) => outputs.push(InferOutput {
-                            column: Located::new(col.to_string(), k.pos),
-                            tensor,
-                            index,
-                        }),
-                        None => errors.push(
-                            Diagnostic::at(
-                                v.pos,
-                                format!("`{}` is not a model output reference", text.as_str()),
-                            )
-                            .with_help(
-                                "write the output's name, or name[i] for column i of a 2-D output",
-                            ),
-                        ),
-                    }
-                }
-            }
-            _ => errors.push(
-                Diagnostic::at(
-                    o.pos,
-                    "`outputs` of `infer` must map new columns to model outputs",
-                )
-                .with_help("outputs: {fraud_score: \"probabilities[1]\"}"),
-            ),
-        }
-    }
+    let outputs = infer_outputs(&f, errors);
     if inputs.is_empty() && f.get("inputs").is_some() {
         errors.push(Diagnostic::at(
             node.pos,
             "`inputs` of `infer` names no column",
         ));
+    }
+    if errors.0.len() > before {
+        return None;
     }
     Some(InferSpec {
         model: model?,
@@ -356,6 +384,125 @@ fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec>
         outputs,
         pos: node.pos,
     })
+}
+
+/// The settings of a model `endpoint:`.
+fn endpoint(f: &Fields<'_>, errors: &mut Diagnostics) -> Option<InferEndpoint> {
+    let example = "endpoint: \"http://models.internal:8080/v2/models/fraud/infer\"";
+    let url = located_string(f, "endpoint", "`endpoint` of `infer`", example, errors);
+    if let Some(u) = &url {
+        check_http_url(u, "the `endpoint` of `infer`", example, errors);
+    }
+    let protocol = match f.get("protocol") {
+        None => Some(InferProtocol::KserveV2),
+        Some(n) => decode::string(n, "`protocol` of `infer`", errors).and_then(|p| {
+            match p.as_str().to_ascii_lowercase().as_str() {
+                "kserve_v2" | "kserve" | "v2" | "open_inference" => Some(InferProtocol::KserveV2),
+                "json" => Some(InferProtocol::Json),
+                other => {
+                    errors.push(
+                        Diagnostic::at(n.pos, format!("unknown model protocol `{other}`"))
+                            .with_help("protocols: kserve_v2 (the Open Inference Protocol: {\"inputs\": [tensor]} -> {\"outputs\": [tensors]}), json ({\"instances\": [[..]]} -> {\"predictions\": [..]})"),
+                    );
+                    None
+                }
+            }
+        }),
+    };
+    let input_name = match f.get("input_name") {
+        None => Some("input".to_string()),
+        Some(n) => decode::string(n, "`input_name` of `infer`", errors).map(|t| t.into_string()),
+    };
+    if let (Some(InferProtocol::Json), Some(p)) = (protocol, f.key_pos("input_name")) {
+        errors.push(
+            Diagnostic::at(p, "`input_name` names a KServe v2 input tensor; the `json` protocol sends `instances`")
+                .with_help("remove `input_name`, or use `protocol: kserve_v2`"),
+        );
+    }
+    let name = match f.get("name") {
+        Some(n) => decode::string(n, "`name` of `infer`", errors)
+            .map(|t| Located::new(t.into_string(), n.pos)),
+        None => Some(Located::new("infer".to_string(), f.pos)),
+    };
+    Some(InferEndpoint {
+        name: name?,
+        url: url?,
+        protocol: protocol?,
+        input_name: input_name?,
+        headers: headers(f, "`infer`", errors),
+        batch_size: number(f, "infer", "batch_size", (1, 1_000_000), 256, errors) as usize,
+        capacity: number(f, "infer", "capacity", (1, 1024), 4, errors) as usize,
+        timeout: duration(f, "infer", "timeout", false, errors).unwrap_or(1000),
+        retries: number(f, "infer", "retries", (0, 10), 2, errors) as u32,
+        backoff: duration(f, "infer", "backoff", true, errors).unwrap_or(50),
+        fail_on_errors: f
+            .get("fail_on_errors")
+            .and_then(|n| decode::boolean(n, "`fail_on_errors` of `infer`", errors))
+            .unwrap_or(false),
+    })
+}
+
+/// `outputs: {column: "output[i]", column: {output: name, type: bigint}}`.
+fn infer_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<InferOutput> {
+    let mut out = Vec::new();
+    for (col, k, v) in output_entries(
+        f,
+        "`outputs` of `infer` must map new columns to model outputs",
+        "`outputs: {score: \"probabilities[1]\"}` (new column: model output)",
+        "outputs: {fraud_score: \"probabilities[1]\", fraud_label: {output: label, type: bigint}}",
+        errors,
+    ) {
+        let (reference, data_type) = if v.as_map().is_some() {
+            let Some(g) = Fields::of(v, "an `infer` output", INFER_OUTPUT_KEYS, errors) else {
+                continue;
+            };
+            let Some(r) = g.required("output", "`output: probabilities[1]`", errors) else {
+                continue;
+            };
+            let ty = g.get("type").map(|t| {
+                let name = decode::string(t, "`type` of an `infer` output", errors)?;
+                match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
+                    Some(ty @ (DataType::Int64 | DataType::Float64)) => Some(Located::new(ty, t.pos)),
+                    _ => {
+                        errors.push(
+                            Diagnostic::at(
+                                t.pos,
+                                format!("`{}` is not a type a prediction can have", name.as_str()),
+                            )
+                            .with_help("types: double (float outputs), bigint (integer outputs such as class labels)"),
+                        );
+                        None
+                    }
+                }
+            });
+            match ty {
+                Some(None) => continue,
+                Some(Some(t)) => (r, Some(t)),
+                None => (r, None),
+            }
+        } else {
+            (v, None)
+        };
+        let Some(text) = decode::string(reference, "a model output name", errors) else {
+            continue;
+        };
+        match parse_tensor_ref(text.as_str()) {
+            Some((tensor, index)) => out.push(InferOutput {
+                column: Located::new(col.to_string(), k.pos),
+                tensor,
+                index,
+                data_type,
+            }),
+            None => errors.push(
+                Diagnostic::at(
+                    reference.pos,
+                    format!("`{}` is not a model output reference", text.as_str()),
+                )
+                .with_help("write the output's name, or name[i] for column i of a 2-D output"),
+            ),
+        }
+    }
+    out
 }
 
 fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
@@ -404,38 +551,19 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
             .map(|s| Located::new(s.kind().to_string(), node.pos)),
     };
     let outputs = enrich_outputs(&f, errors);
-    let mut number = |key: &str, min: i64, max: i64, default: i64| -> i64 {
-        let Some(n) = f.get(key) else { return default };
-        match decode::integer(n, &format!("`{key}` of `enrich`"), errors) {
-            Some(v) if (min..=max).contains(&v) => v,
-            Some(v) => {
-                errors.push(Diagnostic::at(
-                    n.pos,
-                    format!("`{key}` of `enrich` must be between {min} and {max}, found {v}"),
-                ));
-                default
-            }
-            None => default,
-        }
-    };
-    let capacity = number("capacity", 1, 1024, 16) as usize;
-    let retries = number("retries", 0, 10, 2) as u32;
-    let cache_size = number("cache_size", 1, 100_000_000, 100_000) as usize;
-    let mut time = |key: &str, default: Option<i64>, zero_ok: bool| -> Option<i64> {
-        let Some(n) = f.get(key) else { return default };
-        let ms = decode::duration(n, &format!("`{key}` of `enrich`"), errors)?;
-        if ms < 0 || (ms == 0 && !zero_ok) {
-            errors.push(Diagnostic::at(
-                n.pos,
-                format!("`{key}` of `enrich` must be positive"),
-            ));
-            return default;
-        }
-        Some(ms)
-    };
-    let timeout = time("timeout", Some(1000), false).unwrap_or(1000);
-    let backoff = time("backoff", Some(50), true).unwrap_or(50);
-    let cache_ttl = time("cache_ttl", None, false);
+    let capacity = number(&f, "enrich", "capacity", (1, 1024), 16, errors) as usize;
+    let retries = number(&f, "enrich", "retries", (0, 10), 2, errors) as u32;
+    let cache_size = number(
+        &f,
+        "enrich",
+        "cache_size",
+        (1, 100_000_000),
+        100_000,
+        errors,
+    ) as usize;
+    let timeout = duration(&f, "enrich", "timeout", false, errors).unwrap_or(1000);
+    let backoff = duration(&f, "enrich", "backoff", true, errors).unwrap_or(50);
+    let cache_ttl = duration(&f, "enrich", "cache_ttl", false, errors);
     let fail_on_errors = f
         .get("fail_on_errors")
         .and_then(|n| decode::boolean(n, "`fail_on_errors` of `enrich`", errors))
@@ -467,32 +595,14 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
 }
 
 fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput> {
-    let Some(o) = f.required(
-        "outputs",
-        "`outputs: {segment: segment, tier: {path: $.tier, type: bigint}}` (new column: where its value is)",
-        errors,
-    ) else {
-        return Vec::new();
-    };
-    let entries = match o.as_map() {
-        Some(e) if !e.is_empty() => e,
-        _ => {
-            errors.push(
-                Diagnostic::at(
-                    o.pos,
-                    "`outputs` of `enrich` must map new columns to paths in the answer",
-                )
-                .with_help("outputs: {segment: segment, tier: {path: $.tier, type: bigint}}"),
-            );
-            return Vec::new();
-        }
-    };
     let mut out = Vec::new();
-    for (k, v) in entries {
-        let Some(col) = k.as_str() else {
-            errors.push(Diagnostic::at(k.pos, "column names must be strings"));
-            continue;
-        };
+    for (col, k, v) in output_entries(
+        f,
+        "`outputs` of `enrich` must map new columns to paths in the answer",
+        "`outputs: {segment: segment, tier: {path: $.tier, type: bigint}}` (new column: where its value is)",
+        "outputs: {segment: segment, tier: {path: $.tier, type: bigint}}",
+        errors,
+    ) {
         let (path, data_type) = if v.as_map().is_some() {
             let Some(g) = Fields::of(v, "an `enrich` output", OUTPUT_KEYS, errors) else {
                 continue;
@@ -554,6 +664,35 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
     out
 }
 
+/// The entries of a step's required `outputs:` mapping: each new column's
+/// name, its key node and its value node.
+fn output_entries<'a>(
+    f: &Fields<'a>,
+    not_a_map: &str,
+    missing: &str,
+    example: &str,
+    errors: &mut Diagnostics,
+) -> Vec<(&'a str, &'a Node, &'a Node)> {
+    let Some(o) = f.required("outputs", missing, errors) else {
+        return Vec::new();
+    };
+    let entries = match o.as_map() {
+        Some(e) if !e.is_empty() => e,
+        _ => {
+            errors.push(Diagnostic::at(o.pos, not_a_map).with_help(example.to_string()));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        match k.as_str() {
+            Some(col) => out.push((col, k, v)),
+            None => errors.push(Diagnostic::at(k.pos, "column names must be strings")),
+        }
+    }
+    out
+}
+
 fn located_string(
     f: &Fields<'_>,
     key: &str,
@@ -563,6 +702,89 @@ fn located_string(
 ) -> Option<Located<String>> {
     let n = f.required(key, example, errors)?;
     decode::string(n, what, errors).map(|t| Located::new(t.into_string(), n.pos))
+}
+
+/// An integer setting `key` of step `step` within `range`, or `default`.
+fn number(
+    f: &Fields<'_>,
+    step: &str,
+    key: &str,
+    (min, max): (i64, i64),
+    default: i64,
+    errors: &mut Diagnostics,
+) -> i64 {
+    let Some(n) = f.get(key) else { return default };
+    match decode::integer(n, &format!("`{key}` of `{step}`"), errors) {
+        Some(v) if (min..=max).contains(&v) => v,
+        Some(v) => {
+            errors.push(Diagnostic::at(
+                n.pos,
+                format!("`{key}` of `{step}` must be between {min} and {max}, found {v}"),
+            ));
+            default
+        }
+        None => default,
+    }
+}
+
+/// A duration setting `key` of step `step` (ms), if given and valid.
+fn duration(
+    f: &Fields<'_>,
+    step: &str,
+    key: &str,
+    zero_ok: bool,
+    errors: &mut Diagnostics,
+) -> Option<i64> {
+    let n = f.get(key)?;
+    let ms = decode::duration(n, &format!("`{key}` of `{step}`"), errors)?;
+    if ms < 0 || (ms == 0 && !zero_ok) {
+        errors.push(Diagnostic::at(
+            n.pos,
+            format!("`{key}` of `{step}` must be positive"),
+        ));
+        return None;
+    }
+    Some(ms)
+}
+
+/// Fixed HTTP headers (`headers: {Name: value}`), in file order.
+fn headers(f: &Fields<'_>, what: &str, errors: &mut Diagnostics) -> Vec<(String, Located<String>)> {
+    let mut headers = Vec::new();
+    if let Some(h) = f.get("headers") {
+        match h.as_map() {
+            Some(entries) => {
+                for (k, v) in entries {
+                    let (Some(name), Some(value)) =
+                        (k.as_str(), decode::string(v, "a header value", errors))
+                    else {
+                        continue;
+                    };
+                    headers.push((name.to_string(), Located::new(value.into_string(), v.pos)));
+                }
+            }
+            None => errors.push(
+                Diagnostic::at(
+                    h.pos,
+                    format!("`headers` of {what} must map header names to values"),
+                )
+                .with_help("headers: {Authorization: \"Bearer ${API_TOKEN}\"}"),
+            ),
+        }
+    }
+    headers
+}
+
+/// Reports an `http(s)://` URL that is not one.
+fn check_http_url(url: &Located<String>, what: &str, example: &str, errors: &mut Diagnostics) {
+    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+        errors.push(
+            Diagnostic::at(
+                url.pos,
+                format!("{what} must start with http:// or https://"),
+            )
+            .with_help(example.to_string()),
+        );
+    }
 }
 
 fn variables(
@@ -609,12 +831,12 @@ fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
         "`url: \"http://host/customers/%s\"`",
         errors,
     );
-    if let Some(u) = &url
-        && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
-    {
-        errors.push(
-            Diagnostic::at(u.pos, "the `http` url must start with http:// or https://")
-                .with_help("url: \"http://customers.internal/customers/%s\""),
+    if let Some(u) = &url {
+        check_http_url(
+            u,
+            "the `http` url",
+            "url: \"http://customers.internal/customers/%s\"",
+            errors,
         );
     }
     let method = match f.get("method") {
@@ -652,25 +874,7 @@ fn http_lookup(node: &Node, errors: &mut Diagnostics) -> Option<HttpLookup> {
         );
     }
     let variables = variables(&f, "variables", "`variables` of `http`", errors);
-    let mut headers = Vec::new();
-    if let Some(h) = f.get("headers") {
-        match h.as_map() {
-            Some(entries) => {
-                for (k, v) in entries {
-                    let (Some(name), Some(value)) =
-                        (k.as_str(), decode::string(v, "a header value", errors))
-                    else {
-                        continue;
-                    };
-                    headers.push((name.to_string(), Located::new(value.into_string(), v.pos)));
-                }
-            }
-            None => errors.push(
-                Diagnostic::at(h.pos, "`headers` of `http` must map header names to values")
-                    .with_help("headers: {Authorization: \"Bearer ${CUSTOMERS_TOKEN}\"}"),
-            ),
-        }
-    }
+    let headers = headers(&f, "`http`", errors);
     let url = url?;
     let mut patterns = vec![&url];
     patterns.extend(body.as_ref());

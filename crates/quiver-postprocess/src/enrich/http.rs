@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use quiver_spec::{HttpLookup, HttpMethod};
+use quiver_spec::{HttpLookup, HttpMethod, Located};
 use quiver_types::{Diagnostic, Diagnostics, Value};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value as Json;
@@ -56,31 +56,7 @@ pub(crate) fn plan(
         );
         return None;
     }
-    let mut headers = HeaderMap::new();
-    let mut filled = Vec::new();
-    for (name, value) in &h.headers {
-        let n = HeaderName::from_bytes(name.as_bytes());
-        let template = Template::new(&value.value);
-        // Checked as it would be sent, with each placeholder filled.
-        let v =
-            HeaderValue::from_str(&template.render(&vec![Value::Int64(1); template.holes()], text));
-        match (n, v) {
-            (Ok(n), Ok(_)) if template.holes() > 0 => filled.push((n, template)),
-            (Ok(n), Ok(mut v)) => {
-                // Header values often carry credentials: keep them out of logs.
-                v.set_sensitive(true);
-                headers.insert(n, v);
-            }
-            (Err(_), _) => errors.push(Diagnostic::at(
-                value.pos,
-                format!("`{name}` is not a valid HTTP header name"),
-            )),
-            (_, Err(_)) => errors.push(Diagnostic::at(
-                value.pos,
-                format!("the value of header `{name}` is not valid in HTTP (control characters?)"),
-            )),
-        }
-    }
+    let (mut headers, filled) = request_headers(&h.headers, true, errors);
     let body = h.body.as_ref().map(|b| Template::new(&b.value));
     if body.is_some() && !headers.contains_key(CONTENT_TYPE) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -98,6 +74,55 @@ pub(crate) fn plan(
         capacity,
         connect_timeout: Duration::from_millis(timeout.max(1) as u64),
     }))
+}
+
+/// Fixed request headers, checked; values are marked sensitive (a `%s`
+/// is sent as written).
+pub(crate) fn header_map(
+    headers: &[(String, Located<String>)],
+    errors: &mut Diagnostics,
+) -> HeaderMap {
+    request_headers(headers, false, errors).0
+}
+
+/// Request headers, checked: with `fill`, those whose value has a `%s`
+/// become templates filled per request; the rest form a map whose values
+/// are marked sensitive (they often carry credentials: keep them out of
+/// logs).
+fn request_headers(
+    headers: &[(String, Located<String>)],
+    fill: bool,
+    errors: &mut Diagnostics,
+) -> (HeaderMap, Vec<(HeaderName, Template)>) {
+    let mut map = HeaderMap::new();
+    let mut filled = Vec::new();
+    for (name, value) in headers {
+        let n = HeaderName::from_bytes(name.as_bytes());
+        let template = Template::new(&value.value);
+        let holes = if fill { template.holes() } else { 0 };
+        // Checked as it would be sent, with each placeholder filled.
+        let sent = if holes > 0 {
+            template.render(&vec![Value::Int64(1); holes], text)
+        } else {
+            value.value.clone()
+        };
+        match (n, HeaderValue::from_str(&sent)) {
+            (Ok(n), Ok(_)) if holes > 0 => filled.push((n, template)),
+            (Ok(n), Ok(mut v)) => {
+                v.set_sensitive(true);
+                map.insert(n, v);
+            }
+            (Err(_), _) => errors.push(Diagnostic::at(
+                value.pos,
+                format!("`{name}` is not a valid HTTP header name"),
+            )),
+            (_, Err(_)) => errors.push(Diagnostic::at(
+                value.pos,
+                format!("the value of header `{name}` is not valid in HTTP (control characters?)"),
+            )),
+        }
+    }
+    (map, filled)
 }
 
 /// A worker's HTTP client (a connection pool).
@@ -162,7 +187,7 @@ impl HttpClient {
     }
 }
 
-fn request_error(e: reqwest::Error) -> LookupError {
+pub(crate) fn request_error(e: reqwest::Error) -> LookupError {
     let e = e.without_url();
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(&e);

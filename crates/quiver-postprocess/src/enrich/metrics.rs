@@ -1,10 +1,5 @@
-//! Counters of `enrich` steps, per job and step, for the whole process.
-//!
-//! A step's counters are registered when its job is planned and live as
-//! long as the process (planning the same job again reuses them, so they
-//! only grow, as Prometheus counters must). [`EnrichCollector`] exposes
-//! them; `quiver run` and `quiver backfill` register it next to the run's
-//! own metrics on `--metrics-listen`. Families, labelled
+//! Counters of `enrich` steps, per job and step, for the whole process
+//! (kept and exposed by [`crate::metrics`]). Families, labelled
 //! `{quiver_job, step, source}`:
 //!
 //! * `quiver_enrich_lookups_total`: rows that needed a lookup (every
@@ -20,12 +15,10 @@
 //! * `quiver_enrich_errors_total`: lookups that failed after their
 //!   retries (with `fail_on_errors: false`, their rows get NULL outputs).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
-use prometheus::{IntCounterVec, Opts};
+use crate::metrics::{CounterSet, Registry, StepCollector};
 
 /// Counters of one `enrich` step (shared by its workers).
 #[derive(Debug, Default)]
@@ -46,9 +39,37 @@ pub struct EnrichCounters {
     pub errors: AtomicU64,
 }
 
-impl EnrichCounters {
-    fn values(&self) -> [u64; 7] {
-        [
+static REGISTRY: Registry<EnrichCounters> = Registry::new();
+
+impl CounterSet for EnrichCounters {
+    const FAMILIES: &'static [(&'static str, &'static str)] = &[
+        (
+            "quiver_enrich_lookups_total",
+            "Rows an enrich step looked up.",
+        ),
+        (
+            "quiver_enrich_cache_hits_total",
+            "Rows answered without a request of their own (cache, or a same-batch row with the same variables).",
+        ),
+        (
+            "quiver_enrich_requests_total",
+            "Requests an enrich step sent, retries included.",
+        ),
+        ("quiver_enrich_retries_total", "Requests that were retries."),
+        ("quiver_enrich_timeouts_total", "Requests that timed out."),
+        (
+            "quiver_enrich_not_found_total",
+            "Lookups that found nothing (NULL outputs).",
+        ),
+        (
+            "quiver_enrich_errors_total",
+            "Lookups that failed after their retries.",
+        ),
+    ];
+    const KIND_LABEL: &'static str = "source";
+
+    fn atomics(&self) -> Vec<&AtomicU64> {
+        vec![
             &self.lookups,
             &self.cache_hits,
             &self.requests,
@@ -57,154 +78,48 @@ impl EnrichCounters {
             &self.not_found,
             &self.errors,
         ]
-        .map(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn registry() -> &'static Registry<Self> {
+        &REGISTRY
+    }
+
+    fn summary(&self, job: &str, step: &str, source: &str) -> Option<String> {
+        let [lookups, hits, requests, _, timeouts, not_found, errors] =
+            self.values().try_into().ok()?;
+        (lookups > 0).then(|| {
+            format!(
+                "enrich {job}/{step} ({source}): {lookups} lookups, {hits} cache hits, {requests} requests, {not_found} not found, {errors} errors, {timeouts} timeouts"
+            )
+        })
     }
 }
 
-/// A step's counters with its labels.
-struct Entry {
-    job: String,
-    step: String,
-    source: &'static str,
-    counters: Arc<EnrichCounters>,
-}
-
-fn registry() -> &'static Mutex<Vec<Entry>> {
-    static R: OnceLock<Mutex<Vec<Entry>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(Vec::new()))
-}
+/// Exposes every `enrich` step's counters to a Prometheus registry.
+pub type EnrichCollector = StepCollector<EnrichCounters>;
 
 /// The counters of step `step` of job `job`, created on first use.
 pub(crate) fn register(job: &str, step: &str, source: &'static str) -> Arc<EnrichCounters> {
-    let mut r = registry().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = r
-        .iter()
-        .find(|e| e.job == job && e.step == step && e.source == source)
-    {
-        return e.counters.clone();
-    }
-    let counters = Arc::new(EnrichCounters::default());
-    r.push(Entry {
-        job: job.to_string(),
-        step: step.to_string(),
-        source,
-        counters: counters.clone(),
-    });
-    counters
+    REGISTRY.register(job, step, source)
 }
 
 /// The counters of step `step` (its `name:`, by default its source's kind)
 /// of job `job`, if the job has been planned in this process.
 pub fn enrich_counters(job: &str, step: &str) -> Option<Arc<EnrichCounters>> {
-    let r = registry().lock().unwrap_or_else(|e| e.into_inner());
-    r.iter()
-        .find(|e| e.job == job && e.step == step)
-        .map(|e| e.counters.clone())
+    REGISTRY.find(job, step)
 }
 
 /// One line per `enrich` step of `jobs` that looked anything up, for a
 /// run's summary.
 pub fn enrich_summary(jobs: &[String]) -> Vec<String> {
-    let r = registry().lock().unwrap_or_else(|e| e.into_inner());
-    r.iter()
-        .filter(|e| jobs.contains(&e.job))
-        .filter_map(|e| {
-            let [lookups, hits, requests, _, timeouts, not_found, errors] = e.counters.values();
-            (lookups > 0).then(|| {
-                format!(
-                    "enrich {}/{} ({}): {lookups} lookups, {hits} cache hits, {requests} requests, {not_found} not found, {errors} errors, {timeouts} timeouts",
-                    e.job, e.step, e.source
-                )
-            })
-        })
-        .collect()
-}
-
-const FAMILIES: [(&str, &str); 7] = [
-    (
-        "quiver_enrich_lookups_total",
-        "Rows an enrich step looked up.",
-    ),
-    (
-        "quiver_enrich_cache_hits_total",
-        "Rows answered without a request of their own (cache, or a same-batch row with the same variables).",
-    ),
-    (
-        "quiver_enrich_requests_total",
-        "Requests an enrich step sent, retries included.",
-    ),
-    ("quiver_enrich_retries_total", "Requests that were retries."),
-    ("quiver_enrich_timeouts_total", "Requests that timed out."),
-    (
-        "quiver_enrich_not_found_total",
-        "Lookups that found nothing (NULL outputs).",
-    ),
-    (
-        "quiver_enrich_errors_total",
-        "Lookups that failed after their retries.",
-    ),
-];
-
-/// Exposes every `enrich` step's counters to a Prometheus registry.
-pub struct EnrichCollector {
-    families: Mutex<Vec<IntCounterVec>>,
-    descs: Vec<Desc>,
-}
-
-impl EnrichCollector {
-    /// A collector over the process's `enrich` counters.
-    pub fn new() -> EnrichCollector {
-        let families: Vec<IntCounterVec> = FAMILIES
-            .iter()
-            .map(|(name, help)| {
-                IntCounterVec::new(Opts::new(*name, *help), &["quiver_job", "step", "source"])
-                    .expect("valid counter")
-            })
-            .collect();
-        let descs = families
-            .iter()
-            .flat_map(|f| f.desc().into_iter().cloned())
-            .collect();
-        EnrichCollector {
-            families: Mutex::new(families),
-            descs,
-        }
-    }
-}
-
-impl Default for EnrichCollector {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Collector for EnrichCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let Ok(families) = self.families.lock() else {
-            return Vec::new();
-        };
-        for f in families.iter() {
-            f.reset();
-        }
-        let r = registry().lock().unwrap_or_else(|e| e.into_inner());
-        for e in r.iter() {
-            for (f, v) in families.iter().zip(e.counters.values()) {
-                f.with_label_values(&[e.job.as_str(), e.step.as_str(), e.source])
-                    .inc_by(v);
-            }
-        }
-        families.iter().flat_map(|f| f.collect()).collect()
-    }
+    REGISTRY.summary(jobs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use prometheus::{Encoder, Registry, TextEncoder};
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn scraped_per_job_and_step() {

@@ -25,13 +25,14 @@
 //! output only if the looked-up data did not change in between.
 
 mod cache;
-mod http;
+pub(crate) mod http;
 pub(crate) mod metrics;
 mod postgres;
 mod redis;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -181,9 +182,7 @@ pub struct EnrichPlan {
     variable_names: Vec<String>,
     outputs: Vec<Output>,
     capacity: usize,
-    timeout: Duration,
-    retries: u32,
-    backoff: Duration,
+    policy: Policy,
     fail_on_errors: bool,
     cache: Option<Mutex<TtlCache>>,
     counters: Arc<EnrichCounters>,
@@ -280,9 +279,7 @@ pub(crate) fn plan(
         variables,
         outputs,
         capacity: spec.capacity.max(1),
-        timeout: Duration::from_millis(spec.timeout.max(1) as u64),
-        retries: spec.retries,
-        backoff: Duration::from_millis(spec.backoff.max(0) as u64),
+        policy: Policy::new(spec.timeout, spec.retries, spec.backoff),
         fail_on_errors: spec.fail_on_errors,
         cache: spec.cache_ttl.map(|ttl| {
             Mutex::new(TtlCache::new(
@@ -401,10 +398,7 @@ pub struct EnrichStep {
 impl EnrichStep {
     /// The step of one worker: its runtime and (lazily connected) client.
     pub fn open(plan: Arc<EnrichPlan>) -> Result<EnrichStep, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("enrich: cannot start a runtime: {e}"))?;
+        let runtime = runtime("enrich")?;
         let client = {
             let _in = runtime.enter();
             match &plan.source {
@@ -537,35 +531,86 @@ impl EnrichStep {
 
 /// One lookup with its retries: the answer as output values.
 async fn lookup(p: &EnrichPlan, client: &Client, vars: &[Value]) -> Result<Answer, String> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let mut attempt = 0u32;
-    loop {
-        p.counters.requests.fetch_add(1, Relaxed);
-        if attempt > 0 {
-            p.counters.retries.fetch_add(1, Relaxed);
+    let c = &p.counters;
+    p.policy
+        .run([&c.requests, &c.retries, &c.timeouts], || async {
+            client.fetch(vars).await.and_then(|doc| answer(p, doc))
+        })
+        .await
+}
+
+/// How a call to an outside service is attempted: each attempt bounded by
+/// `timeout`, failures that may pass retried after a backoff doubled each
+/// time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    timeout: Duration,
+    retries: u32,
+    backoff: Duration,
+}
+
+impl Policy {
+    /// From a job file's `timeout` and `backoff` (ms) and `retries`.
+    pub(crate) fn new(timeout: i64, retries: u32, backoff: i64) -> Policy {
+        Policy {
+            timeout: Duration::from_millis(timeout.max(1) as u64),
+            retries,
+            backoff: Duration::from_millis(backoff.max(0) as u64),
         }
-        let result = match tokio::time::timeout(p.timeout, client.fetch(vars)).await {
-            Ok(r) => r,
-            Err(_) => {
-                p.counters.timeouts.fetch_add(1, Relaxed);
-                Err(LookupError::Timeout(p.timeout))
-            }
-        };
-        let err = match result.and_then(|doc| answer(p, doc)) {
-            Ok(a) => return Ok(a),
-            Err(e) => e,
-        };
-        if err.retryable() && attempt < p.retries {
-            tokio::time::sleep(p.backoff.saturating_mul(1 << attempt.min(16))).await;
-            attempt += 1;
-            continue;
-        }
-        let tries = attempt + 1;
-        return Err(format!(
-            "{err} ({tries} attempt{})",
-            if tries == 1 { "" } else { "s" }
-        ));
     }
+
+    /// The time allowed for one attempt.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries
+    /// are spent, counting `[requests, retries, timeouts]`; the error says
+    /// how many attempts were made.
+    pub(crate) async fn run<T, F, Fut>(
+        self,
+        [requests, retried, timeouts]: [&AtomicU64; 3],
+        mut attempt: F,
+    ) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, LookupError>>,
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut n = 0u32;
+        loop {
+            requests.fetch_add(1, Relaxed);
+            if n > 0 {
+                retried.fetch_add(1, Relaxed);
+            }
+            let err = match tokio::time::timeout(self.timeout, attempt()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    timeouts.fetch_add(1, Relaxed);
+                    LookupError::Timeout(self.timeout)
+                }
+            };
+            if err.retryable() && n < self.retries {
+                tokio::time::sleep(self.backoff.saturating_mul(1 << n.min(16))).await;
+                n += 1;
+                continue;
+            }
+            let tries = n + 1;
+            return Err(format!(
+                "{err} ({tries} attempt{})",
+                if tries == 1 { "" } else { "s" }
+            ));
+        }
+    }
+}
+
+/// A step's own single-threaded runtime, on which a batch's calls run.
+pub(crate) fn runtime(step: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("{step}: cannot start a runtime: {e}"))
 }
 
 /// The output values of an answer (all NULL when nothing was found).

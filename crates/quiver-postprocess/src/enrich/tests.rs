@@ -143,19 +143,7 @@ fn http_server() -> String {
                 }
             }),
         );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap().to_string()).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    crate::serve_for_test(app)
 }
 
 fn http(addr: &str, url: &str) -> EnrichSource {
