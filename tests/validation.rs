@@ -222,17 +222,14 @@ fn env_references_must_be_set() {
 }
 
 #[test]
-fn post_processors_not_yet_available_are_refused_honestly() {
+fn an_empty_filter_invalid_is_refused_with_an_example() {
     let pp = GOOD.replace(
         "sinks:",
         "postprocessors:\n  - {filter_invalid: {}}\nsinks:",
     );
-    let d = problems(&pp);
-    assert!(
-        d.to_string()
-            .contains("`filter_invalid` is not available in this version"),
-        "{d}"
-    );
+    let d = problems(&pp).to_string();
+    assert!(d.contains("`filter_invalid` is missing `checks`"), "{d}");
+    assert!(d.contains("positive_amount: amount > 0"), "{d}");
 }
 
 #[test]
