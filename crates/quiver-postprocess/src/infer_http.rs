@@ -59,6 +59,9 @@ use quiver_types::DataType;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value as Json;
 
+/// Per output column, a request's predictions (NULL where missing).
+type Predictions = Vec<Vec<Option<f64>>>;
+
 use crate::enrich::http::request_error;
 use crate::enrich::{LookupError, Policy, runtime};
 use crate::metrics::{CounterSet, Registry, StepCollector};
@@ -468,18 +471,22 @@ impl EndpointStep {
             let chunks: Vec<&[usize]> = complete.chunks(p.batch_size).collect();
             c.batches.fetch_add(chunks.len() as u64, Relaxed);
             let client = &self.client;
-            let results: Vec<Result<Vec<Vec<Option<f64>>>, String>> = self.runtime.block_on(
-                futures_util::stream::iter(chunks.iter().map(|chunk| {
+            // Unordered, as enrich's lookups: a slow request holds only its
+            // own slot; results go back to their chunks by index.
+            let mut results: Vec<(usize, Result<Predictions, String>)> = self.runtime.block_on(
+                futures_util::stream::iter(chunks.iter().enumerate().map(|(i, chunk)| {
                     let mut data = Vec::with_capacity(chunk.len() * views.len());
                     for &r in *chunk {
                         data.extend(views.iter().map(|v| v.value(r)));
                     }
-                    (p.body(&data, chunk.len()), chunk.len())
+                    (i, p.body(&data, chunk.len()), chunk.len())
                 }))
-                .map(|(body, n)| call(p, client, body, n))
-                .buffered(p.capacity)
+                .map(|(i, body, n)| async move { (i, call(p, client, body, n).await) })
+                .buffer_unordered(p.capacity)
                 .collect(),
             );
+            results.sort_unstable_by_key(|(i, _)| *i);
+            let results = results.into_iter().map(|(_, r)| r);
             let mut failed = 0usize;
             let mut first: Option<String> = None;
             for (chunk, result) in chunks.iter().zip(results) {
