@@ -194,14 +194,14 @@ impl EndpointPlan {
     }
 
     /// Reads an answer for `rows` rows: per output, a value per row.
-    fn read(&self, doc: &Json, rows: usize) -> Result<Vec<Vec<Option<f64>>>, String> {
+    fn read(&self, doc: &Json, rows: usize) -> Result<Predictions, String> {
         match self.protocol {
             InferProtocol::KserveV2 => self.read_kserve(doc, rows),
             InferProtocol::Json => self.read_json(doc, rows),
         }
     }
 
-    fn read_kserve(&self, doc: &Json, rows: usize) -> Result<Vec<Vec<Option<f64>>>, String> {
+    fn read_kserve(&self, doc: &Json, rows: usize) -> Result<Predictions, String> {
         let Some(outputs) = doc.get("outputs").and_then(Json::as_array) else {
             return Err(format!(
                 "the answer has no `outputs` list{}",
@@ -299,7 +299,7 @@ impl EndpointPlan {
         Ok(columns)
     }
 
-    fn read_json(&self, doc: &Json, rows: usize) -> Result<Vec<Vec<Option<f64>>>, String> {
+    fn read_json(&self, doc: &Json, rows: usize) -> Result<Predictions, String> {
         let Some(predictions) = doc.get("predictions").and_then(Json::as_array) else {
             return Err(format!(
                 "the answer has no `predictions` list{}",
@@ -466,7 +466,7 @@ impl EndpointStep {
         c.rows.fetch_add(complete.len() as u64, Relaxed);
         c.skipped_rows
             .fetch_add((rows - complete.len()) as u64, Relaxed);
-        let mut values: Vec<Vec<Option<f64>>> = vec![vec![None; rows]; p.outputs.len()];
+        let mut values: Predictions = vec![vec![None; rows]; p.outputs.len()];
         if !complete.is_empty() {
             let chunks: Vec<&[usize]> = complete.chunks(p.batch_size).collect();
             c.batches.fetch_add(chunks.len() as u64, Relaxed);
@@ -546,7 +546,7 @@ async fn call(
     client: &reqwest::Client,
     body: String,
     rows: usize,
-) -> Result<Vec<Vec<Option<f64>>>, String> {
+) -> Result<Predictions, String> {
     let c = &p.counters;
     let body = bytes::Bytes::from(body);
     p.policy
