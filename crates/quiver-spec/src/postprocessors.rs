@@ -573,7 +573,7 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
     {
         errors.push(
             Diagnostic::at(n.pos, "`ordered: false` is not supported: enriched rows are always released in event-time order")
-                .with_help("remove `ordered`; a slow lookup does not hold back the others (up to `capacity` run at once), it only delays the release of its batch, and releasing rows as lookups finish would make the output depend on network timing"),
+                .with_help("remove `ordered`: a slow lookup holds one of `capacity` slots and never the other lookups; unordered output (Flink's unorderedWait) only reorders rows within a watermark interval, which Quiver writes together, so it would get no row out sooner and would make the written order depend on network timing"),
         );
     }
     if errors.0.len() > before {
