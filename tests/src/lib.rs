@@ -144,6 +144,21 @@ pub fn to_json(v: &Value) -> Json {
         Value::Timestamp(t) => json!(format_timestamp(*t)),
         Value::Date(d) => json!(format_date(*d)),
         Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        // Arrays as JSON arrays; maps as objects whose keys are the keys'
+        // JSON text (as Python's json.dumps writes DuckDB's MAPs).
+        Value::List(_, xs) => Json::Array(xs.iter().map(to_json).collect()),
+        Value::Map(_, _, pairs) => Json::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k) {
+                        Json::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -184,6 +199,15 @@ pub fn values_match(a: &Json, b: &Json) -> bool {
                 y.as_f64().unwrap_or(f64::NAN),
             );
             (x - y).abs() <= 1e-12 || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_match(a, b))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, a), (kb, b))| ka == kb && values_match(a, b))
         }
         _ => a == b,
     }

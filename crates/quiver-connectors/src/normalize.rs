@@ -47,6 +47,25 @@ pub fn compatible(found: &ArrowType, want: DataType) -> bool {
                 A::Binary | A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_)
             ),
             DataType::Null => true,
+            // Arrays and maps: any list (or map) whose elements (keys and
+            // values) read as the declared element types; casting to the
+            // declared Arrow type happens in `declared_batch`.
+            DataType::List(e) => match found {
+                A::List(f) | A::LargeList(f) | A::FixedSizeList(f, _) => {
+                    compatible(f.data_type(), e.data_type())
+                }
+                _ => false,
+            },
+            DataType::Map(k, v) => match found {
+                A::Map(entries, _) => match entries.data_type() {
+                    A::Struct(kv) if kv.len() == 2 => {
+                        compatible(kv[0].data_type(), k.data_type())
+                            && compatible(kv[1].data_type(), v.data_type())
+                    }
+                    _ => false,
+                },
+                _ => false,
+            },
         },
     }
 }

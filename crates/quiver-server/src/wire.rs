@@ -24,6 +24,19 @@ pub fn to_json(v: &Value) -> Json {
         Value::Timestamp(t) => json!(format_timestamp(*t)),
         Value::Date(d) => json!(format_date(*d)),
         Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Value::List(_, xs) => Json::Array(xs.iter().map(to_json).collect()),
+        Value::Map(_, _, pairs) => Json::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k) {
+                        Json::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -71,6 +84,7 @@ pub fn parse_str(s: &str, t: DataType) -> Option<Value> {
         DataType::Date => Value::Date(parse_date(s)?),
         DataType::Bytes => Value::Bytes(s.as_bytes().to_vec()),
         DataType::Null => Value::Null,
+        DataType::List(_) | DataType::Map(_, _) => return None,
     })
 }
 
@@ -118,6 +132,15 @@ mod tests {
             Value::Float64(f64::NAN),
             Value::String("a\"b\\\n".into()),
             Value::Timestamp(1_700_000_000_123),
+            Value::List(
+                quiver_types::ElementType::Int64,
+                vec![Value::Int64(1), Value::Null],
+            ),
+            Value::Map(
+                quiver_types::ElementType::Int64,
+                quiver_types::ElementType::String,
+                vec![(Value::Int64(1), Value::String("a".into()))],
+            ),
             Value::Date(19_000),
             Value::Bytes(vec![1, 255]),
         ] {

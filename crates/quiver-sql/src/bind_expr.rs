@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 
-use quiver_types::{DataType, Value, time};
+use quiver_types::{DataType, ElementType, Value, time};
 use sqlparser::ast::{
     BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArguments, Ident, Spanned, UnaryOperator, Value as SqlValue,
@@ -1140,6 +1140,21 @@ impl Binder<'_> {
                 )
                 .help(format!("write {name}(x, 0.95) for the 95th percentile")));
             }
+            (AggFunc::LastK(_) | AggFunc::TopK(_), [x, k]) => {
+                let k = self.constant_k(name, k, g, span)?;
+                let func = match func {
+                    AggFunc::LastK(_) => AggFunc::LastK(k),
+                    _ => AggFunc::TopK(k),
+                };
+                (func, std::slice::from_ref(x))
+            }
+            (AggFunc::LastK(_) | AggFunc::TopK(_), _) => {
+                return Err(PlanError::at(
+                    span,
+                    format!("{name} takes two arguments, the value and a constant count"),
+                )
+                .help(format!("write {name}(x, 5) for five values")));
+            }
             (_, args) => (func, args),
         };
         let arg = match (func, args) {
@@ -1274,6 +1289,40 @@ impl Binder<'_> {
         })
     }
 
+    /// The constant `k` of `LAST_K(x, k)` / `TOP_K(x, k)`: a whole number
+    /// from 1 to [`MAX_K`].
+    fn constant_k(
+        &self,
+        name: &str,
+        k: &FunctionArgExpr,
+        g: &Grouped<'_>,
+        call: Span,
+    ) -> PlanResult<u32> {
+        let FunctionArgExpr::Expr(e) = k else {
+            return Err(PlanError::at(
+                call,
+                format!("{name}: the count (second argument) must be a whole number"),
+            ));
+        };
+        let span = e.span();
+        let bound = self.bind_expr(e, &Ctx::Row(g.input))?;
+        let value = constant_number(&bound).ok_or_else(|| {
+            PlanError::at(
+                span,
+                format!("{name}: the count (second argument) must be a constant, not `{e}`"),
+            )
+            .help(format!("write {name}(x, 5); the count cannot vary by row"))
+        })?;
+        if value.fract() != 0.0 || !(1.0..=f64::from(MAX_K)).contains(&value) {
+            return Err(PlanError::at(
+                span,
+                format!("{name}: the count (second argument) must be a whole number from 1 to {MAX_K}, found {value}"),
+            )
+            .help(format!("write {name}(x, 5) for five values")));
+        }
+        Ok(value as u32)
+    }
+
     fn bind_window_bound(
         &self,
         f: &Function,
@@ -1299,6 +1348,10 @@ impl Binder<'_> {
     }
 }
 
+/// The largest `k` of `LAST_K` / `TOP_K`: every group of a window keeps
+/// up to `k` values, so `k` bounds the state.
+pub const MAX_K: u32 = 10_000;
+
 /// The result type of an aggregate over an argument of type `t` (`None` for `*`).
 pub(crate) fn aggregate_type(
     func: AggFunc,
@@ -1306,8 +1359,28 @@ pub(crate) fn aggregate_type(
     span: Span,
 ) -> PlanResult<DataType> {
     let name = func.name();
+    // Only COUNT takes an array or map; the others order, sum or collect
+    // scalars.
+    if let Some(t) = t.filter(|t| t.is_collection() && func != AggFunc::Count) {
+        return Err(PlanError::at(span, format!("{name} does not accept {t}")).help(
+            "aggregate the elements instead, e.g. ArrayAggregate(arr, 'sum') per row, or collect a scalar column",
+        ));
+    }
+    // The element type a collecting aggregate keeps; an untyped NULL
+    // collects as BIGINT, as other aggregates read it.
+    let elem = match t {
+        Some(DataType::Null) => Some(ElementType::Int64),
+        Some(t) => ElementType::from_data_type(t),
+        None => None,
+    };
     Ok(match (func, t) {
         (AggFunc::Count, _) => DataType::Int64,
+        (AggFunc::CollectArray | AggFunc::LastK(_) | AggFunc::TopK(_), _) if elem.is_some() => {
+            DataType::List(elem.unwrap_or(ElementType::Int64))
+        }
+        (AggFunc::Histogram, _) if elem.is_some() => {
+            DataType::Map(elem.unwrap_or(ElementType::Int64), ElementType::Int64)
+        }
         (AggFunc::Sum, Some(DataType::Int64 | DataType::Null)) => DataType::Int64,
         (AggFunc::Sum, Some(DataType::Float64)) => DataType::Float64,
         (AggFunc::Avg | AggFunc::StddevPop | AggFunc::VarPop, Some(t))

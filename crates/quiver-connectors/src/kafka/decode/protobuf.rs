@@ -226,6 +226,8 @@ enum Builder {
     Bytes(BinaryBuilder),
     Timestamp(TimestampMillisecondBuilder),
     Date(Date32Builder),
+    /// Arrays and maps, built from values at the end.
+    Values(DataType, Vec<Value>),
 }
 
 impl Builder {
@@ -242,6 +244,7 @@ impl Builder {
                 TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
             ),
             DataType::Date => Builder::Date(Date32Builder::with_capacity(rows)),
+            DataType::List(_) | DataType::Map(_, _) => Builder::Values(t, Vec::with_capacity(rows)),
         }
     }
 
@@ -255,6 +258,7 @@ impl Builder {
             (Builder::Bytes(b), Value::Bytes(x)) => b.append_value(x),
             (Builder::Timestamp(b), Value::Timestamp(x)) => b.append_value(x),
             (Builder::Date(b), Value::Date(x)) => b.append_value(x),
+            (Builder::Values(_, b), x) => b.push(x),
             (Builder::Bool(b), _) => b.append_null(),
             (Builder::Int64(b), _) => b.append_null(),
             (Builder::Float64(b), _) => b.append_null(),
@@ -274,6 +278,7 @@ impl Builder {
             Builder::Bytes(mut b) => Arc::new(b.finish()),
             Builder::Timestamp(mut b) => Arc::new(b.finish()),
             Builder::Date(mut b) => Arc::new(b.finish()),
+            Builder::Values(t, b) => Value::to_array(&b, t),
         }
     }
 }
