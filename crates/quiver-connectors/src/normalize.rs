@@ -166,9 +166,29 @@ pub fn declared_batch(
 /// The schema a text reader parses with: declared types, but timestamps
 /// without a zone label (parsing a named zone needs a time-zone database;
 /// RFC 3339 offsets and `Z` are still honored, and values are UTC).
+/// Arrays and maps of timestamps read the same way, inside.
 pub fn reader_type(t: DataType) -> ArrowType {
+    use arrow::datatypes::{Field, Fields};
+    let inner =
+        |e: quiver_types::ElementType, f: Field| f.with_data_type(reader_type(e.data_type()));
     match t {
         DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Millisecond, None),
+        DataType::List(e) => ArrowType::List(Arc::new(inner(e, quiver_types::list_item(e)))),
+        DataType::Map(k, v) => {
+            let entries = quiver_types::map_entries(k, v);
+            let ArrowType::Struct(kv) = entries.data_type() else {
+                return t.to_arrow();
+            };
+            let kv: Fields = vec![
+                inner(k, kv[0].as_ref().clone()),
+                inner(v, kv[1].as_ref().clone()),
+            ]
+            .into();
+            ArrowType::Map(
+                Arc::new(entries.with_data_type(ArrowType::Struct(kv))),
+                false,
+            )
+        }
         other => other.to_arrow(),
     }
 }
