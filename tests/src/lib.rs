@@ -146,19 +146,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
         // Arrays as JSON arrays; maps as objects whose keys are the keys'
         // JSON text (as Python's json.dumps writes DuckDB's MAPs).
-        Value::List(_, xs) => Json::Array(xs.iter().map(to_json).collect()),
-        Value::Map(_, _, pairs) => Json::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| {
-                    let key = match to_json(k) {
-                        Json::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, to_json(v))
-                })
-                .collect(),
-        ),
+        Value::List(..) | Value::Map(..) => quiver_server::wire::collection_to_json(v, to_json),
     }
 }
 

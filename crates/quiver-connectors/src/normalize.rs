@@ -144,6 +144,8 @@ pub fn declared_batch(
                         .with_timezone("UTC"),
                 ) as ArrayRef
             }
+            // Arrays and maps read with unlabeled timestamps inside.
+            Some(c) if relabel_utc(&c, &want).is_some() => relabel_utc(&c, &want).unwrap_or(c),
             Some(c) => cast_with_options(&c, &want, &opts).map_err(|e| {
                 format!(
                     "column `{}`: cannot read {} as {}: {e}",
@@ -161,6 +163,54 @@ pub fn declared_batch(
         &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
     )
     .map_err(|e| e.to_string())
+}
+
+/// `c` with its millisecond timestamps (also inside arrays and maps)
+/// labeled as in `want`, when that is the only difference: the label is
+/// metadata, and Arrow's cast cannot label `UTC` without a time-zone
+/// database. `None` when the types differ otherwise.
+pub fn relabel_utc(c: &ArrayRef, want: &ArrowType) -> Option<ArrayRef> {
+    use arrow::array::{ListArray, MapArray, StructArray};
+    match (c.data_type(), want) {
+        (a, b) if a == b => Some(c.clone()),
+        (
+            ArrowType::Timestamp(TimeUnit::Millisecond, _),
+            ArrowType::Timestamp(TimeUnit::Millisecond, Some(tz)),
+        ) => {
+            let t = c.as_primitive::<TimestampMillisecondType>();
+            Some(Arc::new(t.clone().with_timezone(tz.clone())))
+        }
+        (ArrowType::List(_), ArrowType::List(f)) => {
+            let l = c.as_list::<i32>();
+            let values = relabel_utc(l.values(), f.data_type())?;
+            Some(Arc::new(
+                ListArray::try_new(f.clone(), l.offsets().clone(), values, l.nulls().cloned())
+                    .ok()?,
+            ))
+        }
+        (ArrowType::Map(_, _), ArrowType::Map(f, sorted)) => {
+            let m = c.as_map();
+            let ArrowType::Struct(kv) = f.data_type() else {
+                return None;
+            };
+            let keys = relabel_utc(m.keys(), kv[0].data_type())?;
+            let values = relabel_utc(m.values(), kv[1].data_type())?;
+            let entries =
+                StructArray::try_new(kv.clone(), vec![keys, values], m.entries().nulls().cloned())
+                    .ok()?;
+            Some(Arc::new(
+                MapArray::try_new(
+                    f.clone(),
+                    m.offsets().clone(),
+                    entries,
+                    m.nulls().cloned(),
+                    *sorted,
+                )
+                .ok()?,
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The schema a text reader parses with: declared types, but timestamps

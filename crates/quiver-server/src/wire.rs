@@ -24,19 +24,30 @@ pub fn to_json(v: &Value) -> Json {
         Value::Timestamp(t) => json!(format_timestamp(*t)),
         Value::Date(d) => json!(format_date(*d)),
         Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
-        Value::List(_, xs) => Json::Array(xs.iter().map(to_json).collect()),
+        Value::List(..) | Value::Map(..) => collection_to_json(v, to_json),
+    }
+}
+
+/// An array as a JSON array and a map as a JSON object, with `scalar`
+/// writing the elements, keys and values; a key that is not a string is
+/// written as its JSON text (`{"1": 3}`), since JSON object keys are strings.
+/// The golden test harness shares it with its own scalar form.
+pub fn collection_to_json(v: &Value, scalar: fn(&Value) -> Json) -> Json {
+    match v {
+        Value::List(_, xs) => Json::Array(xs.iter().map(scalar).collect()),
         Value::Map(_, _, pairs) => Json::Object(
             pairs
                 .iter()
                 .map(|(k, v)| {
-                    let key = match to_json(k) {
+                    let key = match scalar(k) {
                         Json::String(s) => s,
                         other => other.to_string(),
                     };
-                    (key, to_json(v))
+                    (key, scalar(v))
                 })
                 .collect(),
         ),
+        other => scalar(other),
     }
 }
 

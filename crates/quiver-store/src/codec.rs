@@ -296,9 +296,10 @@ mod tests {
             ),
         ];
         for v in &all {
+            // Debug, not ==: NaN is not equal to itself.
             assert_eq!(
-                decode_value(&encode_value(v)).unwrap().to_string(),
-                v.to_string()
+                format!("{:?}", decode_value(&encode_value(v)).unwrap()),
+                format!("{v:?}")
             );
             assert_eq!(
                 encode_value(v),

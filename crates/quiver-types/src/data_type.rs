@@ -168,9 +168,26 @@ impl DataType {
     }
 
     /// Parses a SQL type name as used in `CAST(x AS ...)`, including
-    /// `ARRAY<BIGINT>`, `BIGINT ARRAY` and `MAP<VARCHAR, BIGINT>`.
+    /// `ARRAY<BIGINT>`, `BIGINT ARRAY`, `BIGINT[]` and `MAP<VARCHAR,
+    /// BIGINT>` (also `MAP(VARCHAR, BIGINT)`, the spelling sqlparser's
+    /// generic dialect reads).
     pub fn parse_sql(name: &str) -> Option<DataType> {
-        if name.contains('<') || name.trim().to_ascii_uppercase().ends_with(" ARRAY") {
+        let trimmed = name.trim();
+        let upper = trimmed.to_ascii_uppercase();
+        if let Some(elem) = trimmed.strip_suffix("[]") {
+            return Some(DataType::List(ElementType::from_data_type(
+                DataType::parse_sql(elem)?,
+            )?));
+        }
+        if (upper.starts_with("MAP(") || upper.starts_with("ARRAY(")) && upper.ends_with(')') {
+            let open = trimmed.find('(')?;
+            let inner = &trimmed[open + 1..trimmed.len() - 1];
+            return parse_collection(
+                &format!("{}<{inner}>", &trimmed[..open]),
+                DataType::parse_sql,
+            );
+        }
+        if name.contains('<') || upper.ends_with(" ARRAY") {
             return parse_collection(name, DataType::parse_sql);
         }
         let upper = name.trim().to_ascii_uppercase();
@@ -193,15 +210,31 @@ impl DataType {
     /// The name used in job files (`int64`, `array<string>`,
     /// `map<string,int64>`); [`DataType::parse_spec`] reads it back.
     pub fn spec_name(self) -> Cow<'static, str> {
+        self.name(DataType::scalar_spec_name, ("array", "map", ","))
+    }
+
+    /// The SQL name, as shown in plans and error messages (`BIGINT`,
+    /// `ARRAY<VARCHAR>`, `MAP<VARCHAR, BIGINT>`).
+    pub fn sql_name(self) -> Cow<'static, str> {
+        self.name(DataType::scalar_sql_name, ("ARRAY", "MAP", ", "))
+    }
+
+    /// A name built from `scalar` names: `array<t>`, `map<k,v>` spelled
+    /// with the given words and separator.
+    fn name(
+        self,
+        scalar: fn(DataType) -> &'static str,
+        (array, map, sep): (&str, &str, &str),
+    ) -> Cow<'static, str> {
         match self {
-            DataType::List(e) => format!("array<{}>", e.data_type().spec_name()).into(),
+            DataType::List(e) => format!("{array}<{}>", scalar(e.data_type())).into(),
             DataType::Map(k, v) => format!(
-                "map<{},{}>",
-                k.data_type().spec_name(),
-                v.data_type().spec_name()
+                "{map}<{}{sep}{}>",
+                scalar(k.data_type()),
+                scalar(v.data_type())
             )
             .into(),
-            scalar => scalar.scalar_spec_name().into(),
+            t => scalar(t).into(),
         }
     }
 
@@ -217,21 +250,6 @@ impl DataType {
             DataType::Null => "null",
             DataType::List(_) => "array",
             DataType::Map(_, _) => "map",
-        }
-    }
-
-    /// The SQL name, as shown in plans and error messages (`BIGINT`,
-    /// `ARRAY<VARCHAR>`, `MAP<VARCHAR, BIGINT>`).
-    pub fn sql_name(self) -> Cow<'static, str> {
-        match self {
-            DataType::List(e) => format!("ARRAY<{}>", e.data_type().sql_name()).into(),
-            DataType::Map(k, v) => format!(
-                "MAP<{}, {}>",
-                k.data_type().sql_name(),
-                v.data_type().sql_name()
-            )
-            .into(),
-            scalar => scalar.scalar_sql_name().into(),
         }
     }
 
@@ -391,6 +409,9 @@ mod tests {
         assert_eq!(DataType::parse_sql("ARRAY<VARCHAR>"), Some(arr));
         assert_eq!(DataType::parse_sql("VARCHAR ARRAY"), Some(arr));
         assert_eq!(DataType::parse_sql("MAP<VARCHAR, BIGINT>"), Some(map));
+        assert_eq!(DataType::parse_sql("Map(VARCHAR, BIGINT)"), Some(map));
+        assert_eq!(DataType::parse_sql("VARCHAR[]"), Some(arr));
+        assert_eq!(DataType::parse_sql("Array(VARCHAR)"), Some(arr));
         for t in [arr, map, DataType::List(ElementType::Timestamp)] {
             assert_eq!(DataType::parse_spec(&t.spec_name()), Some(t));
             assert_eq!(DataType::parse_sql(&t.sql_name()), Some(t));

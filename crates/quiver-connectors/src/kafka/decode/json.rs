@@ -70,7 +70,12 @@ impl JsonDecoder {
                         .clone()
                         .with_timezone(tz.clone()),
                 ) as ArrayRef),
-                t if c.data_type() != t => arrow::compute::cast(c, t),
+                t if c.data_type() != t => crate::normalize::relabel_utc(c, t).ok_or_else(|| {
+                    arrow::error::ArrowError::CastError(format!(
+                        "cannot read {} as {t}",
+                        c.data_type()
+                    ))
+                }),
                 _ => Ok(c.clone()),
             })
             .collect::<Result<Vec<_>, _>>()?;
