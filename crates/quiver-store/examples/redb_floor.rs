@@ -20,7 +20,7 @@ fn main() {
     if let Ok(c) = std::env::var("CACHE_MB") {
         b.set_cache_size(c.parse::<usize>().unwrap() << 20);
     }
-    let db = b.create(&dir.path().join("x.redb")).unwrap();
+    let db = b.create(dir.path().join("x.redb")).unwrap();
     let mut keys: Vec<Vec<u8>> = (0..rows * 3).map(|k| postcard_key(k as i64)).collect();
     keys.sort();
     let val = [7u8; 24];

@@ -162,6 +162,8 @@ impl RowBatch {
     }
 
     /// The batch as one segment (compacting it first).
+    // `&mut self`: compacting in place is the point (it saves a copy).
+    #[allow(clippy::wrong_self_convention)]
     pub(crate) fn to_segment(&mut self) -> Vec<u8> {
         self.compact();
         let n = self.entries.len();

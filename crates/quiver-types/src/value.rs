@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn total_order_puts_null_first_and_nan_last() {
-        let mut v = vec![
+        let mut v = [
             Value::Float64(f64::NAN),
             Value::Float64(1.0),
             Value::Null,
