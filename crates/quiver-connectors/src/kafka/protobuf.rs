@@ -189,6 +189,7 @@ impl ProtobufError {
                 }
             }
             ProtobufError::Incompatible(i) => i.fix.clone(),
+            ProtobufError::Unsupported { field_type, .. } if field_type.starts_with("repeated ") || field_type.starts_with("map") => "repeated and map fields are not read or written by the Protobuf format yet (array<T> and map<K,V> columns come from JSON and Parquet); leave the column out of the schema, or send the topic as JSON".into(),
             ProtobufError::Unsupported { .. } => "Quiver maps scalar fields, enums, google.protobuf.Timestamp and the google.protobuf wrapper types (Int64Value, DoubleValue, StringValue, ...) to columns; flatten the field into scalar fields of the message".into(),
         }
     }
