@@ -242,3 +242,38 @@ pub fn reader_type(t: DataType) -> ArrowType {
         other => other.to_arrow(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ListArray, TimestampMillisecondArray};
+    use arrow::buffer::OffsetBuffer;
+    use quiver_types::{ElementType, Field, Value};
+
+    #[test]
+    fn arrays_of_unlabeled_timestamps_take_the_declared_label() {
+        // What a JSON reader gives for `array<timestamp>` (see `reader_type`).
+        let want = DataType::List(ElementType::Timestamp);
+        let ArrowType::List(item) = reader_type(want) else {
+            panic!("a list")
+        };
+        let read: ArrayRef = Arc::new(ListArray::new(
+            item,
+            OffsetBuffer::from_lengths([2, 0]),
+            Arc::new(TimestampMillisecondArray::from(vec![Some(5), None])),
+            None,
+        ));
+        let declared = Schema::new(vec![Field::new("seen", want)]);
+        let b = declared_batch(&declared, vec![Some(read)], 2).unwrap();
+        assert_eq!(b.column(0).data_type(), &want.to_arrow());
+        assert_eq!(
+            Value::from_array(b.column(0).as_ref(), 0),
+            Value::List(
+                ElementType::Timestamp,
+                vec![Value::Timestamp(5), Value::Null]
+            )
+        );
+        assert!(compatible(&reader_type(want), want));
+        assert!(!compatible(&ArrowType::Utf8, want));
+    }
+}
