@@ -300,6 +300,58 @@ fn job_missing_path(dir: &Path) -> PathBuf {
 }
 
 #[test]
+fn arrays_and_maps_reach_the_online_store_and_parquet() {
+    let s = Scratch::new();
+    let data = s.dir.path().join("data");
+    write_events(
+        &data.join("part-0.parquet"),
+        &[
+            (t("2024-01-01T00:10:00"), Some(1), Some(6.0)),
+            (t("2024-01-01T00:05:00"), Some(1), Some(5.5)),
+            (t("2024-01-01T00:20:00"), Some(1), None),
+            (t("2024-01-01T00:30:00"), Some(1), Some(5.0)),
+        ],
+        10,
+    );
+    let path = s.dir.path().join("arrays.yaml");
+    fs::write(
+        &path,
+        "name: arrays
+sources:
+  events:
+    schema: {event_time: timestamp, customer_id: int64, amount: float64}
+    event_time: event_time
+    watermark_delay: 1h
+    bounded: {parquet: data/}
+sql: |
+  SELECT customer_id, COLLECT_ARRAY(amount) AS amounts,
+         HISTOGRAM(CAST(amount AS BIGINT)) AS by_amount,
+         TUMBLE_END(event_time, INTERVAL '1' HOUR) AS window_end
+  FROM events
+  GROUP BY TUMBLE(event_time, INTERVAL '1' HOUR), customer_id
+sinks: {online: {}, historical: {}}
+",
+    )
+    .unwrap();
+    s.quiver(&["backfill", path.to_str().unwrap(), "--no-progress"])
+        .unwrap();
+    let config = DeploymentConfig::load(Some(&s.config())).unwrap();
+    let got = quiver_cli::lookup(&config, "arrays", &["customer_id=1".into()], None).unwrap();
+    assert_eq!(
+        got["features"]["amounts"]["value"],
+        serde_json::json!([5.5, 6.0, 5.0])
+    );
+    assert_eq!(
+        got["features"]["by_amount"]["value"],
+        serde_json::json!({"5": 2, "6": 1})
+    );
+    let (cols, rows) = read_rows(&s.dataset("arrays"));
+    assert_eq!(cols[1].1, "array<float64>");
+    assert_eq!(cols[2].1, "map<int64,int64>");
+    assert_eq!(rows[0][1], serde_json::json!([5.5, 6.0, 5.0]));
+}
+
+#[test]
 fn online_values_come_back_with_statuses() {
     let s = Scratch::new();
     let data = s.dir.path().join("data");

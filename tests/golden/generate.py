@@ -107,6 +107,16 @@ ARROW = {
 }
 
 
+def arrow_type(t: str) -> pa.DataType:
+    """Quiver type -> Arrow type, including array<t> and map<k,v>."""
+    if t.startswith("array<"):
+        return pa.list_(ARROW[t[6:-1]])
+    if t.startswith("map<"):
+        k, v = t[4:-1].split(",")
+        return pa.map_(ARROW[k], ARROW[v])
+    return ARROW[t]
+
+
 class Dataset:
     """A named dataset: a schema and one or more ordered files of rows."""
 
@@ -141,11 +151,11 @@ class Dataset:
                 hi = t if hi is None else max(hi, t)
 
     def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c, ARROW[t]) for c, t in self.schema])
+        return pa.schema([pa.field(c, arrow_type(t)) for c, t in self.schema])
 
     def arrow_table(self, rows: list[tuple]) -> pa.Table:
         cols = list(zip(*rows)) if rows else [[] for _ in self.schema]
-        arrays = [pa.array(list(col), type=ARROW[t]) for col, (_, t) in zip(cols, self.schema)]
+        arrays = [pa.array(list(col), type=arrow_type(t)) for col, (_, t) in zip(cols, self.schema)]
         return pa.Table.from_arrays(arrays, schema=self.arrow_schema())
 
 
@@ -167,6 +177,12 @@ def parquet_bytes(table: pa.Table) -> bytes:
 def json_scalar(v, t):
     if v is None:
         return None
+    if t.startswith("array<"):
+        return [json_scalar(x, t[6:-1]) for x in v]
+    if t.startswith("map<"):
+        k, vt = t[4:-1].split(",")
+        assert k == "string", "JSON object keys are strings"
+        return {key: json_scalar(x, vt) for key, x in v}
     if t == "timestamp":
         return iso(v)
     if t == "date":
@@ -598,6 +614,28 @@ def dates_dataset() -> Dataset:
     return Dataset("dates", DATES_SCHEMA, "event_time", {"part-0": rows})
 
 
+BASKETS_SCHEMA = [
+    ("event_time", "timestamp"), ("customer_id", "int64"),
+    ("items", "array<string>"), ("prices", "array<float64>"), ("qty", "map<string,int64>"),
+]
+
+
+def baskets_dataset() -> Dataset:
+    """Arrays and maps in the input: NULL arrays, empty arrays, NULL elements."""
+    vals = [
+        (1, ["apple", "pear"], [1.5, 2.25], [("apple", 2), ("pear", 1)]),
+        (2, ["milk"], [0.99], [("milk", 6)]),
+        (1, [], [], []),
+        (3, None, None, None),
+        (2, ["milk", None, "bread"], [0.99, None, 3.0], [("milk", 1), ("bread", None)]),
+        (1, ["apple", "apple", "fig"], [1.5, 1.5, 4.0], [("apple", 2), ("fig", 1)]),
+        (3, ["tea"], [5.0], [("tea", 3)]),
+        (2, ["bread"], [2.5], [("bread", 2)]),
+    ]
+    rows = [(T0 + i * 20 * SEC,) + v for i, v in enumerate(vals)]
+    return Dataset("baskets", BASKETS_SCHEMA, "event_time", {"part-0": rows})
+
+
 def all_datasets() -> list[Dataset]:
     orders, chargebacks = orders_datasets()
     empty = Dataset("empty", EVENTS_SCHEMA, "event_time", {"part-0": []})
@@ -605,6 +643,7 @@ def all_datasets() -> list[Dataset]:
         events_dataset(), users_dataset(), orders, chargebacks, quotes_dataset(), empty,
         old_events_dataset(), boundary_dataset(), disorder_dataset(), numbers_dataset(),
         bigints_dataset(), floats_dataset(), sensors_dataset(), texts_dataset(), dates_dataset(),
+        baskets_dataset(),
     ]
 
 
@@ -614,6 +653,9 @@ def build_data() -> dict[str, bytes]:
     for ds in all_datasets():
         for fname, rows in ds.parts.items():
             files[f"{DATA}/{ds.name}/{fname}.parquet"] = parquet_bytes(ds.arrow_table(rows))
+        if ds.name == "baskets":
+            for fname, rows in ds.parts.items():
+                files[f"{DATA}/baskets_ndjson/{fname}.ndjson"] = ndjson_bytes(ds, rows)
         if ds.name == "events":
             for fname, rows in ds.parts.items():
                 files[f"{DATA}/events_ndjson/{fname}.ndjson"] = ndjson_bytes(ds, rows)
@@ -631,7 +673,9 @@ def quote_ident(name: str) -> str:
 
 
 def sort_key(row):
-    return tuple((0,) if v is None else (1, v) for v in row)
+    # Arrays and maps (lists and dicts) sort by their JSON text.
+    return tuple((0,) if v is None else (1, json.dumps(v) if isinstance(v, (list, dict)) else v)
+                 for v in row)
 
 
 def run_reference(case_dir: Path) -> dict:
@@ -651,6 +695,9 @@ def run_reference(case_dir: Path) -> dict:
             raise SystemExit(f"{case_dir.name}: duplicate output column names {names}")
         qtypes = []
         for n, t in zip(names, duck_types):
+            if quiver_collection(t):
+                qtypes.append(quiver_collection(t))
+                continue
             if t not in DUCKDB_TO_QUIVER:
                 raise SystemExit(
                     f"{case_dir.name}: column {n!r} has DuckDB type {t}, which has no Quiver "
@@ -669,29 +716,62 @@ def run_reference(case_dir: Path) -> dict:
     for r in raw:
         out = []
         for n, qt, v in zip(names, qtypes, r):
-            if v is None:
-                out.append(None)
-            elif qt == "timestamp":
-                if v % 1000 != 0:
-                    raise SystemExit(f"{case_dir.name}: column {n!r} has sub-millisecond value {v}")
-                out.append(iso(v // 1000))
-            elif qt == "date":
-                out.append(v.isoformat())
-            elif qt == "float64":
-                v = float(v)
-                if not math.isfinite(v):
-                    raise SystemExit(f"{case_dir.name}: column {n!r} has non-finite value {v}")
-                out.append(v)
-            elif qt == "int64":
-                assert isinstance(v, int) and -(2**63) <= v < 2**63
-                out.append(v)
-            elif qt == "bool":
-                out.append(bool(v))
-            else:
-                out.append(str(v))
+            out.append(to_golden(case_dir.name, n, qt, v))
         rows.append(out)
     rows.sort(key=sort_key)
     return {"columns": [{"name": n, "type": t} for n, t in zip(names, qtypes)], "rows": rows}
+
+
+def quiver_collection(duck: str) -> str | None:
+    """'BIGINT[]' -> 'array<int64>', 'MAP(VARCHAR, BIGINT)' -> 'map<string,int64>'
+    (one level of nesting, as Quiver's types); None for other types."""
+    if duck.endswith("[]") and duck[:-2] in DUCKDB_TO_QUIVER:
+        return f"array<{DUCKDB_TO_QUIVER[duck[:-2]]}>"
+    m = re.fullmatch(r"MAP\((.+), (.+)\)", duck)
+    if m and m.group(1) in DUCKDB_TO_QUIVER and m.group(2) in DUCKDB_TO_QUIVER:
+        return f"map<{DUCKDB_TO_QUIVER[m.group(1)]},{DUCKDB_TO_QUIVER[m.group(2)]}>"
+    return None
+
+
+def to_golden(case: str, n: str, qt: str, v):
+    """One result value in the expected.json form of Quiver type qt: arrays as
+    JSON arrays, maps as objects whose keys are the keys' JSON text."""
+    if v is None:
+        return None
+    if qt.startswith("array<"):
+        return [to_golden(case, n, qt[6:-1], x) for x in v]
+    if qt.startswith("map<"):
+        kt, vt = qt[4:-1].split(",")
+        items = v.items() if isinstance(v, dict) else zip(v["key"], v["value"])
+        out = {}
+        for k, x in items:
+            key = to_golden(case, n, kt, k)
+            out[key if isinstance(key, str) else json.dumps(key)] = to_golden(case, n, vt, x)
+        return out
+    return scalar_golden(case, n, qt, v)
+
+
+def scalar_golden(case: str, n: str, qt: str, v):
+    if qt == "timestamp":
+        if isinstance(v, dt.datetime):  # inside an array: not projected
+            v = int((v.replace(tzinfo=None) - EPOCH) / dt.timedelta(microseconds=1))
+        if v % 1000 != 0:
+            raise SystemExit(f"{case}: column {n!r} has sub-millisecond value {v}")
+        return iso(v // 1000)
+    elif qt == "date":
+        return v.isoformat()
+    elif qt == "float64":
+        v = float(v)
+        if not math.isfinite(v):
+            raise SystemExit(f"{case}: column {n!r} has non-finite value {v}")
+        return v
+    elif qt == "int64":
+        assert isinstance(v, int) and -(2**63) <= v < 2**63
+        return v
+    elif qt == "bool":
+        return bool(v)
+    else:
+        return str(v)
 
 
 def expected_bytes(result: dict) -> bytes:

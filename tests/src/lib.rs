@@ -158,6 +158,9 @@ pub fn to_json(v: &Value) -> Json {
         Value::Timestamp(t) => json!(format_timestamp(*t)),
         Value::Date(d) => json!(format_date(*d)),
         Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        // Arrays as JSON arrays; maps as objects whose keys are the keys'
+        // JSON text (as Python's json.dumps writes DuckDB's MAPs).
+        Value::List(..) | Value::Map(..) => quiver_server::wire::collection_to_json(v, to_json),
     }
 }
 
@@ -198,6 +201,15 @@ pub fn values_match(a: &Json, b: &Json) -> bool {
                 y.as_f64().unwrap_or(f64::NAN),
             );
             (x - y).abs() <= 1e-12 || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_match(a, b))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, a), (kb, b))| ka == kb && values_match(a, b))
         }
         _ => a == b,
     }

@@ -146,7 +146,7 @@ pub(crate) fn want(
     if t == DataType::Null || accepted.contains(&t) {
         return Ok(t);
     }
-    let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
+    let names: Vec<String> = accepted.iter().map(|t| t.sql_name().into_owned()).collect();
     let list = match names.as_slice() {
         [] => String::new(),
         [one] => (*one).to_string(),

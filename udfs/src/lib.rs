@@ -35,10 +35,14 @@
 //!   TimestampFromUnix.
 //! * **table functions** (`table.rs`), called in FROM as `LATERAL
 //!   TABLE(f(...))`: HistogramBucket.
+//! * **arrays and maps** (`array.rs`): ARRAY[...], CARDINALITY, and Dagger's
+//!   ElementAt, ListContains, Split, ArrayAggregate, ArrayOperate, MapGet,
+//!   ExponentialMovingAverage and LinearTrend. SQL's `arr[i]` (1-based) and
+//!   `map[key]` are bound to ElementAt and MapGet.
 //! * **user functions** (`user/`): row-at-a-time Rust functions made into
 //!   SQL functions by [`scalar_udf!`]; see [`user`] and `udfs/README.md`.
 //!
-//! The geo, JSON and zoned families follow Gojek Dagger's UDFs of the same
+//! The geo, JSON, zoned and array families follow Gojek Dagger's UDFs of the same
 //! names (called case-insensitively, so Dagger's `StartOfWeek(...)` works
 //! as written) with these differences, each also noted in its family's
 //! docs and reference line:
@@ -52,11 +56,17 @@
 //! * the time functions take and give TIMESTAMP, and also take Dagger's
 //!   epoch BIGINTs (giving BIGINTs in the same unit);
 //! * JSONPath is RFC 9535 rather than Jayway's dialect (the same for the
-//!   usual paths); GeoHash does not wrap longitudes past ±180.
+//!   usual paths); GeoHash does not wrap longitudes past ±180;
+//! * ElementAt and MapGet return the element's type (Dagger: text); Split's
+//!   delimiter is literal text, not a regular expression, and empty tokens
+//!   are kept; ArrayAggregate and ArrayOperate take the element type from
+//!   the array (Dagger's type argument is checked, then ignored); see
+//!   `array.rs` for the rest.
 //!
-//! Not provided, for want of ARRAY and MAP types: ElementAt, MapGet,
-//! ListContains, Split, ArrayAggregate, ArrayOperate, and the array-taking
-//! ExponentialMovingAverage and LinearTrend.
+//! ElementAt keeps Dagger's index base: 0-based, negative from the end.
+//! Arrays and maps are one level deep (`ARRAY<BIGINT>`, `MAP<VARCHAR,
+//! DOUBLE>`); Dagger's ElementAt over an array of Protobuf messages (a path
+//! into each row) has no counterpart, since Quiver has no struct type.
 //!
 //! `args.rs` holds the shared plumbing: argument checks and their error
 //! texts, unit literals, and reading arguments as arrays or broadcast
@@ -75,6 +85,7 @@ use std::sync::Arc;
 use quiver_sql::Registry;
 
 mod args;
+mod array;
 mod datetime;
 mod geo;
 mod json;
@@ -97,6 +108,7 @@ fn builtins() -> Vec<Builtin> {
     all.extend(geo::functions());
     all.extend(json::functions());
     all.extend(zoned::functions());
+    all.extend(array::functions());
     all
 }
 
@@ -163,7 +175,10 @@ pub fn reference_markdown() -> String {
     out.push_str("Where Quiver differs: bad input gives NULL where Dagger throws; weeks run Monday to Sunday (Dagger puts a Sunday in the next week); ");
     out.push_str("the week, month and TimeInDate functions take and give TIMESTAMP, or Dagger's epoch BIGINT (milliseconds for weeks, seconds otherwise); ");
     out.push_str("an unknown time zone is an error (constant) or NULL (column), not GMT; TimestampFromUnix keeps the sign of its input; ");
-    out.push_str("JSONPath is RFC 9535. Dagger's array and map functions (ElementAt, MapGet, ListContains, Split, ArrayAggregate, ArrayOperate, ExponentialMovingAverage, LinearTrend) wait for ARRAY and MAP types.\n\n");
+    out.push_str("JSONPath is RFC 9535. ");
+    out.push_str("Array and map functions: `ElementAt` is 0-based with negative indexes from the end, as in Dagger, while SQL's `arr[i]` is 1-based (standard SQL); `map[key]` is `MapGet`. ");
+    out.push_str("ElementAt and MapGet give the element's type (Dagger: its text); Split takes a literal delimiter (Dagger: a regular expression) and keeps empty tokens; ArrayAggregate/ArrayOperate read the element type from the array and skip (aggregate) or keep (operate) NULL elements where Dagger throws; a NULL array gives NULL (Dagger: false from ListContains, an empty array from Split). ");
+    out.push_str("Dagger's ElementAt over arrays of Protobuf messages (a path into each element) is not provided: Quiver has no struct type.\n\n");
     out.push_str("Functions written with `scalar_udf!` (see `udfs/README.md`) are listed too.\n\n");
     out.push_str("| Name | Signature | Description |\n| --- | --- | --- |\n");
     for (name, signature, doc) in rows {
@@ -197,8 +212,8 @@ pub fn reference_markdown() -> String {
     out.push_str("Where Quiver differs from Gojek Dagger's aggregate UDFs: `DistinctCount` counts values of any type and returns BIGINT (Dagger: VARCHAR in, INT out); ");
     out.push_str("Dagger's `PercentileAggregator(percentile, value)` takes the percentile first and in (0, 100], and estimates it as Apache Commons Math's `Percentile` does (position p·(n+1)); Quiver's `PERCENTILE(value, fraction)` takes a fraction in [0, 1] and interpolates at p·(n−1) as DuckDB's `quantile_cont` (so `PercentileAggregator(90, x)` becomes `PERCENTILE(x, 0.9)`, with slightly different values for small groups); ");
     out.push_str("Dagger has no FIRST/LAST by event time (Flink's `FIRST_VALUE`/`LAST_VALUE` take arrival order, which a backfill cannot reproduce), so Quiver's are by event time with ties broken by value. ");
-    out.push_str("`CollectArray`, `LAST_K`/`TOP_K` and `HISTOGRAM` wait for ARRAY and MAP types; `Features`/`FeaturesWithType` (Feast rows) are not planned. ");
-    out.push_str("DISTINCT_COUNT, PERCENTILE, APPROX_PERCENTILE, FIRST_VALUE and LAST_VALUE are refused in OVER windows.\n\n");
+    out.push_str("`CollectArray` collects in event-time order, ties by value (Dagger: arrival order); `LAST_K`/`TOP_K` and `HISTOGRAM` are not Dagger UDFs but common feature aggregates (DuckDB's `max(x, k)` and `histogram(x)`); `Features`/`FeaturesWithType` (Feast rows) are not planned. ");
+    out.push_str("Aggregates take scalar arguments (COUNT also counts arrays and maps). DISTINCT_COUNT, PERCENTILE, APPROX_PERCENTILE, FIRST_VALUE, LAST_VALUE, COLLECT_ARRAY, LAST_K, TOP_K and HISTOGRAM are refused in OVER windows.\n\n");
     out.push_str("| Name | Signature | Description |\n| --- | --- | --- |\n");
     for (name, signature, doc) in quiver_sql::AGGREGATE_REFERENCE {
         let _ = writeln!(out, "| `{name}` | `{}` | {} |", cell(signature), cell(doc));
@@ -294,6 +309,16 @@ mod tests {
             "TIMESTAMPFROMUNIX",
             "MASK_EMAIL",
             "CLAMP",
+            "ARRAY",
+            "CARDINALITY",
+            "ELEMENTAT",
+            "LISTCONTAINS",
+            "SPLIT",
+            "ARRAYAGGREGATE",
+            "ARRAYOPERATE",
+            "MAPGET",
+            "EXPONENTIALMOVINGAVERAGE",
+            "LINEARTREND",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }

@@ -47,6 +47,25 @@ pub fn compatible(found: &ArrowType, want: DataType) -> bool {
                 A::Binary | A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_)
             ),
             DataType::Null => true,
+            // Arrays and maps: any list (or map) whose elements (keys and
+            // values) read as the declared element types; casting to the
+            // declared Arrow type happens in `declared_batch`.
+            DataType::List(e) => match found {
+                A::List(f) | A::LargeList(f) | A::FixedSizeList(f, _) => {
+                    compatible(f.data_type(), e.data_type())
+                }
+                _ => false,
+            },
+            DataType::Map(k, v) => match found {
+                A::Map(entries, _) => match entries.data_type() {
+                    A::Struct(kv) if kv.len() == 2 => {
+                        compatible(kv[0].data_type(), k.data_type())
+                            && compatible(kv[1].data_type(), v.data_type())
+                    }
+                    _ => false,
+                },
+                _ => false,
+            },
         },
     }
 }
@@ -125,6 +144,8 @@ pub fn declared_batch(
                         .with_timezone("UTC"),
                 ) as ArrayRef
             }
+            // Arrays and maps read with unlabeled timestamps inside.
+            Some(c) if relabel_utc(&c, &want).is_some() => relabel_utc(&c, &want).unwrap_or(c),
             Some(c) => cast_with_options(&c, &want, &opts).map_err(|e| {
                 format!(
                     "column `{}`: cannot read {} as {}: {e}",
@@ -144,12 +165,115 @@ pub fn declared_batch(
     .map_err(|e| e.to_string())
 }
 
+/// `c` with its millisecond timestamps (also inside arrays and maps)
+/// labeled as in `want`, when that is the only difference: the label is
+/// metadata, and Arrow's cast cannot label `UTC` without a time-zone
+/// database. `None` when the types differ otherwise.
+pub fn relabel_utc(c: &ArrayRef, want: &ArrowType) -> Option<ArrayRef> {
+    use arrow::array::{ListArray, MapArray, StructArray};
+    match (c.data_type(), want) {
+        (a, b) if a == b => Some(c.clone()),
+        (
+            ArrowType::Timestamp(TimeUnit::Millisecond, _),
+            ArrowType::Timestamp(TimeUnit::Millisecond, Some(tz)),
+        ) => {
+            let t = c.as_primitive::<TimestampMillisecondType>();
+            Some(Arc::new(t.clone().with_timezone(tz.clone())))
+        }
+        (ArrowType::List(_), ArrowType::List(f)) => {
+            let l = c.as_list::<i32>();
+            let values = relabel_utc(l.values(), f.data_type())?;
+            Some(Arc::new(
+                ListArray::try_new(f.clone(), l.offsets().clone(), values, l.nulls().cloned())
+                    .ok()?,
+            ))
+        }
+        (ArrowType::Map(_, _), ArrowType::Map(f, sorted)) => {
+            let m = c.as_map();
+            let ArrowType::Struct(kv) = f.data_type() else {
+                return None;
+            };
+            let keys = relabel_utc(m.keys(), kv[0].data_type())?;
+            let values = relabel_utc(m.values(), kv[1].data_type())?;
+            let entries =
+                StructArray::try_new(kv.clone(), vec![keys, values], m.entries().nulls().cloned())
+                    .ok()?;
+            Some(Arc::new(
+                MapArray::try_new(
+                    f.clone(),
+                    m.offsets().clone(),
+                    entries,
+                    m.nulls().cloned(),
+                    *sorted,
+                )
+                .ok()?,
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// The schema a text reader parses with: declared types, but timestamps
 /// without a zone label (parsing a named zone needs a time-zone database;
 /// RFC 3339 offsets and `Z` are still honored, and values are UTC).
+/// Arrays and maps of timestamps read the same way, inside.
 pub fn reader_type(t: DataType) -> ArrowType {
+    use arrow::datatypes::{Field, Fields};
+    let inner =
+        |e: quiver_types::ElementType, f: Field| f.with_data_type(reader_type(e.data_type()));
     match t {
         DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Millisecond, None),
+        DataType::List(e) => ArrowType::List(Arc::new(inner(e, quiver_types::list_item(e)))),
+        DataType::Map(k, v) => {
+            let entries = quiver_types::map_entries(k, v);
+            let ArrowType::Struct(kv) = entries.data_type() else {
+                return t.to_arrow();
+            };
+            let kv: Fields = vec![
+                inner(k, kv[0].as_ref().clone()),
+                inner(v, kv[1].as_ref().clone()),
+            ]
+            .into();
+            ArrowType::Map(
+                Arc::new(entries.with_data_type(ArrowType::Struct(kv))),
+                false,
+            )
+        }
         other => other.to_arrow(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ListArray, TimestampMillisecondArray};
+    use arrow::buffer::OffsetBuffer;
+    use quiver_types::{ElementType, Field, Value};
+
+    #[test]
+    fn arrays_of_unlabeled_timestamps_take_the_declared_label() {
+        // What a JSON reader gives for `array<timestamp>` (see `reader_type`).
+        let want = DataType::List(ElementType::Timestamp);
+        let ArrowType::List(item) = reader_type(want) else {
+            panic!("a list")
+        };
+        let read: ArrayRef = Arc::new(ListArray::new(
+            item,
+            OffsetBuffer::from_lengths([2, 0]),
+            Arc::new(TimestampMillisecondArray::from(vec![Some(5), None])),
+            None,
+        ));
+        let declared = Schema::new(vec![Field::new("seen", want)]);
+        let b = declared_batch(&declared, vec![Some(read)], 2).unwrap();
+        assert_eq!(b.column(0).data_type(), &want.to_arrow());
+        assert_eq!(
+            Value::from_array(b.column(0).as_ref(), 0),
+            Value::List(
+                ElementType::Timestamp,
+                vec![Value::Timestamp(5), Value::Null]
+            )
+        );
+        assert!(compatible(&reader_type(want), want));
+        assert!(!compatible(&ArrowType::Utf8, want));
     }
 }

@@ -82,6 +82,7 @@ pub fn scalar_array(v: &Value, t: DataType) -> ArrayRef {
         }
         (Value::Date(d), _) => Arc::new(Date32Array::from(vec![*d])),
         (Value::Bytes(b), _) => Arc::new(BinaryArray::from(vec![b.as_slice()])),
+        (Value::List(..) | Value::Map(..), t) => Value::to_array(std::slice::from_ref(v), t),
     }
 }
 

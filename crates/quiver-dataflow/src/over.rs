@@ -541,7 +541,11 @@ fn new_state(c: &AggregateCall) -> State {
             | AggFunc::Percentile(_)
             | AggFunc::ApproxPercentile(_)
             | AggFunc::FirstValue
-            | AggFunc::LastValue,
+            | AggFunc::LastValue
+            | AggFunc::CollectArray
+            | AggFunc::LastK(_)
+            | AggFunc::TopK(_)
+            | AggFunc::Histogram,
             _,
         ) => State::Count(0),
     }

@@ -24,6 +24,30 @@ pub fn to_json(v: &Value) -> Json {
         Value::Timestamp(t) => json!(format_timestamp(*t)),
         Value::Date(d) => json!(format_date(*d)),
         Value::Bytes(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Value::List(..) | Value::Map(..) => collection_to_json(v, to_json),
+    }
+}
+
+/// An array as a JSON array and a map as a JSON object, with `scalar`
+/// writing the elements, keys and values; a key that is not a string is
+/// written as its JSON text (`{"1": 3}`), since JSON object keys are strings.
+/// The golden test harness shares it with its own scalar form.
+pub fn collection_to_json(v: &Value, scalar: fn(&Value) -> Json) -> Json {
+    match v {
+        Value::List(_, xs) => Json::Array(xs.iter().map(scalar).collect()),
+        Value::Map(_, _, pairs) => Json::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    let key = match scalar(k) {
+                        Json::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, scalar(v))
+                })
+                .collect(),
+        ),
+        other => scalar(other),
     }
 }
 
@@ -71,6 +95,7 @@ pub fn parse_str(s: &str, t: DataType) -> Option<Value> {
         DataType::Date => Value::Date(parse_date(s)?),
         DataType::Bytes => Value::Bytes(s.as_bytes().to_vec()),
         DataType::Null => Value::Null,
+        DataType::List(_) | DataType::Map(_, _) => return None,
     })
 }
 
@@ -118,6 +143,15 @@ mod tests {
             Value::Float64(f64::NAN),
             Value::String("a\"b\\\n".into()),
             Value::Timestamp(1_700_000_000_123),
+            Value::List(
+                quiver_types::ElementType::Int64,
+                vec![Value::Int64(1), Value::Null],
+            ),
+            Value::Map(
+                quiver_types::ElementType::Int64,
+                quiver_types::ElementType::String,
+                vec![(Value::Int64(1), Value::String("a".into()))],
+            ),
             Value::Date(19_000),
             Value::Bytes(vec![1, 255]),
         ] {

@@ -394,8 +394,12 @@ fn decode_source(
                             );
                             d = match decode::suggest(&written, DataType::SPEC_NAMES) {
                                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                None if written.contains('<') => d.with_help(format!(
+                                    "arrays and maps are `array<T>` and `map<K,V>` with T, K and V one of {} (they do not nest)",
+                                    DataType::SPEC_NAMES.join(", ")
+                                )),
                                 None => d.with_help(format!(
-                                    "types are: {}",
+                                    "types are: {}, array<T>, map<K,V>",
                                     DataType::SPEC_NAMES.join(", ")
                                 )),
                             };

@@ -515,6 +515,13 @@ impl<'a> Binder<'a> {
                     None => return Err(err),
                 },
             };
+            if bound.data_type().is_collection() {
+                return Err(PlanError::at(
+                    e.span(),
+                    format!("cannot group by `{e}`, which is {}", bound.data_type()),
+                )
+                .help("group by a scalar: an element (ElementAt(arr, 0)) or a count (CARDINALITY(arr))"));
+            }
             if !keys.contains(&bound) {
                 keys.push(bound);
             }

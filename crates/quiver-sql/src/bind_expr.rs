@@ -9,11 +9,11 @@
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 
-use quiver_types::{DataType, Value, time};
+use quiver_types::{DataType, ElementType, Value, time};
 use sqlparser::ast::{
     BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArguments, Ident, Spanned, UnaryOperator, Value as SqlValue,
-    visit_expressions,
+    FunctionArgExpr, FunctionArguments, Ident, Spanned, Subscript, UnaryOperator,
+    Value as SqlValue, visit_expressions,
 };
 use sqlparser::tokenizer::Span;
 
@@ -561,6 +561,19 @@ impl Binder<'_> {
                         .help("cast to BIGINT, DOUBLE, VARCHAR, BOOLEAN, TIMESTAMP, DATE or BYTES")
                 })?;
                 let inner = self.bind_expr(expr, ctx)?;
+                let from = inner.data_type();
+                // Collections cast only between arrays of numbers (element by
+                // element, as the scalars cast); anything else has no rule.
+                let numeric_lists = matches!((from, to), (DataType::List(a), DataType::List(b))
+                    if a.data_type().is_numeric() && b.data_type().is_numeric());
+                if (from.is_collection() || to.is_collection())
+                    && from != to
+                    && from != DataType::Null
+                    && !numeric_lists
+                {
+                    return Err(PlanError::at(e.span(), format!("CAST from {from} to {to} is not supported"))
+                        .help("arrays cast only between numeric element types (ARRAY<BIGINT> to ARRAY<DOUBLE>); use ArrayOperate, Split or ElementAt to reshape"));
+                }
                 Ok(match inner {
                     ScalarExpr::Literal(Value::Null, _) => ScalarExpr::Literal(Value::Null, to),
                     other if other.data_type() == to => other,
@@ -700,6 +713,77 @@ impl Binder<'_> {
                 self.call(name, e.span(), args)
             }
             Expr::Function(f) => self.bind_function(f, ctx),
+            // `ARRAY[a, b]` / `[a, b]`: the ARRAY function of the registry.
+            Expr::Array(a) => {
+                let args = a
+                    .elem
+                    .iter()
+                    .map(|x| self.bind_expr(x, ctx))
+                    .collect::<PlanResult<Vec<_>>>()?;
+                self.call("ARRAY", e.span(), args)
+            }
+            // `arr[i]` is 1-based (standard SQL, Flink, DuckDB): ElementAt,
+            // which is 0-based as in Dagger, at i - 1; `map[key]` is MapGet.
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                let mut out = self.bind_expr(root, ctx)?;
+                for access in access_chain {
+                    let sqlparser::ast::AccessExpr::Subscript(Subscript::Index { index }) = access
+                    else {
+                        return Err(PlanError::at(
+                            e.span(),
+                            format!("`{e}`: only subscripts `arr[i]` and `map[key]` are supported"),
+                        )
+                        .help("slices and field access are not; use ElementAt or MapGet"));
+                    };
+                    let key = self.bind_expr(index, ctx)?;
+                    out = match out.data_type() {
+                        DataType::Map(_, _) => self.call("MAPGET", index.span(), vec![out, key])?,
+                        DataType::List(_) | DataType::Null => {
+                            let key = match key.data_type() {
+                                DataType::Int64 | DataType::Null => key,
+                                t => {
+                                    return Err(PlanError::at(
+                                        index.span(),
+                                        format!("an array subscript must be BIGINT, found {t}"),
+                                    )
+                                    .help("arr[1] is the first element"));
+                                }
+                            };
+                            // i - 1 for i >= 1; 0 and negative indexes have
+                            // no element (-1 would wrap to ElementAt's last).
+                            let zero_based = ScalarExpr::Case {
+                                whens: vec![(
+                                    binary(
+                                        BinaryOp::GtEq,
+                                        key.clone(),
+                                        ScalarExpr::Literal(Value::Int64(1), DataType::Int64),
+                                        DataType::Bool,
+                                    ),
+                                    binary(
+                                        BinaryOp::Sub,
+                                        key,
+                                        ScalarExpr::Literal(Value::Int64(1), DataType::Int64),
+                                        DataType::Int64,
+                                    ),
+                                )],
+                                otherwise: Some(Box::new(ScalarExpr::Literal(
+                                    Value::Null,
+                                    DataType::Int64,
+                                ))),
+                                data_type: DataType::Int64,
+                            };
+                            self.call("ELEMENTAT", index.span(), vec![out, zero_based])?
+                        }
+                        t => {
+                            return Err(PlanError::at(
+                                root.span(),
+                                format!("`{root}` is {t}; only arrays and maps take a subscript"),
+                            ));
+                        }
+                    };
+                }
+                Ok(out)
+            }
             other => Err(PlanError::at(
                 other.span(),
                 format!("expression `{other}` is not supported"),
@@ -1150,6 +1234,21 @@ impl Binder<'_> {
                 )
                 .help(format!("write {name}(x, 0.95) for the 95th percentile")));
             }
+            (AggFunc::LastK(_) | AggFunc::TopK(_), [x, k]) => {
+                let k = self.constant_k(name, k, g, span)?;
+                let func = match func {
+                    AggFunc::LastK(_) => AggFunc::LastK(k),
+                    _ => AggFunc::TopK(k),
+                };
+                (func, std::slice::from_ref(x))
+            }
+            (AggFunc::LastK(_) | AggFunc::TopK(_), _) => {
+                return Err(PlanError::at(
+                    span,
+                    format!("{name} takes two arguments, the value and a constant count"),
+                )
+                .help(format!("write {name}(x, 5) for five values")));
+            }
             (_, args) => (func, args),
         };
         let arg = match (func, args) {
@@ -1284,6 +1383,40 @@ impl Binder<'_> {
         })
     }
 
+    /// The constant `k` of `LAST_K(x, k)` / `TOP_K(x, k)`: a whole number
+    /// from 1 to [`MAX_K`].
+    fn constant_k(
+        &self,
+        name: &str,
+        k: &FunctionArgExpr,
+        g: &Grouped<'_>,
+        call: Span,
+    ) -> PlanResult<u32> {
+        let FunctionArgExpr::Expr(e) = k else {
+            return Err(PlanError::at(
+                call,
+                format!("{name}: the count (second argument) must be a whole number"),
+            ));
+        };
+        let span = e.span();
+        let bound = self.bind_expr(e, &Ctx::Row(g.input))?;
+        let value = constant_number(&bound).ok_or_else(|| {
+            PlanError::at(
+                span,
+                format!("{name}: the count (second argument) must be a constant, not `{e}`"),
+            )
+            .help(format!("write {name}(x, 5); the count cannot vary by row"))
+        })?;
+        if value.fract() != 0.0 || !(1.0..=f64::from(MAX_K)).contains(&value) {
+            return Err(PlanError::at(
+                span,
+                format!("{name}: the count (second argument) must be a whole number from 1 to {MAX_K}, found {value}"),
+            )
+            .help(format!("write {name}(x, 5) for five values")));
+        }
+        Ok(value as u32)
+    }
+
     fn bind_window_bound(
         &self,
         f: &Function,
@@ -1309,6 +1442,10 @@ impl Binder<'_> {
     }
 }
 
+/// The largest `k` of `LAST_K` / `TOP_K`: every group of a window keeps
+/// up to `k` values, so `k` bounds the state.
+pub const MAX_K: u32 = 10_000;
+
 /// The result type of an aggregate over an argument of type `t` (`None` for `*`).
 pub(crate) fn aggregate_type(
     func: AggFunc,
@@ -1316,8 +1453,28 @@ pub(crate) fn aggregate_type(
     span: Span,
 ) -> PlanResult<DataType> {
     let name = func.name();
+    // Only COUNT takes an array or map; the others order, sum or collect
+    // scalars.
+    if let Some(t) = t.filter(|t| t.is_collection() && func != AggFunc::Count) {
+        return Err(PlanError::at(span, format!("{name} does not accept {t}")).help(
+            "aggregate the elements instead, e.g. ArrayAggregate(arr, 'sum') per row, or collect a scalar column",
+        ));
+    }
+    // The element type a collecting aggregate keeps; an untyped NULL
+    // collects as BIGINT, as other aggregates read it.
+    let elem = match t {
+        Some(DataType::Null) => Some(ElementType::Int64),
+        Some(t) => ElementType::from_data_type(t),
+        None => None,
+    };
     Ok(match (func, t) {
         (AggFunc::Count, _) => DataType::Int64,
+        (AggFunc::CollectArray | AggFunc::LastK(_) | AggFunc::TopK(_), _) if elem.is_some() => {
+            DataType::List(elem.unwrap_or(ElementType::Int64))
+        }
+        (AggFunc::Histogram, _) if elem.is_some() => {
+            DataType::Map(elem.unwrap_or(ElementType::Int64), ElementType::Int64)
+        }
         (AggFunc::Sum, Some(DataType::Int64 | DataType::Null)) => DataType::Int64,
         (AggFunc::Sum, Some(DataType::Float64)) => DataType::Float64,
         (AggFunc::Avg | AggFunc::StddevPop | AggFunc::VarPop, Some(t))
@@ -1449,7 +1606,7 @@ mod aggregate_tests {
     use crate::functions::Registry;
     use crate::plan::LogicalPlan;
     use crate::scope::Relation;
-    use quiver_types::DataType;
+    use quiver_types::{DataType, ElementType};
 
     fn bind(sql: &str) -> PlanResult<Relation> {
         let sources = [SourceInfo {
@@ -1459,6 +1616,7 @@ mod aggregate_tests {
                 Field::new("k", DataType::Int64),
                 Field::new("x", DataType::Float64),
                 Field::new("s", DataType::String),
+                Field::new("a", DataType::List(ElementType::Int64)),
             ]),
             time_col: Some(0),
         }];
@@ -1491,6 +1649,68 @@ mod aggregate_tests {
     }
 
     const W: &str = "FROM e GROUP BY TUMBLE(t, INTERVAL '1' MINUTE), k";
+
+    #[test]
+    fn collecting_aggregates_give_arrays_and_maps() {
+        let a = aggs(&format!(
+            "SELECT k, COLLECT_ARRAY(s) AS a, CollectArray(x) AS b, LAST_K(x, 3) AS c, TOP_K(k, 2) AS d, HISTOGRAM(s) AS e, COUNT(a) AS f {W}"
+        ));
+        let types: Vec<DataType> = a.iter().map(|c| c.data_type).collect();
+        assert_eq!(
+            types,
+            [
+                DataType::List(ElementType::String),
+                DataType::List(ElementType::Float64),
+                DataType::List(ElementType::Float64),
+                DataType::List(ElementType::Int64),
+                DataType::Map(ElementType::String, ElementType::Int64),
+                DataType::Int64,
+            ]
+        );
+        assert_eq!(a[2].func, AggFunc::LastK(3));
+        assert_eq!(a[3].func, AggFunc::TopK(2));
+        assert!(a[2].to_string().ends_with(", 3)"), "{}", a[2]);
+    }
+
+    #[test]
+    fn collecting_aggregates_refuse_bad_arguments() {
+        for (sql, want) in [
+            ("LAST_K(x)", "takes two arguments"),
+            ("TOP_K(x, 0)", "from 1 to 10000, found 0"),
+            ("TOP_K(x, 2.5)", "whole number"),
+            ("LAST_K(x, k)", "must be a constant"),
+            ("MIN(a)", "MIN does not accept ARRAY<BIGINT>"),
+            ("COLLECT_ARRAY(a)", "does not accept ARRAY<BIGINT>"),
+        ] {
+            let e = error(&format!("SELECT k, {sql} AS v {W}"));
+            assert!(e.contains(want), "{sql}: {e}");
+        }
+        let e = error("SELECT COUNT(*) AS n FROM e GROUP BY TUMBLE(t, INTERVAL '1' MINUTE), a");
+        assert!(e.contains("cannot group by `a`"), "{e}");
+        let e = error(
+            "SELECT k, COLLECT_ARRAY(x) OVER (PARTITION BY k ORDER BY t ROWS 2 PRECEDING) AS v FROM e",
+        );
+        assert!(e.contains("COLLECT_ARRAY"), "{e}");
+    }
+
+    #[test]
+    fn casts_name_array_and_map_types() {
+        let rel = bind("SELECT CAST(a AS ARRAY<DOUBLE>) AS d, CAST(NULL AS VARCHAR ARRAY) AS v, CAST(NULL AS MAP(VARCHAR, BIGINT)) AS m FROM e").expect("binds");
+        let types: Vec<DataType> = rel.columns.iter().map(|c| c.data_type).collect();
+        assert_eq!(
+            types,
+            [
+                DataType::List(ElementType::Float64),
+                DataType::List(ElementType::String),
+                DataType::Map(ElementType::String, ElementType::Int64),
+            ]
+        );
+        let e = error("SELECT CAST(a AS VARCHAR) AS v FROM e");
+        assert!(
+            e.contains("CAST from ARRAY<BIGINT> to VARCHAR is not supported"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn distinct_count_shares_count_distinct() {

@@ -617,6 +617,16 @@ pub enum AggFunc {
     /// `LAST_VALUE(x)`: `x` of the row with the latest event time (ties:
     /// the largest `x`).
     LastValue,
+    /// `COLLECT_ARRAY(x)` (Dagger's `CollectArray`): every non-NULL `x`, in
+    /// event-time order (ties: by value), as an array.
+    CollectArray,
+    /// `LAST_K(x, k)`: the last `k` non-NULL values by event time (ties:
+    /// by value), oldest first.
+    LastK(u32),
+    /// `TOP_K(x, k)`: the `k` largest non-NULL values, largest first.
+    TopK(u32),
+    /// `HISTOGRAM(x)`: a map from each distinct non-NULL value to its count.
+    Histogram,
 }
 
 impl AggFunc {
@@ -636,6 +646,10 @@ impl AggFunc {
             "APPROX_PERCENTILE" => AggFunc::ApproxPercentile(Fraction::default()),
             "FIRST_VALUE" => AggFunc::FirstValue,
             "LAST_VALUE" => AggFunc::LastValue,
+            "COLLECT_ARRAY" | "COLLECTARRAY" | "ARRAY_AGG" => AggFunc::CollectArray,
+            "LAST_K" => AggFunc::LastK(0),
+            "TOP_K" => AggFunc::TopK(0),
+            "HISTOGRAM" => AggFunc::Histogram,
             _ => return None,
         })
     }
@@ -655,6 +669,18 @@ impl AggFunc {
             AggFunc::ApproxPercentile(_) => "APPROX_PERCENTILE",
             AggFunc::FirstValue => "FIRST_VALUE",
             AggFunc::LastValue => "LAST_VALUE",
+            AggFunc::CollectArray => "COLLECT_ARRAY",
+            AggFunc::LastK(_) => "LAST_K",
+            AggFunc::TopK(_) => "TOP_K",
+            AggFunc::Histogram => "HISTOGRAM",
+        }
+    }
+
+    /// The `k` of `LAST_K` / `TOP_K`.
+    pub fn k(self) -> Option<u32> {
+        match self {
+            AggFunc::LastK(k) | AggFunc::TopK(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -734,6 +760,26 @@ pub const AGGREGATE_REFERENCE: &[(&str, &str, &str)] = &[
         "LAST_VALUE(x)",
         "`x` of the row with the latest event time among rows where `x` is not NULL; among rows at that same time, the largest `x` (ordered as MAX).",
     ),
+    (
+        "COLLECT_ARRAY",
+        "COLLECT_ARRAY(x)",
+        "Dagger's `CollectArray` (also `CollectArray`, `ARRAY_AGG`): the non-NULL values of a scalar `x` as `ARRAY<type of x>`, in event-time order, rows at the same time ordered by value (Dagger: arrival order, which a backfill cannot reproduce). The state holds every value of a window.",
+    ),
+    (
+        "LAST_K",
+        "LAST_K(x, k)",
+        "The last `k` non-NULL values of a scalar `x` by event time as an array, oldest first (so `ElementAt(LAST_K(x, 3), -1)` is the latest); rows at the same time ordered by value. `k` is a constant from 1 to 10000; the state holds at most `k` values per group.",
+    ),
+    (
+        "TOP_K",
+        "TOP_K(x, k)",
+        "The `k` largest non-NULL values of a scalar `x` (ordered as MAX, duplicates kept) as an array, largest first (DuckDB's `max(x, k)`). `k` is a constant from 1 to 10000.",
+    ),
+    (
+        "HISTOGRAM",
+        "HISTOGRAM(x)",
+        "A `MAP<type of x, BIGINT>` from each distinct non-NULL value of a scalar `x` to its number of rows, keys in ascending order (DuckDB's `histogram`). The state holds every distinct value of a window.",
+    ),
 ];
 
 /// One aggregate computed per group and window.
@@ -760,9 +806,10 @@ impl fmt::Display for AggregateCall {
                     self.func.name(),
                     if self.distinct { "DISTINCT " } else { "" }
                 )?;
-                match self.func.fraction() {
-                    Some(p) => write!(f, ", {p})"),
-                    None => f.write_str(")"),
+                match (self.func.fraction(), self.func.k()) {
+                    (Some(p), _) => write!(f, ", {p})"),
+                    (_, Some(k)) => write!(f, ", {k})"),
+                    _ => f.write_str(")"),
                 }
             }
         }

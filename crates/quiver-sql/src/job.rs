@@ -159,6 +159,27 @@ pub fn compile_job(
             .collect(),
         None => rel.keys.clone(),
     };
+    // Entity keys are scalars (Feast's entity keys; the stores hash them).
+    for &i in &entity {
+        let f = &output.fields[i];
+        if f.data_type.is_collection() {
+            let pos = spec
+                .entity
+                .as_ref()
+                .and_then(|cols| cols.iter().find(|c| c.value == f.name).map(|c| c.pos))
+                .unwrap_or(spec.name.pos);
+            errors.push(
+                Diagnostic::at(
+                    pos,
+                    format!(
+                        "entity column `{}` is {}; entity keys must be scalars",
+                        f.name, f.data_type
+                    ),
+                )
+                .with_help("key the job by a scalar column and keep the array or map as a feature"),
+            );
+        }
+    }
     // Post-processors may add columns (an `infer` step's predictions);
     // they check their own columns when the job's post-processing is planned.
     let added: Vec<&str> = spec

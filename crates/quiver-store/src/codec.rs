@@ -2,8 +2,12 @@
 //!
 //! Entity keys are encoded canonically, so the same key always gives the
 //! same bytes: `int64` 7 and `float64` 7.0 are different keys.
+//!
+//! Arrays and maps (variants 8 and 9, added after the scalars so stored
+//! scalars keep their bytes) carry their element types as one-byte tags,
+//! so a value read back has the type it was written with.
 
-use quiver_types::Value;
+use quiver_types::{ElementType, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::{FeatureRow, StoreError};
@@ -18,6 +22,29 @@ enum Stored {
     Timestamp(i64),
     Date(i32),
     Bytes(Vec<u8>),
+    List(u8, Vec<Stored>),
+    Map(u8, u8, Vec<(Stored, Stored)>),
+}
+
+const ELEMENT_TAGS: [ElementType; 7] = [
+    ElementType::Bool,
+    ElementType::Int64,
+    ElementType::Float64,
+    ElementType::String,
+    ElementType::Timestamp,
+    ElementType::Date,
+    ElementType::Bytes,
+];
+
+fn element_tag(e: ElementType) -> u8 {
+    ELEMENT_TAGS.iter().position(|t| *t == e).unwrap_or(0) as u8
+}
+
+fn element_of(tag: u8) -> ElementType {
+    ELEMENT_TAGS
+        .get(usize::from(tag))
+        .copied()
+        .unwrap_or(ElementType::Bytes)
 }
 
 impl From<&Value> for Stored {
@@ -31,6 +58,17 @@ impl From<&Value> for Stored {
             Value::Timestamp(t) => Stored::Timestamp(*t),
             Value::Date(d) => Stored::Date(*d),
             Value::Bytes(b) => Stored::Bytes(b.clone()),
+            Value::List(e, xs) => {
+                Stored::List(element_tag(*e), xs.iter().map(Stored::from).collect())
+            }
+            Value::Map(k, v, pairs) => Stored::Map(
+                element_tag(*k),
+                element_tag(*v),
+                pairs
+                    .iter()
+                    .map(|(a, b)| (Stored::from(a), Stored::from(b)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -46,6 +84,17 @@ impl From<Stored> for Value {
             Stored::Timestamp(t) => Value::Timestamp(t),
             Stored::Date(d) => Value::Date(d),
             Stored::Bytes(b) => Value::Bytes(b),
+            Stored::List(e, xs) => {
+                Value::List(element_of(e), xs.into_iter().map(Value::from).collect())
+            }
+            Stored::Map(k, v, pairs) => Value::Map(
+                element_of(k),
+                element_of(v),
+                pairs
+                    .into_iter()
+                    .map(|(a, b)| (Value::from(a), Value::from(b)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -126,6 +175,21 @@ fn encode_value_into(v: &Value, out: &mut Vec<u8>) {
             out.push(7);
             varint(b.len() as u64, out);
             out.extend_from_slice(b);
+        }
+        Value::List(e, xs) => {
+            out.extend_from_slice(&[8, element_tag(*e)]);
+            varint(xs.len() as u64, out);
+            for x in xs {
+                encode_value_into(x, out);
+            }
+        }
+        Value::Map(k, v, pairs) => {
+            out.extend_from_slice(&[9, element_tag(*k), element_tag(*v)]);
+            varint(pairs.len() as u64, out);
+            for (a, b) in pairs {
+                encode_value_into(a, out);
+                encode_value_into(b, out);
+            }
         }
     }
 }
@@ -221,8 +285,22 @@ mod tests {
             Value::Date(i32::MIN),
             Value::Date(i32::MAX),
             Value::Bytes(vec![1; 130]),
+            Value::List(
+                ElementType::String,
+                vec![Value::String("a".into()), Value::Null],
+            ),
+            Value::Map(
+                ElementType::Int64,
+                ElementType::Float64,
+                vec![(Value::Int64(-1), Value::Float64(0.5))],
+            ),
         ];
         for v in &all {
+            // Debug, not ==: NaN is not equal to itself.
+            assert_eq!(
+                format!("{:?}", decode_value(&encode_value(v)).unwrap()),
+                format!("{v:?}")
+            );
             assert_eq!(
                 encode_value(v),
                 postcard::to_stdvec(&Stored::from(v)).unwrap()

@@ -162,6 +162,9 @@ fn push_entity_value(out: &mut Vec<u8>, v: &Value) {
         Value::Timestamp(t) => put(TAG_TIMESTAMP, &t.to_le_bytes()),
         Value::Date(d) => put(TAG_DATE, &d.to_le_bytes()),
         Value::Bytes(b) => put(TAG_BYTES, b),
+        // Planning refuses array and map entity columns (Feast keys are
+        // scalars); this arm only keeps the match total.
+        Value::List(..) | Value::Map(..) => put(TAG_BYTES, &encode_value(v)),
     }
 }
 

@@ -12,6 +12,8 @@
 //! | `timestamp` | TIMESTAMP | `Timestamp(Millisecond, UTC)`  |
 //! | `date`      | DATE      | `Date32`                       |
 //! | `bytes`     | BYTES     | `Binary`                       |
+//! | `array<t>`  | ARRAY<T>  | `List` of `t`                  |
+//! | `map<k,v>`  | MAP<K, V> | `Map` of `k` to `v`            |
 //!
 //! * [`DataType`], [`Field`] and [`Schema`] describe columns.
 //! * [`Value`] is one scalar (a SQL literal, a feature value read back from
@@ -31,7 +33,7 @@ mod schema;
 pub mod time;
 mod value;
 
-pub use data_type::DataType;
+pub use data_type::{DataType, ElementType, list_item, map_entries};
 pub use diagnostic::{Diagnostic, Diagnostics, Position};
 pub use mapped_text::MappedText;
 pub use schema::{Field, Schema};

@@ -71,7 +71,11 @@ pub fn date_of(t: EventTime) -> i32 {
 
 /// Formats days since the epoch as `YYYY-MM-DD`.
 pub fn format_date(days: i32) -> String {
-    match NaiveDate::from_num_days_from_ce_opt(days + 719_163) {
+    // Checked: a date near i32::MIN days must not overflow (and panic).
+    match days
+        .checked_add(719_163)
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+    {
         Some(d) => d.format("%Y-%m-%d").to_string(),
         None => format!("day{days}"),
     }

@@ -99,12 +99,7 @@ pub fn json_rows(batch: &RecordBatch) -> Result<Encoded, EncodeError> {
 /// instants): arrow-json formats only offset time zones without chrono-tz,
 /// and fails on a `UTC` column.
 fn utc_as_offset(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let retag = |t: &ArrowType| match t {
-        ArrowType::Timestamp(unit, Some(_)) => {
-            Some(ArrowType::Timestamp(*unit, Some("+00:00".into())))
-        }
-        _ => None,
-    };
+    let retag = json_type;
     let schema = batch.schema();
     if !schema
         .fields()
@@ -128,6 +123,43 @@ fn utc_as_offset(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         }
     }
     RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)
+}
+
+/// The type a column is cast to before arrow-json writes it, `None` when
+/// it is written as it is: `UTC` timestamps (also inside arrays and maps)
+/// become `+00:00`, and map keys that are not strings become strings
+/// (JSON object keys are strings; arrow-json writes only string keys), so
+/// `MAP<BIGINT, BIGINT>` `{1: 3}` is written `{"1": 3}`.
+fn json_type(t: &ArrowType) -> Option<ArrowType> {
+    use arrow::datatypes::Field;
+    let field = |f: &Field, t: Option<ArrowType>| {
+        Arc::new(
+            f.clone()
+                .with_data_type(t.unwrap_or_else(|| f.data_type().clone())),
+        )
+    };
+    match t {
+        ArrowType::Timestamp(unit, Some(_)) => {
+            Some(ArrowType::Timestamp(*unit, Some("+00:00".into())))
+        }
+        ArrowType::List(f) => json_type(f.data_type()).map(|t| ArrowType::List(field(f, Some(t)))),
+        ArrowType::Map(entries, sorted) => {
+            let ArrowType::Struct(kv) = entries.data_type() else {
+                return None;
+            };
+            let key = (kv[0].data_type() != &ArrowType::Utf8).then_some(ArrowType::Utf8);
+            let value = json_type(kv[1].data_type());
+            if key.is_none() && value.is_none() {
+                return None;
+            }
+            let kv = vec![field(&kv[0], key), field(&kv[1], value)];
+            Some(ArrowType::Map(
+                field(entries, Some(ArrowType::Struct(kv.into()))),
+                *sorted,
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// How a Kafka sink encodes rows.
@@ -292,6 +324,44 @@ mod tests {
         out.iter()
             .map(|p| DynamicMessage::decode(m.clone(), p).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn arrays_and_maps_are_json_arrays_and_objects() {
+        use quiver_types::ElementType as E;
+        let list = DataType::List(E::Timestamp);
+        let map = DataType::Map(E::Int64, E::Float64);
+        let lists = Value::to_array(
+            &[
+                Value::List(E::Timestamp, vec![Value::Timestamp(0), Value::Null]),
+                Value::Null,
+            ],
+            list,
+        );
+        let maps = Value::to_array(
+            &[
+                Value::Map(
+                    E::Int64,
+                    E::Float64,
+                    vec![(Value::Int64(1), Value::Float64(0.5))],
+                ),
+                Value::Map(E::Int64, E::Float64, vec![]),
+            ],
+            map,
+        );
+        let (_, batch) = rows_of(&[("times", list), ("counts", map)], vec![lists, maps]);
+        let out = json_rows(&batch).unwrap();
+        let rows: Vec<&str> = out
+            .iter()
+            .map(|r| std::str::from_utf8(r).unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                r#"{"times":["1970-01-01T00:00:00Z",null],"counts":{"1":0.5}}"#,
+                r#"{"counts":{}}"#
+            ]
+        );
     }
 
     #[test]

@@ -34,8 +34,16 @@
 //! | `timestamp` | `google.protobuf.Timestamp`; `int64`/`uint64` as epoch milliseconds | `google.protobuf.Timestamp`, `int64` (epoch ms) |
 //! | `date` | `int32` (days since the epoch) | `int32`, `int64` (days since the epoch) |
 //!
-//! Refused: repeated and map fields, and message fields other than
-//! `Timestamp` and the wrappers (flatten them into scalar fields). A 64-bit
+//! A `repeated` field of one of those types reads as an `array<t>` column
+//! of the element's column type (an unset repeated field, which proto3
+//! cannot tell from an empty one, is an empty array), and a `map<k, v>`
+//! field as a `map<k,v>` column, keys in ascending order (the wire order is
+//! not kept, so decoding stays deterministic). Writing them is not
+//! supported yet.
+//!
+//! Refused: writing repeated and map fields, repeated messages other than
+//! `Timestamp`, and message fields other than `Timestamp` and the wrappers
+//! (flatten them into scalar fields). A 64-bit
 //! integer does not become a `float64` column (not every value is exact):
 //! declare `int64` and `CAST` in SQL.
 //!
@@ -145,7 +153,7 @@ pub struct Incompatible {
     /// The column.
     pub column: String,
     /// The column's type.
-    pub column_type: &'static str,
+    pub column_type: String,
     /// The field.
     pub field: String,
     /// The field's type, as written in a .proto file.
@@ -189,6 +197,7 @@ impl ProtobufError {
                 }
             }
             ProtobufError::Incompatible(i) => i.fix.clone(),
+            ProtobufError::Unsupported { field_type, .. } if field_type.starts_with("repeated ") || field_type.starts_with("map") => "a repeated field reads into an `array<T>` column and a map field into a `map<K,V>` column (declare the column so); the Protobuf sink does not write them yet (use a JSON sink)".into(),
             ProtobufError::Unsupported { .. } => "Quiver maps scalar fields, enums, google.protobuf.Timestamp and the google.protobuf wrapper types (Int64Value, DoubleValue, StringValue, ...) to columns; flatten the field into scalar fields of the message".into(),
         }
     }
@@ -344,6 +353,18 @@ pub(crate) struct Mapped {
     pub shape: Shape,
     /// The wrapper message type, when the field is a `google.protobuf.*Value`.
     pub wrapper: Option<MessageDescriptor>,
+    /// Whether the field is repeated or a map (`shape` is then the shape of
+    /// the elements, or of the map's values).
+    pub collection: Collection,
+}
+
+/// A field of one value, a repeated field, or a map field.
+#[derive(Debug, Clone)]
+pub(crate) enum Collection {
+    Single,
+    Repeated,
+    /// A map, with the shape of its keys.
+    Map(Shape),
 }
 
 const WRAPPERS: &[&str] = &[
@@ -376,10 +397,35 @@ fn scalar_shape(kind: &Kind) -> Option<Shape> {
 
 /// The shape of a field and its wrapper type, or `None` for fields that
 /// cannot be columns.
-fn shape_of(f: &FieldDescriptor) -> Option<(Shape, Option<MessageDescriptor>)> {
-    if f.is_list() || f.is_map() {
-        return None;
+fn shape_of(f: &FieldDescriptor) -> Option<(Shape, Option<MessageDescriptor>, Collection)> {
+    if f.is_map() {
+        let Kind::Message(entry) = f.kind() else {
+            return None;
+        };
+        let key = scalar_shape(&entry.map_entry_key_field().kind())?;
+        let value = element_shape(&entry.map_entry_value_field().kind())?;
+        return Some((value, None, Collection::Map(key)));
     }
+    if f.is_list() {
+        return Some((element_shape(&f.kind())?, None, Collection::Repeated));
+    }
+    let (shape, wrapper) = single_shape_of(f)?;
+    Some((shape, wrapper, Collection::Single))
+}
+
+/// The shape of one element of a repeated field or a map value: a scalar
+/// or a `Timestamp` (repeated wrappers do not exist in practice).
+fn element_shape(kind: &Kind) -> Option<Shape> {
+    match kind {
+        Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
+            Some(Shape::Timestamp(m.clone()))
+        }
+        k => scalar_shape(k),
+    }
+}
+
+/// The shape of a field that is neither repeated nor a map.
+fn single_shape_of(f: &FieldDescriptor) -> Option<(Shape, Option<MessageDescriptor>)> {
     match f.kind() {
         Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
             Some((Shape::Timestamp(m), None))
@@ -454,6 +500,9 @@ fn readable(t: DataType, s: &Shape) -> bool {
         DataType::Timestamp => matches!(s, S::Timestamp(_) | S::Int64 | S::UInt64),
         DataType::Date => matches!(s, S::Int32),
         DataType::Null => false,
+        // A collection column fits only a repeated or map field, whose
+        // elements `map_columns` checks one by one; never a single value.
+        DataType::List(_) | DataType::Map(_, _) => false,
     }
 }
 
@@ -471,20 +520,31 @@ fn writable(t: DataType, s: &Shape) -> bool {
         DataType::Date => matches!(s, S::Int32 | S::Int64),
         // A bare NULL column: every field can be left unset.
         DataType::Null => true,
+        // Not encoded yet: refused when the job is loaded.
+        DataType::List(_) | DataType::Map(_, _) => false,
     }
 }
 
 /// The field type that best carries a column type.
-fn proto_for(t: DataType) -> &'static str {
-    match t {
-        DataType::Bool => "bool",
-        DataType::Int64 => "int64",
-        DataType::Float64 => "double",
-        DataType::String => "string",
-        DataType::Bytes => "bytes",
-        DataType::Timestamp => "google.protobuf.Timestamp",
-        DataType::Date => "int32",
-        DataType::Null => "any type",
+fn proto_for(t: DataType, side: Side) -> String {
+    match (t, side) {
+        (DataType::Bool, _) => "bool".into(),
+        (DataType::Int64, _) => "int64".into(),
+        (DataType::Float64, _) => "double".into(),
+        (DataType::String, _) => "string".into(),
+        (DataType::Bytes, _) => "bytes".into(),
+        (DataType::Timestamp, _) => "google.protobuf.Timestamp".into(),
+        (DataType::Date, _) => "int32".into(),
+        (DataType::Null, _) => "any type".into(),
+        (DataType::List(e), Side::Read) => format!("repeated {}", proto_for(e.data_type(), side)),
+        (DataType::Map(k, v), Side::Read) => format!(
+            "map<{}, {}>",
+            proto_for(k.data_type(), side),
+            proto_for(v.data_type(), side)
+        ),
+        (DataType::List(_) | DataType::Map(_, _), Side::Write) => {
+            "a repeated or map field, which the Protobuf format does not write yet (use a JSON sink)".into()
+        }
     }
 }
 
@@ -530,7 +590,17 @@ fn map_columns(
             });
             continue;
         };
-        let Some((shape, wrapper)) = shape_of(&field) else {
+        let unsupported = match shape_of(&field) {
+            // Writing arrays and maps is not supported yet; a scalar column
+            // cannot come from a repeated or map field.
+            Some((_, _, Collection::Repeated | Collection::Map(_)))
+                if side == Side::Write || !c.data_type.is_collection() =>
+            {
+                None
+            }
+            other => other,
+        };
+        let Some((shape, wrapper, collection)) = unsupported else {
             errors.push(ProtobufError::Unsupported {
                 side: label,
                 column: c.name.clone(),
@@ -540,14 +610,29 @@ fn map_columns(
             });
             continue;
         };
-        let fits = match side {
-            Side::Read => readable(c.data_type, &shape),
-            Side::Write => writable(c.data_type, &shape),
+        let fits = match (side, c.data_type, &collection) {
+            (Side::Read, DataType::List(e), Collection::Repeated) => {
+                readable(e.data_type(), &shape)
+            }
+            (Side::Read, DataType::Map(k, v), Collection::Map(key)) => {
+                readable(k.data_type(), key) && readable(v.data_type(), &shape)
+            }
+            (Side::Read, t, Collection::Single) => readable(t, &shape),
+            (Side::Write, t, Collection::Single) => writable(t, &shape),
+            _ => false,
         };
         if !fits {
             let field_type = type_name(&field);
-            let want = proto_for(c.data_type);
-            let nat = natural(&shape);
+            let want = proto_for(c.data_type, side);
+            let elem = |s: &Shape| {
+                quiver_types::ElementType::from_data_type(natural(s))
+                    .unwrap_or(quiver_types::ElementType::String)
+            };
+            let nat = match &collection {
+                Collection::Single => natural(&shape),
+                Collection::Repeated => DataType::List(elem(&shape)),
+                Collection::Map(key) => DataType::Map(elem(key), elem(&shape)),
+            };
             let fix = match side {
                 Side::Read
                     if c.data_type == DataType::Float64
@@ -571,7 +656,7 @@ fn map_columns(
             errors.push(ProtobufError::Incompatible(Box::new(Incompatible {
                 side: label,
                 column: c.name.clone(),
-                column_type: c.data_type.spec_name(),
+                column_type: c.data_type.spec_name().into_owned(),
                 field: field.name().to_string(),
                 field_type,
                 message: message.full_name().to_string(),
@@ -585,6 +670,7 @@ fn map_columns(
             field,
             shape,
             wrapper,
+            collection,
         });
     }
     if errors.is_empty() {

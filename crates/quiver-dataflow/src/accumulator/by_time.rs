@@ -85,6 +85,8 @@ pub(super) fn new_by_time(t: DataType, last: bool) -> Box<dyn GroupAccumulator> 
         DataType::Bool => b::<BoolCol>(last),
         DataType::String => b::<StrCol>(last),
         DataType::Bytes | DataType::Null => b::<BinCol>(last),
+        // The binder refuses arrays and maps here (`aggregate_type`).
+        DataType::List(_) | DataType::Map(..) => Box::new(super::collect::Unsupported(t)),
     }
 }
 

@@ -25,6 +25,7 @@ use quiver_types::DataType;
 use crate::exact_sum::{ExactSum, big_to_f64};
 
 mod by_time;
+mod collect;
 mod percentile;
 
 /// Aggregate state for many groups.
@@ -75,6 +76,28 @@ pub fn new_accumulator(call: &AggregateCall) -> Box<dyn GroupAccumulator> {
         (AggFunc::ApproxPercentile(p), _, _) => Box::new(percentile::Approx::new(p.value())),
         (AggFunc::FirstValue | AggFunc::LastValue, Some(t), _) => {
             by_time::new_by_time(t, call.func == AggFunc::LastValue)
+        }
+        (
+            AggFunc::CollectArray | AggFunc::LastK(_) | AggFunc::TopK(_) | AggFunc::Histogram,
+            _,
+            _,
+        ) => {
+            // The binder reads an untyped NULL as BIGINT.
+            let elem = arg
+                .and_then(quiver_types::ElementType::from_data_type)
+                .unwrap_or(quiver_types::ElementType::Int64);
+            match call.func {
+                AggFunc::Histogram => Box::new(collect::Histogram::new(elem)),
+                AggFunc::LastK(k) => Box::new(collect::Lists::new(
+                    collect::Listing::LastK(k as usize),
+                    elem,
+                )),
+                AggFunc::TopK(k) => Box::new(collect::Lists::new(
+                    collect::Listing::TopK(k as usize),
+                    elem,
+                )),
+                _ => Box::new(collect::Lists::new(collect::Listing::Collect, elem)),
+            }
         }
         (AggFunc::DistinctCount | AggFunc::FirstValue | AggFunc::LastValue, None, _) => {
             Box::new(Count::default())
@@ -638,6 +661,8 @@ fn new_min_max(t: DataType, max: bool) -> Box<dyn GroupAccumulator> {
         DataType::Bool => Box::new(MinMax::<BoolCol>::new(max)),
         DataType::String => Box::new(MinMax::<StrCol>::new(max)),
         DataType::Bytes | DataType::Null => Box::new(MinMax::<BinCol>::new(max)),
+        // The binder refuses arrays and maps here (`aggregate_type`).
+        DataType::List(_) | DataType::Map(..) => Box::new(collect::Unsupported(t)),
     }
 }
 
@@ -702,6 +727,8 @@ fn new_distinct(t: DataType) -> Box<dyn GroupAccumulator> {
         DataType::Float64 => d::<FloatEqCol>(),
         DataType::String => d::<StrCol>(),
         DataType::Bytes | DataType::Null => d::<BinCol>(),
+        // The binder refuses arrays and maps here (`aggregate_type`).
+        DataType::List(_) | DataType::Map(..) => Box::new(collect::Unsupported(t)),
     }
 }
 

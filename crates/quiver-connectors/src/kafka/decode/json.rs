@@ -38,6 +38,17 @@ impl JsonDecoder {
                         .as_ref()
                         .clone()
                         .with_data_type(ArrowType::Timestamp(*u, Some("+00:00".into()))),
+                    // Arrays and maps: timestamps inside without a zone
+                    // label (read as UTC), cast to the declared type after.
+                    t @ (ArrowType::List(_) | ArrowType::Map(_, _)) => {
+                        match quiver_types::DataType::from_arrow(t) {
+                            Some(q) => f
+                                .as_ref()
+                                .clone()
+                                .with_data_type(crate::normalize::reader_type(q)),
+                            None => f.as_ref().clone(),
+                        }
+                    }
                     _ => f.as_ref().clone(),
                 })
                 .collect::<Vec<_>>(),
@@ -54,14 +65,20 @@ impl JsonDecoder {
             .iter()
             .zip(self.schema.fields())
             .map(|(c, f)| match f.data_type() {
-                ArrowType::Timestamp(_, Some(tz)) => Arc::new(
+                ArrowType::Timestamp(_, Some(tz)) => Ok(Arc::new(
                     c.as_primitive::<TimestampMillisecondType>()
                         .clone()
                         .with_timezone(tz.clone()),
-                ) as ArrayRef,
-                _ => c.clone(),
+                ) as ArrayRef),
+                t if c.data_type() != t => crate::normalize::relabel_utc(c, t).ok_or_else(|| {
+                    arrow::error::ArrowError::CastError(format!(
+                        "cannot read {} as {t}",
+                        c.data_type()
+                    ))
+                }),
+                _ => Ok(c.clone()),
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(RecordBatch::try_new(self.schema.clone(), cols)?)
     }
 
@@ -219,6 +236,49 @@ mod tests {
             Field::new("name", DataType::String),
         ]);
         JsonDecoder::new(arrow_schema(&s)).unwrap()
+    }
+
+    #[test]
+    fn arrays_and_maps_come_from_json_arrays_and_objects() {
+        use quiver_types::{ElementType as E, Value};
+        let s = Schema::new(vec![
+            Field::new("t", DataType::Timestamp),
+            Field::new("tags", DataType::List(E::String)),
+            Field::new("seen", DataType::List(E::Timestamp)),
+            Field::new("counts", DataType::Map(E::String, E::Int64)),
+        ]);
+        let d = JsonDecoder::new(arrow_schema(&s)).unwrap();
+        let msgs: Vec<&[u8]> = vec![
+            br#"{"t": 1000, "tags": ["a", null], "seen": ["1970-01-01T00:00:02Z", 3000], "counts": {"x": 1}}"#,
+            br#"{"t": 1000, "tags": "not an array"}"#,
+            br#"{"t": 2000}"#,
+        ];
+        let out = d.decode(&msgs).unwrap();
+        assert_eq!(out.rows, vec![0, 2]);
+        assert_eq!(out.rejected.len(), 1);
+        let b = &out.batch;
+        assert_eq!(b.schema(), arrow_schema(&s));
+        let v = |c: usize, r: usize| Value::from_array(b.column(c).as_ref(), r);
+        assert_eq!(
+            v(1, 0),
+            Value::List(E::String, vec![Value::String("a".into()), Value::Null])
+        );
+        assert_eq!(
+            v(2, 0),
+            Value::List(
+                E::Timestamp,
+                vec![Value::Timestamp(2000), Value::Timestamp(3000)]
+            )
+        );
+        assert_eq!(
+            v(3, 0),
+            Value::Map(
+                E::String,
+                E::Int64,
+                vec![(Value::String("x".into()), Value::Int64(1))]
+            )
+        );
+        assert!(v(1, 1).is_null());
     }
 
     #[test]

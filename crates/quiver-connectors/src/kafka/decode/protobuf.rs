@@ -26,7 +26,7 @@ use prost_reflect::{DynamicMessage, MessageDescriptor, Value as Proto};
 use quiver_types::{DataType, Value};
 
 use super::{DecodeError, Decoded, Undecodable, arrow_schema};
-use crate::kafka::protobuf::{Mapped, ProtobufError, Shape, read_columns};
+use crate::kafka::protobuf::{Collection, Mapped, ProtobufError, Shape, read_columns};
 
 /// Decodes Protobuf messages of one type into rows of a source's columns.
 pub struct ProtobufDecoder {
@@ -130,8 +130,37 @@ fn read(c: &Mapped, msg: &mut DynamicMessage) -> Result<Value, String> {
         (_, v) => v,
     };
     let name = c.field.name();
+    match (c.data_type, &c.collection, raw) {
+        (DataType::List(e), Collection::Repeated, Proto::List(items)) => Ok(Value::List(
+            e,
+            items
+                .into_iter()
+                .map(|x| convert(e.data_type(), &c.shape, x, name))
+                .collect::<Result<_, _>>()?,
+        )),
+        (DataType::Map(k, v), Collection::Map(key), Proto::Map(entries)) => {
+            let mut pairs = entries
+                .into_iter()
+                .map(|(a, b)| {
+                    Ok((
+                        convert(k.data_type(), key, Proto::from(a), name)?,
+                        convert(v.data_type(), &c.shape, b, name)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            // The decoded map is a hash map: sort so the same message always
+            // gives the same value.
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Ok(Value::Map(k, v, pairs))
+        }
+        (t, _, raw) => convert(t, &c.shape, raw, name),
+    }
+}
+
+/// One field value (or element) as a value of column type `t`.
+fn convert(t: DataType, shape: &Shape, raw: Proto, name: &str) -> Result<Value, String> {
     let too_big = |v: u64| format!("field `{name}`: {v} is beyond the int64 range");
-    Ok(match (c.data_type, &c.shape, raw) {
+    Ok(match (t, shape, raw) {
         (DataType::Bool, _, Proto::Bool(b)) => Value::Bool(b),
         (DataType::Int64, _, Proto::I32(v)) => Value::Int64(v.into()),
         (DataType::Int64, _, Proto::I64(v)) => Value::Int64(v),
@@ -226,6 +255,8 @@ enum Builder {
     Bytes(BinaryBuilder),
     Timestamp(TimestampMillisecondBuilder),
     Date(Date32Builder),
+    /// Arrays and maps, built from values at the end.
+    Values(DataType, Vec<Value>),
 }
 
 impl Builder {
@@ -242,6 +273,7 @@ impl Builder {
                 TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
             ),
             DataType::Date => Builder::Date(Date32Builder::with_capacity(rows)),
+            DataType::List(_) | DataType::Map(_, _) => Builder::Values(t, Vec::with_capacity(rows)),
         }
     }
 
@@ -255,6 +287,7 @@ impl Builder {
             (Builder::Bytes(b), Value::Bytes(x)) => b.append_value(x),
             (Builder::Timestamp(b), Value::Timestamp(x)) => b.append_value(x),
             (Builder::Date(b), Value::Date(x)) => b.append_value(x),
+            (Builder::Values(_, b), x) => b.push(x),
             (Builder::Bool(b), _) => b.append_null(),
             (Builder::Int64(b), _) => b.append_null(),
             (Builder::Float64(b), _) => b.append_null(),
@@ -274,6 +307,7 @@ impl Builder {
             Builder::Bytes(mut b) => Arc::new(b.finish()),
             Builder::Timestamp(mut b) => Arc::new(b.finish()),
             Builder::Date(mut b) => Arc::new(b.finish()),
+            Builder::Values(t, b) => Value::to_array(&b, t),
         }
     }
 }
@@ -309,6 +343,57 @@ mod tests {
     }
 
     use prost_reflect::{Kind, ReflectMessage};
+
+    #[test]
+    fn repeated_and_map_fields_read_as_arrays_and_maps() {
+        use quiver_types::{ElementType as E, Field, Schema};
+        let schema = Schema::new(vec![
+            Field::new("tags", DataType::List(E::String)),
+            Field::new("items", DataType::Map(E::String, E::Int64)),
+            Field::new("seen", DataType::List(E::Timestamp)),
+        ]);
+        let d = ProtobufDecoder::new(message("Booking"), &schema).unwrap();
+        let full = booking(|m| {
+            m.set_field_by_name(
+                "tags",
+                Proto::List(vec![Proto::String("a".into()), Proto::String("b".into())]),
+            );
+            let mut items = std::collections::HashMap::new();
+            items.insert(prost_reflect::MapKey::String("z".into()), Proto::I64(1));
+            items.insert(prost_reflect::MapKey::String("y".into()), Proto::I64(2));
+            m.set_field_by_name("items", Proto::Map(items));
+            m.set_field_by_name("seen", Proto::List(vec![timestamp(1, 500_000_000)]));
+        });
+        let empty = booking(|_| {});
+        let out = d.decode(&[full.as_slice(), empty.as_slice()]).unwrap();
+        assert!(out.rejected.is_empty());
+        let v = |c: usize, r: usize| Value::from_array(out.batch.column(c).as_ref(), r);
+        let s = |x: &str| Value::String(x.into());
+        assert_eq!(v(0, 0), Value::List(E::String, vec![s("a"), s("b")]));
+        // Keys in ascending order, whatever the wire order.
+        assert_eq!(
+            v(1, 0),
+            Value::Map(
+                E::String,
+                E::Int64,
+                vec![(s("y"), Value::Int64(2)), (s("z"), Value::Int64(1))]
+            )
+        );
+        assert_eq!(
+            v(2, 0),
+            Value::List(E::Timestamp, vec![Value::Timestamp(1500)])
+        );
+        // Unset repeated and map fields are empty (proto3 has no presence for them).
+        assert_eq!(v(0, 1), Value::List(E::String, vec![]));
+        assert_eq!(v(1, 1), Value::Map(E::String, E::Int64, vec![]));
+        // A repeated field of another element type is refused when loaded.
+        let bad = Schema::new(vec![Field::new("tags", DataType::List(E::Int64))]);
+        let Err(err) = ProtobufDecoder::new(message("Booking"), &bad) else {
+            panic!("array<int64> from repeated string was accepted")
+        };
+        let err = err.to_string();
+        assert!(err.contains("is array<int64> but field `tags`"), "{err}");
+    }
 
     #[test]
     fn every_mapping_decodes() {
