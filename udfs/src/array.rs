@@ -303,7 +303,7 @@ pub(crate) fn functions() -> Vec<Builtin> {
 
 /// Argument `i` must be an array; returns its element type (`None` for an
 /// untyped NULL).
-fn want_array(a: &[ArgInfo<'_>], i: usize) -> Result<Option<ElementType>, String> {
+pub(crate) fn want_array(a: &[ArgInfo<'_>], i: usize) -> Result<Option<ElementType>, String> {
     match a.get(i).map(|x| x.data_type) {
         Some(DataType::List(e)) => Ok(Some(e)),
         Some(DataType::Null) => Ok(None),
@@ -603,7 +603,7 @@ fn floats(xs: &[Value]) -> impl Iterator<Item = f64> + '_ {
     xs.iter().filter_map(number)
 }
 
-fn number(v: &Value) -> Option<f64> {
+pub(crate) fn number(v: &Value) -> Option<f64> {
     match v {
         Value::Int64(i) => Some(*i as f64),
         Value::Float64(f) => Some(*f),
@@ -613,7 +613,11 @@ fn number(v: &Value) -> Option<f64> {
 
 /// The `(time, value)` pairs of two parallel arrays (pairs with a NULL
 /// skipped) and the hop start; `None` when the arrays differ in length.
-fn series(times: &Value, values: &Value, start: &Value) -> Option<(Vec<(i64, f64)>, i64)> {
+pub(crate) fn series(
+    times: &Value,
+    values: &Value,
+    start: &Value,
+) -> Option<(Vec<(i64, f64)>, i64)> {
     let (Value::List(_, ts), Value::List(_, vs), Value::Timestamp(start)) = (times, values, start)
     else {
         return None;

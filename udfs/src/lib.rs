@@ -34,7 +34,7 @@
 //!   EndOfMonth, TimeInDate, FormatTimeInZone (IANA zones), and
 //!   TimestampFromUnix.
 //! * **table functions** (`table.rs`), called in FROM as `LATERAL
-//!   TABLE(f(...))`: HistogramBucket.
+//!   TABLE(f(...))`: HistogramBucket, OutlierMad.
 //! * **arrays and maps** (`array.rs`): ARRAY[...], CARDINALITY, and Dagger's
 //!   ElementAt, ListContains, Split, ArrayAggregate, ArrayOperate, MapGet,
 //!   ExponentialMovingAverage and LinearTrend. SQL's `arr[i]` (1-based) and
