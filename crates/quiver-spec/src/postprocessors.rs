@@ -573,7 +573,7 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
     {
         errors.push(
             Diagnostic::at(n.pos, "`ordered: false` is not supported: enriched rows are always released in event-time order")
-                .with_help("remove `ordered`: a slow lookup holds one of `capacity` slots and never the other lookups; unordered output (Flink's unorderedWait) only reorders rows within a watermark interval, which Quiver writes together, so it would get no row out sooner and would make the written order depend on network timing"),
+                .with_help("remove `ordered`: Quiver writes a watermark interval's rows together in event-time order, so that live output equals a backfill's; a slow lookup holds one of `capacity` slots, never the other lookups, and delays its interval by at most timeout × (retries + 1)"),
         );
     }
     if errors.0.len() > before {
