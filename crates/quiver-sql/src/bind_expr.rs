@@ -1177,23 +1177,7 @@ impl Binder<'_> {
             };
             return Err(PlanError::at(span, format!("unknown function `{name}`")).help(help));
         };
-        let literals: Vec<Option<Value>> = args
-            .iter()
-            .map(|a| match a {
-                ScalarExpr::Literal(v, _) => Some(v.clone()),
-                _ => None,
-            })
-            .collect();
-        let infos: Vec<ArgInfo<'_>> = args
-            .iter()
-            .zip(&literals)
-            .map(|(a, l)| ArgInfo {
-                data_type: a.data_type(),
-                literal: l.as_ref(),
-            })
-            .collect();
-        let data_type = func
-            .return_type(&infos)
+        let data_type = with_arg_infos(&args, |infos| func.return_type(infos))
             .map_err(|m| PlanError::at(span, format!("{name}: {m}")))?;
         Ok(ScalarExpr::Function {
             func,
@@ -1796,4 +1780,25 @@ mod aggregate_tests {
             assert!(e.contains("GROUP BY TUMBLE"), "{f}: {e}");
         }
     }
+}
+
+/// Calls `f` with what the planner knows of `args`: their types, and the
+/// values of those that are literals.
+pub(crate) fn with_arg_infos<R>(args: &[ScalarExpr], f: impl FnOnce(&[ArgInfo<'_>]) -> R) -> R {
+    let literals: Vec<Option<Value>> = args
+        .iter()
+        .map(|a| match a {
+            ScalarExpr::Literal(v, _) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let infos: Vec<ArgInfo<'_>> = args
+        .iter()
+        .zip(&literals)
+        .map(|(a, l)| ArgInfo {
+            data_type: a.data_type(),
+            literal: l.as_ref(),
+        })
+        .collect();
+    f(&infos)
 }

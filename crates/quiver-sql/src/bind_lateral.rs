@@ -9,17 +9,16 @@
 //! input row's event time, so a table function works before a window
 //! aggregate as well as after one.
 
-use quiver_types::{Field, Schema, Value};
+use quiver_types::{Field, Schema};
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, Join, JoinConstraint, JoinOperator, Spanned, TableAlias,
     TableFactor, Value as SqlValue,
 };
 
 use crate::bind::Binder;
-use crate::bind_expr::{Ctx, function_name};
+use crate::bind_expr::{Ctx, function_name, with_arg_infos};
 use crate::error::{PlanError, PlanResult};
 use crate::expr::ScalarExpr;
-use crate::functions::ArgInfo;
 use crate::plan::{LogicalPlan, TableCall};
 use crate::scope::{ColumnRef, Relation};
 
@@ -113,23 +112,7 @@ impl Binder<'_> {
             .iter()
             .map(|a| self.bind_expr(a, &Ctx::Row(&left)))
             .collect::<PlanResult<_>>()?;
-        let literals: Vec<Option<Value>> = args
-            .iter()
-            .map(|a| match a {
-                ScalarExpr::Literal(v, _) => Some(v.clone()),
-                _ => None,
-            })
-            .collect();
-        let infos: Vec<ArgInfo<'_>> = args
-            .iter()
-            .zip(&literals)
-            .map(|(a, l)| ArgInfo {
-                data_type: a.data_type(),
-                literal: l.as_ref(),
-            })
-            .collect();
-        let mut columns = func
-            .columns(&infos)
+        let mut columns = with_arg_infos(&args, |infos| func.columns(infos))
             .map_err(|m| PlanError::at(span, format!("{name}: {m}")))?;
         let qualifier = alias.map(|a| a.name.value.clone());
         if let Some(a) = alias
