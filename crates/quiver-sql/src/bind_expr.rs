@@ -1577,6 +1577,27 @@ fn three(args: Vec<ScalarExpr>, name: &str, span: Span) -> PlanResult<[ScalarExp
     })
 }
 
+/// Calls `f` with what the planner knows of `args`: their types, and the
+/// values of those that are literals.
+pub(crate) fn with_arg_infos<R>(args: &[ScalarExpr], f: impl FnOnce(&[ArgInfo<'_>]) -> R) -> R {
+    let literals: Vec<Option<Value>> = args
+        .iter()
+        .map(|a| match a {
+            ScalarExpr::Literal(v, _) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let infos: Vec<ArgInfo<'_>> = args
+        .iter()
+        .zip(&literals)
+        .map(|(a, l)| ArgInfo {
+            data_type: a.data_type(),
+            literal: l.as_ref(),
+        })
+        .collect();
+    f(&infos)
+}
+
 #[cfg(test)]
 mod aggregate_tests {
     use quiver_types::{Field, Schema};
@@ -1780,25 +1801,4 @@ mod aggregate_tests {
             assert!(e.contains("GROUP BY TUMBLE"), "{f}: {e}");
         }
     }
-}
-
-/// Calls `f` with what the planner knows of `args`: their types, and the
-/// values of those that are literals.
-pub(crate) fn with_arg_infos<R>(args: &[ScalarExpr], f: impl FnOnce(&[ArgInfo<'_>]) -> R) -> R {
-    let literals: Vec<Option<Value>> = args
-        .iter()
-        .map(|a| match a {
-            ScalarExpr::Literal(v, _) => Some(v.clone()),
-            _ => None,
-        })
-        .collect();
-    let infos: Vec<ArgInfo<'_>> = args
-        .iter()
-        .zip(&literals)
-        .map(|(a, l)| ArgInfo {
-            data_type: a.data_type(),
-            literal: l.as_ref(),
-        })
-        .collect();
-    f(&infos)
 }
