@@ -244,7 +244,7 @@ impl<'s> PlanBuilder<'_, 's> {
 /// The output columns by whose hash the plan's rows are already spread over
 /// workers: a window aggregate's keys, followed through filters and column
 /// projections.
-fn partitioned_by(plan: &LogicalPlan) -> Option<Vec<usize>> {
+pub(crate) fn partitioned_by(plan: &LogicalPlan) -> Option<Vec<usize>> {
     match plan {
         LogicalPlan::WindowAggregate { keys, .. } if !keys.is_empty() => {
             Some((0..keys.len()).collect())

@@ -197,8 +197,26 @@ pub fn run(
                 let mut order = row_order(&run.job.plan);
                 let mut out = out;
                 let mut post = None;
+                let post_keys = run.postprocess.as_ref().and_then(|p| p.partition_by());
+                // Files are per worker, so which worker writes a row must
+                // not depend on how splits were dealt (row groups in a
+                // backfill, partitions in a live run): rows a plan does not
+                // already spread by a key (a per-event job's) go to workers
+                // by the entity's hash.
+                if peers > 1
+                    && post_keys.is_none()
+                    && crate::compile::partitioned_by(&run.job.plan).is_none()
+                {
+                    let keys = if run.job.entity.is_empty() {
+                        (0..run.job.plan.schema().len()).collect()
+                    } else {
+                        run.job.entity.clone()
+                    };
+                    out = exchange_by_key(out, keys, peers, e.clone());
+                    order = RowOrder::Hashed;
+                }
                 if let Some(p) = &run.postprocess {
-                    if let Some(keys) = p.partition_by() {
+                    if let Some(keys) = post_keys {
                         out = exchange_by_key(out, keys, peers, e.clone());
                         order = RowOrder::Hashed;
                     }
