@@ -158,7 +158,8 @@ impl Binder<'_> {
             },
             columns: visible,
             time_attr: left.time_attr,
-            keys: Vec::new(),
+            // The input's columns keep their places.
+            keys: left.keys,
         })
     }
 }
