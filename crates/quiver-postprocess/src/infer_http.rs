@@ -487,8 +487,7 @@ impl EndpointStep {
             );
             results.sort_unstable_by_key(|(i, _)| *i);
             let results = results.into_iter().map(|(_, r)| r);
-            let mut failed = 0usize;
-            let mut first: Option<String> = None;
+            let mut failures = crate::failures::Failures::new(p.fail_on_errors);
             for (chunk, result) in chunks.iter().zip(results) {
                 match result {
                     Ok(columns) => {
@@ -508,20 +507,11 @@ impl EndpointStep {
                             p.url,
                             chunk.len()
                         );
-                        if p.fail_on_errors {
-                            return Err(msg);
-                        }
-                        failed += chunk.len();
-                        first.get_or_insert(msg);
+                        failures.record(chunk.len(), msg)?;
                     }
                 }
             }
-            if let Some(first) = first {
-                tracing::warn!(
-                    job = %p.job,
-                    "{failed} row(s) got NULL predictions (fail_on_errors: false); first error: {first}"
-                );
-            }
+            failures.warn(&p.job, "row(s) got NULL predictions");
         }
         let width = batch.num_columns() - 1;
         let mut out: Vec<ArrayRef> = batch.columns()[..width].to_vec();

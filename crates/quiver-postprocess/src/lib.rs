@@ -40,6 +40,7 @@
 mod chain;
 mod dedup;
 mod enrich;
+mod failures;
 mod filter;
 mod infer;
 mod infer_http;

@@ -479,8 +479,7 @@ impl EnrichStep {
             // Report the first failure by row order, not by finishing order.
             results.sort_unstable_by_key(|(i, _)| *i);
             let now = Instant::now();
-            let mut failed = 0usize;
-            let mut first: Option<String> = None;
+            let mut failures = crate::failures::Failures::new(p.fail_on_errors);
             let mut cache = p
                 .cache
                 .as_ref()
@@ -501,20 +500,11 @@ impl EnrichStep {
                             p.source.kind(),
                             describe(&p.variable_names, &requests[i].1)
                         );
-                        if p.fail_on_errors {
-                            return Err(msg);
-                        }
-                        failed += 1;
-                        first.get_or_insert(msg);
+                        failures.record(1, msg)?;
                     }
                 }
             }
-            if let Some(first) = first {
-                tracing::warn!(
-                    job = %p.job,
-                    "{failed} lookup(s) failed, their rows get NULL (fail_on_errors: false); first: {first}"
-                );
-            }
+            failures.warn(&p.job, "lookup(s) failed, their rows get NULL");
         }
         let width = batch.num_columns() - 1;
         let mut out: Vec<ArrayRef> = batch.columns()[..width].to_vec();
