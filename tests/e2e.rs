@@ -422,6 +422,7 @@ fn the_example_jobs_run_on_generated_data() {
         "count_broker_buys_7d",
         "count_broker_sells_90d",
         "geohash_pickups_60s",
+        "service_amount_outliers",
         "booking_fraud_scores",
         "pii_masked_bookings",
     ] {
