@@ -257,6 +257,71 @@ fn reference_new_aggregates(events: &[Event], size: i64, slide: i64) -> Vec<Vec<
     rows
 }
 
+/// Reference for the collecting aggregates, per (window, key):
+/// COLLECT_ARRAY(x) (by event time, then value), LAST_K(x, 3) (the last
+/// three of that order, oldest first), TOP_K(f, 2) (the two largest,
+/// largest first) and HISTOGRAM(x) (value -> count, keys ascending); NULL x
+/// values are skipped, and a group without one gives NULL.
+fn reference_collecting(events: &[Event], size: i64, slide: i64) -> Vec<Vec<Value>> {
+    use quiver_types::ElementType;
+    let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Event>> = BTreeMap::new();
+    for e in events {
+        let mut s = e.t - e.t.rem_euclid(slide);
+        while s + size > e.t {
+            groups.entry((s, e.k)).or_default().push(e);
+            s -= slide;
+        }
+    }
+    let mut rows = Vec::new();
+    for ((start, k), es) in groups {
+        let mut xs: Vec<(i64, i64)> = es.iter().filter_map(|e| e.x.map(|x| (e.t, x))).collect();
+        xs.sort();
+        let list = |v: Vec<i64>| {
+            Value::List(
+                ElementType::Int64,
+                v.into_iter().map(Value::Int64).collect(),
+            )
+        };
+        let (collected, last3, histogram) = if xs.is_empty() {
+            (Value::Null, Value::Null, Value::Null)
+        } else {
+            let all: Vec<i64> = xs.iter().map(|p| p.1).collect();
+            let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+            for x in &all {
+                *counts.entry(*x).or_default() += 1;
+            }
+            (
+                list(all.clone()),
+                list(all[all.len().saturating_sub(3)..].to_vec()),
+                Value::Map(
+                    ElementType::Int64,
+                    ElementType::Int64,
+                    counts
+                        .into_iter()
+                        .map(|(x, n)| (Value::Int64(x), Value::Int64(n)))
+                        .collect(),
+                ),
+            )
+        };
+        let mut fs: Vec<f64> = es.iter().map(|e| e.f).collect();
+        fs.sort_by(|a, b| b.total_cmp(a));
+        fs.truncate(2);
+        rows.push(vec![
+            k.map_or(Value::Null, Value::Int64),
+            Value::Timestamp(start),
+            collected,
+            last3,
+            Value::List(
+                ElementType::Float64,
+                fs.into_iter().map(Value::Float64).collect(),
+            ),
+            histogram,
+        ]);
+    }
+    sort(&mut rows);
+    rows
+}
+
 /// Reference: per event, COUNT(*) and SUM(x) over the same key's events in
 /// the preceding `range` ms (peers included).
 fn reference_over(events: &[Event], range: i64) -> Vec<Vec<Value>> {
@@ -390,6 +455,26 @@ proptest! {
         }
         sort(&mut got);
         sort(&mut want);
+        prop_assert_eq!(got, want, "sql: {}", sql);
+    }
+
+    #[test]
+    fn collecting_aggregates_match_the_reference(splits in splits(), size_s in 1i64..4, hop in any::<bool>(), workers in 1usize..=3) {
+        let size = size_s * 30_000;
+        let slide = if hop { 30_000 } else { size };
+        let window = if hop {
+            format!("HOP(t, INTERVAL '30' SECOND, INTERVAL '{}' SECOND)", size / 1000)
+        } else {
+            format!("TUMBLE(t, INTERVAL '{}' SECOND)", size / 1000)
+        };
+        let start = if hop { "HOP_START" } else { "TUMBLE_START" };
+        let args = window.trim_start_matches("HOP").trim_start_matches("TUMBLE");
+        let sql = format!(
+            "SELECT k, {start}{args} AS ws, COLLECT_ARRAY(x) AS cx, LAST_K(x, 3) AS lx, \
+             TOP_K(f, 2) AS tf, HISTOGRAM(x) AS hx FROM e GROUP BY {window}, k"
+        );
+        let got = engine(&sql, &splits, workers);
+        let want = reference_collecting(&on_time(&splits), size, slide);
         prop_assert_eq!(got, want, "sql: {}", sql);
     }
 
