@@ -163,13 +163,25 @@ start_postgres() {
       as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$data/../postgres-initdb.log" 2>&1 \
         || as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8
     fi
+    # A self-signed certificate for 127.0.0.1, so the enrich tests can
+    # connect over TLS too (sslmode=require with this file as the CA).
+    if [ ! -f "$data/server.crt" ] && command -v openssl >/dev/null; then
+      as_pg openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1" \
+        -keyout "$data/server.key" -out "$data/server.crt" >/dev/null 2>&1 || true
+      as_pg chmod 600 "$data/server.key" 2>/dev/null || true
+    fi
+    local ssl=""
+    [ -f "$data/server.crt" ] && ssl="-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
     echo "==> starting PostgreSQL on 127.0.0.1:$pg_port (data in $data)"
     # Loopback only, its socket in the data directory, no fsync: test data.
     as_pg "$bin/pg_ctl" -D "$data" -l "$data/postgres.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $data -c fsync=off" start >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $data -c fsync=off $ssl" start >/dev/null
     wait_port "$pg_port" postgres "$data/postgres.log"
   fi
   echo "export QUIVER_TEST_POSTGRES=postgres://postgres@127.0.0.1:$pg_port/postgres"
+  [ -f "$data/server.crt" ] && echo "export QUIVER_TEST_POSTGRES_CA=$data/server.crt"
+  return 0
 }
 
 stop_postgres() {

@@ -4,29 +4,94 @@
 //! "nothing found"; more than one is an error.
 //!
 //! One connection per worker; tokio-postgres pipelines the batch's
-//! concurrent queries over it. Plain connections only (no TLS).
+//! concurrent queries over it.
+//!
+//! TLS follows the URL's `sslmode` as libpq does: `disable` (plain),
+//! `prefer` (the default: TLS when the server offers it) and `require`
+//! (TLS or no connection). As with libpq, the server's certificate is
+//! checked only when `sslrootcert=` names a CA file (Quiver reads it,
+//! since tokio-postgres does not): then the certificate must chain to
+//! that CA and name the host (libpq's `verify-full`); without it the
+//! connection is encrypted but the server is not authenticated.
 
 use std::error::Error;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use postgres_native_tls::MakeTlsConnector;
 use quiver_spec::PostgresLookup;
 use quiver_types::{Diagnostic, Diagnostics, Value};
 use serde_json::{Map, Value as Json};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::LookupError;
 
 /// A Postgres lookup, planned.
 pub(crate) struct PgPlan {
     config: tokio_postgres::Config,
+    tls: MakeTlsConnector,
     query: String,
 }
 
+/// `url` without its `sslrootcert=` parameter, and that parameter's value.
+fn split_root_cert(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut root = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+            Some(v) => {
+                root = Some(v.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if rest.is_empty() {
+        (base.to_string(), root)
+    } else {
+        (format!("{base}?{}", rest.join("&")), root)
+    }
+}
+
+/// The TLS connector: verifying against the CA file at `root`, or (as
+/// libpq does without a root file) not verifying.
+fn tls(root: Option<&str>) -> Result<MakeTlsConnector, String> {
+    let mut b = native_tls::TlsConnector::builder();
+    match root {
+        Some(path) => {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read sslrootcert {path}: {e}"))?;
+            let cert = native_tls::Certificate::from_pem(&pem)
+                .map_err(|e| format!("sslrootcert {path} is not a PEM certificate: {e}"))?;
+            b.add_root_certificate(cert);
+        }
+        None => {
+            b.danger_accept_invalid_certs(true);
+        }
+    }
+    b.build()
+        .map(MakeTlsConnector::new)
+        .map_err(|e| format!("cannot set up TLS: {e}"))
+}
+
 pub(crate) fn plan(p: &PostgresLookup, errors: &mut Diagnostics) -> Option<Arc<PgPlan>> {
-    let config = match tokio_postgres::Config::from_str(&p.url.value) {
+    let (url, root) = split_root_cert(&p.url.value);
+    let tls = match tls(root.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(
+                Diagnostic::at(p.url.pos, format!("the `postgres` url: {e}"))
+                    .with_help("sslrootcert= names a PEM file with the server's CA certificate"),
+            );
+            return None;
+        }
+    };
+    let config = match tokio_postgres::Config::from_str(&url) {
         Ok(c) => c,
         Err(e) => {
             errors.push(
@@ -38,6 +103,7 @@ pub(crate) fn plan(p: &PostgresLookup, errors: &mut Diagnostics) -> Option<Arc<P
     };
     Some(Arc::new(PgPlan {
         config,
+        tls,
         query: p.query.value.clone(),
     }))
 }
@@ -73,7 +139,7 @@ impl PgClient {
         let (client, connection) = self
             .plan
             .config
-            .connect(NoTls)
+            .connect(self.plan.tls.clone())
             .await
             .map_err(|e| LookupError::Unreachable(chain(&e)))?;
         // Drives the connection; it ends when the client is dropped.

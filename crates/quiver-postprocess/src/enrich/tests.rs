@@ -389,6 +389,56 @@ fn redis_get_and_hgetall() {
     }
 }
 
+/// `sslmode=require` with the test cluster's self-signed CA: the session
+/// is encrypted (the server says so); with a CA that did not sign the
+/// server's certificate, it is refused.
+#[test]
+fn postgres_over_tls() {
+    let Some(url) = service("QUIVER_TEST_POSTGRES", "QUIVER_REQUIRE_POSTGRES") else {
+        return;
+    };
+    let Some(ca) = service("QUIVER_TEST_POSTGRES_CA", "QUIVER_REQUIRE_POSTGRES") else {
+        return;
+    };
+    let lookup = |url: String| {
+        spec(
+            "pg_tls",
+            EnrichSource::Postgres(PostgresLookup {
+                url: at(url),
+                query: at("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND $1::bigint IS NOT NULL".to_string()),
+                params: vec![at("id".to_string())],
+            }),
+            &[
+                ("ssl", "ssl", DataType::Bool),
+                ("tls", "version", DataType::String),
+            ],
+        )
+    };
+    let mut s = lookup(format!("{url}?sslmode=require&sslrootcert={ca}"));
+    s.fail_on_errors = true;
+    let out = step("unit_pg_tls", &s).apply(&ids(&[Some(1)])).unwrap();
+    assert!(
+        out.column(1).as_boolean().value(0),
+        "the session is encrypted"
+    );
+    assert!(
+        strings(&out, 2)[0]
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("TLS")
+    );
+    // Debian's bundle of public CAs did not sign the test certificate.
+    let mut strict = lookup(format!(
+        "{url}?sslmode=require&sslrootcert=/etc/ssl/certs/ca-certificates.crt"
+    ));
+    strict.fail_on_errors = true;
+    strict.retries = 0;
+    let e = step("unit_pg_tls_unknown_ca", &strict)
+        .apply(&ids(&[Some(1)]))
+        .unwrap_err();
+    assert!(e.contains("cannot reach the source"), "{e}");
+}
+
 #[test]
 fn postgres_binds_parameters_and_reads_typed_columns() {
     let Some(url) = service("QUIVER_TEST_POSTGRES", "QUIVER_REQUIRE_POSTGRES") else {
