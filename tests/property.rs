@@ -154,19 +154,52 @@ fn on_time(splits: &[Vec<Event>]) -> Vec<Event> {
 
 /// Reference: a hopping (or tumbling, slide = size) window per key with
 /// COUNT(*), COUNT(x), SUM(x), MIN(x), MAX(x), COUNT(DISTINCT x), SUM(f).
-fn reference_windows(events: &[Event], size: i64, slide: i64, filter: bool) -> Vec<Vec<Value>> {
+/// The events of each (window start, key): every window `[s, s + size)`
+/// with `s` a multiple of `slide` that contains the event.
+fn window_groups<'e>(
+    events: impl IntoIterator<Item = &'e Event>,
+    size: i64,
+    slide: i64,
+) -> BTreeMap<(i64, Option<i64>), Vec<&'e Event>> {
     let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Event>> = BTreeMap::new();
     for e in events {
-        if filter && e.x.is_none_or(|x| x <= 2) {
-            continue;
-        }
-        // Every window [s, s + size) with s a multiple of slide containing e.t.
         let mut s = e.t - e.t.rem_euclid(slide);
         while s + size > e.t {
             groups.entry((s, e.k)).or_default().push(e);
             s -= slide;
         }
     }
+    groups
+}
+
+/// A test case's window: the GROUP BY clause, its start and end functions,
+/// and their argument text (`(t, INTERVAL ...)`).
+fn window_sql(size: i64, hop: bool) -> (String, &'static str, &'static str, String) {
+    let window = if hop {
+        format!(
+            "HOP(t, INTERVAL '30' SECOND, INTERVAL '{}' SECOND)",
+            size / 1000
+        )
+    } else {
+        format!("TUMBLE(t, INTERVAL '{}' SECOND)", size / 1000)
+    };
+    let (start, end) = if hop {
+        ("HOP_START", "HOP_END")
+    } else {
+        ("TUMBLE_START", "TUMBLE_END")
+    };
+    let args = window
+        .trim_start_matches("HOP")
+        .trim_start_matches("TUMBLE")
+        .to_string();
+    (window, start, end, args)
+}
+
+fn reference_windows(events: &[Event], size: i64, slide: i64, filter: bool) -> Vec<Vec<Value>> {
+    let kept = events
+        .iter()
+        .filter(|e| !filter || e.x.is_some_and(|x| x > 2));
+    let groups = window_groups(kept, size, slide);
     let mut rows = Vec::new();
     for ((start, k), es) in groups {
         let xs: Vec<i64> = es.iter().filter_map(|e| e.x).collect();
@@ -214,14 +247,7 @@ fn quantile_cont(v: &mut [f64], p: f64) -> Value {
 /// FIRST_VALUE(x), LAST_VALUE(x), FIRST_VALUE(f), LAST_VALUE(f), and the
 /// exact value at rank floor(0.5 (n - 1)) of f (APPROX_PERCENTILE's target).
 fn reference_new_aggregates(events: &[Event], size: i64, slide: i64) -> Vec<Vec<Value>> {
-    let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Event>> = BTreeMap::new();
-    for e in events {
-        let mut s = e.t - e.t.rem_euclid(slide);
-        while s + size > e.t {
-            groups.entry((s, e.k)).or_default().push(e);
-            s -= slide;
-        }
-    }
+    let groups = window_groups(events, size, slide);
     let mut rows = Vec::new();
     for ((start, k), es) in groups {
         let xs: Vec<(i64, i64)> = es.iter().filter_map(|e| e.x.map(|x| (e.t, x))).collect();
@@ -264,14 +290,7 @@ fn reference_new_aggregates(events: &[Event], size: i64, slide: i64) -> Vec<Vec<
 /// values are skipped, and a group without one gives NULL.
 fn reference_collecting(events: &[Event], size: i64, slide: i64) -> Vec<Vec<Value>> {
     use quiver_types::ElementType;
-    let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Event>> = BTreeMap::new();
-    for e in events {
-        let mut s = e.t - e.t.rem_euclid(slide);
-        while s + size > e.t {
-            groups.entry((s, e.k)).or_default().push(e);
-            s -= slide;
-        }
-    }
+    let groups = window_groups(events, size, slide);
     let mut rows = Vec::new();
     for ((start, k), es) in groups {
         let mut xs: Vec<(i64, i64)> = es.iter().filter_map(|e| e.x.map(|x| (e.t, x))).collect();
@@ -405,13 +424,7 @@ proptest! {
     fn windows_match_the_reference(splits in splits(), size_s in 1i64..4, hop in any::<bool>(), filter in any::<bool>(), workers in 1usize..=3) {
         let size = size_s * 30_000;
         let slide = if hop { 30_000 } else { size };
-        let window = if hop {
-            format!("HOP(t, INTERVAL '30' SECOND, INTERVAL '{}' SECOND)", size / 1000)
-        } else {
-            format!("TUMBLE(t, INTERVAL '{}' SECOND)", size / 1000)
-        };
-        let (start, end) = if hop { ("HOP_START", "HOP_END") } else { ("TUMBLE_START", "TUMBLE_END") };
-        let args = window.trim_start_matches("HOP").trim_start_matches("TUMBLE");
+        let (window, start, end, args) = window_sql(size, hop);
         let sql = format!(
             "SELECT k, {start}{args} AS ws, {end}{args} AS we, COUNT(*) AS n, COUNT(x) AS nx, SUM(x) AS sx, MIN(x) AS mn, MAX(x) AS mx, \
              COUNT(DISTINCT x) AS dx, SUM(f) AS sf FROM e {} GROUP BY {window}, k",
@@ -426,13 +439,7 @@ proptest! {
     fn new_aggregates_match_the_reference(splits in splits(), size_s in 1i64..4, hop in any::<bool>(), workers in 2usize..=3) {
         let size = size_s * 30_000;
         let slide = if hop { 30_000 } else { size };
-        let window = if hop {
-            format!("HOP(t, INTERVAL '30' SECOND, INTERVAL '{}' SECOND)", size / 1000)
-        } else {
-            format!("TUMBLE(t, INTERVAL '{}' SECOND)", size / 1000)
-        };
-        let start = if hop { "HOP_START" } else { "TUMBLE_START" };
-        let args = window.trim_start_matches("HOP").trim_start_matches("TUMBLE");
+        let (window, start, _, args) = window_sql(size, hop);
         let sql = format!(
             "SELECT k, {start}{args} AS ws, DISTINCT_COUNT(x) AS dx, PERCENTILE(x, 0.3) AS px, PERCENTILE(f, 0.75) AS pf, \
              FIRST_VALUE(x) AS fx, LAST_VALUE(x) AS lx, FIRST_VALUE(f) AS ff, LAST_VALUE(f) AS lf, \
@@ -462,13 +469,7 @@ proptest! {
     fn collecting_aggregates_match_the_reference(splits in splits(), size_s in 1i64..4, hop in any::<bool>(), workers in 1usize..=3) {
         let size = size_s * 30_000;
         let slide = if hop { 30_000 } else { size };
-        let window = if hop {
-            format!("HOP(t, INTERVAL '30' SECOND, INTERVAL '{}' SECOND)", size / 1000)
-        } else {
-            format!("TUMBLE(t, INTERVAL '{}' SECOND)", size / 1000)
-        };
-        let start = if hop { "HOP_START" } else { "TUMBLE_START" };
-        let args = window.trim_start_matches("HOP").trim_start_matches("TUMBLE");
+        let (window, start, _, args) = window_sql(size, hop);
         let sql = format!(
             "SELECT k, {start}{args} AS ws, COLLECT_ARRAY(x) AS cx, LAST_K(x, 3) AS lx, \
              TOP_K(f, 2) AS tf, HISTOGRAM(x) AS hx FROM e GROUP BY {window}, k"
