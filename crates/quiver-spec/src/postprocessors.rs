@@ -452,36 +452,19 @@ fn infer_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<InferOutput> {
         "outputs: {fraud_score: \"probabilities[1]\", fraud_label: {output: label, type: bigint}}",
         errors,
     ) {
-        let (reference, data_type) = if v.as_map().is_some() {
-            let Some(g) = Fields::of(v, "an `infer` output", INFER_OUTPUT_KEYS, errors) else {
-                continue;
-            };
-            let Some(r) = g.required("output", "`output: probabilities[1]`", errors) else {
-                continue;
-            };
-            let ty = g.get("type").map(|t| {
-                let name = decode::string(t, "`type` of an `infer` output", errors)?;
-                match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
-                    Some(ty @ (DataType::Int64 | DataType::Float64)) => Some(Located::new(ty, t.pos)),
-                    _ => {
-                        errors.push(
-                            Diagnostic::at(
-                                t.pos,
-                                format!("`{}` is not a type a prediction can have", name.as_str()),
-                            )
-                            .with_help("types: double (float outputs), bigint (integer outputs such as class labels)"),
-                        );
-                        None
-                    }
-                }
-            });
-            match ty {
-                Some(None) => continue,
-                Some(Some(t)) => (r, Some(t)),
-                None => (r, None),
-            }
-        } else {
-            (v, None)
+        let Some((reference, data_type)) = output_value(
+            v,
+            OutputForm {
+                what: "an `infer` output",
+                keys: INFER_OUTPUT_KEYS,
+                example: "`output: probabilities[1]`",
+                typed: "a prediction",
+                types: &[DataType::Int64, DataType::Float64],
+                types_help: "types: double (float outputs), bigint (integer outputs such as class labels)",
+            },
+            errors,
+        ) else {
+            continue;
         };
         let Some(text) = decode::string(reference, "a model output name", errors) else {
             continue;
@@ -603,49 +586,27 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
         "outputs: {segment: segment, tier: {path: $.tier, type: bigint}}",
         errors,
     ) {
-        let (path, data_type) = if v.as_map().is_some() {
-            let Some(g) = Fields::of(v, "an `enrich` output", OUTPUT_KEYS, errors) else {
-                continue;
-            };
-            let Some(p) = g.required("path", "`path: $.tier`", errors) else {
-                continue;
-            };
-            let ty = match g.get("type") {
-                None => Some(DataType::String),
-                Some(t) => {
-                    decode::string(t, "`type` of an `enrich` output", errors).and_then(|name| {
-                        match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
-                            Some(
-                                ty @ (DataType::String
-                                | DataType::Int64
-                                | DataType::Float64
-                                | DataType::Bool),
-                            ) => Some(ty),
-                            _ => {
-                                errors.push(
-                                    Diagnostic::at(
-                                        t.pos,
-                                        format!(
-                                            "`{}` is not a type an `enrich` output can have",
-                                            name.as_str()
-                                        ),
-                                    )
-                                    .with_help("types: string, bigint, double, boolean"),
-                                );
-                                None
-                            }
-                        }
-                    })
-                }
-            };
-            (p, ty)
-        } else {
-            (v, Some(DataType::String))
-        };
-        let (Some(text), Some(data_type)) = (
-            decode::string(path, "an `enrich` output path", errors),
-            data_type,
+        let Some((path, data_type)) = output_value(
+            v,
+            OutputForm {
+                what: "an `enrich` output",
+                keys: OUTPUT_KEYS,
+                example: "`path: $.tier`",
+                typed: "an `enrich` output",
+                types: &[
+                    DataType::String,
+                    DataType::Int64,
+                    DataType::Float64,
+                    DataType::Bool,
+                ],
+                types_help: "types: string, bigint, double, boolean",
+            },
+            errors,
         ) else {
+            continue;
+        };
+        let data_type = data_type.map_or(DataType::String, |t| t.value);
+        let Some(text) = decode::string(path, "an `enrich` output path", errors) else {
             continue;
         };
         if text.as_str().trim().is_empty() {
@@ -662,6 +623,54 @@ fn enrich_outputs(f: &Fields<'_>, errors: &mut Diagnostics) -> Vec<EnrichOutput>
         });
     }
     out
+}
+
+/// How one step's `outputs:` values are written: a reference alone, or a
+/// mapping of `keys` (the reference's key first, then `type`).
+struct OutputForm<'s> {
+    /// The value, in messages (`an \`infer\` output`).
+    what: &'s str,
+    /// The long form's keys: the reference's, then `type`.
+    keys: &'s [&'s str],
+    /// The long form's reference, as an example for a missing one.
+    example: &'s str,
+    /// What carries the type, in the message for a wrong one.
+    typed: &'s str,
+    /// The types `type:` may name.
+    types: &'s [DataType],
+    /// Lists them, for a wrong one.
+    types_help: &'s str,
+}
+
+/// An `outputs:` value: its reference node and its declared type, if any;
+/// `None` (reported) when the long form is wrong.
+fn output_value<'a>(
+    v: &'a Node,
+    form: OutputForm<'static>,
+    errors: &mut Diagnostics,
+) -> Option<(&'a Node, Option<Located<DataType>>)> {
+    if v.as_map().is_none() {
+        return Some((v, None));
+    }
+    let g = Fields::of(v, form.what, form.keys, errors)?;
+    let reference = g.required(form.keys[0], form.example, errors)?;
+    let Some(t) = g.get("type") else {
+        return Some((reference, None));
+    };
+    let name = decode::string(t, &format!("`type` of {}", form.what), errors)?;
+    match DataType::parse_spec(&name.as_str().to_ascii_lowercase()) {
+        Some(ty) if form.types.contains(&ty) => Some((reference, Some(Located::new(ty, t.pos)))),
+        _ => {
+            errors.push(
+                Diagnostic::at(
+                    t.pos,
+                    format!("`{}` is not a type {} can have", name.as_str(), form.typed),
+                )
+                .with_help(form.types_help),
+            );
+            None
+        }
+    }
 }
 
 /// The entries of a step's required `outputs:` mapping: each new column's
