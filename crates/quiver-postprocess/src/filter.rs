@@ -46,7 +46,10 @@ impl FilterStep {
         for (c, check) in self.checks.iter().enumerate() {
             let result = evaluate(&check.condition, batch)
                 .map_err(|e| format!("filter_invalid check `{}`: {e}", check.name))?;
-            let result = result.as_boolean();
+            // Planning binds checks as BOOLEAN; say so rather than panic.
+            let result = result
+                .as_boolean_opt()
+                .ok_or_else(|| format!("filter_invalid check `{}` is not BOOLEAN", check.name))?;
             for (i, f) in failed.iter_mut().enumerate() {
                 if f.is_none() && result.is_valid(i) && !result.value(i) {
                     *f = Some(c);
