@@ -180,7 +180,13 @@ start_postgres() {
     wait_port "$pg_port" postgres "$data/postgres.log"
   fi
   echo "export QUIVER_TEST_POSTGRES=postgres://postgres@127.0.0.1:$pg_port/postgres"
-  [ -f "$data/server.crt" ] && echo "export QUIVER_TEST_POSTGRES_CA=$data/server.crt"
+  # The CA only of a cluster this state directory runs (another cluster
+  # on the port has a certificate of its own).
+  if [ -f "$data/server.crt" ] && [ -f "$data/postmaster.pid" ]; then
+    echo "export QUIVER_TEST_POSTGRES_CA=$data/server.crt"
+  else
+    echo "postgres: no TLS certificate of this state directory's cluster (another one holds port $pg_port?); the TLS test needs scripts/services.sh stop postgres first" >&2
+  fi
   return 0
 }
 
