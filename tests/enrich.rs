@@ -505,6 +505,70 @@ fn slow_lookups_change_neither_the_rows_nor_their_order() {
 }
 
 #[test]
+fn unordered_output_has_the_same_rows_and_files_independent_of_timing() {
+    let (addr, _hits) = http_server();
+    let steps = |ordered: bool| {
+        format!(
+            "  - enrich:\n      http: {{url: \"http://{addr}/jitter/%s\", variables: [customer_id]}}\n      outputs: {{j: v}}\n      capacity: 4\n      ordered: {ordered}\n  - filter_invalid:\n      checks: {{some_j: j <> 'j3'}}\n"
+        )
+    };
+    // Each run: the rows, every file's bytes, and the dead letters.
+    let run = |ordered: bool| {
+        let s = Scratch::new();
+        let jf = job(&s, "unordered", &steps(ordered));
+        let text = fs::read_to_string(&jf).unwrap().replace(
+            "sinks:\n  historical: {}\n",
+            &format!(
+                "sinks:\n  historical: {{}}\n  dead_letter: {{ndjson: {}}}\n",
+                s.dir.path().join("dead.ndjson").display()
+            ),
+        );
+        fs::write(&jf, text).unwrap();
+        s.backfill(&jf, "2").unwrap();
+        let files: Vec<Vec<u8>> = quiver_tests::parquet_files(&s.dataset("unordered"))
+            .iter()
+            .map(|f| fs::read(f).unwrap())
+            .collect();
+        let mut dead: Vec<String> = fs::read_to_string(s.dir.path().join("dead.ndjson"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Json_ = serde_json::from_str(l).unwrap();
+                v["payload"].as_str().unwrap().to_string()
+            })
+            .collect();
+        dead.sort();
+        let mut rows: Vec<String> = s
+            .rows("unordered")
+            .iter()
+            .map(|r| format!("{} {} {}", r["event_time"], r["customer_id"], r["j"]))
+            .collect();
+        rows.sort();
+        (rows, files, dead)
+    };
+    let (rows, files, dead) = run(false);
+    assert_eq!(
+        rows.len() as i64,
+        CUSTOMERS * PER_CUSTOMER + 2 - PER_CUSTOMER
+    );
+    assert_eq!(
+        dead.len() as i64,
+        PER_CUSTOMER,
+        "customer 3's rows: {dead:?}"
+    );
+    let (ordered_rows, _, ordered_dead) = run(true);
+    assert_eq!(rows, ordered_rows, "the same rows as `ordered: true`");
+    assert_eq!(
+        dead, ordered_dead,
+        "the same dead letters as `ordered: true`"
+    );
+    // However the lookups interleave, the files are the same bytes.
+    let (_, again, _) = run(false);
+    assert_eq!(files.len(), 2, "a file per worker");
+    assert!(files == again, "historical files differ between two runs");
+}
+
+#[test]
 fn mistakes_are_refused_with_positions_and_fixes() {
     let good = r#"name: enriched
 sources:
@@ -559,12 +623,35 @@ sinks:
             "string, bigint, double, boolean",
         ],
     );
+    let unordered = good.replace(
+        "      outputs: {tier: tier}",
+        "      outputs: {tier: tier}\n      ordered: false",
+    );
+    assert!(problems(&unordered).is_empty(), "{}", problems(&unordered));
+    assert_problem(
+        &unordered.replace(
+            "sinks:",
+            "  - dedup: {key: [customer_id], ttl: 10m}\nsinks:",
+        ),
+        &[
+            "job.yaml:20:",
+            "a dedup cannot follow the enrich step `postgres`, which has `ordered: false`",
+            "move the dedup before that enrich step",
+        ],
+    );
+    assert_problem(
+        &unordered.replace(
+            "      outputs: {limit: $.limit}",
+            "      outputs: {limit: $.limit}\n      ordered: false",
+        ),
+        &["only one enrich step of a job may have `ordered: false`; `http` already has it"],
+    );
     assert_problem(
         &good.replace(
             "      outputs: {tier: tier}",
-            "      outputs: {tier: tier}\n      ordered: false",
+            "      outputs: {tier: tier}\n      ordered: nope",
         ),
-        &["`ordered: false` is not supported", "in event-time order"],
+        &["`ordered` of `enrich`"],
     );
     assert_problem(
         &good.replace("WHERE id = $1", "WHERE id = %s"),

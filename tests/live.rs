@@ -712,7 +712,7 @@ fn postprocessed_stream_equals_backfill() {
 
 /// A per-event job that looks each customer up in Redis (hashes written by
 /// the test under `prefix`), written only to the historical store.
-fn enriched_job(redis: &str, prefix: &str) -> impl Fn(&str) -> String {
+fn enriched_job(redis: &str, prefix: &str, ordered: bool) -> impl Fn(&str) -> String {
     let (redis, prefix) = (redis.to_string(), prefix.to_string());
     move |input: &str| {
         format!(
@@ -732,8 +732,10 @@ postprocessors:
       capacity: 8
       cache_ttl: 1m
       fail_on_errors: true
+      ordered: {ordered}
 sinks:
   historical: {{}}
+  online: {{ttl: 30d}}
 "#
         )
     }
@@ -741,7 +743,8 @@ sinks:
 
 /// The enrich step in a live run (its lookups on a runtime inside each
 /// timely worker, rows released as the watermark passes) writes the same
-/// bytes as a backfill, lookups and all.
+/// bytes as a backfill, lookups and all, and the same online values; also
+/// with `ordered: false`, where rows leave as their lookups finish.
 #[test]
 fn enriched_stream_equals_backfill() {
     let Some(broker) = broker() else { return };
@@ -776,22 +779,35 @@ fn enriched_stream_equals_backfill() {
     msgs.extend(to_partitions(&sentinels(3, end)));
     produce(&broker, &t, &msgs);
 
-    let make = enriched_job(&redis, &prefix);
-    let live = scratch_with_kafka(&broker);
-    let jf = live.dir.path().join("job.yaml");
-    fs::write(&jf, make(&kafka_input(&t))).unwrap();
-    run_live(&live, &jf, end, &[]);
-    let batch = backfill_job(&evs, end, &make);
-    let (a, b) = (
-        historical_bytes(&live, "enriched_live"),
-        historical_bytes(&batch, "enriched_live"),
-    );
-    assert!(!b.is_empty());
-    let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&a), names(&b));
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x == y, "{name} differs between run and backfill");
+    let mut batch = None;
+    for ordered in [true, false] {
+        let make = enriched_job(&redis, &prefix, ordered);
+        let live = scratch_with_kafka(&broker);
+        let jf = live.dir.path().join("job.yaml");
+        fs::write(&jf, make(&kafka_input(&t))).unwrap();
+        run_live(&live, &jf, end, &[]);
+        let backfill = backfill_job(&evs, end, &make);
+        let (a, b) = (
+            historical_bytes(&live, "enriched_live"),
+            historical_bytes(&backfill, "enriched_live"),
+        );
+        assert!(!b.is_empty());
+        let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b));
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            assert!(
+                x == y,
+                "{name} differs between run and backfill (ordered: {ordered})"
+            );
+        }
+        assert_eq!(
+            online(&live, "enriched_live"),
+            online(&backfill, "enriched_live"),
+            "ordered: {ordered}"
+        );
+        batch = Some(backfill);
     }
+    let batch = batch.unwrap();
     // The lookups landed: found customers have their segment, others NULL.
     let (mut found, mut missing) = (0, 0);
     for b in parquet_files(&batch.dataset("enriched_live"))

@@ -282,7 +282,7 @@ fn partition_columns(partition: &[ScalarExpr]) -> Option<Vec<usize>> {
 /// Whether the plan's rows of one event time come out in an order that does
 /// not depend on arrival order (window results, possibly filtered, projected
 /// or joined), so sinks need not sort them by content.
-pub fn row_order(plan: &LogicalPlan) -> crate::operators::RowOrder {
+pub fn row_order(plan: &LogicalPlan) -> crate::sink_operator::RowOrder {
     fn canonical(p: &LogicalPlan) -> bool {
         match p {
             LogicalPlan::WindowAggregate { .. } | LogicalPlan::OverAggregate { .. } => true,
@@ -294,9 +294,9 @@ pub fn row_order(plan: &LogicalPlan) -> crate::operators::RowOrder {
         }
     }
     if canonical(plan) {
-        crate::operators::RowOrder::Canonical
+        crate::sink_operator::RowOrder::Canonical
     } else {
-        crate::operators::RowOrder::Hashed
+        crate::sink_operator::RowOrder::Hashed
     }
 }
 

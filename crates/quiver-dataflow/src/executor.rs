@@ -41,9 +41,10 @@ use crate::chunk::{Chunk, with_time};
 use crate::compile::{PlanBuilder, required_columns, row_order};
 use crate::error::DataflowError;
 use crate::metrics::RunMetrics;
-use crate::operators::{ErrorSlot, RowOrder, exchange_by_key, sink};
+use crate::operators::{ErrorSlot, exchange_by_key};
 use crate::postprocess::{PostprocessFactory, RejectSink};
 use crate::sink::{SinkFactory, SinkWriter};
+use crate::sink_operator::{RowOrder, sink};
 use crate::source::{Polled, ReadRequest, Rejection, SourceDef, Split, SplitClock};
 
 /// A job to run and where its output goes.

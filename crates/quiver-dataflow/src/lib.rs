@@ -14,7 +14,7 @@
 //!   the frontier passes its end and its state is released.
 //! * [`join`]: stream–table joins against a differential-dataflow
 //!   arrangement of the table.
-//! * [`operators`]: the timely operators, including the [`sink`] stage that
+//! * [`operators`]: the timely operators; [`sink_operator`]: the stage that
 //!   hands rows to writers in a deterministic order.
 //! * [`compile`]: plan → operators; [`executor::run`] runs jobs on N workers.
 //!
@@ -71,6 +71,7 @@ pub mod operators;
 pub mod over;
 pub mod postprocess;
 pub mod sink;
+pub mod sink_operator;
 pub mod source;
 pub mod window_state;
 

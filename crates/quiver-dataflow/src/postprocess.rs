@@ -2,7 +2,7 @@
 //!
 //! Post-processors (masking, dedup, inference…) run on each worker just
 //! before its sinks, on the rows the sink operator releases: sorted by
-//! event time (see [`RowOrder`](crate::operators::RowOrder)), so a stateful
+//! event time (see [`RowOrder`](crate::sink_operator::RowOrder)), so a stateful
 //! step such as dedup sees the same rows in the same order in a backfill
 //! and in a live run. A step that keeps state per key asks for its rows to
 //! be partitioned by that key ([`PostprocessFactory::partition_by`]).
@@ -11,6 +11,16 @@
 //! out through [`Postprocessor::take_rejected`], and the sink operator
 //! passes those of the rows it would have written to the job's
 //! [`RejectSink`] (its dead-letter sink), so a refused row is never lost.
+//!
+//! A chain may release rows asynchronously (an `enrich` with `ordered:
+//! false`): [`process`](Postprocessor::process) then returns the rows that
+//! are done at once, the rest come out of later
+//! [`poll`](Postprocessor::poll)s in any order, and the chain wakes the
+//! sink operator when some are done. Until then
+//! [`pending_since`](Postprocessor::pending_since) holds the sinks back:
+//! writers are advanced only to the least event time still in flight, and
+//! writers that keep history are handed rows only once everything before
+//! that time is done, re-sorted, so their files do not depend on timing.
 
 use std::sync::Arc;
 
@@ -38,13 +48,35 @@ pub trait RejectSink: Send + Sync {
 
 /// One worker's post-processing chain.
 pub trait Postprocessor: Send {
-    /// Turns rows of the query's output (its columns followed by `__time`)
-    /// into rows of the job's output (its columns followed by `__time`).
-    /// May drop rows; must keep their order.
+    /// Turns rows of the query's output (its columns followed by `__time`),
+    /// given in event-time order, into rows of the job's output (its
+    /// columns followed by `__time`). May drop rows; must keep their order,
+    /// unless [`releases_out_of_order`](Postprocessor::releases_out_of_order).
     fn process(&mut self, batch: RecordBatch) -> Result<RecordBatch, String>;
+    /// Whether rows may come out of later [`poll`](Postprocessor::poll)s,
+    /// in any order, rather than all out of `process`.
+    fn releases_out_of_order(&self) -> bool {
+        false
+    }
+    /// Called once before the first row, when the chain
+    /// [`releases_out_of_order`](Postprocessor::releases_out_of_order):
+    /// `wake` has the sink operator scheduled (from any thread) so that it
+    /// polls.
+    fn set_waker(&mut self, _wake: Arc<dyn Fn() + Send + Sync>) {}
+    /// Rows whose processing finished since the last call (of `process` or
+    /// `poll`), in no particular order.
+    fn poll(&mut self) -> Result<Option<RecordBatch>, String> {
+        Ok(None)
+    }
+    /// The least event time of a row given to `process` and not yet
+    /// released, if any.
+    fn pending_since(&self) -> Option<i64> {
+        None
+    }
     /// No row with an event time below `frontier` will follow.
     fn advance(&mut self, _frontier: i64) {}
-    /// Rows refused by the last [`process`](Postprocessor::process) call.
+    /// Rows refused by the last [`process`](Postprocessor::process) or
+    /// [`poll`](Postprocessor::poll) call.
     fn take_rejected(&mut self) -> Vec<Rejected> {
         Vec::new()
     }

@@ -1,11 +1,18 @@
 //! A job's planned steps, run in order on each worker.
+//!
+//! An `enrich` with `ordered: false` splits the chain: the steps before it
+//! run on the rows the sink operator hands in, it starts their lookups,
+//! and the steps after it run on rows as their lookups finish (planning
+//! allows only steps without state there, so their output does not depend
+//! on that order).
 
+use arrow::array::RecordBatch;
 use quiver_dataflow::postprocess::{PostprocessFactory, Postprocessor, Rejected};
 
 use std::sync::Arc;
 
 use crate::dedup::Dedup;
-use crate::enrich::{EnrichPlan, EnrichStep};
+use crate::enrich::{EnrichPlan, EnrichStep, UnorderedEnrich};
 use crate::filter::FilterStep;
 use crate::infer::InferStep;
 use crate::infer_http::{EndpointPlan, EndpointStep};
@@ -63,12 +70,17 @@ impl PostprocessFactory for ChainPlan {
                 StepPlan::InferEndpoint(e) => {
                     Step::InferEndpoint(Box::new(EndpointStep::open(e.clone())?))
                 }
+                StepPlan::Enrich(e) if !e.ordered => {
+                    Step::Unordered(Box::new(UnorderedEnrich::open(e.clone())?))
+                }
                 StepPlan::Enrich(e) => Step::Enrich(Box::new(EnrichStep::open(e.clone())?)),
                 StepPlan::Filter(f) => Step::Filter(f.clone()),
             });
         }
+        let unordered = steps.iter().position(|s| matches!(s, Step::Unordered(_)));
         Ok(Box::new(Chain {
             steps,
+            unordered,
             lookback: self.lookback(),
             rejected: Vec::new(),
         }))
@@ -97,23 +109,29 @@ enum Step {
     Infer(InferStep),
     InferEndpoint(Box<EndpointStep>),
     Enrich(Box<EnrichStep>),
+    Unordered(Box<UnorderedEnrich>),
     Filter(FilterStep),
 }
 
 /// One worker's steps.
 struct Chain {
     steps: Vec<Step>,
+    /// Where the `enrich` with `ordered: false` is, if there is one (at
+    /// most one; planning checks).
+    unordered: Option<usize>,
     lookback: i64,
     /// Rows refused since the last `take_rejected`.
     rejected: Vec<Rejected>,
 }
 
-impl Postprocessor for Chain {
-    fn process(
-        &mut self,
-        mut batch: arrow::array::RecordBatch,
-    ) -> Result<arrow::array::RecordBatch, String> {
-        for s in &mut self.steps {
+impl Chain {
+    /// Runs the synchronous steps `steps` on `batch`.
+    fn run(
+        steps: &mut [Step],
+        mut batch: RecordBatch,
+        rejected: &mut Vec<Rejected>,
+    ) -> Result<RecordBatch, String> {
+        for s in steps {
             if batch.num_rows() == 0 {
                 break;
             }
@@ -123,14 +141,81 @@ impl Postprocessor for Chain {
                 Step::Infer(i) => i.apply(&batch)?,
                 Step::InferEndpoint(e) => e.apply(&batch)?,
                 Step::Enrich(e) => e.apply(&batch)?,
+                Step::Unordered(_) => unreachable!("the chain splits at an unordered enrich"),
                 Step::Filter(f) => {
                     let (kept, refused) = f.apply(&batch)?;
-                    self.rejected.extend(refused);
+                    rejected.extend(refused);
                     kept
                 }
             };
         }
         Ok(batch)
+    }
+
+    /// The unordered enrich.
+    fn unordered_step(&mut self, at: usize) -> &mut UnorderedEnrich {
+        match &mut self.steps[at] {
+            Step::Unordered(u) => u,
+            _ => unreachable!("`unordered` points at the unordered enrich"),
+        }
+    }
+
+    /// Runs the steps after the unordered enrich on rows it released.
+    fn after(
+        &mut self,
+        at: usize,
+        rows: Option<RecordBatch>,
+    ) -> Result<Option<RecordBatch>, String> {
+        let Some(rows) = rows else {
+            return Ok(None);
+        };
+        Chain::run(&mut self.steps[at + 1..], rows, &mut self.rejected).map(Some)
+    }
+}
+
+impl Postprocessor for Chain {
+    fn process(&mut self, batch: RecordBatch) -> Result<RecordBatch, String> {
+        let Some(at) = self.unordered else {
+            return Chain::run(&mut self.steps, batch, &mut self.rejected);
+        };
+        let schema = batch.schema();
+        let batch = Chain::run(&mut self.steps[..at], batch, &mut self.rejected)?;
+        let released = if batch.num_rows() == 0 {
+            None
+        } else {
+            self.unordered_step(at).submit(batch)?
+        };
+        // Nothing released yet: an empty batch (of the input's columns;
+        // the sink operator keeps no empty batch).
+        Ok(self
+            .after(at, released)?
+            .unwrap_or_else(|| RecordBatch::new_empty(schema)))
+    }
+
+    fn releases_out_of_order(&self) -> bool {
+        self.unordered.is_some()
+    }
+
+    fn set_waker(&mut self, wake: Arc<dyn Fn() + Send + Sync>) {
+        if let Some(at) = self.unordered {
+            self.unordered_step(at).set_waker(wake);
+        }
+    }
+
+    fn poll(&mut self) -> Result<Option<RecordBatch>, String> {
+        let Some(at) = self.unordered else {
+            return Ok(None);
+        };
+        let released = self.unordered_step(at).take_done()?;
+        self.after(at, released)
+    }
+
+    fn pending_since(&self) -> Option<i64> {
+        let at = self.unordered?;
+        match &self.steps[at] {
+            Step::Unordered(u) => u.pending_since(),
+            _ => None,
+        }
     }
 
     fn lookback(&self) -> i64 {

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use quiver_dataflow::chunk::with_time;
 use quiver_spec::{
-    DedupSpec, FilterInvalidSpec, InferModel, InferSpec, JobSpec, Located, MaskAction, MaskSpec,
-    PostprocessorSpec,
+    DedupSpec, EnrichSpec, FilterInvalidSpec, InferModel, InferSpec, JobSpec, Located, MaskAction,
+    MaskSpec, PostprocessorSpec,
 };
 use quiver_sql::FunctionRegistry;
 use quiver_types::{DataType, Diagnostic, Diagnostics, Field, Position, Schema};
@@ -56,10 +56,19 @@ pub fn plan(
     let mut partition: Option<Vec<usize>> = None;
     let mut enrich_names: Vec<&str> = Vec::new();
     let mut endpoint_names: Vec<&str> = Vec::new();
+    // Where an `enrich` with `ordered: false` is: rows leave it in the
+    // order their lookups finish, so no step after it may keep state.
+    let mut unordered: Option<&EnrichSpec> = None;
     for p in &spec.postprocessors {
         let step = match p {
             PostprocessorSpec::Mask(m) => mask(m, &mut schema, &mut masked, &mut errors),
             PostprocessorSpec::Dedup(d) => {
+                if let Some(e) = unordered {
+                    errors.push(
+                        Diagnostic::at(d.pos, format!("a dedup cannot follow the enrich step `{}`, which has `ordered: false`", e.name.value))
+                            .with_help("move the dedup before that enrich step, or drop `ordered: false`: rows leave an unordered enrich as their lookups finish, so which row of a key came first would depend on network timing"),
+                    );
+                }
                 let step = dedup(d, &schema, output.len(), &mut errors);
                 if let Some(StepPlan::Dedup { key, .. }) = &step {
                     partition = Some(match partition.take() {
@@ -97,6 +106,15 @@ pub fn plan(
                     );
                 }
                 enrich_names.push(&e.name.value);
+                if !e.ordered {
+                    if let Some(first) = unordered {
+                        errors.push(
+                            Diagnostic::at(e.pos, format!("only one enrich step of a job may have `ordered: false`; `{}` already has it", first.name.value))
+                                .with_help("drop `ordered: false` from one of them, or look both values up in one step"),
+                        );
+                    }
+                    unordered.get_or_insert(e);
+                }
                 crate::enrich::plan(e, &spec.name.value, &mut schema, &mut masked, &mut errors)
                     .map(StepPlan::Enrich)
             }

@@ -526,6 +526,10 @@ pub struct EnrichSpec {
     /// `true`: a lookup that still fails after its retries fails the run;
     /// `false`: its row's new columns are NULL and the failure is counted.
     pub fail_on_errors: bool,
+    /// `true` (default): a batch of rows leaves the step when all its
+    /// lookups are done, in order; `false`: each row leaves as soon as its
+    /// lookup is done.
+    pub ordered: bool,
     /// Where the step was written.
     pub pos: Position,
 }

@@ -25,6 +25,7 @@
 //!       retries: 2
 //!       cache_ttl: 1m
 //!       fail_on_errors: false
+//!       ordered: false               # a row leaves as soon as its lookup is done
 //!   - filter_invalid:
 //!       checks:
 //!         positive_amount: amount > 0
@@ -551,14 +552,10 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
         .get("fail_on_errors")
         .and_then(|n| decode::boolean(n, "`fail_on_errors` of `enrich`", errors))
         .unwrap_or(false);
-    if let Some(n) = f.get("ordered")
-        && decode::boolean(n, "`ordered` of `enrich`", errors) == Some(false)
-    {
-        errors.push(
-            Diagnostic::at(n.pos, "`ordered: false` is not supported: enriched rows are always released in event-time order")
-                .with_help("remove `ordered`: Quiver writes a watermark interval's rows together in event-time order, so that live output equals a backfill's; a slow lookup holds one of `capacity` slots, never the other lookups, and delays its interval by at most timeout × (retries + 1)"),
-        );
-    }
+    let ordered = f
+        .get("ordered")
+        .and_then(|n| decode::boolean(n, "`ordered` of `enrich`", errors))
+        .unwrap_or(true);
     if errors.0.len() > before {
         return None;
     }
@@ -573,6 +570,7 @@ fn enrich(node: &Node, errors: &mut Diagnostics) -> Option<EnrichSpec> {
         cache_ttl,
         cache_size,
         fail_on_errors,
+        ordered,
         pos: node.pos,
     })
 }

@@ -1,24 +1,28 @@
 //! `enrich`: per row, a lookup in an external source (an HTTP endpoint, a
 //! Redis server, a Postgres query) whose answer fills new columns.
 //!
-//! The chain runs synchronously on each batch of rows the sink operator
-//! releases, so the concurrency is inside a batch: each worker's step owns
-//! a small single-threaded tokio runtime and runs the batch's lookups on
-//! it, at most `capacity` at once, each attempt bounded by `timeout`,
-//! retried with exponential backoff when the failure may pass. Rows with
-//! the same variables share one lookup, and a TTL cache (shared by the
-//! step's workers) answers repeats across batches.
+//! With `ordered: true` (the default) the chain runs synchronously on each
+//! batch of rows the sink operator releases, so the concurrency is inside
+//! a batch: each worker's step owns a small single-threaded tokio runtime
+//! and runs the batch's lookups on it, at most `capacity` at once, each
+//! attempt bounded by `timeout`, retried with exponential backoff when the
+//! failure may pass. Rows with the same variables share one lookup, and a
+//! TTL cache (shared by the step's workers) answers repeats across batches.
 //!
 //! Order: lookups finish in any order, and a slot is refilled as soon as
 //! its lookup ends, so a slow lookup holds one slot and never the others
 //! (Dagger's ordered async I/O stops starting lookups `capacity` behind a
 //! slow one). The batch is returned when all its lookups are done, its
-//! rows in the order they came (event time), so the sinks write the same
-//! rows in the same order however the lookups interleave; a slow lookup
-//! delays the release of its batch by at most `timeout × (retries + 1)`
-//! plus the backoff. Releasing rows as their lookups finish ("unordered
-//! output") would make the output order, and the historical files, depend
-//! on network timing, so it is not offered.
+//! rows in the order they came (event time); a slow lookup delays the
+//! release of its batch, and the worker, by at most `timeout × (retries +
+//! 1)` plus the backoff.
+//!
+//! With `ordered: false` ([`UnorderedEnrich`], `unordered.rs`) the lookups
+//! run off the worker and each row leaves as soon as its own lookup is
+//! done: a slow lookup delays only its rows. The historical files and the
+//! online store's contents are the same as with `ordered: true`; only the
+//! order and time at which rows reach the online store and Kafka depend
+//! on the lookups.
 //!
 //! What the answers are does depend on the source at the time of the
 //! lookup (and on the cache): a backfill and a live run give identical
@@ -31,6 +35,7 @@ mod postgres;
 mod redis;
 #[cfg(test)]
 mod tests;
+mod unordered;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -50,6 +55,7 @@ use serde_json_path::JsonPath;
 
 pub use cache::{Answer, TtlCache};
 pub use metrics::{EnrichCollector, EnrichCounters, enrich_counters, enrich_summary};
+pub use unordered::UnorderedEnrich;
 
 use metrics::register;
 
@@ -184,6 +190,8 @@ pub struct EnrichPlan {
     capacity: usize,
     policy: Policy,
     fail_on_errors: bool,
+    /// `false`: rows leave as their lookups finish ([`UnorderedEnrich`]).
+    pub(crate) ordered: bool,
     cache: Option<Mutex<TtlCache>>,
     counters: Arc<EnrichCounters>,
     output: SchemaRef,
@@ -281,6 +289,7 @@ pub(crate) fn plan(
         capacity: spec.capacity.max(1),
         policy: Policy::new(spec.timeout, spec.retries, spec.backoff),
         fail_on_errors: spec.fail_on_errors,
+        ordered: spec.ordered,
         cache: spec.cache_ttl.map(|ttl| {
             Mutex::new(TtlCache::new(
                 Duration::from_millis(ttl as u64),
@@ -379,6 +388,17 @@ enum Client {
 }
 
 impl Client {
+    /// A client for `plan`'s source, made within `runtime` (connections
+    /// open lazily, on it).
+    fn open(plan: &EnrichPlan, runtime: &tokio::runtime::Runtime) -> Result<Client, String> {
+        let _in = runtime.enter();
+        Ok(match &plan.source {
+            SourcePlan::Http(h) => Client::Http(http::HttpClient::new(h.clone())?),
+            SourcePlan::Redis(r) => Client::Redis(redis::RedisClient::new(r.clone())),
+            SourcePlan::Postgres(p) => Client::Postgres(postgres::PgClient::new(p.clone())),
+        })
+    }
+
     async fn fetch(&self, vars: &[Value]) -> Result<Option<Json>, LookupError> {
         match self {
             Client::Http(c) => c.fetch(vars).await,
@@ -399,14 +419,7 @@ impl EnrichStep {
     /// The step of one worker: its runtime and (lazily connected) client.
     pub fn open(plan: Arc<EnrichPlan>) -> Result<EnrichStep, String> {
         let runtime = runtime("enrich")?;
-        let client = {
-            let _in = runtime.enter();
-            match &plan.source {
-                SourcePlan::Http(h) => Client::Http(http::HttpClient::new(h.clone())?),
-                SourcePlan::Redis(r) => Client::Redis(redis::RedisClient::new(r.clone())),
-                SourcePlan::Postgres(p) => Client::Postgres(postgres::PgClient::new(p.clone())),
-            }
-        };
+        let client = Client::open(&plan, &runtime)?;
         Ok(EnrichStep {
             plan,
             runtime,
@@ -417,50 +430,9 @@ impl EnrichStep {
     /// Looks up every row's values and appends the new columns.
     pub fn apply(&mut self, batch: &RecordBatch) -> Result<RecordBatch, String> {
         let p = &*self.plan;
-        let rows = batch.num_rows();
-        // The distinct requests of the batch, and each row's.
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut requests: Vec<(String, Vec<Value>)> = Vec::new();
-        let mut row_request = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let vals: Vec<Value> = p
-                .variables
-                .iter()
-                .map(|&i| Value::from_array(batch.column(i).as_ref(), r))
-                .collect();
-            if vals.iter().any(Value::is_null) {
-                row_request.push(None);
-                continue;
-            }
-            let key = cache_key(&vals);
-            let next = requests.len();
-            let i = *index.entry(key.clone()).or_insert(next);
-            if i == next {
-                requests.push((key, vals));
-            }
-            row_request.push(Some(i));
-        }
-        let looked_up = row_request.iter().flatten().count() as u64;
-        let mut answers: Vec<Option<Answer>> = vec![None; requests.len()];
-        let mut misses = Vec::new();
-        match &p.cache {
-            Some(cache) => {
-                let now = Instant::now();
-                let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
-                for (i, (key, _)) in requests.iter().enumerate() {
-                    match c.get(key, now) {
-                        Some(a) => answers[i] = Some(a),
-                        None => misses.push(i),
-                    }
-                }
-            }
-            None => misses.extend(0..requests.len()),
-        }
-        use std::sync::atomic::Ordering::Relaxed;
-        p.counters.lookups.fetch_add(looked_up, Relaxed);
-        p.counters
-            .cache_hits
-            .fetch_add(looked_up - misses.len() as u64, Relaxed);
+        let req = p.requests(batch);
+        let mut answers: Vec<Option<Answer>> = vec![None; req.list.len()];
+        let misses = p.answer_from_cache(&req, &mut answers);
         if !misses.is_empty() {
             // Unordered within the batch: a slot is refilled as soon as its
             // lookup ends, so a slow one holds only its own slot (ordered
@@ -470,7 +442,7 @@ impl EnrichStep {
                 futures_util::stream::iter(misses.iter().copied())
                     .map(|i| {
                         let client = &self.client;
-                        let vars = requests[i].1.as_slice();
+                        let vars = req.list[i].1.as_slice();
                         async move { (i, lookup(p, client, vars).await) }
                     })
                     .buffer_unordered(p.capacity)
@@ -478,44 +450,147 @@ impl EnrichStep {
             );
             // Report the first failure by row order, not by finishing order.
             results.sort_unstable_by_key(|(i, _)| *i);
-            let now = Instant::now();
             let mut failures = crate::failures::Failures::new(p.fail_on_errors);
-            let mut cache = p
-                .cache
-                .as_ref()
-                .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut cache = p.lock_cache();
+            let now = Instant::now();
             for (i, result) in results {
-                match result {
-                    Ok(a) => {
-                        if let Some(c) = cache.as_mut() {
-                            c.insert(requests[i].0.clone(), a.clone(), now);
-                        }
-                        answers[i] = Some(a);
-                    }
-                    Err(e) => {
-                        p.counters.errors.fetch_add(1, Relaxed);
-                        let msg = format!(
-                            "enrich step `{}` ({}) could not look up {}: {e}",
-                            p.name,
-                            p.source.kind(),
-                            describe(&p.variable_names, &requests[i].1)
-                        );
-                        failures.record(1, msg)?;
+                answers[i] = p.settle(&req.list[i], result, &mut failures, &mut cache, now)?;
+            }
+            failures.warn(&p.job, FAILED);
+        }
+        p.with_columns(batch, &req.row, &answers)
+    }
+}
+
+/// What a batch's failed lookups did, for the warning.
+pub(crate) const FAILED: &str = "lookup(s) failed, their rows get NULL";
+
+/// A batch's distinct lookups and each row's.
+pub(crate) struct Requests {
+    /// Per distinct lookup: its cache key and variables.
+    pub(crate) list: Vec<(String, Vec<Value>)>,
+    /// Per row, its lookup; `None` when a variable is NULL (no lookup; the
+    /// new columns are NULL).
+    pub(crate) row: Vec<Option<usize>>,
+}
+
+impl EnrichPlan {
+    /// The lookups `batch` needs: rows with the same variables share one.
+    pub(crate) fn requests(&self, batch: &RecordBatch) -> Requests {
+        let rows = batch.num_rows();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut list: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut row = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let vals: Vec<Value> = self
+                .variables
+                .iter()
+                .map(|&i| Value::from_array(batch.column(i).as_ref(), r))
+                .collect();
+            if vals.iter().any(Value::is_null) {
+                row.push(None);
+                continue;
+            }
+            let key = cache_key(&vals);
+            let next = list.len();
+            let i = *index.entry(key.clone()).or_insert(next);
+            if i == next {
+                list.push((key, vals));
+            }
+            row.push(Some(i));
+        }
+        Requests { list, row }
+    }
+
+    /// Fills `answers` from the cache and returns the lookups it could not
+    /// answer; counts the rows' lookups and the cache's hits.
+    pub(crate) fn answer_from_cache(
+        &self,
+        req: &Requests,
+        answers: &mut [Option<Answer>],
+    ) -> Vec<usize> {
+        let mut misses = Vec::new();
+        match &self.cache {
+            Some(cache) => {
+                let now = Instant::now();
+                let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+                for (i, (key, _)) in req.list.iter().enumerate() {
+                    match c.get(key, now) {
+                        Some(a) => answers[i] = Some(a),
+                        None => misses.push(i),
                     }
                 }
             }
-            failures.warn(&p.job, "lookup(s) failed, their rows get NULL");
+            None => misses.extend(0..req.list.len()),
         }
+        use std::sync::atomic::Ordering::Relaxed;
+        let looked_up = req.row.iter().flatten().count() as u64;
+        self.counters.lookups.fetch_add(looked_up, Relaxed);
+        self.counters
+            .cache_hits
+            .fetch_add(looked_up.saturating_sub(misses.len() as u64), Relaxed);
+        misses
+    }
+
+    /// The cache, locked, if the step has one.
+    pub(crate) fn lock_cache(&self) -> Option<std::sync::MutexGuard<'_, TtlCache>> {
+        self.cache
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Takes the result of the lookup `(key, vars)`: an answer is cached
+    /// and returned; a failure is counted and recorded in `failures` (an
+    /// error when the step fails on errors), and its rows get NULL.
+    pub(crate) fn settle(
+        &self,
+        (key, vars): &(String, Vec<Value>),
+        result: Result<Answer, String>,
+        failures: &mut crate::failures::Failures,
+        cache: &mut Option<std::sync::MutexGuard<'_, TtlCache>>,
+        now: Instant,
+    ) -> Result<Option<Answer>, String> {
+        match result {
+            Ok(a) => {
+                if let Some(c) = cache.as_mut() {
+                    c.insert(key.clone(), a.clone(), now);
+                }
+                Ok(Some(a))
+            }
+            Err(e) => {
+                self.counters
+                    .errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let msg = format!(
+                    "enrich step `{}` ({}) could not look up {}: {e}",
+                    self.name,
+                    self.source.kind(),
+                    describe(&self.variable_names, vars)
+                );
+                failures.record(1, msg)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// `batch` followed by the new columns, row `r`'s from
+    /// `answers[row_request[r]]`.
+    pub(crate) fn with_columns(
+        &self,
+        batch: &RecordBatch,
+        row_request: &[Option<usize>],
+        answers: &[Option<Answer>],
+    ) -> Result<RecordBatch, String> {
         let width = batch.num_columns() - 1;
         let mut out: Vec<ArrayRef> = batch.columns()[..width].to_vec();
-        for (j, o) in p.outputs.iter().enumerate() {
+        for (j, o) in self.outputs.iter().enumerate() {
             let values = row_request
                 .iter()
                 .map(|r| r.and_then(|i| answers[i].as_ref()).map(|a| &a[j]));
-            out.push(build_column(o.data_type, values, rows));
+            out.push(build_column(o.data_type, values, batch.num_rows()));
         }
         out.push(batch.column(width).clone());
-        RecordBatch::try_new(p.output.clone(), out).map_err(|e| format!("enrich: {e}"))
+        RecordBatch::try_new(self.output.clone(), out).map_err(|e| format!("enrich: {e}"))
     }
 }
 

@@ -16,7 +16,7 @@ use quiver_spec::{
 };
 use quiver_types::{DataType, Diagnostics, Field, Schema};
 
-use super::{EnrichStep, plan};
+use super::{EnrichStep, UnorderedEnrich, plan};
 
 fn at<T>(v: T) -> Located<T> {
     Located::new(v, Default::default())
@@ -41,18 +41,21 @@ fn spec(name: &str, source: EnrichSource, outputs: &[(&str, &str, DataType)]) ->
         cache_ttl: Some(60_000),
         cache_size: 100,
         fail_on_errors: false,
+        ordered: true,
         pos: Default::default(),
     }
 }
 
 /// A step over a one-column (`id BIGINT`) query output.
 fn step(job: &str, s: &EnrichSpec) -> EnrichStep {
+    EnrichStep::open(planned(job, s)).unwrap()
+}
+
+fn planned(job: &str, s: &EnrichSpec) -> Arc<super::EnrichPlan> {
     let mut schema = Schema::new(vec![Field::new("id", DataType::Int64)]);
     let mut masked = vec![false];
     let mut errors = Diagnostics::new();
-    let p =
-        plan(s, job, &mut schema, &mut masked, &mut errors).unwrap_or_else(|| panic!("{errors}"));
-    EnrichStep::open(p).unwrap()
+    plan(s, job, &mut schema, &mut masked, &mut errors).unwrap_or_else(|| panic!("{errors}"))
 }
 
 fn ids(v: &[Option<i64>]) -> RecordBatch {
@@ -88,6 +91,10 @@ fn service(var: &str, require: &str) -> Option<String> {
     }
 }
 
+/// Whether `/hold/0` may answer, and how many `/hold` requests came.
+static HOLD_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static HOLD_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn http_server() -> String {
     use axum::Json;
     use axum::extract::Path;
@@ -99,6 +106,25 @@ fn http_server() -> String {
     // starting lookups while an earlier one is outstanding.
     static SERVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let app = axum::Router::new()
+        .route(
+            "/hold/{id}",
+            get(|Path(id): Path<String>| async move {
+                HOLD_CALLS.fetch_add(1, Ordering::SeqCst);
+                // `/hold/0` waits until the test opens the gate.
+                if id == "0" {
+                    for _ in 0..2000 {
+                        if HOLD_OPEN.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                if id == "13" {
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+                Json(serde_json::json!({"name": format!("h{id}")})).into_response()
+            }),
+        )
         .route(
             "/h/{id}",
             get(
@@ -308,6 +334,159 @@ fn a_slow_lookup_does_not_hold_up_the_others() {
         strings(&out, 1),
         ["gate", "1", "2", "3", "4", "5", "6"].map(|v| Some(v.to_string()))
     );
+}
+
+/// The ids of `b` and the names looked up for them.
+fn names(b: &RecordBatch) -> Vec<(Option<i64>, Option<String>)> {
+    let ids = b.column(0).as_primitive::<Int64Type>();
+    (0..b.num_rows())
+        .map(|i| ids.is_valid(i).then(|| ids.value(i)))
+        .zip(strings(b, 1))
+        .collect()
+}
+
+/// Polls `u` until `enough` holds of everything released, or 10 s pass.
+fn poll_until(
+    u: &mut UnorderedEnrich,
+    got: &mut Vec<(Option<i64>, Option<String>)>,
+    enough: impl Fn(&[(Option<i64>, Option<String>)]) -> bool,
+) {
+    for _ in 0..2000 {
+        if enough(got) {
+            return;
+        }
+        if let Some(b) = u.take_done().unwrap() {
+            got.extend(names(&b));
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    panic!("not released in time: {got:?}");
+}
+
+#[test]
+fn unordered_rows_leave_as_their_lookups_finish() {
+    let addr = http_server();
+    let mut s = spec(
+        "hold",
+        http(&addr, "/hold/%s"),
+        &[("name", "name", DataType::String)],
+    );
+    s.ordered = false;
+    s.capacity = 4;
+    s.retries = 0;
+    s.timeout = 20_000;
+    let mut u = UnorderedEnrich::open(planned("unit_unordered", &s)).unwrap();
+    let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let w = woken.clone();
+    u.set_waker(Arc::new(move || {
+        w.fetch_add(1, Ordering::SeqCst);
+    }));
+    // Row times are their positions: 0 is held, NULL needs no lookup, 13
+    // fails (NULL, fail_on_errors: false).
+    let mut got = Vec::new();
+    let first = u
+        .submit(ids(&[Some(0), Some(1), None, Some(2), Some(13)]))
+        .unwrap();
+    got.extend(first.as_ref().map(names).unwrap_or_default());
+    // A second batch also needing 0 shares its lookup.
+    let second = ids(&[Some(0), Some(3)]);
+    let second = RecordBatch::try_new(
+        second.schema(),
+        vec![
+            second.column(0).clone(),
+            Arc::new(Int64Array::from(vec![10, 11])),
+        ],
+    )
+    .unwrap();
+    got.extend(
+        u.submit(second)
+            .unwrap()
+            .as_ref()
+            .map(names)
+            .unwrap_or_default(),
+    );
+    poll_until(&mut u, &mut got, |g| g.len() == 5);
+    assert!(
+        got.iter().all(|(id, _)| *id != Some(0)),
+        "0 is still held: {got:?}"
+    );
+    assert_eq!(u.pending_since(), Some(0), "the held row's event time");
+    assert!(woken.load(Ordering::SeqCst) >= 1, "the operator was woken");
+    HOLD_OPEN.store(true, Ordering::SeqCst);
+    poll_until(&mut u, &mut got, |g| g.len() == 7);
+    assert_eq!(u.pending_since(), None);
+    got.sort();
+    let name = |n: &str| Some(n.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (None, None),
+            (Some(0), name("h0")),
+            (Some(0), name("h0")),
+            (Some(1), name("h1")),
+            (Some(2), name("h2")),
+            (Some(3), name("h3")),
+            (Some(13), None),
+        ]
+    );
+    // /hold/0 was asked once for both batches (plus 1, 2, 3 and 13).
+    assert_eq!(HOLD_CALLS.load(Ordering::SeqCst), 5);
+    // Answers are cached: a repeat is released by `submit` itself.
+    let again = u.submit(ids(&[Some(1)])).unwrap().unwrap();
+    assert_eq!(names(&again), vec![(Some(1), name("h1"))]);
+}
+
+#[test]
+fn unordered_failures_follow_fail_on_errors() {
+    let addr = http_server();
+    let mut s = spec(
+        "hold_fail",
+        http(&addr, "/c/%s"),
+        &[("name", "name", DataType::String)],
+    );
+    s.ordered = false;
+    s.retries = 0;
+    s.fail_on_errors = true;
+    let mut u = UnorderedEnrich::open(planned("unit_unordered_fail", &s)).unwrap();
+    u.submit(ids(&[Some(1), Some(500)])).unwrap();
+    let mut error = None;
+    for _ in 0..2000 {
+        match u.take_done() {
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    let e = error.expect("the failure fails the step");
+    assert!(
+        e.contains("enrich step `hold_fail` (http) could not look up id=500"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unordered_submit_waits_when_too_many_lookups_are_out() {
+    let addr = http_server();
+    let mut s = spec(
+        "many",
+        http(&addr, "/c/%s"),
+        &[("name", "name", DataType::String)],
+    );
+    s.ordered = false;
+    s.capacity = 1;
+    s.cache_ttl = None;
+    let mut u = UnorderedEnrich::open(planned("unit_unordered_many", &s)).unwrap();
+    let batch: Vec<Option<i64>> = (1000..1100).map(Some).collect();
+    // 100 lookups, at most 64 out (capacity 1 × 64): `submit` returns
+    // only once at least 36 are back.
+    let first = u.submit(ids(&batch)).unwrap().map_or(0, |b| b.num_rows());
+    assert!(first >= 36, "{first} rows released by submit");
+    let mut got = Vec::new();
+    poll_until(&mut u, &mut got, |g| g.len() + first == 100);
+    assert_eq!(u.pending_since(), None);
 }
 
 #[test]

@@ -1,0 +1,759 @@
+//! The sink operator: a job's output, in a deterministic order, through
+//! its post-processors, to its writers.
+//!
+//! Rows wait until the frontier passes their event time; then they are
+//! sorted (see [`RowOrder`]) and handed to the post-processing chain and
+//! every writer, so files do not depend on arrival order, and a writer is
+//! advanced to the frontier: no row below it will follow.
+//!
+//! A chain that releases rows asynchronously (an `enrich` with `ordered:
+//! false`) changes two things. The operator is woken when rows are done
+//! and hands them at once to the writers that publish (the online store,
+//! Kafka), in the order they finished; and every writer is advanced only
+//! to the least event time still in flight, which also holds back the
+//! operator's capability (a live run drains up to it before it stops).
+//! Writers that keep history (Parquet) get rows only once all rows below
+//! that time are done, sorted by event time and row hash, so their files
+//! are the same however the lookups interleave.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::Int64Type;
+use prometheus::Histogram;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+
+use crate::chunk::Chunk;
+use crate::error::DataflowError;
+use crate::eval::time_column;
+use crate::hash::hash_rows;
+use crate::metrics::RunMetrics;
+use crate::operators::{ChunkStream, ErrorSlot};
+use crate::postprocess::{Postprocessor, RejectSink, Rejected};
+use crate::sink::SinkWriter;
+
+type Builder = CapacityContainerBuilder<Vec<Chunk>>;
+
+/// How rows reach a sink in a deterministic order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Rows of one event time already arrive in a canonical order (window
+    /// results): only order by event time.
+    Canonical,
+    /// Rows arrive in source order: order by event time, then row hash.
+    Hashed,
+}
+
+/// A worker's post-processing chain and where the rows it refuses go.
+pub type PostStage = (Box<dyn Postprocessor>, Option<Arc<dyn RejectSink>>);
+
+/// One writer and its metrics.
+struct Writer {
+    writer: Box<dyn SinkWriter>,
+    /// Rows are visible once it is advanced past them.
+    publishes: bool,
+    write_seconds: Histogram,
+    freshness: Option<Histogram>,
+    to_visible: Option<Histogram>,
+}
+
+/// Writes a job's output (see the module docs). Rows outside `[start,
+/// end)` are dropped (they belong to a lookback). The returned stream
+/// carries nothing; it is complete when the writers are finished.
+#[allow(clippy::too_many_arguments)]
+pub fn sink<'s>(
+    stream: ChunkStream<'s>,
+    order: RowOrder,
+    post: Option<PostStage>,
+    writers: Vec<Box<dyn SinkWriter>>,
+    interval: (Option<i64>, Option<i64>),
+    (job, worker): (usize, usize),
+    job_name: String,
+    metrics: Arc<RunMetrics>,
+    errors: Arc<ErrorSlot>,
+) -> ChunkStream<'s> {
+    let mut writers: Vec<Writer> = writers
+        .into_iter()
+        .map(|w| {
+            let labels = [job_name.as_str(), w.kind()];
+            let publishes = w.publishes_on_advance();
+            Writer {
+                publishes,
+                write_seconds: metrics.sink_write_seconds.with_label_values(&labels),
+                freshness: publishes.then(|| metrics.freshness_seconds.with_label_values(&labels)),
+                to_visible: publishes.then(|| {
+                    metrics
+                        .watermark_to_visible_seconds
+                        .with_label_values(&labels)
+                }),
+                writer: w,
+            }
+        })
+        .collect();
+    // Rows within the post-processors' lookback before the start go
+    // through them (to build their state) and are then not written.
+    let (mut post, rejects) = match post {
+        Some((p, r)) => (Some(p), r),
+        None => (None, None),
+    };
+    let warmup = post.as_ref().map_or(0, |p| p.lookback());
+    let arrival = (interval.0.map(|s| s.saturating_sub(warmup)), interval.1);
+    let written = (interval.0.filter(|_| warmup > 0), None);
+    let asynchronous = post.as_ref().is_some_and(|p| p.releases_out_of_order());
+    let scope = stream.scope();
+    stream.unary_frontier::<Builder, _, _, _>(Pipeline, "Sink", move |cap, info| {
+        if asynchronous && let Some(p) = post.as_mut() {
+            let activator = scope.worker().sync_activator_for(info.address.to_vec());
+            // The worker may be gone at the end of a failed run: then there
+            // is nobody left to wake.
+            p.set_waker(Arc::new(move || {
+                let _ = activator.activate();
+            }));
+        }
+        let mut held = Some(cap);
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        // Released rows waiting for the writers that keep history (only
+        // when rows are released out of order).
+        let mut settling: Vec<RecordBatch> = Vec::new();
+        let mut last_frontier = i64::MIN;
+        let mut last_complete = i64::MIN;
+        move |(input, frontier), _output| {
+            input.for_each_stamp(|_cap, data| {
+                for chunk in data.flat_map(|d| d.drain(..)) {
+                    match restrict(&chunk.0, arrival) {
+                        Ok(Some(b)) => pending.push(b),
+                        Ok(None) => {}
+                        Err(e) => errors.set(e),
+                    }
+                }
+            });
+            if held.is_none() {
+                return;
+            }
+            let f = frontier.frontier().first().copied().unwrap_or(i64::MAX);
+            let advanced = f > last_frontier || f == i64::MAX;
+            if !advanced && !asynchronous {
+                return;
+            }
+            let fail = |e: String| DataflowError::Sink {
+                job: job_name.clone(),
+                message: e,
+            };
+            let post_fail = |e: String| DataflowError::Postprocess {
+                job: job_name.clone(),
+                message: e,
+            };
+            let mut released = None;
+            if advanced {
+                last_frontier = f;
+                let ready = match ready_rows(&mut pending, f, order) {
+                    Ok(ready) => ready,
+                    Err(e) => {
+                        errors.set(e);
+                        None
+                    }
+                };
+                match post.as_mut() {
+                    Some(p) => {
+                        if let Some(rows) = ready {
+                            let done = p.process(rows).and_then(|out| {
+                                settle(
+                                    p.as_mut(),
+                                    Some(out),
+                                    written,
+                                    rejects.as_deref(),
+                                    &job_name,
+                                    &metrics,
+                                )
+                            });
+                            match done {
+                                Ok(rows) => released = rows,
+                                Err(e) => errors.set(post_fail(e)),
+                            }
+                        }
+                        p.advance(f);
+                    }
+                    None => released = ready,
+                }
+            }
+            // How far the output is complete: rows still in flight hold it
+            // back.
+            let mut complete = f;
+            if asynchronous && let Some(p) = post.as_mut() {
+                let done = p.poll().and_then(|out| {
+                    settle(
+                        p.as_mut(),
+                        out,
+                        written,
+                        rejects.as_deref(),
+                        &job_name,
+                        &metrics,
+                    )
+                });
+                match done {
+                    Ok(more) => released = concat(released, more, &errors),
+                    Err(e) => errors.set(post_fail(e)),
+                }
+                if let Some(t) = p.pending_since() {
+                    complete = complete.min(t);
+                }
+            }
+            if let Some(rows) = &released {
+                metrics.jobs[job]
+                    .rows_out
+                    .fetch_add(rows.num_rows() as u64, Ordering::Relaxed);
+            }
+            let moved = complete > last_complete || complete == i64::MAX;
+            last_complete = last_complete.max(complete);
+            // Rows for the writers that keep history: as released, or, when
+            // released out of order, those below `complete`, re-sorted.
+            let mut history = None;
+            if asynchronous {
+                if writers.iter().any(|w| !w.publishes) {
+                    settling.extend(released.clone());
+                    if moved {
+                        history = match ready_rows(&mut settling, complete, RowOrder::Hashed) {
+                            Ok(rows) => rows,
+                            Err(e) => {
+                                errors.set(e);
+                                None
+                            }
+                        };
+                    }
+                }
+            } else {
+                history = released.clone();
+            }
+            for w in writers.iter_mut() {
+                let rows = if w.publishes { &released } else { &history };
+                if rows.is_none() && !moved {
+                    continue;
+                }
+                let began = Instant::now();
+                if let Some(rows) = rows
+                    && let Err(e) = w.writer.write(rows)
+                {
+                    errors.set(fail(e));
+                }
+                if let Err(e) = w.writer.advance(complete) {
+                    errors.set(fail(e));
+                }
+                if let Some(rows) = rows {
+                    w.write_seconds.observe(began.elapsed().as_secs_f64());
+                    if let Some(h) = &w.freshness {
+                        observe_freshness(h, rows);
+                    }
+                    if let Some(h) = &w.to_visible {
+                        observe_to_visible(h, rows, &metrics);
+                    }
+                }
+            }
+            if !errors.failed() {
+                metrics.jobs[job].sink_time[worker].fetch_max(complete, Ordering::SeqCst);
+                metrics.prune_watermarks();
+            }
+            // Let a probe see how far the sinks have got (live runs drain
+            // up to it before stopping).
+            if let Some(c) = held.as_mut()
+                && complete != i64::MAX
+                && complete > *c.time()
+            {
+                c.downgrade(&complete);
+            }
+            let in_flight = post.as_ref().is_some_and(|p| p.pending_since().is_some());
+            // A failed run does not wait for rows in flight.
+            if f == i64::MAX && frontier.frontier().is_empty() && (!in_flight || errors.failed()) {
+                if !errors.failed() {
+                    for w in writers.iter_mut() {
+                        if let Err(e) = w.writer.finish() {
+                            errors.set(fail(e));
+                        }
+                    }
+                    if let Some(Err(e)) = rejects.as_ref().map(|r| r.flush()) {
+                        errors.set(fail(format!("dead-letter sink: {e}")));
+                    }
+                }
+                held = None;
+            }
+        }
+    })
+}
+
+/// Takes the rows `p` refused to the dead-letter sink and keeps of `out`
+/// the rows to write.
+fn settle(
+    p: &mut dyn Postprocessor,
+    out: Option<RecordBatch>,
+    written: (Option<i64>, Option<i64>),
+    rejects: Option<&dyn RejectSink>,
+    job: &str,
+    metrics: &RunMetrics,
+) -> Result<Option<RecordBatch>, String> {
+    for r in p.take_rejected() {
+        reject(r, written, rejects, job, metrics)?;
+    }
+    match out {
+        Some(out) => restrict(&out, written).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
+/// `a` followed by `b`.
+fn concat(
+    a: Option<RecordBatch>,
+    b: Option<RecordBatch>,
+    errors: &ErrorSlot,
+) -> Option<RecordBatch> {
+    match (a, b) {
+        (Some(a), Some(b)) => match arrow::compute::concat_batches(&a.schema(), [&a, &b]) {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                errors.set(e.into());
+                None
+            }
+        },
+        (a, b) => a.or(b),
+    }
+}
+
+fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let times = batch
+        .column(batch.num_columns() - 1)
+        .as_primitive::<Int64Type>()
+        .values();
+    // Rows come sorted by time: compute the age once per run of equal times.
+    let mut i = 0;
+    while i < times.len() {
+        let t = times[i];
+        let run = times[i..].iter().take_while(|&&u| u == t).count();
+        let age = (now - t).max(0) as f64 / 1000.0;
+        for _ in 0..run {
+            h.observe(age);
+        }
+        i += run;
+    }
+}
+
+/// Observes, once per distinct event time of `batch` (per closed window),
+/// the time since the run's watermark passed it.
+fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics) {
+    let now = Instant::now();
+    let times = time_column(batch).values();
+    let mut last = None;
+    for &t in times.iter() {
+        if last == Some(t) {
+            continue;
+        }
+        last = Some(t);
+        if let Some(at) = metrics.watermark_passed(t) {
+            h.observe(now.saturating_duration_since(at).as_secs_f64());
+        }
+    }
+}
+
+/// Keeps rows whose event time lies in `[start, end)`.
+fn restrict(
+    b: &RecordBatch,
+    (start, end): (Option<i64>, Option<i64>),
+) -> Result<Option<RecordBatch>, DataflowError> {
+    if b.num_rows() == 0 {
+        return Ok(None);
+    }
+    if start.is_none() && end.is_none() {
+        return Ok(Some(b.clone()));
+    }
+    let t = time_column(b);
+    let mask: arrow::array::BooleanArray = t
+        .values()
+        .iter()
+        .map(|&t| Some(start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e)))
+        .collect();
+    let out = crate::eval::filter_batch(b, &mask)?;
+    Ok((out.num_rows() > 0).then_some(out))
+}
+
+/// Sends the rows of `r` that fall in `written` to `sink`, counted by
+/// reason. Without a sink a refused row would be lost, so that is an error
+/// (planning requires one when a step can refuse rows).
+fn reject(
+    r: Rejected,
+    written: (Option<i64>, Option<i64>),
+    sink: Option<&dyn RejectSink>,
+    job: &str,
+    metrics: &RunMetrics,
+) -> Result<(), String> {
+    let r = match written.0 {
+        // Rows before the start only warmed the steps up: not written, so
+        // not refused either (an earlier interval's run refused them).
+        Some(start) => {
+            let times = time_column(&r.rows);
+            let keep: Vec<u32> = (0..r.rows.num_rows() as u32)
+                .filter(|&i| times.value(i as usize) >= start)
+                .collect();
+            if keep.len() == r.rows.num_rows() {
+                r
+            } else {
+                Rejected {
+                    rows: take_record_batch(&r.rows, &UInt32Array::from(keep.clone()))
+                        .map_err(|e| e.to_string())?,
+                    reasons: keep
+                        .iter()
+                        .map(|&i| r.reasons[i as usize].clone())
+                        .collect(),
+                }
+            }
+        }
+        None => r,
+    };
+    if r.rows.num_rows() == 0 {
+        return Ok(());
+    }
+    let sink = sink.ok_or_else(|| {
+        format!(
+            "{} row(s) were refused ({}) but the job has no dead-letter sink to keep them",
+            r.rows.num_rows(),
+            r.reasons[0]
+        )
+    })?;
+    sink.reject(&r)
+        .map_err(|e| format!("dead-letter sink: {e}"))?;
+    for reason in &r.reasons {
+        metrics
+            .rows_rejected
+            .with_label_values(&[job, reason])
+            .inc();
+    }
+    Ok(())
+}
+
+/// Removes from `pending` the rows with event time below `frontier` and
+/// returns them in event-time order (ties by row hash for [`RowOrder::Hashed`]).
+fn ready_rows(
+    pending: &mut Vec<RecordBatch>,
+    frontier: i64,
+    order: RowOrder,
+) -> Result<Option<RecordBatch>, DataflowError> {
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let all = if pending.len() == 1 {
+        pending.pop().expect("one batch")
+    } else {
+        let schema = pending[0].schema();
+        let all = arrow::compute::concat_batches(&schema, pending.iter())?;
+        pending.clear();
+        all
+    };
+    let times = all
+        .column(all.num_columns() - 1)
+        .as_primitive::<Int64Type>()
+        .values()
+        .clone();
+    let (mut ready, mut later): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+    for (i, &t) in times.iter().enumerate() {
+        if t < frontier {
+            ready.push(i as u32)
+        } else {
+            later.push(i as u32)
+        }
+    }
+    if ready.is_empty() {
+        pending.push(all);
+        return Ok(None);
+    }
+    if !later.is_empty() {
+        pending.push(take_record_batch(&all, &UInt32Array::from(later))?);
+    }
+    match order {
+        RowOrder::Canonical => ready.sort_by_key(|&i| times[i as usize]),
+        RowOrder::Hashed => {
+            let value_cols: Vec<_> = all.columns()[..all.num_columns() - 1].to_vec();
+            let hashes = hash_rows(&value_cols, all.num_rows());
+            ready.sort_unstable_by_key(|&i| (times[i as usize], hashes[i as usize]));
+        }
+    }
+    if ready.len() == all.num_rows() && ready.iter().enumerate().all(|(k, &i)| k as u32 == i) {
+        return Ok(Some(all));
+    }
+    Ok(Some(take_record_batch(&all, &UInt32Array::from(ready))?))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The operator with a chain that releases rows out of order: a fake
+    //! step holds the rows of odd `k` until the writer that publishes has
+    //! had every even one.
+
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::time::Duration;
+
+    use arrow::array::{Int64Array, TimestampMillisecondArray};
+    use quiver_sql::{Binder, Registry, SourceInfo};
+    use quiver_types::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::executor;
+    use crate::memory::MemorySource;
+    use crate::postprocess::PostprocessFactory;
+    use crate::sink::SinkFactory;
+    use crate::source::SourceDef;
+
+    const ROWS: i64 = 40;
+
+    /// What a writer saw: ks written, or a frontier, and whether the gate
+    /// was open then.
+    #[derive(Debug, Clone)]
+    enum Seen {
+        Write(Vec<i64>, bool),
+        Advance(i64, bool),
+    }
+
+    #[derive(Clone)]
+    struct Shared {
+        gate: Arc<AtomicBool>,
+        evens: Arc<AtomicUsize>,
+    }
+
+    struct Holding {
+        shared: Shared,
+        held: Vec<RecordBatch>,
+    }
+
+    fn ks(b: &RecordBatch) -> Vec<i64> {
+        b.column(0).as_primitive::<Int64Type>().values().to_vec()
+    }
+
+    impl Postprocessor for Holding {
+        fn process(&mut self, batch: RecordBatch) -> Result<RecordBatch, String> {
+            let odd: arrow::array::BooleanArray =
+                ks(&batch).iter().map(|k| Some(k % 2 == 1)).collect();
+            let even = arrow::compute::not(&odd).unwrap();
+            self.held
+                .push(arrow::compute::filter_record_batch(&batch, &odd).unwrap());
+            Ok(arrow::compute::filter_record_batch(&batch, &even).unwrap())
+        }
+        fn releases_out_of_order(&self) -> bool {
+            true
+        }
+        fn set_waker(&mut self, wake: Arc<dyn Fn() + Send + Sync>) {
+            let s = self.shared.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2000 {
+                    if s.evens.load(Ordering::SeqCst) == (ROWS / 2) as usize {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                s.gate.store(true, Ordering::SeqCst);
+                wake();
+            });
+        }
+        fn poll(&mut self) -> Result<Option<RecordBatch>, String> {
+            if !self.shared.gate.load(Ordering::SeqCst) || self.held.is_empty() {
+                return Ok(None);
+            }
+            let schema = self.held[0].schema();
+            let all = arrow::compute::concat_batches(&schema, self.held.iter()).unwrap();
+            self.held.clear();
+            // Released newest first: out of order.
+            let n = all.num_rows() as u32;
+            Ok(Some(
+                take_record_batch(&all, &UInt32Array::from((0..n).rev().collect::<Vec<_>>()))
+                    .unwrap(),
+            ))
+        }
+        fn pending_since(&self) -> Option<i64> {
+            self.held
+                .iter()
+                .filter(|b| b.num_rows() > 0)
+                .map(|b| time_column(b).value(0))
+                .min()
+        }
+    }
+
+    impl PostprocessFactory for Shared {
+        fn open(&self, _: usize, _: usize) -> Result<Box<dyn Postprocessor>, String> {
+            Ok(Box::new(Holding {
+                shared: self.clone(),
+                held: Vec::new(),
+            }))
+        }
+    }
+
+    #[derive(Clone)]
+    struct Probe {
+        publishes: bool,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        shared: Shared,
+    }
+
+    impl SinkWriter for Probe {
+        fn publishes_on_advance(&self) -> bool {
+            self.publishes
+        }
+        fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+            let ks = ks(batch);
+            if self.publishes {
+                let evens = ks.iter().filter(|k| *k % 2 == 0).count();
+                self.shared.evens.fetch_add(evens, Ordering::SeqCst);
+            }
+            let open = self.shared.gate.load(Ordering::SeqCst);
+            self.seen.lock().unwrap().push(Seen::Write(ks, open));
+            Ok(())
+        }
+        fn advance(&mut self, frontier: i64) -> Result<(), String> {
+            let open = self.shared.gate.load(Ordering::SeqCst);
+            self.seen
+                .lock()
+                .unwrap()
+                .push(Seen::Advance(frontier, open));
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    impl SinkFactory for Probe {
+        fn open(&self, _: usize, _: usize) -> Result<Box<dyn SinkWriter>, String> {
+            Ok(Box::new(self.clone()))
+        }
+    }
+
+    #[test]
+    fn rows_released_out_of_order_publish_at_once_and_settle_in_order() {
+        let schema = Schema::new(vec![
+            Field::new("t", DataType::Timestamp),
+            Field::new("k", DataType::Int64),
+        ]);
+        // Four batches of ten rows, k = i at t = i s: the frontier moves
+        // between them.
+        let batches = (0..4)
+            .map(|b| {
+                let k: Vec<i64> = (b * 10..b * 10 + 10).collect();
+                RecordBatch::try_new(
+                    schema.to_arrow(),
+                    vec![
+                        Arc::new(
+                            TimestampMillisecondArray::from(
+                                k.iter().map(|k| k * 1000).collect::<Vec<_>>(),
+                            )
+                            .with_timezone("UTC"),
+                        ),
+                        Arc::new(Int64Array::from(k)),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        let sql = "SELECT k, t FROM e";
+        let sources = [SourceInfo {
+            name: "e".into(),
+            schema: schema.clone(),
+            time_col: Some(0),
+        }];
+        let ast = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::GenericDialect {}, sql)
+            .unwrap();
+        let sqlparser::ast::Statement::Query(q) = &ast[0] else {
+            unreachable!()
+        };
+        let rel = Binder::new(sql, &sources, &Registry::new())
+            .bind_query(q)
+            .unwrap();
+        let job = quiver_sql::CompiledJob {
+            name: "j".into(),
+            output: rel.plan.schema().clone(),
+            plan: rel.plan,
+            entity: vec![0],
+        };
+        let shared = Shared {
+            gate: Arc::new(AtomicBool::new(false)),
+            evens: Arc::new(AtomicUsize::new(0)),
+        };
+        let probe = |publishes| Probe {
+            publishes,
+            seen: Arc::default(),
+            shared: shared.clone(),
+        };
+        let (online, history) = (probe(true), probe(false));
+        let source = SourceDef {
+            name: "e".into(),
+            schema,
+            time_col: Some(0),
+            watermark_delay: 0,
+            provider: Arc::new(MemorySource {
+                splits: vec![batches],
+            }),
+        };
+        executor::run(
+            vec![executor::JobRun {
+                job,
+                sinks: vec![Arc::new(online.clone()), Arc::new(history.clone())],
+                postprocess: Some(Arc::new(shared.clone())),
+                rejects: None,
+            }],
+            vec![source],
+            executor::RunOptions {
+                workers: 1,
+                start: None,
+                end: None,
+                live: None,
+            },
+            Arc::new(RunMetrics::new(1, 1, 1)),
+        )
+        .unwrap();
+        let written = |p: &Probe| -> Vec<(Vec<i64>, bool)> {
+            let seen = p.seen.lock().unwrap();
+            seen.iter()
+                .filter_map(|s| match s {
+                    Seen::Write(k, open) => Some((k.clone(), *open)),
+                    _ => None,
+                })
+                .collect()
+        };
+        // The publishing writer had every even row before the gate opened,
+        // then the odd ones, as released (newest first).
+        let online_rows = written(&online);
+        let before: Vec<i64> = online_rows
+            .iter()
+            .filter(|(_, open)| !open)
+            .flat_map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(before, (0..ROWS).step_by(2).collect::<Vec<_>>());
+        let after: Vec<i64> = online_rows
+            .iter()
+            .filter(|(_, open)| *open)
+            .flat_map(|(k, _)| k.clone())
+            .collect();
+        let mut odd: Vec<i64> = (1..ROWS).step_by(2).collect();
+        odd.reverse();
+        assert_eq!(after, odd);
+        // Neither writer was advanced past the held row k = 1 (t = 1 s)
+        // while it was held.
+        for p in [&online, &history] {
+            for s in p.seen.lock().unwrap().iter() {
+                if let Seen::Advance(f, false) = s {
+                    assert!(*f <= 1000, "advanced to {f} with k = 1 in flight");
+                }
+            }
+        }
+        // The historical writer got only k = 0 before, then the rest in
+        // event-time order.
+        let history_rows = written(&history);
+        let all: Vec<i64> = history_rows.iter().flat_map(|(k, _)| k.clone()).collect();
+        assert_eq!(all, (0..ROWS).collect::<Vec<_>>());
+        for (k, open) in &history_rows {
+            assert!(
+                *open || k == &[0],
+                "{k:?} written to history while rows were held"
+            );
+        }
+    }
+}
