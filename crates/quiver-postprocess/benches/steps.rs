@@ -12,6 +12,12 @@
 //! customers), planned from a job file's text like any job: cache cold
 //! (every row's key new, so one lookup per row, `capacity` at a time),
 //! cache warm (every key cached), and without a cache.
+//!
+//! Always, `enrich` over HTTP with one lookup in a hundred slow (an
+//! in-process server answering after 50 ms, the others at once), offered
+//! open loop at a fixed rate, `ordered: true` against `ordered: false`:
+//! how long each row takes to leave the step, from its batch's intended
+//! arrival (`-- --slow-rows N --slow-rate R`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -158,6 +164,7 @@ fn main() {
     if let Ok(url) = std::env::var("QUIVER_TEST_REDIS") {
         enrich(&url, batch);
     }
+    slow_lookups(arg("--slow-rows", 10_000), arg("--slow-rate", 10_000));
     let mut dedup = Dedup::new(vec![0], vec![SortField::new(ArrowType::Utf8)], 60_000).unwrap();
     let mut last = 0;
     measure("dedup (ttl 60 s)", &input, |b| {
@@ -166,6 +173,146 @@ fn main() {
         dedup.advance(last);
         out
     });
+}
+
+/// An HTTP server on loopback (its own thread) answering `/c/{n}` at once,
+/// or after 50 ms when `n` is a multiple of 100.
+fn slow_server() -> String {
+    use axum::extract::Path as UrlPath;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().route(
+                "/c/{n}",
+                axum::routing::get(|UrlPath(n): UrlPath<u64>| async move {
+                    if n % 100 == 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    axum::Json(serde_json::json!({"v": n}))
+                }),
+            );
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// A chain planned from a job file's text: one `enrich` step, then the
+/// given lines, over the bench's columns.
+fn chain(step: &str) -> Box<dyn quiver_dataflow::postprocess::Postprocessor> {
+    let text = format!(
+        r#"name: bench
+entity: [order_id]
+sources:
+  s:
+    schema: {{event_time: timestamp, order_id: string}}
+    event_time: event_time
+    bounded: {{ndjson: none.ndjson}}
+sql: SELECT order_id FROM s
+postprocessors:
+  - enrich:
+{step}sinks:
+  historical: {{}}
+"#
+    );
+    let spec = quiver_spec::parse_jobs(&text, "bench.yaml", Path::new("."), &|_| None)
+        .unwrap()
+        .remove(0);
+    let output = quiver_types::Schema::new(vec![
+        quiver_types::Field::new("order_id", quiver_types::DataType::String),
+        quiver_types::Field::new("email", quiver_types::DataType::String),
+        quiver_types::Field::new("amount", quiver_types::DataType::Float64),
+        quiver_types::Field::new("hour_of_day", quiver_types::DataType::Int64),
+        quiver_types::Field::new("is_bike", quiver_types::DataType::Int64),
+    ]);
+    let planned = quiver_postprocess::plan(&spec, &output, &quiver_sql::Registry::new())
+        .unwrap_or_else(|d| panic!("{d}"));
+    planned.chain.unwrap().open(0, 1).unwrap()
+}
+
+/// `enrich` over HTTP, one lookup in 100 slow, `rows` rows offered at
+/// `rate` rows/s in batches every 10 ms (as a sink releases them), each
+/// mode: the time from a batch's intended arrival until each of its rows
+/// left the step.
+fn slow_lookups(rows: usize, rate: usize) {
+    use std::time::Duration;
+    let addr = slow_server();
+    // Row i looks up `/c/{i}` (see `with_row`).
+    let per_batch = (rate / 100).max(1);
+    let input = batches(rows, per_batch);
+    for ordered in [true, false] {
+        let mut step = chain(&format!(
+            "      http: {{url: \"http://{addr}/c/%s\", variables: [hour_of_day]}}\n      outputs: {{v: {{path: v, type: bigint}}}}\n      capacity: 64\n      timeout: 2s\n      ordered: {ordered}\n"
+        ));
+        let began = Instant::now();
+        let due = |b: usize| began + Duration::from_millis(10 * b as u64);
+        let mut latencies: Vec<f64> = Vec::with_capacity(rows);
+        let note = |out: &RecordBatch, latencies: &mut Vec<f64>| {
+            let now = Instant::now();
+            let times = out
+                .column(out.num_columns() - 1)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            for t in times.values() {
+                let batch = (*t / 10) as usize / per_batch;
+                latencies.push(now.saturating_duration_since(due(batch)).as_secs_f64() * 1e3);
+            }
+        };
+        for (b, batch) in input.iter().enumerate() {
+            // Open loop: wait for the batch's time (polling meanwhile), or
+            // take it late.
+            while Instant::now() < due(b) {
+                if let Some(out) = step.poll().unwrap() {
+                    note(&out, &mut latencies);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let out = step.process(with_row(batch)).unwrap();
+            if out.num_rows() > 0 {
+                note(&out, &mut latencies);
+            }
+        }
+        while step.pending_since().is_some() {
+            if let Some(out) = step.poll().unwrap() {
+                note(&out, &mut latencies);
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let secs = began.elapsed().as_secs_f64();
+        assert_eq!(latencies.len(), rows, "every row left");
+        latencies.sort_by(f64::total_cmp);
+        let q =
+            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        println!(
+            "enrich http, 1% slow, ordered: {ordered:<5}  {rows} rows offered at {rate}/s: done in {secs:.2} s ({:.0} rows/s); row latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            rows as f64 / secs,
+            q(0.5),
+            q(0.99),
+            latencies[latencies.len() - 1],
+        );
+    }
+}
+
+/// `batch` with its row number (event time / 10) as `hour_of_day`, so
+/// each row has its own lookup.
+fn with_row(batch: &RecordBatch) -> RecordBatch {
+    let times = batch
+        .column(batch.num_columns() - 1)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let row: Int64Array = times.values().iter().map(|t| Some(t / 10)).collect();
+    let mut cols = batch.columns().to_vec();
+    cols[3] = Arc::new(row);
+    RecordBatch::try_new(batch.schema(), cols).unwrap()
 }
 
 /// `enrich` from the Redis at `url`: cold, warm and uncached passes.
@@ -186,38 +333,9 @@ fn enrich(url: &str, batch: usize) {
     }
     let () = pipe.query(&mut con).unwrap();
     let step = |cache: &str| {
-        let text = format!(
-            r#"name: bench
-entity: [order_id]
-sources:
-  s:
-    schema: {{event_time: timestamp, order_id: string}}
-    event_time: event_time
-    bounded: {{ndjson: none.ndjson}}
-sql: SELECT order_id FROM s
-postprocessors:
-  - enrich:
-      redis: {{url: "{url}", command: hgetall, key: "bench:customer:%s", variables: [email]}}
-      outputs: {{segment: segment, tier: {{path: tier, type: bigint}}}}
-      capacity: 32
-      timeout: 2s
-{cache}sinks:
-  historical: {{}}
-"#
-        );
-        let spec = quiver_spec::parse_jobs(&text, "bench.yaml", Path::new("."), &|_| None)
-            .unwrap()
-            .remove(0);
-        let output = quiver_types::Schema::new(vec![
-            quiver_types::Field::new("order_id", quiver_types::DataType::String),
-            quiver_types::Field::new("email", quiver_types::DataType::String),
-            quiver_types::Field::new("amount", quiver_types::DataType::Float64),
-            quiver_types::Field::new("hour_of_day", quiver_types::DataType::Int64),
-            quiver_types::Field::new("is_bike", quiver_types::DataType::Int64),
-        ]);
-        let planned = quiver_postprocess::plan(&spec, &output, &quiver_sql::Registry::new())
-            .unwrap_or_else(|d| panic!("{d}"));
-        planned.chain.unwrap().open(0, 1).unwrap()
+        chain(&format!(
+            "      redis: {{url: \"{url}\", command: hgetall, key: \"bench:customer:%s\", variables: [email]}}\n      outputs: {{segment: segment, tier: {{path: tier, type: bigint}}}}\n      capacity: 32\n      timeout: 2s\n{cache}"
+        ))
     };
     // Rows i have customer i % 50,000: the first 50,000 rows are all new keys.
     let cold = batches(CUSTOMERS, batch);

@@ -21,7 +21,9 @@
 //!   Postgres query, run concurrently within a batch on a small tokio
 //!   runtime per worker, with timeouts, retries, a TTL cache and
 //!   `fail_on_errors`; counted in process-wide metrics
-//!   ([`EnrichCollector`]).
+//!   ([`EnrichCollector`]). With `ordered: false`
+//!   ([`UnorderedEnrich`]) the lookups run off the worker and each row
+//!   leaves as soon as its own lookup is done.
 //! * `filter.rs` (`filter_invalid`): named SQL checks; rows failing one
 //!   leave the output and go to the job's dead-letter sink (through the
 //!   dataflow's [`RejectSink`](quiver_dataflow::postprocess::RejectSink)).
@@ -34,7 +36,9 @@
 //! The dataflow runs the chain in its sink operator on rows sorted by event
 //! time, so the same input gives the same output in a backfill and in a
 //! live run; a dedup asks for its key as the partitioning so all rows of a
-//! key meet on one worker.
+//! key meet on one worker. A chain with an unordered enrich releases rows
+//! as they are done; the sink operator then keeps the historical output
+//! independent of timing (see `quiver_dataflow::sink_operator`).
 //!
 
 mod chain;
@@ -52,7 +56,7 @@ pub use chain::{ChainPlan, StepPlan};
 pub use dedup::Dedup;
 pub use enrich::{
     EnrichCollector, EnrichCounters, EnrichPlan, EnrichStep, LookupError, TtlCache,
-    enrich_counters, enrich_summary,
+    UnorderedEnrich, enrich_counters, enrich_summary,
 };
 pub use filter::{Check, FilterStep};
 pub use infer::{InferStep, OnnxModel, OutputColumn};
