@@ -17,11 +17,11 @@ use arrow::datatypes::{DataType as ArrowType, Schema as ArrowSchema};
 use arrow::error::ArrowError;
 use arrow::json::LineDelimitedWriter;
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, MessageDescriptor, Value as Proto};
+use prost_reflect::{DynamicMessage, MapKey, MessageDescriptor, Value as Proto};
 use quiver_spec::KafkaSinkSpec;
 use quiver_types::{Schema, Value};
 
-use super::protobuf::{Mapped, ProtobufError, Shape, load_message, write_columns};
+use super::protobuf::{Collection, Mapped, ProtobufError, Shape, load_message, write_columns};
 
 /// Rows that could not be encoded.
 #[derive(Debug, thiserror::Error)]
@@ -240,9 +240,48 @@ impl ProtobufEncoder {
     }
 }
 
-/// The field value for a non-NULL column value.
+/// The field value for a non-NULL column value: one value, or every
+/// element of an array or map (whose elements may not be NULL: Protobuf
+/// has no NULL inside a repeated or map field).
 fn proto_value(c: &Mapped, v: Value) -> Result<Proto, String> {
-    let inner = match (&c.shape, v) {
+    let field = c.field.name();
+    let element = |v: Value, what: &str| {
+        if v.is_null() {
+            return Err(format!(
+                "a NULL {what} cannot be written to field `{field}` (Protobuf has no NULL inside a repeated or map field; COALESCE it or filter it out in the SQL)"
+            ));
+        }
+        scalar(&c.shape, v, field)
+    };
+    let inner = match (&c.collection, v) {
+        (Collection::Repeated, Value::List(_, items)) => Proto::List(
+            items
+                .into_iter()
+                .map(|v| element(v, "element"))
+                .collect::<Result<_, _>>()?,
+        ),
+        (Collection::Map(key), Value::Map(_, _, entries)) => Proto::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| Ok((map_key(key, k, field)?, element(v, "map value")?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        (_, v) => scalar(&c.shape, v, field)?,
+    };
+    Ok(match &c.wrapper {
+        None => inner,
+        Some(w) => {
+            let mut m = DynamicMessage::new(w.clone());
+            m.try_set_field_by_number(1, inner)
+                .map_err(|e| e.to_string())?;
+            Proto::Message(m)
+        }
+    })
+}
+
+/// One non-NULL value for a field (or element) of shape `shape`.
+fn scalar(shape: &Shape, v: Value, field: &str) -> Result<Proto, String> {
+    Ok(match (shape, v) {
         (Shape::Bool, Value::Bool(b)) => Proto::Bool(b),
         (Shape::Int64, Value::Int64(x)) => Proto::I64(x),
         (Shape::Double, Value::Float64(x)) => Proto::F64(x),
@@ -263,21 +302,22 @@ fn proto_value(c: &Mapped, v: Value) -> Result<Proto, String> {
         (Shape::Int64, Value::Date(d)) => Proto::I64(d.into()),
         (_, v) => {
             return Err(format!(
-                "a {} value does not fit field `{}`",
+                "a {} value does not fit field `{field}`",
                 v.data_type().spec_name(),
-                c.field.name()
             ));
         }
-    };
-    Ok(match &c.wrapper {
-        None => inner,
-        Some(w) => {
-            let mut m = DynamicMessage::new(w.clone());
-            m.try_set_field_by_number(1, inner)
-                .map_err(|e| e.to_string())?;
-            Proto::Message(m)
-        }
     })
+}
+
+/// A map key for a key field of shape `shape`.
+fn map_key(shape: &Shape, k: Value, field: &str) -> Result<MapKey, String> {
+    match scalar(shape, k, field)? {
+        Proto::Bool(b) => Ok(MapKey::Bool(b)),
+        Proto::I64(x) => Ok(MapKey::I64(x)),
+        Proto::I32(x) => Ok(MapKey::I32(x)),
+        Proto::String(s) => Ok(MapKey::String(s)),
+        other => Err(format!("{other:?} is not a key of map field `{field}`")),
+    }
 }
 
 #[cfg(test)]
@@ -408,6 +448,99 @@ mod tests {
         assert_eq!(
             rows[1].get_field_by_name("event_time_ms").unwrap().as_i64(),
             Some(6)
+        );
+    }
+
+    #[test]
+    fn arrays_and_maps_go_to_repeated_and_map_fields() {
+        use quiver_types::ElementType as E;
+        let (tags, items, seen) = (
+            DataType::List(E::String),
+            DataType::Map(E::String, E::Int64),
+            DataType::List(E::Timestamp),
+        );
+        let s = |t: &str| Value::String(t.into());
+        let column = |values: &[Value], t| Value::to_array(values, t);
+        let (schema, batch) = rows_of(
+            &[("tags", tags), ("items", items), ("seen", seen)],
+            vec![
+                column(
+                    &[
+                        Value::List(E::String, vec![s("vip"), s("new")]),
+                        Value::Null,
+                    ],
+                    tags,
+                ),
+                column(
+                    &[
+                        Value::Map(E::String, E::Int64, vec![(s("tea"), Value::Int64(2))]),
+                        Value::Map(E::String, E::Int64, vec![]),
+                    ],
+                    items,
+                ),
+                column(
+                    &[
+                        Value::List(E::Timestamp, vec![Value::Timestamp(1_500)]),
+                        Value::List(E::Timestamp, vec![]),
+                    ],
+                    seen,
+                ),
+            ],
+        );
+        let rows = round_trip("Booking", &schema, &batch);
+        let names: Vec<String> = rows[0]
+            .get_field_by_name("tags")
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["vip", "new"]);
+        let items = rows[0].get_field_by_name("items").unwrap();
+        let items = items.as_map().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[&MapKey::String("tea".into())].as_i64(), Some(2));
+        let seen = rows[0].get_field_by_name("seen").unwrap();
+        let t = seen.as_list().unwrap()[0].as_message().unwrap().clone();
+        assert_eq!(t.get_field_by_name("seconds").unwrap().as_i64(), Some(1));
+        assert_eq!(
+            t.get_field_by_name("nanos").unwrap().as_i32(),
+            Some(500_000_000)
+        );
+        // A NULL array, an empty map and an empty array are all empty.
+        for f in ["tags", "items", "seen"] {
+            assert!(!rows[1].has_field_by_name(f), "{f}");
+        }
+        // A NULL element cannot be written: the row fails, naming it.
+        let (schema, batch) = rows_of(
+            &[("tags", tags)],
+            vec![column(
+                &[Value::List(E::String, vec![s("a"), Value::Null])],
+                tags,
+            )],
+        );
+        let e = ProtobufEncoder::new(message("Booking"), &schema)
+            .unwrap()
+            .encode(&batch)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a NULL element cannot be written to field `tags`"),
+            "{e}"
+        );
+        // An element type that does not fit is refused when the job loads.
+        let (schema, _) = rows_of(
+            &[("tags", DataType::List(E::Int64))],
+            vec![column(&[Value::Null], DataType::List(E::Int64))],
+        );
+        let e = ProtobufEncoder::new(message("Booking"), &schema).unwrap_err();
+        assert!(
+            e.help().contains(
+                "make the field repeated int64 in the .proto, or CAST the column to ARRAY<VARCHAR>"
+            ),
+            "{}",
+            e.help()
         );
     }
 

@@ -197,7 +197,7 @@ impl ProtobufError {
                 }
             }
             ProtobufError::Incompatible(i) => i.fix.clone(),
-            ProtobufError::Unsupported { field_type, .. } if field_type.starts_with("repeated ") || field_type.starts_with("map") => "a repeated field reads into an `array<T>` column and a map field into a `map<K,V>` column (declare the column so); the Protobuf sink does not write them yet (use a JSON sink)".into(),
+            ProtobufError::Unsupported { field_type, .. } if field_type.starts_with("repeated ") || field_type.starts_with("map") => "a repeated field holds an `array<T>` column and a map field a `map<K,V>` column, read or written (declare or CAST the column so)".into(),
             ProtobufError::Unsupported { .. } => "Quiver maps scalar fields, enums, google.protobuf.Timestamp and the google.protobuf wrapper types (Int64Value, DoubleValue, StringValue, ...) to columns; flatten the field into scalar fields of the message".into(),
         }
     }
@@ -520,7 +520,8 @@ fn writable(t: DataType, s: &Shape) -> bool {
         DataType::Date => matches!(s, S::Int32 | S::Int64),
         // A bare NULL column: every field can be left unset.
         DataType::Null => true,
-        // Not encoded yet: refused when the job is loaded.
+        // Only to a repeated or map field, element by element (see
+        // `map_columns`).
         DataType::List(_) | DataType::Map(_, _) => false,
     }
 }
@@ -536,15 +537,12 @@ fn proto_for(t: DataType, side: Side) -> String {
         (DataType::Timestamp, _) => "google.protobuf.Timestamp".into(),
         (DataType::Date, _) => "int32".into(),
         (DataType::Null, _) => "any type".into(),
-        (DataType::List(e), Side::Read) => format!("repeated {}", proto_for(e.data_type(), side)),
-        (DataType::Map(k, v), Side::Read) => format!(
+        (DataType::List(e), _) => format!("repeated {}", proto_for(e.data_type(), side)),
+        (DataType::Map(k, v), _) => format!(
             "map<{}, {}>",
             proto_for(k.data_type(), side),
             proto_for(v.data_type(), side)
         ),
-        (DataType::List(_) | DataType::Map(_, _), Side::Write) => {
-            "a repeated or map field, which the Protobuf format does not write yet (use a JSON sink)".into()
-        }
     }
 }
 
@@ -591,10 +589,10 @@ fn map_columns(
             continue;
         };
         let unsupported = match shape_of(&field) {
-            // Writing arrays and maps is not supported yet; a scalar column
-            // cannot come from a repeated or map field.
+            // A scalar column neither comes from nor goes to a repeated or
+            // map field.
             Some((_, _, Collection::Repeated | Collection::Map(_)))
-                if side == Side::Write || !c.data_type.is_collection() =>
+                if !c.data_type.is_collection() =>
             {
                 None
             }
@@ -618,6 +616,12 @@ fn map_columns(
                 readable(k.data_type(), key) && readable(v.data_type(), &shape)
             }
             (Side::Read, t, Collection::Single) => readable(t, &shape),
+            (Side::Write, DataType::List(e), Collection::Repeated) => {
+                writable(e.data_type(), &shape)
+            }
+            (Side::Write, DataType::Map(k, v), Collection::Map(key)) => {
+                writable(k.data_type(), key) && writable(v.data_type(), &shape)
+            }
             (Side::Write, t, Collection::Single) => writable(t, &shape),
             _ => false,
         };
