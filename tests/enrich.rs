@@ -80,6 +80,13 @@ async fn jitter(UrlPath(id): UrlPath<i64>) -> Response {
     Json(json!({"v": format!("j{id}")})).into_response()
 }
 
+/// [`jitter`]'s answers, slow where it is fast: lookups finish in another
+/// order.
+async fn rjitter(UrlPath(id): UrlPath<i64>) -> Response {
+    tokio::time::sleep(Duration::from_millis((60 - id * 37 % 13 * 5) as u64)).await;
+    Json(json!({"v": format!("j{id}")})).into_response()
+}
+
 /// 503 on the first request for an id, then an answer.
 async fn flaky(State(h): State<Shared>, UrlPath(id): UrlPath<i64>) -> Response {
     let n = {
@@ -106,6 +113,7 @@ fn http_server() -> (String, Shared) {
         .route("/score", post(score))
         .route("/slow/{id}", get(slow))
         .route("/jitter/{id}", get(jitter))
+        .route("/rjitter/{id}", get(rjitter))
         .route("/flaky/{id}", get(flaky))
         .route("/broken/{id}", get(broken))
         .with_state(hits.clone());
@@ -507,15 +515,15 @@ fn slow_lookups_change_neither_the_rows_nor_their_order() {
 #[test]
 fn unordered_output_has_the_same_rows_and_files_independent_of_timing() {
     let (addr, _hits) = http_server();
-    let steps = |ordered: bool| {
+    let steps = |ordered: bool, route: &str| {
         format!(
-            "  - enrich:\n      http: {{url: \"http://{addr}/jitter/%s\", variables: [customer_id]}}\n      outputs: {{j: v}}\n      capacity: 4\n      ordered: {ordered}\n  - filter_invalid:\n      checks: {{some_j: j <> 'j3'}}\n"
+            "  - enrich:\n      http: {{url: \"http://{addr}/{route}/%s\", variables: [customer_id]}}\n      outputs: {{j: v}}\n      capacity: 4\n      ordered: {ordered}\n  - filter_invalid:\n      checks: {{some_j: j <> 'j3'}}\n"
         )
     };
     // Each run: the rows, every file's bytes, and the dead letters.
-    let run = |ordered: bool| {
+    let run = |ordered: bool, route: &str| {
         let s = Scratch::new();
-        let jf = job(&s, "unordered", &steps(ordered));
+        let jf = job(&s, "unordered", &steps(ordered, route));
         let text = fs::read_to_string(&jf).unwrap().replace(
             "sinks:\n  historical: {}\n",
             &format!(
@@ -546,7 +554,7 @@ fn unordered_output_has_the_same_rows_and_files_independent_of_timing() {
         rows.sort();
         (rows, files, dead)
     };
-    let (rows, files, dead) = run(false);
+    let (rows, files, dead) = run(false, "jitter");
     assert_eq!(
         rows.len() as i64,
         CUSTOMERS * PER_CUSTOMER + 2 - PER_CUSTOMER
@@ -556,14 +564,15 @@ fn unordered_output_has_the_same_rows_and_files_independent_of_timing() {
         PER_CUSTOMER,
         "customer 3's rows: {dead:?}"
     );
-    let (ordered_rows, _, ordered_dead) = run(true);
+    let (ordered_rows, _, ordered_dead) = run(true, "jitter");
     assert_eq!(rows, ordered_rows, "the same rows as `ordered: true`");
     assert_eq!(
         dead, ordered_dead,
         "the same dead letters as `ordered: true`"
     );
-    // However the lookups interleave, the files are the same bytes.
-    let (_, again, _) = run(false);
+    // However the lookups interleave (here: in another order), the files
+    // are the same bytes.
+    let (_, again, _) = run(false, "rjitter");
     assert_eq!(files.len(), 2, "a file per worker");
     assert!(files == again, "historical files differ between two runs");
 }

@@ -260,8 +260,10 @@ pub fn run(
                 for i in inputs.iter_mut() {
                     i.take();
                 }
+                // Park when idle (rows in flight in an unordered enrich
+                // wake the sink operator), rather than spin on both cores.
                 while !probe.done() {
-                    worker.step();
+                    worker.step_or_park(Some(Duration::from_millis(1)));
                 }
                 m.worker_time[index].store(i64::MAX, Ordering::Relaxed);
             }

@@ -4,8 +4,10 @@
 //! as a JSON object (timestamps as RFC 3339 text) or as a Protobuf message
 //! (see [`super::encode`]), the key the JSON object of its entity columns
 //! in either format, so one entity's rows stay in one partition and in
-//! order. Rows reach the topic as their windows close (per-event jobs: as
-//! the watermark passes them), and the producer is flushed whenever the
+//! order (except after an `enrich` with `ordered: false`, whose rows come
+//! in the order their lookups finish). Rows reach the topic as their
+//! windows close (per-event jobs: as the watermark passes them), and the
+//! producer is flushed whenever the
 //! frontier advances, so a checkpoint never runs ahead of what the topic
 //! holds. After a restart, rows after the checkpoint are produced again:
 //! delivery is at least once.

@@ -13,9 +13,9 @@
 //! slot in the order they came; rows with the same variables share one
 //! lookup, also across batches while it is in flight.
 //!
-//! Backpressure: while more than `capacity × QUEUE_PER_SLOT` lookups are
-//! running or waiting, `submit` waits for answers before it returns, so a
-//! slow source slows the job down instead of piling rows up in memory.
+//! Backpressure: while more than `capacity × QUEUE_PER_SLOT` rows wait for
+//! their lookups, `submit` waits for answers before it returns, so a slow
+//! source slows the job down instead of piling rows up in memory.
 //!
 //! [`pending_since`](UnorderedEnrich::pending_since) is the oldest event
 //! time still waiting: the sink operator advances its writers only up to
@@ -37,7 +37,7 @@ use quiver_types::Value;
 use super::{Answer, Client, EnrichPlan, FAILED, lookup};
 use crate::failures::Failures;
 
-/// Lookups that may be running or waiting, per slot of `capacity`, before
+/// Rows that may wait for their lookups, per slot of `capacity`, before
 /// `submit` waits for answers.
 const QUEUE_PER_SLOT: usize = 64;
 
@@ -62,6 +62,8 @@ pub struct UnorderedEnrich {
     /// Batches with rows still waiting, by arrival.
     waiting: BTreeMap<u64, Waiting>,
     next_batch: u64,
+    /// Rows waiting for their lookups (the sum of the batches' `left`).
+    rows_waiting: usize,
     /// Rows released and not yet handed out.
     released: Vec<RecordBatch>,
 }
@@ -140,6 +142,7 @@ impl UnorderedEnrich {
             in_flight: HashMap::new(),
             waiting: BTreeMap::new(),
             next_batch: 0,
+            rows_waiting: 0,
             released: Vec::new(),
         })
     }
@@ -188,17 +191,23 @@ impl UnorderedEnrich {
             if !now.is_empty() {
                 self.released.push(w.release(&plan, now)?);
             }
-            self.waiting.insert(id, w);
+            self.rows_waiting += w.left;
             let mut missed = vec![false; req.list.len()];
             for &i in &misses {
                 missed[i] = true;
             }
+            // Rows that join a lookup already in flight need no request of
+            // their own: counted as answered without one, like cache hits.
+            let mut joined = 0;
             for (i, (key, vars)) in req.list.into_iter().enumerate() {
                 if !missed[i] {
                     continue;
                 }
                 match self.in_flight.get_mut(&key) {
-                    Some(f) => f.waiters.push((id, i)),
+                    Some(f) => {
+                        f.waiters.push((id, i));
+                        joined += w.rows_of[i].len() as u64;
+                    }
                     None => {
                         self.start(key.clone(), vars.clone());
                         self.in_flight.insert(
@@ -211,12 +220,16 @@ impl UnorderedEnrich {
                     }
                 }
             }
+            self.waiting.insert(id, w);
+            plan.counters
+                .cache_hits
+                .fetch_add(joined, std::sync::atomic::Ordering::Relaxed);
         }
-        // Backpressure: wait for answers while too many lookups are out.
+        // Backpressure: wait for answers while too many rows wait.
         let limit = plan.capacity.saturating_mul(QUEUE_PER_SLOT);
-        if self.in_flight.len() > limit {
+        if self.rows_waiting > limit {
             let mut failures = Failures::new(plan.fail_on_errors);
-            while self.in_flight.len() > limit {
+            while self.rows_waiting > limit {
                 let Ok(done) = self.done_rx.recv() else {
                     return Err("enrich: the lookup thread stopped".to_string());
                 };
@@ -289,6 +302,7 @@ impl UnorderedEnrich {
                 w.open[r as usize] = false;
             }
             w.left -= rows.len();
+            self.rows_waiting -= rows.len();
             w.skip_released();
             leaving.entry(id).or_default().extend(rows);
         }
