@@ -10,13 +10,17 @@
 #          missing), a cluster initdb'd into the state dir, on
 #          127.0.0.1:${QUIVER_POSTGRES_PORT:-5433}, trust auth on loopback,
 #          run as the `postgres` user (PostgreSQL refuses to run as root)
+#   pushgateway  the Prometheus Pushgateway from Debian's
+#          `prometheus-pushgateway` package, on
+#          127.0.0.1:${QUIVER_PUSHGATEWAY_PORT:-9091}, in memory only
+#          (`quiver backfill --metrics-push`)
 #
-# Usage: scripts/services.sh [install|start|stop|status] [kafka] [redis] [postgres]
-#        (default: start, all three)
+# Usage: scripts/services.sh [install|start|stop|status] [kafka] [redis] [postgres] [pushgateway]
+#        (default: start, all four)
 #
-# `start` prints `export QUIVER_TEST_KAFKA=...`, `export QUIVER_TEST_REDIS=...`
-# and `export QUIVER_TEST_POSTGRES=...` lines for the tests (scripts/test.sh
-# evals them).
+# `start` prints `export QUIVER_TEST_KAFKA=...`, `export QUIVER_TEST_REDIS=...`,
+# `export QUIVER_TEST_POSTGRES=...` and `export QUIVER_TEST_PUSHGATEWAY=...`
+# lines for the tests (scripts/test.sh evals them).
 #
 # Tansu takes about 20 minutes to build on 2 cores, so the binary is cached
 # under $XDG_CACHE_HOME/quiver (keyed on its version and features) and the
@@ -33,6 +37,7 @@ state="${QUIVER_SERVICES_DIR:-$PWD/.quiver/services}"
 kafka_port="${QUIVER_KAFKA_PORT:-9092}"
 redis_port="${QUIVER_REDIS_PORT:-6379}"
 pg_port="${QUIVER_POSTGRES_PORT:-5433}"
+push_port="${QUIVER_PUSHGATEWAY_PORT:-9091}"
 
 install_kafka() {
   if [ ! -x "$tansu" ]; then
@@ -54,6 +59,17 @@ install_redis() {
     # As .ci/run does for the build tools: plain apt-get (CI and the dev
     # machines run as root); refresh the lists only if the first try fails.
     apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }
+  fi
+}
+
+install_pushgateway() {
+  if ! command -v prometheus-pushgateway >/dev/null; then
+    if ! command -v apt-get >/dev/null; then
+      echo "prometheus-pushgateway is not installed and there is no apt-get; install the Prometheus Pushgateway by hand" >&2
+      exit 1
+    fi
+    echo "==> installing prometheus-pushgateway (Debian package)"
+    apt-get install -y -q prometheus-pushgateway || { apt-get update -q && apt-get install -y -q prometheus-pushgateway; }
   fi
 }
 
@@ -150,6 +166,21 @@ start_redis() {
   echo "export QUIVER_TEST_REDIS=redis://127.0.0.1:$redis_port"
 }
 
+start_pushgateway() {
+  install_pushgateway
+  mkdir -p "$state"
+  if port_open "$push_port"; then
+    echo "pushgateway: already listening on 127.0.0.1:$push_port"
+  else
+    echo "==> starting prometheus-pushgateway on 127.0.0.1:$push_port (no persistence; log in $state/pushgateway.log)"
+    nohup prometheus-pushgateway --web.listen-address="127.0.0.1:$push_port" \
+      >"$state/pushgateway.log" 2>&1 &
+    echo $! >"$state/pushgateway.pid"
+    wait_port "$push_port" prometheus-pushgateway "$state/pushgateway.log"
+  fi
+  echo "export QUIVER_TEST_PUSHGATEWAY=http://127.0.0.1:$push_port"
+}
+
 start_postgres() {
   install_postgres
   local bin data
@@ -224,6 +255,17 @@ stop_redis() {
   fi
 }
 
+stop_pushgateway() {
+  if [ -f "$state/pushgateway.pid" ]; then
+    kill "$(cat "$state/pushgateway.pid")" 2>/dev/null || true
+    rm -f "$state/pushgateway.pid"
+  fi
+}
+
+status_pushgateway() {
+  if port_open "$push_port"; then echo "pushgateway: up on 127.0.0.1:$push_port"; else echo "pushgateway: down"; fi
+}
+
 status_kafka() {
   if port_open "$kafka_port"; then echo "kafka: up on 127.0.0.1:$kafka_port"; else echo "kafka: down"; fi
 }
@@ -235,14 +277,14 @@ status_redis() {
 cmd="${1:-start}"
 [ $# -gt 0 ] && shift
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(kafka redis postgres)
+[ ${#services[@]} -gt 0 ] || services=(kafka redis postgres pushgateway)
 case "$cmd" in
   install|start|stop|status) ;;
-  *) echo "usage: $0 [install|start|stop|status] [kafka] [redis] [postgres]" >&2; exit 2 ;;
+  *) echo "usage: $0 [install|start|stop|status] [kafka] [redis] [postgres] [pushgateway]" >&2; exit 2 ;;
 esac
 for svc in "${services[@]}"; do
   case "$svc" in
-    kafka|redis|postgres) "${cmd}_${svc}" ;;
-    *) echo "unknown service \`$svc\` (kafka, redis, postgres)" >&2; exit 2 ;;
+    kafka|redis|postgres|pushgateway) "${cmd}_${svc}" ;;
+    *) echo "unknown service \`$svc\` (kafka, redis, postgres, pushgateway)" >&2; exit 2 ;;
   esac
 done

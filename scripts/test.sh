@@ -14,6 +14,7 @@ eval "$(./scripts/services.sh start | grep '^export ')"
 export QUIVER_REQUIRE_KAFKA=1
 export QUIVER_REQUIRE_REDIS=1
 export QUIVER_REQUIRE_POSTGRES=1
+export QUIVER_REQUIRE_PUSHGATEWAY=1
 # promtool (Debian package `prometheus`) checks the /metrics output.
 if ! command -v promtool >/dev/null && command -v apt-get >/dev/null; then
   apt-get install -y -q prometheus >/dev/null || { apt-get update -q && apt-get install -y -q prometheus; }

@@ -317,3 +317,82 @@ fn a_job_registered_again_with_other_columns_is_read_by_name() {
     assert_eq!(r["results"][1]["statuses"], json!(["NOT_FOUND", "PRESENT"]));
     assert_eq!(r["results"][2]["values"], json!([null, 4.5]));
 }
+
+/// `backfill --metrics-push`: a finished backfill's metrics reach a real
+/// Prometheus Pushgateway (scripts/services.sh), success flag included; an
+/// unreachable gateway is an error that says the data is committed.
+#[test]
+fn a_finished_backfill_pushes_its_metrics_to_a_pushgateway() {
+    let Some(gateway) = quiver_tests::service(
+        "QUIVER_TEST_PUSHGATEWAY",
+        "QUIVER_REQUIRE_PUSHGATEWAY",
+        "Prometheus Pushgateway",
+    ) else {
+        return;
+    };
+    let s = Scratch::new();
+    let data = s.dir.path().join("data");
+    write_events(
+        &data.join("part-0.parquet"),
+        &[
+            (t("2024-01-01T00:10:00"), Some(1), Some(5.0)),
+            (t("2024-01-01T01:10:00"), Some(2), None),
+        ],
+        10,
+    );
+    // A name of its own, so parallel runs do not share a group.
+    let name = format!("pushed_{}", std::process::id());
+    let path = s.dir.path().join("job.yaml");
+    fs::write(
+        &path,
+        format!(
+            "name: {name}\nsources:\n  events:\n    schema: {{event_time: timestamp, customer_id: int64, amount: float64}}\n    event_time: event_time\n    bounded: {{parquet: data/}}\nsql: |\n  SELECT customer_id, COUNT(*) AS n FROM events\n  GROUP BY TUMBLE(event_time, INTERVAL '1' HOUR), customer_id\nsinks: {{online: {{}}}}\n"
+        ),
+    )
+    .unwrap();
+    let job = path.to_str().unwrap();
+    s.quiver(&["backfill", job, "--no-progress", "--metrics-push", &gateway])
+        .unwrap();
+    let addr = gateway.trim_start_matches("http://");
+    let (status, text) = http(addr, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(status, 200);
+    let line = |metric: &str| {
+        text.lines()
+            .find(|l| l.starts_with(metric) && l.contains(&format!("backfill=\"{name}\"")))
+            .unwrap_or_else(|| panic!("no {metric} of {name} in\n{text}"))
+            .to_string()
+    };
+    assert!(line("quiver_backfill_success{").ends_with(" 1"));
+    assert!(
+        line("quiver_backfill_finished_timestamp_seconds{").contains("job=\"quiver_backfill\"")
+    );
+    let rows = line("quiver_job_rows_out_total{");
+    assert!(rows.contains(&format!("quiver_job=\"{name}\"")), "{rows}");
+    assert!(rows.ends_with(" 2"), "{rows}");
+    assert!(line("quiver_source_rows_total{").ends_with(" 2"));
+    // Nothing listens on port 9: the push fails, and says what did not.
+    let e = s
+        .quiver(&[
+            "backfill",
+            job,
+            "--no-progress",
+            "--metrics-push",
+            "http://127.0.0.1:9",
+        ])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--metrics-push http://127.0.0.1:9"), "{e}");
+    assert!(
+        e.contains("the backfill itself finished and is committed"),
+        "{e}"
+    );
+    use base64::Engine;
+    let group = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&name);
+    let _ = http(
+        addr,
+        "DELETE",
+        &format!("/metrics/job/quiver_backfill/backfill@base64/{group}"),
+        &[],
+        b"",
+    );
+}

@@ -41,6 +41,10 @@ pub struct BackfillArgs {
     /// runs (not `metrics.listen`, which a live run may hold).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// When the backfill ends (done or failed), put its metrics to the
+    /// Prometheus Pushgateway at URL (e.g. http://127.0.0.1:9091).
+    #[arg(long, value_name = "URL")]
+    pub metrics_push: Option<String>,
 }
 
 /// Runs a backfill.
@@ -107,13 +111,25 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
 
     let metrics = Arc::new(RunMetrics::new(sources.len(), runs.len(), workers));
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let job_names: Vec<String> = loaded.iter().map(|l| l.job.name.clone()).collect();
+    let push = |succeeded: bool| match &args.metrics_push {
+        None => Ok(()),
+        Some(url) => crate::metrics_http::push(
+            url,
+            &metrics,
+            names.clone(),
+            job_names.clone(),
+            quiver_postprocess::collectors(),
+            succeeded,
+        ),
+    };
     let _metrics_server = match &args.metrics_listen {
         None => None,
         Some(addr) => Some(crate::metrics_http::serve(
             addr,
             &metrics,
             names.clone(),
-            loaded.iter().map(|l| l.job.name.clone()).collect(),
+            job_names.clone(),
             quiver_postprocess::collectors(),
         )?),
     };
@@ -136,6 +152,11 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     if let Err(e) = result {
         for h in historical.iter().flatten() {
             h.abort();
+        }
+        // The run's own error is the one to report; a failed push only
+        // warns.
+        if let Err(p) = push(false) {
+            eprintln!("warning: {p}");
         }
         return Err(if e.is_user_error() {
             Failure::User(e.to_string())
@@ -211,12 +232,16 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
         }
         println!("  job {}: {}", l.job.name, parts.join(", "));
     }
-    let job_names: Vec<String> = loaded.iter().map(|l| l.job.name.clone()).collect();
     for line in quiver_postprocess::summary(&job_names) {
         println!("  {line}");
     }
     let _ = rows;
-    Ok(())
+    push(true).map_err(|e| match e {
+        Failure::User(m) => Failure::User(format!(
+            "{m} (the backfill itself finished and is committed)"
+        )),
+        other => other,
+    })
 }
 
 /// A job's source names mapped to the run's (distinct) source names.
