@@ -11,12 +11,14 @@
 //! | BOOLEAN → BIGINT | 1 / 0 |
 //!
 //! Everything else numeric goes through Arrow's cast in its safe mode.
+//! Arrays cast element by element and maps value by value, by these rules
+//! (the binder keeps a map's key type).
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, StringArray,
-    TimestampMillisecondArray, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, ListArray, MapArray,
+    StringArray, StructArray, TimestampMillisecondArray, new_null_array,
 };
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{
@@ -34,6 +36,35 @@ pub fn cast_array(a: &dyn Array, to: DataType) -> Result<ArrayRef, DataflowError
     }
     if *from == ArrowType::Null {
         return Ok(new_null_array(&to.to_arrow(), a.len()));
+    }
+    match (from, to, to.to_arrow()) {
+        (ArrowType::List(_), DataType::List(e), ArrowType::List(item)) => {
+            let l = a.as_list::<i32>();
+            let values = cast_array(l.values().as_ref(), e.data_type())?;
+            return Ok(Arc::new(ListArray::try_new(
+                item,
+                l.offsets().clone(),
+                values,
+                l.nulls().cloned(),
+            )?));
+        }
+        (ArrowType::Map(_, _), DataType::Map(k, v), ArrowType::Map(entries, sorted)) => {
+            let m = a.as_map();
+            let ArrowType::Struct(fields) = entries.data_type() else {
+                unreachable!("a map's entries are a struct");
+            };
+            let keys = cast_array(m.keys().as_ref(), k.data_type())?;
+            let values = cast_array(m.values().as_ref(), v.data_type())?;
+            let entries_array = StructArray::try_new(fields.clone(), vec![keys, values], None)?;
+            return Ok(Arc::new(MapArray::try_new(
+                entries,
+                m.offsets().clone(),
+                entries_array,
+                m.nulls().cloned(),
+                sorted,
+            )?));
+        }
+        _ => {}
     }
     Ok(match (from, to) {
         (ArrowType::Utf8, DataType::Int64) => {
@@ -174,6 +205,56 @@ pub fn format_sql_timestamp(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_cast_by_element_and_maps_by_value() {
+        use quiver_types::{ElementType as E, Value};
+        let s = |t: &str| Value::String(t.into());
+        let lists = Value::to_array(
+            &[
+                Value::List(E::String, vec![s(" 1 "), s("x"), Value::Null]),
+                Value::Null,
+                Value::List(E::String, vec![]),
+            ],
+            DataType::List(E::String),
+        );
+        let out = cast_array(lists.as_ref(), DataType::List(E::Int64)).unwrap();
+        let back: Vec<Value> = (0..3).map(|i| Value::from_array(out.as_ref(), i)).collect();
+        assert_eq!(
+            back,
+            [
+                Value::List(E::Int64, vec![Value::Int64(1), Value::Null, Value::Null]),
+                Value::Null,
+                Value::List(E::Int64, vec![]),
+            ]
+        );
+        let times = Value::to_array(
+            &[Value::List(E::Timestamp, vec![Value::Timestamp(1_500)])],
+            DataType::List(E::Timestamp),
+        );
+        let out = cast_array(times.as_ref(), DataType::List(E::String)).unwrap();
+        assert_eq!(
+            Value::from_array(out.as_ref(), 0),
+            Value::List(E::String, vec![s("1970-01-01 00:00:01.500")])
+        );
+        let maps = Value::to_array(
+            &[Value::Map(
+                E::String,
+                E::String,
+                vec![(s("a"), s("2.5")), (s("b"), s("?"))],
+            )],
+            DataType::Map(E::String, E::String),
+        );
+        let out = cast_array(maps.as_ref(), DataType::Map(E::String, E::Float64)).unwrap();
+        assert_eq!(
+            Value::from_array(out.as_ref(), 0),
+            Value::Map(
+                E::String,
+                E::Float64,
+                vec![(s("a"), Value::Float64(2.5)), (s("b"), Value::Null)]
+            )
+        );
+    }
 
     #[test]
     fn float_to_int_truncates_and_nulls_out_of_range() {

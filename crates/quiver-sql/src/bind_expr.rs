@@ -562,17 +562,21 @@ impl Binder<'_> {
                 })?;
                 let inner = self.bind_expr(expr, ctx)?;
                 let from = inner.data_type();
-                // Collections cast only between arrays of numbers (element by
-                // element, as the scalars cast); anything else has no rule.
-                let numeric_lists = matches!((from, to), (DataType::List(a), DataType::List(b))
-                    if a.data_type().is_numeric() && b.data_type().is_numeric());
+                // Collections cast element by element, as the scalars cast:
+                // an array to an array, a map's values (its keys stay, so a
+                // cast can neither null nor merge them).
+                let elementwise = match (from, to) {
+                    (DataType::List(_), DataType::List(_)) => true,
+                    (DataType::Map(k, _), DataType::Map(k2, _)) => k == k2,
+                    _ => false,
+                };
                 if (from.is_collection() || to.is_collection())
                     && from != to
                     && from != DataType::Null
-                    && !numeric_lists
+                    && !elementwise
                 {
                     return Err(PlanError::at(e.span(), format!("CAST from {from} to {to} is not supported"))
-                        .help("arrays cast only between numeric element types (ARRAY<BIGINT> to ARRAY<DOUBLE>); use ArrayOperate, Split or ElementAt to reshape"));
+                        .help("an array casts to an array (element by element) and a map to a map with the same key type (value by value); use ArrayOperate, Split or ElementAt to reshape"));
                 }
                 Ok(match inner {
                     ScalarExpr::Literal(Value::Null, _) => ScalarExpr::Literal(Value::Null, to),
@@ -1715,6 +1719,13 @@ mod aggregate_tests {
             e.contains("CAST from ARRAY<BIGINT> to VARCHAR is not supported"),
             "{e}"
         );
+        let rel = bind("SELECT CAST(a AS ARRAY<VARCHAR>) AS s FROM e").expect("binds");
+        assert_eq!(
+            rel.columns[0].data_type,
+            DataType::List(ElementType::String)
+        );
+        let e = error("SELECT CAST(CAST(NULL AS MAP(VARCHAR, BIGINT)) AS MAP(BIGINT, BIGINT)) AS m FROM e");
+        assert!(e.contains("the same key type"), "{e}");
     }
 
     #[test]
