@@ -49,28 +49,25 @@ install_kafka() {
   fi
 }
 
-install_redis() {
-  if ! command -v redis-server >/dev/null; then
-    if ! command -v apt-get >/dev/null; then
-      echo "redis-server is not installed and there is no apt-get; install Redis 6 or later by hand" >&2
-      exit 1
-    fi
-    echo "==> installing redis-server (Debian package)"
-    # As .ci/run does for the build tools: plain apt-get (CI and the dev
-    # machines run as root); refresh the lists only if the first try fails.
-    apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }
+# apt_install PACKAGE WHAT: installs Debian's PACKAGE, or says to install
+# WHAT by hand where there is no apt-get. As .ci/run does for the build
+# tools: plain apt-get (CI and the dev machines run as root); the package
+# lists are refreshed only if the first try fails.
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "$1 is not installed and there is no apt-get; install $2 by hand" >&2
+    exit 1
   fi
+  echo "==> installing $1 (Debian package)"
+  apt-get install -y -q "$1" || { apt-get update -q && apt-get install -y -q "$1"; }
+}
+
+install_redis() {
+  command -v redis-server >/dev/null || apt_install redis-server "Redis 6 or later"
 }
 
 install_pushgateway() {
-  if ! command -v prometheus-pushgateway >/dev/null; then
-    if ! command -v apt-get >/dev/null; then
-      echo "prometheus-pushgateway is not installed and there is no apt-get; install the Prometheus Pushgateway by hand" >&2
-      exit 1
-    fi
-    echo "==> installing prometheus-pushgateway (Debian package)"
-    apt-get install -y -q prometheus-pushgateway || { apt-get update -q && apt-get install -y -q prometheus-pushgateway; }
-  fi
+  command -v prometheus-pushgateway >/dev/null || apt_install prometheus-pushgateway "the Prometheus Pushgateway"
 }
 
 # The newest installed PostgreSQL's bin directory (Debian keeps them
@@ -80,14 +77,7 @@ pg_bin() {
 }
 
 install_postgres() {
-  if [ -z "$(pg_bin)" ]; then
-    if ! command -v apt-get >/dev/null; then
-      echo "PostgreSQL is not installed and there is no apt-get; install PostgreSQL 13 or later by hand" >&2
-      exit 1
-    fi
-    echo "==> installing postgresql (Debian package)"
-    apt-get install -y -q postgresql || { apt-get update -q && apt-get install -y -q postgresql; }
-  fi
+  [ -n "$(pg_bin)" ] || apt_install postgresql "PostgreSQL 13 or later"
 }
 
 # Runs a PostgreSQL program as the `postgres` user when we are root.
