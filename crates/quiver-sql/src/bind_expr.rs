@@ -1724,7 +1724,9 @@ mod aggregate_tests {
             rel.columns[0].data_type,
             DataType::List(ElementType::String)
         );
-        let e = error("SELECT CAST(CAST(NULL AS MAP(VARCHAR, BIGINT)) AS MAP(BIGINT, BIGINT)) AS m FROM e");
+        let e = error(
+            "SELECT CAST(CAST(NULL AS MAP(VARCHAR, BIGINT)) AS MAP(BIGINT, BIGINT)) AS m FROM e",
+        );
         assert!(e.contains("the same key type"), "{e}");
     }
 
