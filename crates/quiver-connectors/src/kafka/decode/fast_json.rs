@@ -9,7 +9,8 @@
 //! copying them, and parses the declared ones in place.
 //!
 //! It only accepts what it is sure arrow-json reads the same way: strict
-//! JSON (RFC 8259) and, per column, the values whose reading it mirrors
+//! JSON (RFC 8259, except that control characters inside strings are
+//! taken as they are, as arrow-json takes them) and, per column, the values whose reading it mirrors
 //! with the same functions (`lexical-core` numbers, arrow's timestamp
 //! parser). Anything else — a syntax error, a value of another type, a
 //! non-integer for `int64`, a key with an escape, deep nesting, invalid
@@ -261,24 +262,18 @@ impl<'a> Parser<'a> {
     /// A key without escapes, after its opening quote.
     fn plain_key(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
-        loop {
-            match self.next()? {
-                b'"' => return Some(&self.b[start..self.i - 1]),
-                b'\\' => return None,
-                c if c < 0x20 => return None,
-                _ => {}
-            }
-        }
+        let run = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        self.i += run + 1;
+        (self.b[start + run] == b'"').then(|| &self.b[start..start + run])
     }
 
     /// A string after its opening quote, unescaped into `out` when given.
     fn string(&mut self, mut out: Option<&mut Vec<u8>>) -> Option<()> {
         loop {
             let start = self.i;
-            // The run up to a quote, an escape or a control character.
-            let run = self.b[start..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            // The run up to a quote or an escape (control characters are
+            // taken as they are, as arrow-json takes them).
+            let run = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
             self.i += run;
             if let Some(o) = out.as_deref_mut() {
                 o.extend_from_slice(&self.b[start..self.i]);
