@@ -256,7 +256,11 @@ impl<'a> Parser<'a> {
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.i.checked_add(word.len())?;
-        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+        if self.b.get(self.i..end)? != word {
+            return None;
+        }
+        self.i = end;
+        Some(())
     }
 
     /// A key without escapes, after its opening quote.
@@ -335,7 +339,7 @@ impl<'a> Parser<'a> {
         if !(0xDC00..=0xDFFF).contains(&low) {
             return None;
         }
-        char::from_u32(((high - 0xD800) << 10 | (low - 0xDC00)) + 0x1_0000)
+        char::from_u32((((high - 0xD800) << 10) | (low - 0xDC00)) + 0x1_0000)
     }
 
     /// A number in strict JSON grammar; its text.
