@@ -1,6 +1,9 @@
 //! JSON payloads → Arrow batches of a source's declared columns.
 //!
-//! JSON goes through arrow-json's tape decoder, many messages at a time.
+//! Flat objects of scalar columns take the fast path ([`super::fast_json`]),
+//! which hands over to arrow-json's tape decoder, many messages at a time,
+//! whatever it does not read exactly as arrow-json does; other schemas go
+//! through arrow-json only.
 //! A message must hold exactly one JSON object; fields the source does not
 //! declare are ignored, missing fields are NULL, and a value of the wrong
 //! type (a string where a number is declared, a number too large for
@@ -14,6 +17,7 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType as ArrowType, SchemaRef, TimestampMillisecondType};
 use arrow::json::reader::{Decoder, ReaderBuilder};
 
+use super::fast_json::FastJson;
 use super::{DecodeError, Decoded, Undecodable};
 
 /// Decodes JSON messages into rows of `schema`.
@@ -23,6 +27,8 @@ pub struct JsonDecoder {
     /// What arrow-json fills: the same, with timestamps tagged `+00:00`
     /// (arrow-json only knows offset time zones without chrono-tz).
     json: SchemaRef,
+    /// The fast path, for schemas of scalar columns.
+    fast: Option<FastJson>,
 }
 
 impl JsonDecoder {
@@ -53,7 +59,8 @@ impl JsonDecoder {
                 })
                 .collect::<Vec<_>>(),
         ));
-        let d = JsonDecoder { schema, json };
+        let fast = FastJson::new(schema.clone());
+        let d = JsonDecoder { schema, json, fast };
         d.decoder(1)?;
         Ok(d)
     }
@@ -90,14 +97,67 @@ impl JsonDecoder {
             .map_err(DecodeError::JsonSchema)
     }
 
-    /// Decodes a batch of messages.
+    /// Decodes a batch of messages: through the fast path when the schema
+    /// has one, with arrow-json for the messages it hands over (merged back
+    /// in message order).
+    pub fn decode(&self, messages: &[&[u8]]) -> Result<Decoded, DecodeError> {
+        let Some(fast) = &self.fast else {
+            return self.decode_general(messages);
+        };
+        let f = fast.decode(messages)?;
+        if f.handed_over.is_empty() {
+            return Ok(Decoded {
+                batch: f.batch,
+                rows: f.rows,
+                rejected: Vec::new(),
+            });
+        }
+        let others: Vec<&[u8]> = f.handed_over.iter().map(|&i| messages[i]).collect();
+        let mut g = self.decode_general(&others)?;
+        for r in &mut g.rejected {
+            r.message = f.handed_over[r.message];
+        }
+        for r in &mut g.rows {
+            *r = f.handed_over[*r];
+        }
+        if g.rows.is_empty() {
+            return Ok(Decoded {
+                batch: f.batch,
+                rows: f.rows,
+                rejected: g.rejected,
+            });
+        }
+        // Both row lists ascend: merge them by message.
+        let mut order = Vec::with_capacity(f.rows.len() + g.rows.len());
+        let mut rows = Vec::with_capacity(order.capacity());
+        let (mut a, mut b) = (0, 0);
+        while a < f.rows.len() || b < g.rows.len() {
+            if b == g.rows.len() || (a < f.rows.len() && f.rows[a] < g.rows[b]) {
+                order.push((0, a));
+                rows.push(f.rows[a]);
+                a += 1;
+            } else {
+                order.push((1, b));
+                rows.push(g.rows[b]);
+                b += 1;
+            }
+        }
+        let batch = arrow::compute::interleave_record_batch(&[&f.batch, &g.batch], &order)?;
+        Ok(Decoded {
+            batch,
+            rows,
+            rejected: g.rejected,
+        })
+    }
+
+    /// Decodes a batch of messages with arrow-json.
     ///
     /// Messages are fed to one tape decoder. A bad message may leave part of
     /// itself in the decoder, so at each one the good messages since the
     /// last bad one are decoded again into a fresh decoder and flushed as a
     /// piece: every good message is decoded at most twice, however many bad
     /// ones the batch holds.
-    pub fn decode(&self, messages: &[&[u8]]) -> Result<Decoded, DecodeError> {
+    fn decode_general(&self, messages: &[&[u8]]) -> Result<Decoded, DecodeError> {
         let mut out = Decoded {
             batch: RecordBatch::new_empty(self.schema.clone()),
             rows: Vec::with_capacity(messages.len()),
@@ -330,5 +390,241 @@ mod tests {
             ]
         );
         assert_eq!(out.rejected[5].detail, "empty payload");
+    }
+
+    /// Every path must agree: the fast path with arrow-json's hand-over
+    /// gives the rows, values, reasons and details arrow-json alone gives.
+    fn same_as_arrow_json(d: &JsonDecoder, msgs: &[&[u8]]) {
+        let fast = d.decode(msgs).unwrap();
+        let general = d.decode_general(msgs).unwrap();
+        let show = |m: usize| String::from_utf8_lossy(msgs[m]).into_owned();
+        assert_eq!(fast.rows, general.rows, "rows");
+        assert_eq!(
+            fast.rejected,
+            general.rejected,
+            "rejected: {:?}",
+            fast.rejected
+                .iter()
+                .map(|r| show(r.message))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(fast.batch.schema(), general.batch.schema());
+        for c in 0..fast.batch.num_columns() {
+            let (a, b) = (fast.batch.column(c), general.batch.column(c));
+            for r in 0..fast.batch.num_rows() {
+                let (x, y) = (
+                    quiver_types::Value::from_array(a.as_ref(), r),
+                    quiver_types::Value::from_array(b.as_ref(), r),
+                );
+                // Bit equality, so -0.0 and 0.0 differ.
+                assert_eq!(
+                    format!("{x:?}"),
+                    format!("{y:?}"),
+                    "column {c} of {}",
+                    show(fast.rows[r])
+                );
+            }
+        }
+    }
+
+    fn scalars() -> JsonDecoder {
+        let s = Schema::new(vec![
+            Field::new("t", DataType::Timestamp),
+            Field::new("k", DataType::Int64),
+            Field::new("name", DataType::String),
+            Field::new("b", DataType::Bool),
+            Field::new("x", DataType::Float64),
+        ]);
+        let d = JsonDecoder::new(arrow_schema(&s)).unwrap();
+        assert!(d.fast.is_some());
+        d
+    }
+
+    const TRICKY: &[&str] = &[
+        r#"{"t": 1000, "k": 1, "name": "a", "b": true, "x": 1.5}"#,
+        r#"{"t":1000,"k":-1,"name":"","b":false,"x":-0.0}"#,
+        r#"  {"t" : 1000 , "k" : 7 }  "#,
+        "\t{\"t\":\r\n1000}\n",
+        r#"{}"#,
+        r#"{"k": null, "name": null, "b": null, "x": null, "t": null}"#,
+        r#"{"t": 1000, "order": {"id": [1, 2.5e-3, {"z": []}, "s\"x", true, null]}, "k": 3}"#,
+        r#"{"k": 1.0}"#,
+        r#"{"k": 1.5}"#,
+        r#"{"k": 1e3}"#,
+        r#"{"k": 1e30}"#,
+        r#"{"k": 1e300}"#,
+        r#"{"k": "5"}"#,
+        r#"{"k": "five"}"#,
+        r#"{"k": 9223372036854775807}"#,
+        r#"{"k": 9223372036854775808}"#,
+        r#"{"k": -9223372036854775808}"#,
+        r#"{"k": -9223372036854775809}"#,
+        r#"{"k": 00}"#,
+        r#"{"k": 01}"#,
+        r#"{"k": -}"#,
+        r#"{"k": 1.}"#,
+        r#"{"k": .5}"#,
+        r#"{"k": +1}"#,
+        r#"{"k": NaN}"#,
+        r#"{"k": true}"#,
+        r#"{"k": [1]}"#,
+        r#"{"k": {"a": 1}}"#,
+        r#"{"k": 1, "k": 2}"#,
+        r#"{"k": 1, "k": null}"#,
+        r#"{"k": "x", "k": 2}"#,
+        r#"{"t": "2024-01-01T00:00:00Z"}"#,
+        r#"{"t": "2024-01-01T00:00:00.123+02:00"}"#,
+        r#"{"t": "2024-01-01 00:00:00"}"#,
+        r#"{"t": "2024-01-01"}"#,
+        r#"{"t": "garbage"}"#,
+        r#"{"t": "2024-01-01T00:00:00\u005a"}"#,
+        r#"{"t": 1.5}"#,
+        r#"{"t": 1e3}"#,
+        r#"{"t": 1e300}"#,
+        r#"{"t": -5}"#,
+        r#"{"t": true}"#,
+        r#"{"name": 5}"#,
+        r#"{"name": true}"#,
+        r#"{"name": ["a"]}"#,
+        r#"{"name": "\u00e9\ud83d\ude00 ok"}"#,
+        r#"{"name": "\ud800"}"#,
+        r#"{"name": "\ud800\u0041"}"#,
+        r#"{"name": "\udc00\ud800"}"#,
+        r#"{"name": "\u12"}"#,
+        r#"{"name": "\uZZZZ"}"#,
+        r#"{"name": "a\"b\\c\/d\b\f\n\r\t"}"#,
+        r#"{"name": "bad \x escape"}"#,
+        r#"{"name": "héllo wörld ✓ 😀"}"#,
+        r#"{"name": "a string of more than twenty-four bytes \" with an escape", "k": 1}"#,
+        r#"{"an_undeclared_key_longer_than_24_bytes": "and a value longer than 24 bytes \\", "k": 2}"#,
+        r#"{"an_undeclared_key_longer_than_24_bytes\u0041": 1, "k": 2}"#,
+        r#"{"name": "exactly twenty-four byte", "k": 3}"#,
+        r#"{"name": "twenty-three bytes long.", "k": 3}"#,
+        r#"{"name": "unterminated and longer than twenty-four bytes"#,
+        r#"{"other": "\ud800", "k": 1}"#,
+        r#"{"other": "\q", "k": 1}"#,
+        r#"{"b": "true"}"#,
+        r#"{"b": 1}"#,
+        r#"{"b": tru}"#,
+        r#"{"b": True}"#,
+        r#"{"x": 1}"#,
+        r#"{"x": -0}"#,
+        r#"{"x": 1e400}"#,
+        r#"{"x": -1e400}"#,
+        r#"{"x": 1e-400}"#,
+        r#"{"x": "1.5"}"#,
+        r#"{"x": 1.7976931348623157e308}"#,
+        r#"{"x": 0.1000000000000000055511151231257827}"#,
+        r#"{"x": 123456789012345678901234567890}"#,
+        r#"{"x": 1E+2}"#,
+        r#"{"k\u0031": 1}"#,
+        r#"{"K": 1}"#,
+        r#"{"k": 1}{"k": 2}"#,
+        r#"{"k": 1} x"#,
+        r#"{"k": 1,}"#,
+        r#"{"k" 1}"#,
+        r#"{"k": 1"#,
+        r#"{"k": 1, "#,
+        r#"{"k": }"#,
+        r#"{,"k": 1}"#,
+        r#"{'k': 1}"#,
+        r#"[1, 2]"#,
+        r#"[{"k": 1}]"#,
+        r#""s""#,
+        "null",
+        "5",
+        "",
+        "   ",
+        r#"{"a": [1, 2,], "k": 1}"#,
+        r#"{"a": [1 2], "k": 1}"#,
+        r#"{"a": {"b" 1}, "k": 1}"#,
+        r#"{"a": {"b": 1,}, "k": 1}"#,
+        r#"{"a": nul, "k": 1}"#,
+        r#"{"a": 1.2.3, "k": 1}"#,
+    ];
+
+    #[test]
+    fn the_fast_path_reads_as_arrow_json_does() {
+        let d = scalars();
+        let mut msgs: Vec<Vec<u8>> = TRICKY.iter().map(|m| m.as_bytes().to_vec()).collect();
+        // Raw control characters, invalid UTF-8, deep nesting, a BOM.
+        msgs.push(b"{\"name\": \"a\x01b\", \"k\": 1}".to_vec());
+        msgs.push(b"{\"other\": \"a\x1fb\", \"k\": 1}".to_vec());
+        msgs.push(b"{\"name\": \"\xff\xfe\", \"k\": 1}".to_vec());
+        msgs.push(b"{\"other\": \"\xc3\", \"k\": 1}".to_vec());
+        msgs.push(b"{\"\xe9\": 1, \"k\": 1}".to_vec());
+        msgs.push(b"\xef\xbb\xbf{\"k\": 1}".to_vec());
+        for depth in [10, 31, 32, 33, 40, 200] {
+            let mut m = b"{\"deep\": ".to_vec();
+            m.extend(std::iter::repeat_n(b'[', depth));
+            m.extend(std::iter::repeat_n(b']', depth));
+            m.extend_from_slice(b", \"k\": 1}");
+            msgs.push(m);
+        }
+        let all: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+        // The whole corpus as one batch, and each message alone.
+        same_as_arrow_json(&d, &all);
+        // Both paths are exercised.
+        let f = d.fast.as_ref().unwrap().decode(&all).unwrap();
+        assert!(
+            f.rows.len() > 25 && f.handed_over.len() > 60,
+            "{} {}",
+            f.rows.len(),
+            f.handed_over.len()
+        );
+        for m in &all {
+            same_as_arrow_json(&d, &[m]);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_on_mangled_messages() {
+        let d = scalars();
+        let base: &[&[u8]] = &[
+            br#"{"t": 1714521600000, "order_id": "o-1", "k": 42, "name": "caf\u00e9", "b": true, "x": 12.5, "tags": [1, {"a": null}]}"#,
+            br#"{"x": -3e2, "k": -7, "t": "2024-05-01T00:00:00Z", "name": "a\"b"}"#,
+        ];
+        let tokens: &[&[u8]] = &[
+            b"\"", b"\\", b"{", b"}", b"[", b"]", b":", b",", b" ", b"1", b"-", b".", b"e",
+            b"null", b"true", b"\\u", b"\xc3", b"\x01", b"\"k\"", b"1e400", b"\"5\"",
+        ];
+        // A small deterministic generator (xorshift), so failures repeat.
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = |n: usize| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % n as u64) as usize
+        };
+        let mut msgs: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..4000 {
+            let mut m = base[rnd(base.len())].to_vec();
+            for _ in 0..1 + rnd(3) {
+                let at = rnd(m.len() + 1);
+                match rnd(3) {
+                    0 if at < m.len() => {
+                        m.remove(at);
+                    }
+                    1 => {
+                        let t = tokens[rnd(tokens.len())];
+                        m.splice(at..at, t.iter().copied());
+                    }
+                    _ => m.truncate(at.max(1)),
+                }
+            }
+            msgs.push(m);
+        }
+        let all: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+        let f = d.fast.as_ref().unwrap().decode(&all).unwrap();
+        assert!(
+            f.rows.len() > 300 && f.handed_over.len() > 300,
+            "{} {}",
+            f.rows.len(),
+            f.handed_over.len()
+        );
+        for chunk in msgs.chunks(97) {
+            let batch: Vec<&[u8]> = chunk.iter().map(|m| m.as_slice()).collect();
+            same_as_arrow_json(&d, &batch);
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! * [`json`]: one JSON object per message;
 //! * [`protobuf`]: one Protobuf message of a type from a descriptor set.
 
+mod fast_json;
 pub mod json;
 pub mod protobuf;
 
