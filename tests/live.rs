@@ -711,7 +711,8 @@ fn postprocessed_stream_equals_backfill() {
 }
 
 /// A per-event job that looks each customer up in Redis (hashes written by
-/// the test under `prefix`), written only to the historical store.
+/// the test under `prefix`), with `ordered` as given, written to the
+/// historical and the online store.
 fn enriched_job(redis: &str, prefix: &str, ordered: bool) -> impl Fn(&str) -> String {
     let (redis, prefix) = (redis.to_string(), prefix.to_string());
     move |input: &str| {

@@ -20,9 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
-use arrow::datatypes::Int64Type;
 use prometheus::Histogram;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -323,10 +322,7 @@ fn concat(
 
 fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
     let now = chrono::Utc::now().timestamp_millis();
-    let times = batch
-        .column(batch.num_columns() - 1)
-        .as_primitive::<Int64Type>()
-        .values();
+    let times = time_column(batch).values();
     // Rows come sorted by time: compute the age once per run of equal times.
     let mut i = 0;
     while i < times.len() {
@@ -450,11 +446,7 @@ fn ready_rows(
         pending.clear();
         all
     };
-    let times = all
-        .column(all.num_columns() - 1)
-        .as_primitive::<Int64Type>()
-        .values()
-        .clone();
+    let times = time_column(&all).values().clone();
     let (mut ready, mut later): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
     for (i, &t) in times.iter().enumerate() {
         if t < frontier {
@@ -494,7 +486,8 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::time::Duration;
 
-    use arrow::array::{Int64Array, TimestampMillisecondArray};
+    use arrow::array::{AsArray, Int64Array, TimestampMillisecondArray};
+    use arrow::datatypes::Int64Type;
     use quiver_sql::{Binder, Registry, SourceInfo};
     use quiver_types::{DataType, Field, Schema};
 

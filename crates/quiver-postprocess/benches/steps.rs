@@ -256,12 +256,7 @@ fn slow_lookups(rows: usize, rate: usize) {
         let mut latencies: Vec<f64> = Vec::with_capacity(rows);
         let note = |out: &RecordBatch, latencies: &mut Vec<f64>| {
             let now = Instant::now();
-            let times = out
-                .column(out.num_columns() - 1)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap();
-            for t in times.values() {
+            for t in quiver_dataflow::eval::time_column(out).values() {
                 let batch = (*t / 10) as usize / per_batch;
                 latencies.push(now.saturating_duration_since(due(batch)).as_secs_f64() * 1e3);
             }
@@ -304,11 +299,7 @@ fn slow_lookups(rows: usize, rate: usize) {
 /// `batch` with its row number (event time / 10) as `hour_of_day`, so
 /// each row has its own lookup.
 fn with_row(batch: &RecordBatch) -> RecordBatch {
-    let times = batch
-        .column(batch.num_columns() - 1)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap();
+    let times = quiver_dataflow::eval::time_column(batch);
     let row: Int64Array = times.values().iter().map(|t| Some(t / 10)).collect();
     let mut cols = batch.columns().to_vec();
     cols[3] = Arc::new(row);

@@ -54,9 +54,15 @@ pub struct ChainPlan {
 
 impl PostprocessFactory for ChainPlan {
     fn open(&self, _worker: usize, _peers: usize) -> Result<Box<dyn Postprocessor>, String> {
-        let mut steps = Vec::with_capacity(self.steps.len());
+        let mut chain = Chain {
+            head: Vec::new(),
+            unordered: None,
+            tail: Vec::new(),
+            lookback: self.lookback(),
+            rejected: Vec::new(),
+        };
         for s in &self.steps {
-            steps.push(match s {
+            let step = match s {
                 StepPlan::Mask(m) => Step::Mask(m.clone()),
                 StepPlan::Dedup { key, types, ttl } => Step::Dedup(Dedup::new(
                     key.clone(),
@@ -70,20 +76,20 @@ impl PostprocessFactory for ChainPlan {
                 StepPlan::InferEndpoint(e) => {
                     Step::InferEndpoint(Box::new(EndpointStep::open(e.clone())?))
                 }
+                // Planning allows at most one.
                 StepPlan::Enrich(e) if !e.ordered => {
-                    Step::Unordered(Box::new(UnorderedEnrich::open(e.clone())?))
+                    chain.unordered = Some(Box::new(UnorderedEnrich::open(e.clone())?));
+                    continue;
                 }
                 StepPlan::Enrich(e) => Step::Enrich(Box::new(EnrichStep::open(e.clone())?)),
                 StepPlan::Filter(f) => Step::Filter(f.clone()),
-            });
+            };
+            match chain.unordered {
+                None => chain.head.push(step),
+                Some(_) => chain.tail.push(step),
+            }
         }
-        let unordered = steps.iter().position(|s| matches!(s, Step::Unordered(_)));
-        Ok(Box::new(Chain {
-            steps,
-            unordered,
-            lookback: self.lookback(),
-            rejected: Vec::new(),
-        }))
+        Ok(Box::new(chain))
     }
 
     fn partition_by(&self) -> Option<Vec<usize>> {
@@ -109,16 +115,16 @@ enum Step {
     Infer(InferStep),
     InferEndpoint(Box<EndpointStep>),
     Enrich(Box<EnrichStep>),
-    Unordered(Box<UnorderedEnrich>),
     Filter(FilterStep),
 }
 
-/// One worker's steps.
+/// One worker's steps: all of them in `head`, unless the job has an
+/// `enrich` with `ordered: false` (at most one; planning checks), which
+/// splits them into the steps before it and those after it.
 struct Chain {
-    steps: Vec<Step>,
-    /// Where the `enrich` with `ordered: false` is, if there is one (at
-    /// most one; planning checks).
-    unordered: Option<usize>,
+    head: Vec<Step>,
+    unordered: Option<Box<UnorderedEnrich>>,
+    tail: Vec<Step>,
     lookback: i64,
     /// Rows refused since the last `take_rejected`.
     rejected: Vec<Rejected>,
@@ -141,7 +147,6 @@ impl Chain {
                 Step::Infer(i) => i.apply(&batch)?,
                 Step::InferEndpoint(e) => e.apply(&batch)?,
                 Step::Enrich(e) => e.apply(&batch)?,
-                Step::Unordered(_) => unreachable!("the chain splits at an unordered enrich"),
                 Step::Filter(f) => {
                     let (kept, refused) = f.apply(&batch)?;
                     rejected.extend(refused);
@@ -152,43 +157,29 @@ impl Chain {
         Ok(batch)
     }
 
-    /// The unordered enrich.
-    fn unordered_step(&mut self, at: usize) -> &mut UnorderedEnrich {
-        match &mut self.steps[at] {
-            Step::Unordered(u) => u,
-            _ => unreachable!("`unordered` points at the unordered enrich"),
-        }
-    }
-
     /// Runs the steps after the unordered enrich on rows it released.
-    fn after(
-        &mut self,
-        at: usize,
-        rows: Option<RecordBatch>,
-    ) -> Result<Option<RecordBatch>, String> {
-        let Some(rows) = rows else {
-            return Ok(None);
-        };
-        Chain::run(&mut self.steps[at + 1..], rows, &mut self.rejected).map(Some)
+    fn after(&mut self, rows: Option<RecordBatch>) -> Result<Option<RecordBatch>, String> {
+        rows.map(|rows| Chain::run(&mut self.tail, rows, &mut self.rejected))
+            .transpose()
     }
 }
 
 impl Postprocessor for Chain {
     fn process(&mut self, batch: RecordBatch) -> Result<RecordBatch, String> {
-        let Some(at) = self.unordered else {
-            return Chain::run(&mut self.steps, batch, &mut self.rejected);
-        };
         let schema = batch.schema();
-        let batch = Chain::run(&mut self.steps[..at], batch, &mut self.rejected)?;
+        let batch = Chain::run(&mut self.head, batch, &mut self.rejected)?;
+        let Some(u) = self.unordered.as_mut() else {
+            return Ok(batch);
+        };
         let released = if batch.num_rows() == 0 {
             None
         } else {
-            self.unordered_step(at).submit(batch)?
+            u.submit(batch)?
         };
         // Nothing released yet: an empty batch (of the input's columns;
         // the sink operator keeps no empty batch).
         Ok(self
-            .after(at, released)?
+            .after(released)?
             .unwrap_or_else(|| RecordBatch::new_empty(schema)))
     }
 
@@ -197,25 +188,21 @@ impl Postprocessor for Chain {
     }
 
     fn set_waker(&mut self, wake: Arc<dyn Fn() + Send + Sync>) {
-        if let Some(at) = self.unordered {
-            self.unordered_step(at).set_waker(wake);
+        if let Some(u) = self.unordered.as_mut() {
+            u.set_waker(wake);
         }
     }
 
     fn poll(&mut self) -> Result<Option<RecordBatch>, String> {
-        let Some(at) = self.unordered else {
+        let Some(u) = self.unordered.as_mut() else {
             return Ok(None);
         };
-        let released = self.unordered_step(at).take_done()?;
-        self.after(at, released)
+        let released = u.take_done()?;
+        self.after(released)
     }
 
     fn pending_since(&self) -> Option<i64> {
-        let at = self.unordered?;
-        match &self.steps[at] {
-            Step::Unordered(u) => u.pending_since(),
-            _ => None,
-        }
+        self.unordered.as_ref()?.pending_since()
     }
 
     fn lookback(&self) -> i64 {
@@ -227,7 +214,7 @@ impl Postprocessor for Chain {
     }
 
     fn advance(&mut self, frontier: i64) {
-        for s in &mut self.steps {
+        for s in self.head.iter_mut().chain(&mut self.tail) {
             if let Step::Dedup(d) = s {
                 d.advance(frontier);
             }

@@ -197,22 +197,33 @@ pub struct InferStep {
     pub output: SchemaRef,
 }
 
+/// The columns `inputs` of `batch` cast to the float type `to`, or an error
+/// naming the column that is not a number.
+pub(crate) fn number_columns(
+    batch: &RecordBatch,
+    inputs: &[usize],
+    to: &ArrowType,
+) -> Result<Vec<ArrayRef>, String> {
+    inputs
+        .iter()
+        .map(|&i| {
+            cast(batch.column(i), to).map_err(|e| {
+                format!(
+                    "infer: column {} cannot be read as a number: {e}",
+                    batch.schema().field(i).name()
+                )
+            })
+        })
+        .collect()
+}
+
 impl InferStep {
     /// Appends predictions for every row of `batch`.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch, String> {
         let rows = batch.num_rows();
         let width = self.inputs.len();
         // Inputs as f32, and which rows are complete.
-        let mut cols = Vec::with_capacity(width);
-        for &i in &self.inputs {
-            let c = cast(batch.column(i), &ArrowType::Float32).map_err(|e| {
-                format!(
-                    "infer: column {} cannot be read as a number: {e}",
-                    batch.schema().field(i).name()
-                )
-            })?;
-            cols.push(c);
-        }
+        let cols = number_columns(batch, &self.inputs, &ArrowType::Float32)?;
         let complete: Vec<usize> = (0..rows)
             .filter(|&r| cols.iter().all(|c| c.is_valid(r)))
             .collect();

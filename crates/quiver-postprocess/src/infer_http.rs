@@ -51,7 +51,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
-use arrow::compute::cast;
 use arrow::datatypes::{DataType as ArrowType, Float64Type, SchemaRef};
 use futures_util::StreamExt;
 use quiver_spec::{InferEndpoint, InferProtocol};
@@ -440,16 +439,7 @@ impl EndpointStep {
     pub fn apply(&mut self, batch: &RecordBatch) -> Result<RecordBatch, String> {
         let p = &*self.plan;
         let rows = batch.num_rows();
-        let mut cols = Vec::with_capacity(p.inputs.len());
-        for &i in &p.inputs {
-            let c = cast(batch.column(i), &ArrowType::Float64).map_err(|e| {
-                format!(
-                    "infer: column {} cannot be read as a number: {e}",
-                    batch.schema().field(i).name()
-                )
-            })?;
-            cols.push(c);
-        }
+        let cols = crate::infer::number_columns(batch, &p.inputs, &ArrowType::Float64)?;
         let views: Vec<_> = cols
             .iter()
             .map(|c| c.as_primitive::<Float64Type>())

@@ -48,22 +48,8 @@ const KINDS: &[&str] = &["mask", "dedup", "infer", "enrich", "filter_invalid"];
 const FILTER_KEYS: &[&str] = &["checks"];
 const MASK_KEYS: &[&str] = &["key", "columns"];
 const DEDUP_KEYS: &[&str] = &["key", "ttl"];
-const INFER_KEYS: &[&str] = &[
-    "onnx",
-    "endpoint",
-    "inputs",
-    "outputs",
-    "name",
-    "protocol",
-    "input_name",
-    "headers",
-    "batch_size",
-    "capacity",
-    "timeout",
-    "retries",
-    "backoff",
-    "fail_on_errors",
-];
+/// The keys of `infer` for every model (followed by [`ENDPOINT_KEYS`]).
+const MODEL_KEYS: &[&str] = &["onnx", "endpoint", "inputs", "outputs"];
 /// The keys of `infer` that only a model endpoint takes.
 const ENDPOINT_KEYS: &[&str] = &[
     "name",
@@ -328,7 +314,8 @@ fn dedup(node: &Node, errors: &mut Diagnostics) -> Option<DedupSpec> {
 }
 
 fn infer(node: &Node, dir: &Path, errors: &mut Diagnostics) -> Option<InferSpec> {
-    let f = Fields::of(node, "`infer`", INFER_KEYS, errors)?;
+    let keys: Vec<&str> = MODEL_KEYS.iter().chain(ENDPOINT_KEYS).copied().collect();
+    let f = Fields::of(node, "`infer`", &keys, errors)?;
     let before = errors.0.len();
     let model = match (f.get("onnx"), f.get("endpoint")) {
         (Some(n), None) => {

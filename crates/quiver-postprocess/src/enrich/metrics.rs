@@ -5,8 +5,9 @@
 //! * `quiver_enrich_lookups_total`: rows that needed a lookup (every
 //!   variable non-NULL).
 //! * `quiver_enrich_cache_hits_total`: of those, rows answered without a
-//!   request of their own (from the cache, or by an earlier row of the same
-//!   batch with the same variables).
+//!   request of their own (from the cache, by an earlier row of the same
+//!   batch with the same variables, or, with `ordered: false`, by a lookup
+//!   already in flight).
 //! * `quiver_enrich_requests_total`: requests sent, retries included.
 //! * `quiver_enrich_retries_total`: requests that were retries.
 //! * `quiver_enrich_timeouts_total`: requests that timed out.
@@ -49,7 +50,7 @@ impl CounterSet for EnrichCounters {
         ),
         (
             "quiver_enrich_cache_hits_total",
-            "Rows answered without a request of their own (cache, or a same-batch row with the same variables).",
+            "Rows answered without a request of their own (cache, a same-batch row with the same variables, or a lookup in flight).",
         ),
         (
             "quiver_enrich_requests_total",

@@ -27,11 +27,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
-use arrow::datatypes::Int64Type;
 use futures_util::FutureExt;
 use hashbrown::HashMap;
+use quiver_dataflow::eval::time_column;
 use quiver_types::Value;
 
 use super::{Answer, Client, EnrichPlan, FAILED, lookup};
@@ -111,11 +111,7 @@ impl Waiting {
 
     /// The event time of its oldest waiting row.
     fn oldest(&self) -> Option<i64> {
-        let times = self
-            .batch
-            .column(self.batch.num_columns() - 1)
-            .as_primitive::<Int64Type>();
-        (self.first_open < self.open.len()).then(|| times.value(self.first_open))
+        (self.first_open < self.open.len()).then(|| time_column(&self.batch).value(self.first_open))
     }
 }
 
