@@ -356,8 +356,13 @@ def rdkafka_performance(args):
 def drain_c(exe, broker, topic, partitions, workers, counts):
     """Reads the whole topic with librdkafka's rdkafka_performance, one
     process per worker over that worker's partitions; returns (seconds until
-    the last one finished, messages read)."""
+    the last one finished, messages read, user+sys CPU seconds of the
+    consumers: librdkafka's own cost per message, the floor of any client
+    built on it)."""
+    import resource
+
     procs = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     for k in range(workers):
         parts = [p for p in range(partitions) if p % workers == k]
@@ -379,7 +384,11 @@ def drain_c(exe, broker, topic, partitions, workers, counts):
             got += int(m[-1])
         else:
             print(out[-2000:], flush=True)
-    return max(ends) - t0, got
+    # communicate() reaped them: their CPU time is now in the children's
+    # usage (the broker, also a child, is still running and not counted).
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return max(ends) - t0, got, cpu
 
 
 def drain(broker, topic, partitions, workers, counts):
@@ -875,10 +884,11 @@ def main():
                 if exe:
                     print(f"==> draining {topic} with {args.workers} rdkafka_performance consumers (C); {load()}", flush=True)
                     cpu0 = broker.cpu_seconds()
-                    secs, got = drain_c(exe, broker.addr, topic, args.partitions, args.workers, counts)
+                    secs, got, ccpu = drain_c(exe, broker.addr, topic, args.partitions, args.workers, counts)
                     cpu1 = broker.cpu_seconds()
                     if got:
-                        res["drain_c"] = {"wall_s": secs, "messages": got, "broker_cpu_s": None if cpu0 is None else cpu1 - cpu0}
+                        res["drain_c"] = {"wall_s": secs, "messages": got, "cpu_s": ccpu,
+                                          "broker_cpu_s": None if cpu0 is None else cpu1 - cpu0}
                     print(f"  {got:,} messages in {secs:.2f}s: {got / secs:,.0f}/s", flush=True)
             if "quiver" not in skip:
                 res["loads"]["quiver"] = load()
@@ -930,7 +940,7 @@ def report(args, r):
 
     if "drain_c" in r:
         d = r["drain_c"]
-        row(f"broker drain: {w} × librdkafka rdkafka_performance (C), no processing", d["wall_s"], d["messages"], None, d["broker_cpu_s"], None)
+        row(f"broker drain: {w} × librdkafka rdkafka_performance (C), no processing", d["wall_s"], d["messages"], d.get("cpu_s"), d["broker_cpu_s"], None)
     if "drain" in r:
         d = r["drain"]
         row(f"broker drain: {w} × Python confluent-kafka, no processing", d["wall_s"], d["messages"], None, d["broker_cpu_s"], None)
@@ -956,6 +966,12 @@ def report(args, r):
             ratio = (n / q["wall_s"]) / fastest
             notes.append(f"Quiver's rate is {ratio:.2f}x the fastest plain drain's: "
                          + ("the broker is the bound." if ratio > 0.8 else "Quiver, not the broker, is the bound."))
+    c = r.get("drain_c")
+    if c and c.get("cpu_s"):
+        floor = c["messages"] / c["cpu_s"]
+        notes.append(f"librdkafka alone (rdkafka_performance, batch consume, payloads untouched): {floor:,.0f} messages "
+                     f"per CPU-second of the consumers; a client on librdkafka can go no faster per core"
+                     + (f" (Quiver: {n / r['quiver']['cpu_s'] / floor:.2f}x that)." if "quiver" in r else "."))
     if "file" in r and "flink" in r:
         notes.append(f"On the same NDJSON files, Quiver is {r['flink']['exec_s'] / r['file']['wall_s']:.2f}x Flink's job execution "
                      f"time ({r['flink']['wall_s'] / r['file']['wall_s']:.2f}x its whole process). Flink read files, not Kafka.")

@@ -9,6 +9,7 @@ mod kafka_sink;
 mod live;
 mod postprocess;
 mod property;
+mod publish;
 // Named apart from the `redis` crate the tests use.
 #[path = "redis.rs"]
 mod redis_store;

@@ -24,14 +24,14 @@ use quiver_types::{DataType, Field, Schema, Value};
 const DELAY: i64 = 2_000;
 
 #[derive(Debug, Clone)]
-struct Event {
-    t: i64,
-    k: Option<i64>,
-    x: Option<i64>,
-    f: f64,
+pub(crate) struct Event {
+    pub(crate) t: i64,
+    pub(crate) k: Option<i64>,
+    pub(crate) x: Option<i64>,
+    pub(crate) f: f64,
 }
 
-fn schema() -> Schema {
+pub(crate) fn schema() -> Schema {
     Schema::new(vec![
         Field::new("t", DataType::Timestamp),
         Field::new("k", DataType::Int64),
@@ -40,7 +40,7 @@ fn schema() -> Schema {
     ])
 }
 
-fn batch(events: &[Event]) -> RecordBatch {
+pub(crate) fn batch(events: &[Event]) -> RecordBatch {
     RecordBatch::try_new(
         schema().to_arrow(),
         vec![
@@ -62,7 +62,7 @@ fn batch(events: &[Event]) -> RecordBatch {
     .unwrap()
 }
 
-fn compile(sql: &str) -> CompiledJob {
+pub(crate) fn compile(sql: &str) -> CompiledJob {
     let sources = [SourceInfo {
         name: "e".into(),
         schema: schema(),

@@ -3,7 +3,8 @@
 //!
 //! Each worker keeps the latest row per entity in memory and writes them
 //! in one transaction when the buffer grows large, when asked to flush on
-//! every frontier advance (live jobs), and at the end. The store itself
+//! every frontier advance (live jobs, at most once per [`PUBLISH_INTERVAL`]),
+//! and at the end. The store itself
 //! never lets an older event time replace a newer one, so workers that
 //! share an entity cannot undo each other's writes.
 
@@ -17,6 +18,13 @@ use quiver_types::Value;
 
 /// Entities buffered before a write.
 const FLUSH_ENTITIES: usize = 100_000;
+
+/// The least time between two writes of a live run (each is a commit; see
+/// [`SinkWriter::publish_interval`]). Live windows close far less often, so
+/// a run that keeps up still writes each at once; one that is catching up
+/// (or a per-event job) commits at most this often per worker, and a row
+/// waits at most this long for its write.
+pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The online sink of one job.
 #[derive(Clone)]
@@ -76,6 +84,10 @@ impl SinkWriter for OnlineWriter {
 
     fn publishes_on_advance(&self) -> bool {
         self.sink.flush_on_advance
+    }
+
+    fn publish_interval(&self) -> Option<std::time::Duration> {
+        self.sink.flush_on_advance.then_some(PUBLISH_INTERVAL)
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {

@@ -18,6 +18,15 @@ pub trait SinkWriter: Send {
     fn publishes_on_advance(&self) -> bool {
         false
     }
+    /// For a publishing sink whose every write costs a commit (the
+    /// online store): the least time between two writes. Rows released
+    /// sooner after the last write wait and go with the next one, so a run
+    /// that is catching up writes a burst of closed windows at once instead
+    /// of committing each. A run that keeps up writes at once: its windows
+    /// close further apart than this. `None`: write at every advance.
+    fn publish_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Writes rows: the job's output columns followed by `__time`.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
     /// No row with an event time below `frontier` will follow.

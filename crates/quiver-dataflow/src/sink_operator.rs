@@ -15,10 +15,19 @@
 //! Writers that keep history (Parquet) get rows only once all rows below
 //! that time are done, sorted by event time and row hash, so their files
 //! are the same however the lookups interleave.
+//!
+//! A publishing writer with a [`publish_interval`] (the online store, where
+//! each write is a commit) is written at most once per interval: rows
+//! released sooner wait for the next write (the operator wakes itself when
+//! it is due, and writes at once at the end of the input). Waiting rows
+//! hold back the operator's capability and the job's sink time, so a
+//! checkpoint never counts them as written.
+//!
+//! [`publish_interval`]: SinkWriter::publish_interval
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -59,6 +68,51 @@ struct Writer {
     write_seconds: Histogram,
     freshness: Option<Histogram>,
     to_visible: Option<Histogram>,
+    /// At most one write per this much time (see the module docs).
+    interval: Option<Duration>,
+    /// Rows waiting for the next write, and their least event time.
+    waiting: Vec<RecordBatch>,
+    waiting_since: Option<i64>,
+    /// When the last write with rows began.
+    last_write: Option<Instant>,
+}
+
+impl Writer {
+    /// Whether rows may be written now.
+    fn due(&self, now: Instant) -> bool {
+        match (self.interval, self.last_write) {
+            (Some(iv), Some(last)) => now.saturating_duration_since(last) >= iv,
+            _ => true,
+        }
+    }
+
+    /// Writes `batches` and advances to `complete`, observing the metrics.
+    fn publish(
+        &mut self,
+        batches: &[RecordBatch],
+        complete: i64,
+        metrics: &RunMetrics,
+    ) -> Result<(), String> {
+        let began = Instant::now();
+        for rows in batches {
+            self.writer.write(rows)?;
+        }
+        self.writer.advance(complete)?;
+        if batches.is_empty() {
+            return Ok(());
+        }
+        self.last_write = Some(began);
+        self.write_seconds.observe(began.elapsed().as_secs_f64());
+        for rows in batches {
+            if let Some(h) = &self.freshness {
+                observe_freshness(h, rows);
+            }
+            if let Some(h) = &self.to_visible {
+                observe_to_visible(h, rows, metrics);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes a job's output (see the module docs). Rows outside `[start,
@@ -82,6 +136,10 @@ pub fn sink<'s>(
             let labels = [job_name.as_str(), w.kind()];
             let publishes = w.publishes_on_advance();
             Writer {
+                interval: w.publish_interval().filter(|_| publishes),
+                waiting: Vec::new(),
+                waiting_since: None,
+                last_write: None,
                 publishes,
                 write_seconds: metrics.sink_write_seconds.with_label_values(&labels),
                 freshness: publishes.then(|| metrics.freshness_seconds.with_label_values(&labels)),
@@ -114,6 +172,8 @@ pub fn sink<'s>(
                 let _ = activator.activate();
             }));
         }
+        // Wakes the operator when waiting rows are due.
+        let timer = scope.worker().activator_for(info.address.clone());
         let mut held = Some(cap);
         let mut pending: Vec<RecordBatch> = Vec::new();
         // Released rows waiting for the writers that keep history (only
@@ -136,7 +196,9 @@ pub fn sink<'s>(
             }
             let f = frontier.frontier().first().copied().unwrap_or(i64::MAX);
             let advanced = f > last_frontier || f == i64::MAX;
-            if !advanced && !asynchronous {
+            let now = Instant::now();
+            let due = writers.iter().any(|w| !w.waiting.is_empty() && w.due(now));
+            if !advanced && !asynchronous && !due {
                 return;
             }
             let fail = |e: String| DataflowError::Sink {
@@ -228,41 +290,63 @@ pub fn sink<'s>(
             } else {
                 history = released.clone();
             }
+            let ending = f == i64::MAX;
             for w in writers.iter_mut() {
                 let rows = if w.publishes { &released } else { &history };
+                if w.interval.is_some() {
+                    if let Some(rows) = rows {
+                        if let Some(&t) = time_column(rows).values().iter().min() {
+                            w.waiting_since = Some(w.waiting_since.map_or(t, |s| s.min(t)));
+                        }
+                        w.waiting.push(rows.clone());
+                    }
+                    if w.waiting.is_empty() && !moved {
+                        continue;
+                    }
+                    if !ending && !w.waiting.is_empty() && !w.due(now) {
+                        continue;
+                    }
+                    let batches = std::mem::take(&mut w.waiting);
+                    w.waiting_since = None;
+                    if let Err(e) = w.publish(&batches, complete, &metrics) {
+                        errors.set(fail(e));
+                    }
+                    continue;
+                }
                 if rows.is_none() && !moved {
                     continue;
                 }
-                let began = Instant::now();
-                if let Some(rows) = rows
-                    && let Err(e) = w.writer.write(rows)
-                {
+                let batches: &[RecordBatch] = rows.as_slice();
+                if let Err(e) = w.publish(batches, complete, &metrics) {
                     errors.set(fail(e));
-                }
-                if let Err(e) = w.writer.advance(complete) {
-                    errors.set(fail(e));
-                }
-                if let Some(rows) = rows {
-                    w.write_seconds.observe(began.elapsed().as_secs_f64());
-                    if let Some(h) = &w.freshness {
-                        observe_freshness(h, rows);
-                    }
-                    if let Some(h) = &w.to_visible {
-                        observe_to_visible(h, rows, &metrics);
-                    }
                 }
             }
+            // Rows waiting for a write are not written yet: they hold back
+            // the sink time and the capability, and wake the operator when
+            // due.
+            let mut visible = complete;
+            let mut wake: Option<Duration> = None;
+            for w in writers.iter().filter(|w| !w.waiting.is_empty()) {
+                visible = visible.min(w.waiting_since.unwrap_or(complete));
+                if let (Some(iv), Some(last)) = (w.interval, w.last_write) {
+                    let left = iv.saturating_sub(now.saturating_duration_since(last));
+                    wake = Some(wake.map_or(left, |d| d.min(left)));
+                }
+            }
+            if let Some(d) = wake {
+                timer.activate_after(d);
+            }
             if !errors.failed() {
-                metrics.jobs[job].sink_time[worker].fetch_max(complete, Ordering::SeqCst);
+                metrics.jobs[job].sink_time[worker].fetch_max(visible, Ordering::SeqCst);
                 metrics.prune_watermarks();
             }
             // Let a probe see how far the sinks have got (live runs drain
             // up to it before stopping).
             if let Some(c) = held.as_mut()
-                && complete != i64::MAX
-                && complete > *c.time()
+                && visible != i64::MAX
+                && visible > *c.time()
             {
-                c.downgrade(&complete);
+                c.downgrade(&visible);
             }
             let in_flight = post.as_ref().is_some_and(|p| p.pending_since().is_some());
             // A failed run does not wait for rows in flight.
@@ -748,5 +832,103 @@ mod tests {
                 "{k:?} written to history while rows were held"
             );
         }
+    }
+
+    /// Writes of a writer with a publish interval (when, and the ks), and
+    /// the ks written since the last advance.
+    #[derive(Clone, Default)]
+    struct Paced(Arc<Mutex<Vec<Publish>>>, Arc<Mutex<Vec<i64>>>);
+
+    type Publish = (Instant, Vec<i64>);
+
+    // Long enough that a stalled test machine does not make row 2 due early.
+    const PACE: Duration = Duration::from_millis(300);
+
+    impl SinkWriter for Paced {
+        fn publishes_on_advance(&self) -> bool {
+            true
+        }
+        fn publish_interval(&self) -> Option<Duration> {
+            Some(PACE)
+        }
+        fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+            self.1.lock().unwrap().extend(ks(batch));
+            Ok(())
+        }
+        fn advance(&mut self, _: i64) -> Result<(), String> {
+            let ks = std::mem::take(&mut *self.1.lock().unwrap());
+            if !ks.is_empty() {
+                self.0.lock().unwrap().push((Instant::now(), ks));
+            }
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<(), String> {
+            self.advance(i64::MAX)
+        }
+    }
+
+    #[test]
+    fn rows_released_within_the_interval_wait_and_are_written_when_due() {
+        use timely::dataflow::InputHandle;
+        use timely::dataflow::operators::{Input, Probe as _};
+
+        let paced = Paced::default();
+        let writes = paced.0.clone();
+        let m = Arc::new(RunMetrics::new(1, 1, 1));
+        timely::execute_directly(move |worker| {
+            let mut input = InputHandle::<i64, Builder>::new();
+            let probe = worker.dataflow(|scope| {
+                let stream = scope.input_from(&mut input);
+                sink(
+                    stream,
+                    RowOrder::Canonical,
+                    None,
+                    vec![Box::new(paced)],
+                    (None, None),
+                    (0, 0),
+                    "j".into(),
+                    m.clone(),
+                    Arc::new(ErrorSlot::default()),
+                )
+                .probe()
+                .0
+            });
+            let row = |k: i64, t: i64| {
+                Chunk(
+                    RecordBatch::try_from_iter([
+                        ("k", Arc::new(Int64Array::from(vec![k])) as _),
+                        ("__time", Arc::new(Int64Array::from(vec![t])) as _),
+                    ])
+                    .unwrap(),
+                )
+            };
+            let step_until = |worker: &mut timely::worker::Worker, done: &dyn Fn() -> bool| {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !done() {
+                    assert!(Instant::now() < deadline, "timed out");
+                    worker.step_or_park(Some(Duration::from_millis(1)));
+                }
+            };
+            // The first row is written as soon as the frontier passes it.
+            input.send(row(1, 1_000));
+            input.advance_to(2_000);
+            step_until(worker, &|| writes.lock().unwrap().len() == 1);
+            // The next, released at once after, waits: it holds back the
+            // sink time and the capability ...
+            input.send(row(2, 2_000));
+            input.advance_to(3_000);
+            for _ in 0..5 {
+                worker.step();
+            }
+            assert_eq!(writes.lock().unwrap().len(), 1);
+            assert_eq!(m.sink_time(0), 2_000);
+            assert!(probe.less_equal(&2_000));
+            // ... until the operator wakes itself, with no frontier moving.
+            step_until(worker, &|| writes.lock().unwrap().len() == 2);
+            assert_eq!(m.sink_time(0), 3_000);
+            let w = writes.lock().unwrap();
+            assert_eq!(w[1].1, vec![2]);
+            assert!(w[1].0 - w[0].0 >= PACE - Duration::from_millis(1));
+        });
     }
 }

@@ -323,6 +323,9 @@ impl OnlineStore for EmbeddedStore {
         if rows.is_empty() {
             return Ok(());
         }
+        // Built before taking the database's write lock, which the other
+        // workers' writes wait for.
+        let segment = rows.compact_into_segment();
         let seg_name = segments_table(job);
         let seg_def: TableDefinition<u64, &[u8]> = TableDefinition::new(&seg_name);
         let tx = self.shared.db.begin_write().map_err(err)?;
@@ -335,8 +338,7 @@ impl OnlineStore for EmbeddedStore {
             merge_into(&tx, job, Some(rows))?;
         } else {
             let mut t = tx.open_table(seg_def).map_err(err)?;
-            t.insert(pending.1, rows.compact_into_segment().as_slice())
-                .map_err(err)?;
+            t.insert(pending.1, segment.as_slice()).map_err(err)?;
         }
         tx.commit().map_err(err)?;
         self.written(job);
