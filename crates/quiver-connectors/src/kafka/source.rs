@@ -311,7 +311,8 @@ impl KafkaSource {
 /// benchmark (BENCHMARKS.md), at no measurable CPU cost.
 const CONSUMER_DEFAULTS: &[(&str, &str)] = &[("fetch.queue.backoff.ms", "10")];
 
-fn consumer(client: &ClientConfig, group: &str) -> Result<BaseConsumer, String> {
+/// `client` with [`CONSUMER_DEFAULTS`] for what it leaves unset.
+fn with_consumer_defaults(client: &ClientConfig) -> ClientConfig {
     let mut client = client.clone();
     for (k, v) in CONSUMER_DEFAULTS {
         if client.get(k).is_none() {
@@ -319,6 +320,10 @@ fn consumer(client: &ClientConfig, group: &str) -> Result<BaseConsumer, String> 
         }
     }
     client
+}
+
+fn consumer(client: &ClientConfig, group: &str) -> Result<BaseConsumer, String> {
+    with_consumer_defaults(client)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -682,5 +687,24 @@ impl Split for Until {
 
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_defaults_fill_in_what_quiver_yaml_leaves_unset() {
+        let mut mine = ClientConfig::new();
+        mine.set("bootstrap.servers", "127.0.0.1:9092");
+        let filled = with_consumer_defaults(&mine);
+        assert_eq!(filled.get("fetch.queue.backoff.ms"), Some("10"));
+        assert_eq!(filled.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+        mine.set("fetch.queue.backoff.ms", "500");
+        assert_eq!(
+            with_consumer_defaults(&mine).get("fetch.queue.backoff.ms"),
+            Some("500")
+        );
     }
 }
