@@ -174,6 +174,8 @@ pub fn sink<'s>(
         }
         // Wakes the operator when waiting rows are due.
         let timer = scope.worker().activator_for(info.address.clone());
+        // When the timer is set to fire (each setting adds a timer entry).
+        let mut wake_at: Option<Instant> = None;
         let mut held = Some(cap);
         let mut pending: Vec<RecordBatch> = Vec::new();
         // Released rows waiting for the writers that keep history (only
@@ -334,7 +336,11 @@ pub fn sink<'s>(
                 }
             }
             if let Some(d) = wake {
-                timer.activate_after(d);
+                let at = now + d;
+                if wake_at.is_none_or(|w| w <= now || at < w) {
+                    timer.activate_after(d);
+                    wake_at = Some(at);
+                }
             }
             if !errors.failed() {
                 metrics.jobs[job].sink_time[worker].fetch_max(visible, Ordering::SeqCst);
@@ -834,10 +840,10 @@ mod tests {
         }
     }
 
-    /// Writes of a writer with a publish interval (when, and the ks), and
-    /// the ks written since the last advance.
+    /// Writes of a writer with a publish interval (when each began, and
+    /// the ks), and the write in progress.
     #[derive(Clone, Default)]
-    struct Paced(Arc<Mutex<Vec<Publish>>>, Arc<Mutex<Vec<i64>>>);
+    struct Paced(Arc<Mutex<Vec<Publish>>>, Arc<Mutex<Option<Publish>>>);
 
     type Publish = (Instant, Vec<i64>);
 
@@ -852,13 +858,14 @@ mod tests {
             Some(PACE)
         }
         fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-            self.1.lock().unwrap().extend(ks(batch));
+            let mut current = self.1.lock().unwrap();
+            let (_, written) = current.get_or_insert_with(|| (Instant::now(), Vec::new()));
+            written.extend(ks(batch));
             Ok(())
         }
         fn advance(&mut self, _: i64) -> Result<(), String> {
-            let ks = std::mem::take(&mut *self.1.lock().unwrap());
-            if !ks.is_empty() {
-                self.0.lock().unwrap().push((Instant::now(), ks));
+            if let Some(done) = self.1.lock().unwrap().take() {
+                self.0.lock().unwrap().push(done);
             }
             Ok(())
         }
@@ -917,6 +924,7 @@ mod tests {
             // sink time and the capability ...
             input.send(row(2, 2_000));
             input.advance_to(3_000);
+            step_until(worker, &|| m.jobs[0].rows_out.load(Ordering::SeqCst) == 2);
             for _ in 0..5 {
                 worker.step();
             }
@@ -928,7 +936,9 @@ mod tests {
             assert_eq!(m.sink_time(0), 3_000);
             let w = writes.lock().unwrap();
             assert_eq!(w[1].1, vec![2]);
-            assert!(w[1].0 - w[0].0 >= PACE - Duration::from_millis(1));
+            // Both times are taken at the first row a write hands over, just
+            // after the operator notes when the write began.
+            assert!(w[1].0 - w[0].0 >= PACE - Duration::from_millis(20));
         });
     }
 }

@@ -324,7 +324,8 @@ impl OnlineStore for EmbeddedStore {
             return Ok(());
         }
         // Built before taking the database's write lock, which the other
-        // workers' writes wait for.
+        // workers' writes wait for (and unused in the one write in
+        // MAX_SEGMENTS that merges instead).
         let segment = rows.compact_into_segment();
         let seg_name = segments_table(job);
         let seg_def: TableDefinition<u64, &[u8]> = TableDefinition::new(&seg_name);
