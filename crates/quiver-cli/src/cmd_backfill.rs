@@ -112,26 +112,28 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     let metrics = Arc::new(RunMetrics::new(sources.len(), runs.len(), workers));
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let job_names: Vec<String> = loaded.iter().map(|l| l.job.name.clone()).collect();
+    // One registry for `--metrics-listen` and `--metrics-push`.
+    let registry = crate::metrics_http::registry(
+        &metrics,
+        names.clone(),
+        job_names.clone(),
+        quiver_postprocess::collectors(),
+    )?;
     let push = |succeeded: bool| match &args.metrics_push {
         None => Ok(()),
-        Some(url) => crate::metrics_http::push(
-            url,
-            &metrics,
-            names.clone(),
-            job_names.clone(),
-            quiver_postprocess::collectors(),
-            succeeded,
-        ),
+        Some(url) => crate::metrics_http::push(url, &registry, &job_names, succeeded),
+    };
+    // A failure after the run (its own, or committing its files) is the
+    // one to report; a failed push only warns.
+    let failed = |e: Failure| {
+        if let Err(p) = push(false) {
+            eprintln!("warning: {p}");
+        }
+        e
     };
     let _metrics_server = match &args.metrics_listen {
         None => None,
-        Some(addr) => Some(crate::metrics_http::serve(
-            addr,
-            &metrics,
-            names.clone(),
-            job_names.clone(),
-            quiver_postprocess::collectors(),
-        )?),
+        Some(addr) => Some(crate::metrics_http::serve(addr, registry.clone())?),
     };
     let show = !args.no_progress && std::io::stderr().is_terminal();
     let bar = progress::start(metrics.clone(), None, show);
@@ -153,29 +155,26 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
         for h in historical.iter().flatten() {
             h.abort();
         }
-        // The run's own error is the one to report; a failed push only
-        // warns.
-        if let Err(p) = push(false) {
-            eprintln!("warning: {p}");
-        }
-        return Err(if e.is_user_error() {
+        return Err(failed(if e.is_user_error() {
             Failure::User(e.to_string())
         } else {
             Failure::Internal(e.into())
-        });
+        }));
     }
     let mut commits = Vec::new();
     for h in &historical {
         commits.push(match h {
             Some(h) => Some(h.commit().map_err(|e| {
-                Failure::Internal(anyhow::anyhow!("committing {}: {e}", h.dataset().display()))
+                failed(Failure::Internal(anyhow::anyhow!(
+                    "committing {}: {e}",
+                    h.dataset().display()
+                )))
             })?),
             None => None,
         });
     }
 
     // Summary.
-    let rows = metrics.rows_read();
     println!(
         "backfilled {} job{} in {elapsed:.1}s with {workers} worker{}",
         loaded.len(),
@@ -235,7 +234,6 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
     for line in quiver_postprocess::summary(&job_names) {
         println!("  {line}");
     }
-    let _ = rows;
     push(true).map_err(|e| match e {
         Failure::User(m) => Failure::User(format!(
             "{m} (the backfill itself finished and is committed)"

@@ -298,15 +298,15 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                     .map(|s| (s.name.clone(), s.kafka.clone()))
                     .collect(),
             );
-            Some(metrics_http::serve(
-                addr,
+            let registry = metrics_http::registry(
                 &metrics,
                 defs.iter().map(|d| d.name.clone()).collect(),
                 loaded.iter().map(|l| l.job.name.clone()).collect(),
                 std::iter::once(Box::new(kafka) as Box<dyn prometheus::core::Collector>)
                     .chain(quiver_postprocess::collectors())
                     .collect(),
-            )?)
+            )?;
+            Some(metrics_http::serve(addr, registry)?)
         }
     };
     let options = RunOptions {

@@ -10,24 +10,21 @@ use quiver_dataflow::metrics::{RunCollector, RunMetrics};
 
 use crate::failure::Failure;
 
-/// Serves `metrics` (sources and jobs named in run order) and any `extra`
-/// collectors at `http://addr/metrics` until the returned server is dropped.
+/// Serves `registry` at `http://addr/metrics` until the returned server is
+/// dropped.
 pub fn serve(
     addr: &str,
-    metrics: &Arc<RunMetrics>,
-    sources: Vec<String>,
-    jobs: Vec<String>,
-    extra: Vec<Box<dyn Collector>>,
+    registry: prometheus::Registry,
 ) -> Result<quiver_server::Background, Failure> {
-    let registry = registry(metrics, sources, jobs, extra)?;
     let server = quiver_server::Background::start(addr, quiver_server::metrics_router(registry))
         .map_err(|e| Failure::User(format!("--metrics-listen: {e}")))?;
     eprintln!("metrics on http://{}/metrics", server.addr());
     Ok(server)
 }
 
-/// A registry of `metrics` and `extra`.
-fn registry(
+/// A registry of `metrics` (sources and jobs named in run order) and any
+/// `extra` collectors.
+pub fn registry(
     metrics: &Arc<RunMetrics>,
     sources: Vec<String>,
     jobs: Vec<String>,
@@ -49,15 +46,12 @@ fn registry(
 /// names joined by commas): a later backfill of the same jobs replaces it.
 pub fn push(
     url: &str,
-    metrics: &Arc<RunMetrics>,
-    sources: Vec<String>,
-    jobs: Vec<String>,
-    extra: Vec<Box<dyn Collector>>,
+    registry: &prometheus::Registry,
+    jobs: &[String],
     succeeded: bool,
 ) -> Result<(), Failure> {
     use base64::Engine;
     let group = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jobs.join(","));
-    let registry = registry(metrics, sources, jobs, extra)?;
     let internal = |e: prometheus::Error| Failure::Internal(anyhow::anyhow!("metrics: {e}"));
     let success = prometheus::IntGauge::new(
         "quiver_backfill_success",
@@ -71,10 +65,11 @@ pub fn push(
     )
     .map_err(internal)?;
     finished.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
-    registry.register(Box::new(success)).map_err(internal)?;
-    registry.register(Box::new(finished)).map_err(internal)?;
+    let mut families = registry.gather();
+    families.extend(success.collect());
+    families.extend(finished.collect());
     let body = prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
+        .encode_to_string(&families)
         .map_err(internal)?;
     let target = format!(
         "{}/metrics/job/quiver_backfill/backfill@base64/{group}",

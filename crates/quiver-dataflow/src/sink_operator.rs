@@ -70,7 +70,8 @@ struct Writer {
     to_visible: Option<Histogram>,
     /// At most one write per this much time (see the module docs).
     interval: Option<Duration>,
-    /// Rows waiting for the next write, and their least event time.
+    /// Rows for the next write (between activations, only while an
+    /// interval holds them), and their least event time.
     waiting: Vec<RecordBatch>,
     waiting_since: Option<i64>,
     /// When the last write with rows began.
@@ -78,6 +79,16 @@ struct Writer {
 }
 
 impl Writer {
+    /// Queues rows for the writer's next write.
+    fn hold(&mut self, rows: &RecordBatch) {
+        if self.interval.is_some()
+            && let Some(&t) = time_column(rows).values().iter().min()
+        {
+            self.waiting_since = Some(self.waiting_since.map_or(t, |s| s.min(t)));
+        }
+        self.waiting.push(rows.clone());
+    }
+
     /// Whether rows may be written now.
     fn due(&self, now: Instant) -> bool {
         match (self.interval, self.last_write) {
@@ -294,34 +305,23 @@ pub fn sink<'s>(
             }
             let ending = f == i64::MAX;
             for w in writers.iter_mut() {
-                let rows = if w.publishes { &released } else { &history };
-                if w.interval.is_some() {
-                    if let Some(rows) = rows {
-                        if let Some(&t) = time_column(rows).values().iter().min() {
-                            w.waiting_since = Some(w.waiting_since.map_or(t, |s| s.min(t)));
-                        }
-                        w.waiting.push(rows.clone());
-                    }
-                    if w.waiting.is_empty() && !moved {
-                        continue;
-                    }
-                    if !ending && !w.waiting.is_empty() && !w.due(now) {
-                        continue;
-                    }
-                    let batches = std::mem::take(&mut w.waiting);
-                    w.waiting_since = None;
-                    if let Err(e) = w.publish(&batches, complete, &metrics) {
-                        errors.set(fail(e));
-                    }
+                if let Some(rows) = if w.publishes { &released } else { &history } {
+                    w.hold(rows);
+                }
+                if w.waiting.is_empty() && !moved {
                     continue;
                 }
-                if rows.is_none() && !moved {
+                // Only a writer with an interval is ever not due.
+                if !ending && !w.waiting.is_empty() && !w.due(now) {
                     continue;
                 }
-                let batches: &[RecordBatch] = rows.as_slice();
-                if let Err(e) = w.publish(batches, complete, &metrics) {
+                let mut batches = std::mem::take(&mut w.waiting);
+                w.waiting_since = None;
+                if let Err(e) = w.publish(&batches, complete, &metrics) {
                     errors.set(fail(e));
                 }
+                batches.clear();
+                w.waiting = batches;
             }
             // Rows waiting for a write are not written yet: they hold back
             // the sink time and the capability, and wake the operator when

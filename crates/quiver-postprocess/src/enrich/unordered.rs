@@ -64,6 +64,9 @@ pub struct UnorderedEnrich {
     next_batch: u64,
     /// Rows waiting for their lookups (the sum of the batches' `left`).
     rows_waiting: usize,
+    /// Rows whose lookups finished, per batch, not yet released (each
+    /// batch's are released together, once per call).
+    leaving: BTreeMap<u64, Vec<u32>>,
     /// Rows released and not yet handed out.
     released: Vec<RecordBatch>,
 }
@@ -139,6 +142,7 @@ impl UnorderedEnrich {
             waiting: BTreeMap::new(),
             next_batch: 0,
             rows_waiting: 0,
+            leaving: BTreeMap::new(),
             released: Vec::new(),
         })
     }
@@ -222,33 +226,49 @@ impl UnorderedEnrich {
                 .fetch_add(joined, std::sync::atomic::Ordering::Relaxed);
         }
         // Backpressure: wait for answers while too many rows wait.
-        let limit = plan.capacity.saturating_mul(QUEUE_PER_SLOT);
-        if self.rows_waiting > limit {
-            let mut failures = Failures::new(plan.fail_on_errors);
-            while self.rows_waiting > limit {
-                let Ok(done) = self.done_rx.recv() else {
-                    return Err("enrich: the lookup thread stopped".to_string());
-                };
-                self.finish(done, &mut failures)?;
-            }
-            failures.warn(&plan.job, FAILED);
-        }
-        self.take_released()
+        self.collect(plan.capacity.saturating_mul(QUEUE_PER_SLOT))
     }
 
     /// Releases the rows whose lookups finished since the last call.
     pub fn take_done(&mut self) -> Result<Option<RecordBatch>, String> {
+        self.collect(usize::MAX)
+    }
+
+    /// Takes back the finished lookups, first waiting for answers while
+    /// more than `limit` rows wait, and releases their rows.
+    fn collect(&mut self, limit: usize) -> Result<Option<RecordBatch>, String> {
         let mut failures = Failures::new(self.plan.fail_on_errors);
-        while let Ok(done) = self.done_rx.try_recv() {
+        loop {
+            let done = if self.rows_waiting > limit {
+                self.done_rx
+                    .recv()
+                    .map_err(|_| "enrich: the lookup thread stopped".to_string())?
+            } else {
+                match self.done_rx.try_recv() {
+                    Ok(done) => done,
+                    Err(_) => break,
+                }
+            };
             self.finish(done, &mut failures)?;
         }
         failures.warn(&self.plan.job, FAILED);
+        for (id, mut rows) in std::mem::take(&mut self.leaving) {
+            // Several lookups' rows: back in row order.
+            rows.sort_unstable();
+            let w = &self.waiting[&id];
+            self.released.push(w.release(&self.plan, rows)?);
+            if w.left == 0 {
+                self.waiting.remove(&id);
+            }
+        }
         self.take_released()
     }
 
-    /// The oldest event time of a row still waiting for its lookup.
+    /// The oldest event time of a row still waiting for its lookup: the
+    /// first batch's with rows waiting, since batches come in event-time
+    /// order.
     pub fn pending_since(&self) -> Option<i64> {
-        self.waiting.values().filter_map(Waiting::oldest).min()
+        self.waiting.values().find_map(Waiting::oldest)
     }
 
     /// Runs the lookup `vars` on the step's runtime when a slot is free.
@@ -276,7 +296,7 @@ impl UnorderedEnrich {
         });
     }
 
-    /// Takes a finished lookup back: its rows leave.
+    /// Takes a finished lookup back: its rows leave (see `leaving`).
     fn finish(&mut self, (key, result): Done, failures: &mut Failures) -> Result<(), String> {
         let Some(f) = self.in_flight.remove(&key) else {
             return Ok(());
@@ -286,8 +306,6 @@ impl UnorderedEnrich {
             let mut cache = plan.lock_cache();
             plan.settle(&(key, f.vars), result, failures, &mut cache, Instant::now())?
         };
-        // The rows to release, per batch.
-        let mut leaving: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
         for (id, i) in f.waiters {
             let Some(w) = self.waiting.get_mut(&id) else {
                 continue;
@@ -300,16 +318,7 @@ impl UnorderedEnrich {
             w.left -= rows.len();
             self.rows_waiting -= rows.len();
             w.skip_released();
-            leaving.entry(id).or_default().extend(rows);
-        }
-        for (id, mut rows) in leaving {
-            rows.sort_unstable();
-            let w = &self.waiting[&id];
-            let out = w.release(&plan, rows)?;
-            self.released.push(out);
-            if w.left == 0 {
-                self.waiting.remove(&id);
-            }
+            self.leaving.entry(id).or_default().extend(rows);
         }
         Ok(())
     }

@@ -108,7 +108,7 @@ impl FastJson {
         Some(FastJson {
             names,
             kinds,
-            tz: Tz::from_str("+00:00").ok()?,
+            tz: Tz::from_str(super::UTC_LABEL).ok()?,
             schema,
         })
     }
@@ -156,9 +156,9 @@ impl FastJson {
                     (Builder::Ts(b), Cell::Int(v)) => b.append_value(v),
                     (Builder::Str(b), Cell::Str(s, e)) => {
                         // Checked as UTF-8 with the whole message (or built
-                        // from escapes as chars).
+                        // from escapes as chars): never fails.
                         let s = std::str::from_utf8(&scratch[s as usize..e as usize])
-                            .unwrap_or_default();
+                            .expect("validated with its message");
                         b.append_value(s)
                     }
                     (Builder::Bool(b), _) => b.append_null(),
@@ -194,9 +194,7 @@ impl FastJson {
     fn message(&self, m: &[u8], cells: &mut [Cell], scratch: &mut Vec<u8>) -> Option<()> {
         // arrow-json refuses invalid UTF-8 in strings; outside strings it is
         // a syntax error anyway.
-        if !m.is_ascii() {
-            std::str::from_utf8(m).ok()?;
-        }
+        std::str::from_utf8(m).ok()?;
         let mut p = Parser { b: m, i: 0 };
         p.ws();
         p.eat(b'{')?;

@@ -43,7 +43,7 @@ impl JsonDecoder {
                     ArrowType::Timestamp(u, Some(_)) => f
                         .as_ref()
                         .clone()
-                        .with_data_type(ArrowType::Timestamp(*u, Some("+00:00".into()))),
+                        .with_data_type(ArrowType::Timestamp(*u, Some(super::UTC_LABEL.into()))),
                     // Arrays and maps: timestamps inside without a zone
                     // label (read as UTC), cast to the declared type after.
                     t @ (ArrowType::List(_) | ArrowType::Map(_, _)) => {

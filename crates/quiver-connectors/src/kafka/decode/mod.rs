@@ -27,6 +27,10 @@ pub use protobuf::ProtobufDecoder;
 
 use super::protobuf::{ProtobufError, load_message};
 
+/// The zone arrow-json reads timestamp strings in; the fast JSON path must
+/// read them the same way.
+const UTC_LABEL: &str = "+00:00";
+
 /// Why a message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undecodable {
