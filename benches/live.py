@@ -173,13 +173,17 @@ class Broker:
 
     def cpu_seconds(self):
         """User + system CPU seconds the broker process has used so far."""
+        return None if self.pid is None else cpu_seconds(self.pid)
+
+    def renice(self, n):
+        """Lowers the priority of every thread of the broker by n."""
         if self.pid is None:
-            return None
-        try:
-            f = open(f"/proc/{self.pid}/stat").read().rsplit(")", 1)[1].split()
-            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return None
+            return
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(tid), os.getpriority(os.PRIO_PROCESS, int(tid)) + n)
+            except OSError:
+                pass
 
     def stop(self):
         if self.proc is not None:
@@ -188,6 +192,15 @@ class Broker:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds process pid has used so far."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def load():
@@ -650,6 +663,12 @@ def freshness(args, broker, lines, parts):
     p, out, err = spawn([args.quiver, "run", JOB, "--config", cfg, "--workers", str(args.workers),
                          "--metrics-listen", f"127.0.0.1:{port}"], env, args.work, "fresh")
     url = f"http://127.0.0.1:{port}/metrics"
+    if args.peers_nice:
+        # Everything but quiver (already started) yields the CPU to it: the
+        # broker's threads and this process, whose producer and probe
+        # threads start below. In production they are other machines.
+        broker.renice(args.peers_nice)
+        os.nice(args.peers_nice)
 
     def scrape():
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -692,7 +711,7 @@ def freshness(args, broker, lines, parts):
     total = int(args.rate * args.duration)
     prod = producer(broker.addr, **{"linger.ms": args.linger_ms, "batch.size": 262_144})
     print(f"==> producing {total:,} events at {args.rate:,.0f}/s for {args.duration:.0f} s to {topic}", flush=True)
-    cpu0 = broker.cpu_seconds()
+    cpu0, qcpu0 = broker.cpu_seconds(), cpu_seconds(p.pid)
     t0 = time.time()
     sent, late_ticks = 0, 0
     while sent < total:
@@ -718,7 +737,7 @@ def freshness(args, broker, lines, parts):
     probe_n, probe_delays = probe_q.get() if probe else (0, [])
     if probe:
         probe.join()
-    cpu1 = broker.cpu_seconds()
+    cpu1, qcpu1 = broker.cpu_seconds(), cpu_seconds(p.pid)
     p.send_signal(signal.SIGINT)
     try:
         p.wait(180)
@@ -779,6 +798,7 @@ def freshness(args, broker, lines, parts):
         "partition_watermark_lag_s": summary(pwm), "final_consumer_lag": fin("quiver_kafka_consumer_lag", sum),
         "final_watermark_lag_s": fin("quiver_watermark_lag_seconds", max),
         "broker_cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+        "quiver_cpu_s": None if qcpu0 is None or qcpu1 is None else qcpu1 - qcpu0,
         "rows_out": rows_of(open(out).read()),
         "online_write": w, "write_batches": max((v for _, v in writes), default=0),
         "to_visible": tv, "to_visible_n": max((v for _, v in vis), default=0),
@@ -800,6 +820,8 @@ def main():
     ap.add_argument("--fresh-delay-ms", type=int, default=0, help="freshness: the job's watermark_delay")
     ap.add_argument("--linger-ms", type=float, default=1, help="freshness: the producer's linger.ms")
     ap.add_argument("--no-probe", action="store_true", help="freshness: no plain consumer beside Quiver")
+    ap.add_argument("--peers-nice", type=int, default=0,
+                    help="freshness: run the broker, the producer and the probe this much nicer than quiver")
     ap.add_argument("--kafka-props", default="", help="librdkafka settings for quiver's consumers: k=v,k=v")
     ap.add_argument("--skip", default="", help="comma list of phases to skip: drain,quiver,file,flink,fresh")
     ap.add_argument("--perf", action="store_true", help="perf record the quiver runs and print the top symbols")
@@ -986,7 +1008,9 @@ def report(args, r):
 
         notes.append(f"Freshness at {f['rate_offered']:,.0f} events/s offered ({f['rate_achieved']:,.0f}/s achieved, "
                      f"{f['sent']:,} events over {f['duration_s']:.0f} s, watermark delay {f['delay_s'] * 1000:.0f} ms, "
-                     f"producer linger.ms {args.linger_ms:g}): {f['rows_observed']:,.0f} window rows observed; "
+                     f"producer linger.ms {args.linger_ms:g}"
+                     + (f"; broker, producer and probe at nice +{args.peers_nice}" if getattr(args, "peers_nice", 0) else "")
+                     + f"): {f['rows_observed']:,.0f} window rows observed; "
                      f"after the window end (delay subtracted) p50 {qs(f['p50'])}, p99 {qs(f['p99'])}.")
         ow = f["online_write"]
         notes.append(f"Online-store writes (quiver_sink_write_seconds, one observation per written batch, {f['write_batches']:,.0f} batches): "
@@ -1001,6 +1025,9 @@ def report(args, r):
             notes.append(f"The broker alone: a plain consumer beside Quiver ({pr['messages']:,} messages) saw the last partition deliver "
                          f"the first event past a whole second of event time p50 {pr['p50'] * 1000:.0f} ms, p99 {pr['p99'] * 1000:.0f} ms after it "
                          f"({pr['seconds']} seconds): the earliest a zero-delay watermark can pass a window end through this broker.")
+        busy = [f"{who} {f[k] / f['duration_s']:.2f}" for who, k in (("quiver", "quiver_cpu_s"), ("broker", "broker_cpu_s")) if f.get(k)]
+        if busy:
+            notes.append(f"Cores busy on average while producing (of {os.cpu_count()}): {', '.join(busy)}.")
         notes.append(f"Lags during production (scraped every 2 s, first 10 s skipped): consumer lag {lag(f['consumer_lag'], ' messages')}; "
                      f"watermark lag {lag(f['watermark_lag_s'], ' ms', 1000)}; at the end: consumer lag "
                      f"{'n/a' if f['final_consumer_lag'] is None else format(f['final_consumer_lag'], ',.0f')}, watermark lag "
