@@ -23,7 +23,8 @@ const FLUSH_ENTITIES: usize = 100_000;
 /// [`SinkWriter::publish_interval`]). Live windows close far less often, so
 /// a run that keeps up still writes each at once; one that is catching up
 /// (or a per-event job) commits at most this often per worker, and a row
-/// waits at most this long for its write.
+/// waits at most this long for its write (20 times longer while the run
+/// replays a backlog; see `quiver_dataflow::sink_operator`).
 pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The online sink of one job.
@@ -54,8 +55,7 @@ impl SinkFactory for OnlineSink {
 
 struct OnlineWriter {
     sink: OnlineSink,
-    /// Rows encoded as they arrive; compacted to the latest per entity
-    /// before a write (and when it grows).
+    /// Rows encoded as they arrive, the latest per entity.
     rows: RowBatch,
     /// Reused for each row's key and feature values.
     key: Vec<Value>,
@@ -111,11 +111,8 @@ impl SinkWriter for OnlineWriter {
                 .extend(features.iter().map(|a| Value::from_array(a.as_ref(), row)));
             self.rows.push(&self.key, t, &self.values);
         }
-        if self.rows.len() >= 2 * FLUSH_ENTITIES {
-            self.rows.compact();
-            if self.rows.len() >= FLUSH_ENTITIES {
-                self.flush()?;
-            }
+        if self.rows.len() >= FLUSH_ENTITIES {
+            self.flush()?;
         }
         Ok(())
     }

@@ -23,7 +23,8 @@ pub trait SinkWriter: Send {
     /// sooner after the last write wait and go with the next one, so a run
     /// that is catching up writes a burst of closed windows at once instead
     /// of committing each. A run that keeps up writes at once: its windows
-    /// close further apart than this. `None`: write at every advance.
+    /// close further apart than this; one replaying a backlog waits longer
+    /// (see [`crate::sink_operator`]). `None`: write at every advance.
     fn publish_interval(&self) -> Option<std::time::Duration> {
         None
     }

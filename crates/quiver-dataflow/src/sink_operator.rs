@@ -21,7 +21,13 @@
 //! released sooner wait for the next write (the operator wakes itself when
 //! it is due, and writes at once at the end of the input). Waiting rows
 //! hold back the operator's capability and the job's sink time, so a
-//! checkpoint never counts them as written.
+//! checkpoint never counts them as written. While the run replays a
+//! backlog — event time advanced more than [`REPLAY_SPEED`] times as fast
+//! as the wall clock since the last write — the interval is
+//! [`REPLAY_STRETCH`] times longer: visibility matters little minutes
+//! behind, and fewer, larger writes keep only the latest row per entity of
+//! more windows, so catching up costs less. A run that keeps up is back on
+//! the short interval from its next write.
 //!
 //! [`publish_interval`]: SinkWriter::publish_interval
 
@@ -47,6 +53,13 @@ use crate::sink::SinkWriter;
 
 type Builder = CapacityContainerBuilder<Vec<Chunk>>;
 
+/// Event time advancing this many times faster than the wall clock
+/// between two writes means the run is replaying a backlog.
+pub const REPLAY_SPEED: i64 = 4;
+
+/// How much longer the publish interval is while replaying.
+pub const REPLAY_STRETCH: u32 = 20;
+
 /// How rows reach a sink in a deterministic order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowOrder {
@@ -68,14 +81,18 @@ struct Writer {
     write_seconds: Histogram,
     freshness: Option<Histogram>,
     to_visible: Option<Histogram>,
-    /// At most one write per this much time (see the module docs).
+    /// At most one write per this much time (see the module docs): the
+    /// writer's own, or stretched while replaying.
     interval: Option<Duration>,
+    base_interval: Option<Duration>,
     /// Rows for the next write (between activations, only while an
     /// interval holds them), and their least event time.
     waiting: Vec<RecordBatch>,
     waiting_since: Option<i64>,
-    /// When the last write with rows began.
+    /// When the last write with rows began, and how far the output was
+    /// complete then.
     last_write: Option<Instant>,
+    last_complete: i64,
 }
 
 impl Writer {
@@ -112,7 +129,17 @@ impl Writer {
         if batches.is_empty() {
             return Ok(());
         }
+        if let (Some(base), Some(last)) = (self.base_interval, self.last_write)
+            && complete != i64::MAX
+        {
+            self.interval = Some(interval_after(
+                base,
+                began.saturating_duration_since(last),
+                complete.saturating_sub(self.last_complete),
+            ));
+        }
         self.last_write = Some(began);
+        self.last_complete = complete;
         self.write_seconds.observe(began.elapsed().as_secs_f64());
         for rows in batches {
             if let Some(h) = &self.freshness {
@@ -148,9 +175,11 @@ pub fn sink<'s>(
             let publishes = w.publishes_on_advance();
             Writer {
                 interval: w.publish_interval().filter(|_| publishes),
+                base_interval: w.publish_interval().filter(|_| publishes),
                 waiting: Vec::new(),
                 waiting_since: None,
                 last_write: None,
+                last_complete: i64::MIN,
                 publishes,
                 write_seconds: metrics.sink_write_seconds.with_label_values(&labels),
                 freshness: publishes.then(|| metrics.freshness_seconds.with_label_values(&labels)),
@@ -371,6 +400,17 @@ pub fn sink<'s>(
             }
         }
     })
+}
+
+/// A writer's interval after a write that found `event_ms` more event time
+/// complete than the last one, `wall` later: stretched while replaying.
+fn interval_after(base: Duration, wall: Duration, event_ms: i64) -> Duration {
+    let wall_ms = (wall.as_millis() as i64).max(1);
+    if event_ms > REPLAY_SPEED.saturating_mul(wall_ms) {
+        base * REPLAY_STRETCH
+    } else {
+        base
+    }
 }
 
 /// Takes the rows `p` refused to the dead-letter sink and keeps of `out`
@@ -939,6 +979,39 @@ mod tests {
             // Both times are taken at the first row a write hands over, just
             // after the operator notes when the write began.
             assert!(w[1].0 - w[0].0 >= PACE - Duration::from_millis(20));
+            drop(w);
+            // Event time racing ahead of the wall clock (1,000 s of it
+            // here) is a replay: the next write waits the stretched interval.
+            input.send(row(3, 3_000));
+            input.advance_to(1_003_000);
+            step_until(worker, &|| writes.lock().unwrap().len() == 3);
+            input.send(row(4, 1_003_000));
+            input.advance_to(1_004_000);
+            let deadline = Instant::now() + PACE * REPLAY_STRETCH + Duration::from_secs(5);
+            while writes.lock().unwrap().len() < 4 {
+                assert!(Instant::now() < deadline, "timed out");
+                worker.step_or_park(Some(Duration::from_millis(5)));
+            }
+            let w = writes.lock().unwrap();
+            assert_eq!(w[3].1, vec![4]);
+            assert!(w[3].0 - w[2].0 >= PACE * REPLAY_STRETCH - Duration::from_millis(20));
         });
+    }
+
+    #[test]
+    fn the_interval_stretches_only_while_event_time_outruns_the_wall_clock() {
+        let base = Duration::from_millis(50);
+        let stretched = base * REPLAY_STRETCH;
+        // Keeping up: a minute's window a minute later, or a little more
+        // event time than wall time.
+        assert_eq!(interval_after(base, Duration::from_secs(60), 60_000), base);
+        assert_eq!(interval_after(base, Duration::from_millis(50), 150), base);
+        assert_eq!(interval_after(base, Duration::ZERO, 0), base);
+        // Replaying: minutes of event time within one interval.
+        assert_eq!(
+            interval_after(base, Duration::from_millis(50), 300_000),
+            stretched
+        );
+        assert_eq!(interval_after(base, Duration::ZERO, 10), stretched);
     }
 }

@@ -3,7 +3,8 @@
 //! window at the same moment, as the workers of a live run do).
 //! `cargo run --release -p quiver-store --example write_floor [ROWS] [WRITES] [PAUSE_MS] [WORKERS]`
 //! prints, per window, the slowest worker's write (what freshness waits
-//! for); the time includes compacting the batch (sorting it by key).
+//! for); the time includes encoding the rows and compacting the batch
+//! (sorting it by key), as the online sink does when a window closes.
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
@@ -36,13 +37,21 @@ fn main() {
             let (store, barrier) = (store.clone(), barrier.clone());
             std::thread::spawn(move || {
                 let mut times = Vec::new();
+                // Reused, as the online sink does.
+                let mut batch = RowBatch::new();
                 for w in 0..writes {
                     let t = 1_700_000_000_000 + w * 60_000;
+                    // As a live window closes: the merger has had time since
+                    // the last one, and every worker writes at once.
+                    std::thread::sleep(std::time::Duration::from_millis(pause));
+                    barrier.wait();
+                    let began = Instant::now();
+                    // The rows are encoded as the window hands them over.
                     // Keys spread over 3x the rows, as customers active in a
                     // minute are; each worker has its own keys.
-                    let mut batch = RowBatch::new();
+                    batch.clear();
                     for i in 0..rows {
-                        let k = ((i * 3 + w) % (rows * 3)) * workers + me;
+                        let k = ((i * 7919 + w) % (rows * 3)) * workers + me;
                         batch.push(
                             &[Value::Int64(k)],
                             t,
@@ -53,11 +62,6 @@ fn main() {
                             ],
                         );
                     }
-                    // As a live window closes: the merger has had time since
-                    // the last one, and every worker writes at once.
-                    std::thread::sleep(std::time::Duration::from_millis(pause));
-                    barrier.wait();
-                    let began = Instant::now();
                     store.write_batch("j", &mut batch).unwrap();
                     times.push(began.elapsed().as_secs_f64());
                 }
