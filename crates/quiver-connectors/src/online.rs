@@ -23,8 +23,10 @@ const FLUSH_ENTITIES: usize = 100_000;
 /// [`SinkWriter::publish_interval`]). Live windows close far less often, so
 /// a run that keeps up still writes each at once; one that is catching up
 /// (or a per-event job) commits at most this often per worker, and a row
-/// waits at most this long for its write (20 times longer while the run
-/// replays a backlog; see `quiver_dataflow::sink_operator`).
+/// waits at most this long for its write ([`REPLAY_STRETCH`] times longer
+/// while the run replays a backlog; see [`quiver_dataflow::sink_operator`]).
+///
+/// [`REPLAY_STRETCH`]: quiver_dataflow::sink_operator::REPLAY_STRETCH
 pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The online sink of one job.

@@ -22,8 +22,10 @@
 //! it is due, and writes at once at the end of the input). Waiting rows
 //! hold back the operator's capability and the job's sink time, so a
 //! checkpoint never counts them as written. While the run replays a
-//! backlog — event time advanced more than [`REPLAY_SPEED`] times as fast
-//! as the wall clock since the last write — the interval is
+//! backlog — the output's completed event time advanced more than
+//! [`REPLAY_SPEED`] times as fast as the wall clock since the last write
+//! that saw it move (so a stall that ends, such as a slow lookup of an
+//! unordered `enrich`, reads as no faster than real time) — the interval is
 //! [`REPLAY_STRETCH`] times longer: visibility matters little minutes
 //! behind, and fewer, larger writes keep only the latest row per entity of
 //! more windows, so catching up costs less. A run that keeps up is back on
@@ -81,24 +83,57 @@ struct Writer {
     write_seconds: Histogram,
     freshness: Option<Histogram>,
     to_visible: Option<Histogram>,
-    /// At most one write per this much time (see the module docs): the
-    /// writer's own, or stretched while replaying.
-    interval: Option<Duration>,
-    base_interval: Option<Duration>,
+    /// At most one write per this much time (see the module docs).
+    pace: Option<Pace>,
     /// Rows for the next write (between activations, only while an
     /// interval holds them), and their least event time.
     waiting: Vec<RecordBatch>,
     waiting_since: Option<i64>,
-    /// When the last write with rows began, and how far the output was
-    /// complete then.
+    /// When the last write with rows began.
     last_write: Option<Instant>,
-    last_complete: i64,
+}
+
+/// A writer's publish interval: its own, or stretched while replaying.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    base: Duration,
+    interval: Duration,
+    /// When a write last saw the output complete further than before, and
+    /// how far: the pace of event time is measured from there.
+    moved_at: Option<(Instant, i64)>,
+}
+
+impl Pace {
+    fn new(base: Duration) -> Pace {
+        Pace {
+            base,
+            interval: base,
+            moved_at: None,
+        }
+    }
+
+    /// Notes a write that began at `began` with the output complete up
+    /// to `complete`, and sets the interval to the next.
+    fn wrote(&mut self, began: Instant, complete: i64) {
+        if complete == i64::MAX {
+            return;
+        }
+        match self.moved_at {
+            Some((_, done)) if complete <= done => {}
+            Some((at, done)) => {
+                let wall = began.saturating_duration_since(at);
+                self.interval = interval_after(self.base, wall, complete - done);
+                self.moved_at = Some((began, complete));
+            }
+            None => self.moved_at = Some((began, complete)),
+        }
+    }
 }
 
 impl Writer {
     /// Queues rows for the writer's next write.
     fn hold(&mut self, rows: &RecordBatch) {
-        if self.interval.is_some()
+        if self.pace.is_some()
             && let Some(&t) = time_column(rows).values().iter().min()
         {
             self.waiting_since = Some(self.waiting_since.map_or(t, |s| s.min(t)));
@@ -108,8 +143,8 @@ impl Writer {
 
     /// Whether rows may be written now.
     fn due(&self, now: Instant) -> bool {
-        match (self.interval, self.last_write) {
-            (Some(iv), Some(last)) => now.saturating_duration_since(last) >= iv,
+        match (self.pace, self.last_write) {
+            (Some(p), Some(last)) => now.saturating_duration_since(last) >= p.interval,
             _ => true,
         }
     }
@@ -129,17 +164,10 @@ impl Writer {
         if batches.is_empty() {
             return Ok(());
         }
-        if let (Some(base), Some(last)) = (self.base_interval, self.last_write)
-            && complete != i64::MAX
-        {
-            self.interval = Some(interval_after(
-                base,
-                began.saturating_duration_since(last),
-                complete.saturating_sub(self.last_complete),
-            ));
+        if let Some(p) = self.pace.as_mut() {
+            p.wrote(began, complete);
         }
         self.last_write = Some(began);
-        self.last_complete = complete;
         self.write_seconds.observe(began.elapsed().as_secs_f64());
         for rows in batches {
             if let Some(h) = &self.freshness {
@@ -174,12 +202,10 @@ pub fn sink<'s>(
             let labels = [job_name.as_str(), w.kind()];
             let publishes = w.publishes_on_advance();
             Writer {
-                interval: w.publish_interval().filter(|_| publishes),
-                base_interval: w.publish_interval().filter(|_| publishes),
+                pace: w.publish_interval().filter(|_| publishes).map(Pace::new),
                 waiting: Vec::new(),
                 waiting_since: None,
                 last_write: None,
-                last_complete: i64::MIN,
                 publishes,
                 write_seconds: metrics.sink_write_seconds.with_label_values(&labels),
                 freshness: publishes.then(|| metrics.freshness_seconds.with_label_values(&labels)),
@@ -359,8 +385,10 @@ pub fn sink<'s>(
             let mut wake: Option<Duration> = None;
             for w in writers.iter().filter(|w| !w.waiting.is_empty()) {
                 visible = visible.min(w.waiting_since.unwrap_or(complete));
-                if let (Some(iv), Some(last)) = (w.interval, w.last_write) {
-                    let left = iv.saturating_sub(now.saturating_duration_since(last));
+                if let (Some(p), Some(last)) = (w.pace, w.last_write) {
+                    let left = p
+                        .interval
+                        .saturating_sub(now.saturating_duration_since(last));
                     wake = Some(wake.map_or(left, |d| d.min(left)));
                 }
             }
@@ -995,7 +1023,40 @@ mod tests {
             let w = writes.lock().unwrap();
             assert_eq!(w[3].1, vec![4]);
             assert!(w[3].0 - w[2].0 >= PACE * REPLAY_STRETCH - Duration::from_millis(20));
+            drop(w);
+            // A second of event time over those seconds of waiting: keeping
+            // up, so the next write is due after the writer's own interval.
+            input.send(row(5, 1_004_000));
+            input.advance_to(1_005_000);
+            step_until(worker, &|| writes.lock().unwrap().len() == 5);
+            let w = writes.lock().unwrap();
+            assert!(w[4].0 - w[3].0 < PACE * REPLAY_STRETCH / 2);
         });
+    }
+
+    #[test]
+    fn a_stall_that_ends_does_not_read_as_a_replay() {
+        let base = Duration::from_millis(50);
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = Pace::new(base);
+        p.wrote(at(0), 1_000);
+        // A slow lookup holds the output at 1 s for 2 s of writes ...
+        for ms in (50..2_000).step_by(50) {
+            p.wrote(at(ms), 1_000);
+            assert_eq!(p.interval, base);
+        }
+        // ... and then it moves by the 2 s it was held.
+        p.wrote(at(2_000), 3_050);
+        assert_eq!(p.interval, base);
+        // Minutes of event time in 50 ms: replaying, until it slows again.
+        p.wrote(at(2_050), 303_050);
+        assert_eq!(p.interval, base * REPLAY_STRETCH);
+        p.wrote(at(3_050), 304_050);
+        assert_eq!(p.interval, base);
+        // The end of the input changes nothing.
+        p.wrote(at(3_100), i64::MAX);
+        assert_eq!(p.interval, base);
     }
 
     #[test]

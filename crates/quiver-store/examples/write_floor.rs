@@ -3,8 +3,8 @@
 //! window at the same moment, as the workers of a live run do).
 //! `cargo run --release -p quiver-store --example write_floor [ROWS] [WRITES] [PAUSE_MS] [WORKERS]`
 //! prints, per window, the slowest worker's write (what freshness waits
-//! for); the time includes encoding the rows and compacting the batch
-//! (sorting it by key), as the online sink does when a window closes.
+//! for); the time includes encoding the rows and sorting the batch by
+//! key, as the online sink does when a window closes.
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 

@@ -4,7 +4,7 @@
 //! A [`RowBatch`] holds encoded entity keys and rows in one buffer, one
 //! entry per key: a hash index on the key bytes finds a key's entry as a
 //! row is pushed, and the row with the latest event time stays (on a tie,
-//! the one pushed last). [`RowBatch::compact`] sorts the entries by key,
+//! the one pushed last). [`RowBatch::sort`] sorts the entries by key,
 //! which is what a store write needs. Keeping one entry per key as rows
 //! arrive makes a batch that gathers many windows (a run replaying a
 //! backlog) cost one hash probe per row, not a sort of every row.
@@ -32,7 +32,7 @@ struct Entry {
 }
 
 /// Encoded rows: per entity key, the latest row.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RowBatch {
     buf: Vec<u8>,
     entries: Vec<Entry>,
@@ -51,13 +51,28 @@ fn key_of<'a>(buf: &'a [u8], e: &Entry) -> &'a [u8] {
     &buf[e.start as usize..e.start as usize + e.key_len as usize]
 }
 
+impl Default for RowBatch {
+    fn default() -> RowBatch {
+        RowBatch::new()
+    }
+}
+
+/// The hash of entry `i`'s key, for the index.
+fn hash_of(hasher: &foldhash::fast::FixedState, buf: &[u8], entries: &[Entry], i: u32) -> u64 {
+    hasher.hash_one(key_of(buf, &entries[i as usize]))
+}
+
 impl RowBatch {
     /// An empty batch.
     pub fn new() -> RowBatch {
         RowBatch {
-            sorted: true,
+            buf: Vec::new(),
+            entries: Vec::new(),
+            index: HashTable::new(),
             indexed: true,
-            ..RowBatch::default()
+            hasher: foldhash::fast::FixedState::default(),
+            dead: 0,
+            sorted: true,
         }
     }
 
@@ -103,7 +118,7 @@ impl RowBatch {
                 let (buf, entries) = (&self.buf, &self.entries);
                 let hasher = &self.hasher;
                 self.index.insert_unique(hash, entries.len() as u32, |&i| {
-                    hasher.hash_one(key_of(buf, &entries[i as usize]))
+                    hash_of(hasher, buf, entries, i)
                 });
                 self.entries.push(e);
                 self.sorted = self.entries.len() <= 1;
@@ -161,7 +176,7 @@ impl RowBatch {
     }
 
     /// Sorts the entries by key.
-    pub fn compact(&mut self) {
+    pub fn sort(&mut self) {
         if self.sorted {
             return;
         }
@@ -205,17 +220,17 @@ impl RowBatch {
     fn reindex(&mut self) {
         self.index.clear();
         let (buf, entries, hasher) = (&self.buf, &self.entries, &self.hasher);
-        for (i, e) in entries.iter().enumerate() {
+        for i in 0..entries.len() as u32 {
             self.index
-                .insert_unique(hasher.hash_one(key_of(buf, e)), i as u32, |&j| {
-                    hasher.hash_one(key_of(buf, &entries[j as usize]))
+                .insert_unique(hash_of(hasher, buf, entries, i), i, |&j| {
+                    hash_of(hasher, buf, entries, j)
                 });
         }
         self.indexed = true;
     }
 
     /// The entries as (key bytes, event time, row bytes), in key order once
-    /// compacted (sorted).
+    /// sorted.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], i64, &[u8])> {
         self.entries
             .iter()
@@ -229,11 +244,11 @@ impl RowBatch {
             .collect()
     }
 
-    /// The batch as one segment (compacting it first).
-    pub(crate) fn compact_into_segment(&mut self) -> Vec<u8> {
-        self.compact();
+    /// The batch as one segment (sorting it first).
+    pub(crate) fn segment_sorted(&mut self) -> Vec<u8> {
+        self.sort();
         let n = self.entries.len();
-        let mut out = Vec::with_capacity(4 + 8 * n + self.buf.len());
+        let mut out = Vec::with_capacity(4 + 8 * n + self.buf.len() - self.dead);
         out.extend_from_slice(&(n as u32).to_le_bytes());
         out.resize(4 + 4 * n, 0);
         for (i, e) in self.entries.iter().enumerate() {
@@ -334,7 +349,7 @@ mod tests {
     use crate::codec::encode_key;
 
     #[test]
-    fn compacts_to_the_latest_row_per_key_and_finds_keys_in_segments() {
+    fn keeps_the_latest_row_per_key_and_finds_keys_in_segments() {
         let mut b = RowBatch::new();
         let k = |i| vec![Value::Int64(i)];
         b.push(&k(5), 10, &[Value::Int64(1)]);
@@ -343,7 +358,7 @@ mod tests {
         b.push(&k(1), 10, &[Value::Int64(4)]); // same time, later: wins
         b.push(&k(300), 1, &[Value::String("x".into())]);
         assert_eq!(b.len(), 3);
-        b.compact();
+        b.sort();
         assert_eq!(b.len(), 3);
         // After the sort, a push still finds its key.
         b.push(&k(1), 10, &[Value::Int64(4)]);
@@ -353,7 +368,7 @@ mod tests {
         let get = |i| rows.iter().find(|(key, _)| *key == k(i)).unwrap().1.clone();
         assert_eq!(get(5).values, vec![Value::Int64(1)]);
         assert_eq!(get(1).values, vec![Value::Int64(4)]);
-        let seg = b.compact_into_segment();
+        let seg = b.segment_sorted();
         let s = Segment::new(&seg);
         assert_eq!(s.len().unwrap(), 3);
         let (t, r) = s.find(&encode_key(&k(300))).unwrap().unwrap();
@@ -391,10 +406,10 @@ mod tests {
                     }
                 }
                 if sort {
-                    b.compact();
+                    b.sort();
                 }
             }
-            b.compact();
+            b.sort();
             let got: Vec<(Vec<u8>, (i64, i64))> = b
                 .iter()
                 .map(|(k, t, r)| {

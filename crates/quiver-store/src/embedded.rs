@@ -319,14 +319,13 @@ impl OnlineStore for EmbeddedStore {
     }
 
     fn write_batch(&self, job: &str, rows: &mut RowBatch) -> Result<(), StoreError> {
-        rows.compact();
         if rows.is_empty() {
             return Ok(());
         }
         // Built before taking the database's write lock, which the other
         // workers' writes wait for (and unused in the one write in
         // MAX_SEGMENTS that merges instead).
-        let segment = rows.compact_into_segment();
+        let segment = rows.segment_sorted();
         let seg_name = segments_table(job);
         let seg_def: TableDefinition<u64, &[u8]> = TableDefinition::new(&seg_name);
         let tx = self.shared.db.begin_write().map_err(err)?;

@@ -128,10 +128,9 @@ pub trait OnlineStore: Send + Sync {
     /// not older.
     fn write(&self, job: &str, rows: &[(EntityKey, FeatureRow)]) -> Result<(), StoreError>;
     /// Writes encoded rows, the same way: per key the latest row of the
-    /// batch (compacting it), which replaces the stored one only if its
-    /// event time is not older.
+    /// batch (which holds one per key), which replaces the stored one only
+    /// if its event time is not older. A store may sort the batch.
     fn write_batch(&self, job: &str, rows: &mut RowBatch) -> Result<(), StoreError> {
-        rows.compact();
         if rows.is_empty() {
             return Ok(());
         }
