@@ -340,7 +340,8 @@ def _drain_worker(broker, topic, parts, expect, q):
 def rdkafka_performance(args):
     """librdkafka's own benchmark client (examples/rdkafka_performance.c),
     compiled once against the librdkafka that building quiver built (the
-    rdkafka-sys output in the cargo target folder); None when not found."""
+    rdkafka-sys output in the cargo target folder), or the copy compiled
+    earlier; None (and a note) when neither is found."""
     import glob
 
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -363,6 +364,11 @@ def rdkafka_performance(args):
                 print(f"  cannot build rdkafka_performance: {r.stderr[-500:]}", flush=True)
                 continue
         return exe
+    # No build output here (another CARGO_TARGET_DIR): one compiled earlier.
+    cached = sorted(glob.glob(os.path.join(os.path.dirname(args.flink_venv), "rdkafka-perf-*", "rdkafka_performance")))
+    if cached:
+        return cached[-1]
+    print(f"  no rdkafka_performance: no librdkafka build under {target} (set CARGO_TARGET_DIR as when building quiver)", flush=True)
     return None
 
 
