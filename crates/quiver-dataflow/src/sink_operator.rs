@@ -55,8 +55,9 @@ use crate::sink::SinkWriter;
 
 type Builder = CapacityContainerBuilder<Vec<Chunk>>;
 
-/// Event time advancing this many times faster than the wall clock
-/// between two writes means the run is replaying a backlog.
+/// The output's completed event time advancing this many times faster
+/// than the wall clock (since the last write that saw it move) means the
+/// run is replaying a backlog.
 pub const REPLAY_SPEED: i64 = 4;
 
 /// How much longer the publish interval is while replaying.
