@@ -13,8 +13,7 @@ use std::sync::Arc;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use quiver_dataflow::sink::{SinkFactory, SinkWriter};
-use quiver_store::{OnlineStore, RowBatch};
-use quiver_types::Value;
+use quiver_store::{ColumnEncoder, OnlineStore, RowBatch};
 
 /// Entities buffered before a write.
 const FLUSH_ENTITIES: usize = 100_000;
@@ -49,8 +48,6 @@ impl SinkFactory for OnlineSink {
         Ok(Box::new(OnlineWriter {
             sink: self.clone(),
             rows: RowBatch::new(),
-            key: Vec::new(),
-            values: Vec::new(),
         }))
     }
 }
@@ -59,9 +56,6 @@ struct OnlineWriter {
     sink: OnlineSink,
     /// Rows encoded as they arrive, the latest per entity.
     rows: RowBatch,
-    /// Reused for each row's key and feature values.
-    key: Vec<Value>,
-    values: Vec<Value>,
 }
 
 impl OnlineWriter {
@@ -97,21 +91,11 @@ impl SinkWriter for OnlineWriter {
             .column(batch.num_columns() - 1)
             .as_primitive::<Int64Type>()
             .values();
-        let entity: Vec<_> = self.sink.entity.iter().map(|&c| batch.column(c)).collect();
-        let features: Vec<_> = self
-            .sink
-            .features
-            .iter()
-            .map(|&c| batch.column(c))
-            .collect();
+        let column = |&c: &usize| ColumnEncoder::new(batch.column(c).as_ref());
+        let entity: Vec<_> = self.sink.entity.iter().map(column).collect();
+        let features: Vec<_> = self.sink.features.iter().map(column).collect();
         for (row, &t) in times.iter().enumerate() {
-            self.key.clear();
-            self.key
-                .extend(entity.iter().map(|a| Value::from_array(a.as_ref(), row)));
-            self.values.clear();
-            self.values
-                .extend(features.iter().map(|a| Value::from_array(a.as_ref(), row)));
-            self.rows.push(&self.key, t, &self.values);
+            self.rows.push_columns(&entity, row, t, &features);
         }
         if self.rows.len() >= FLUSH_ENTITIES {
             self.flush()?;

@@ -310,7 +310,9 @@ impl GroupTable {
             .enumerate()
             .map(|(g, &h)| (h, g as u32))
             .collect();
-        pairs.sort_unstable();
+        // A radix sort: windows emit tens of thousands of groups as they
+        // close, where a comparison sort costs a millisecond.
+        radsort::sort_by_key(&mut pairs, |p| p.0);
         // Equal hashes (rare): order those runs by key, not by id.
         let mut i = 0;
         while i < pairs.len() {

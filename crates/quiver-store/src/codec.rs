@@ -7,6 +7,10 @@
 //! scalars keep their bytes) carry their element types as one-byte tags,
 //! so a value read back has the type it was written with.
 
+use arrow::array::{
+    Array, AsArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+};
+use arrow::datatypes::{DataType as ArrowType, TimeUnit};
 use quiver_types::{ElementType, Value};
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +133,88 @@ pub(crate) fn encode_row_into(event_time: i64, values: &[Value], out: &mut Vec<u
     varint(values.len() as u64, out);
     for v in values {
         encode_value_into(v, out);
+    }
+}
+
+/// Appends a row's event time: the start of [`encode_row_into`]'s bytes.
+pub(crate) fn encode_time_into(event_time: i64, out: &mut Vec<u8>) {
+    varint(zigzag(event_time), out);
+}
+
+/// One Arrow column, read for encoding: the common types typed once per
+/// batch, so encoding a row neither matches on the data type nor builds a
+/// [`Value`]. Every other type goes through [`Value::from_array`].
+pub enum ColumnEncoder<'a> {
+    /// `int64`.
+    Int64(&'a Int64Array),
+    /// `float64`.
+    Float64(&'a Float64Array),
+    /// `timestamp` (milliseconds).
+    Timestamp(&'a TimestampMillisecondArray),
+    /// `varchar`.
+    Utf8(&'a StringArray),
+    /// Any other type.
+    Other(&'a dyn Array),
+}
+
+impl<'a> ColumnEncoder<'a> {
+    /// Reads `array`.
+    pub fn new(array: &'a dyn Array) -> ColumnEncoder<'a> {
+        match array.data_type() {
+            ArrowType::Int64 => ColumnEncoder::Int64(array.as_primitive()),
+            ArrowType::Float64 => ColumnEncoder::Float64(array.as_primitive()),
+            ArrowType::Timestamp(TimeUnit::Millisecond, _) => {
+                ColumnEncoder::Timestamp(array.as_primitive())
+            }
+            ArrowType::Utf8 => ColumnEncoder::Utf8(array.as_string()),
+            _ => ColumnEncoder::Other(array),
+        }
+    }
+
+    /// Appends row `row`'s value, as [`encode_value_into`] does.
+    fn encode_into(&self, row: usize, out: &mut Vec<u8>) {
+        let a: &dyn Array = match self {
+            ColumnEncoder::Int64(a) => *a,
+            ColumnEncoder::Float64(a) => *a,
+            ColumnEncoder::Timestamp(a) => *a,
+            ColumnEncoder::Utf8(a) => *a,
+            ColumnEncoder::Other(a) => *a,
+        };
+        if a.is_null(row) {
+            out.push(0);
+            return;
+        }
+        match self {
+            ColumnEncoder::Int64(a) => {
+                out.push(2);
+                varint(zigzag(a.value(row)), out);
+            }
+            ColumnEncoder::Float64(a) => {
+                out.push(3);
+                out.extend_from_slice(&a.value(row).to_le_bytes());
+            }
+            ColumnEncoder::Timestamp(a) => {
+                out.push(5);
+                varint(zigzag(a.value(row)), out);
+            }
+            ColumnEncoder::Utf8(a) => {
+                let s = a.value(row);
+                out.push(4);
+                varint(s.len() as u64, out);
+                out.extend_from_slice(s.as_bytes());
+            }
+            ColumnEncoder::Other(a) => encode_value_into(&Value::from_array(*a, row), out),
+        }
+    }
+}
+
+/// Appends row `row` of `columns` as a list of values: the bytes
+/// [`encode_key_into`] gives for the key, and the rest of
+/// [`encode_row_into`]'s after the time.
+pub(crate) fn encode_columns_into(columns: &[ColumnEncoder<'_>], row: usize, out: &mut Vec<u8>) {
+    varint(columns.len() as u64, out);
+    for c in columns {
+        c.encode_into(row, out);
     }
 }
 

@@ -24,7 +24,7 @@ mod resp;
 
 pub use self::redis::RedisStore;
 pub use batch::RowBatch;
-pub use codec::{decode_key, encode_key, encode_key_into};
+pub use codec::{ColumnEncoder, decode_key, encode_key, encode_key_into};
 pub use embedded::EmbeddedStore;
 pub use meta::JobMeta;
 
