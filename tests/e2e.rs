@@ -448,7 +448,7 @@ fn exit_codes_separate_user_errors() {
         quiver_cli::main_with_args(["quiver", "--version"]),
         ExitCode::SUCCESS
     );
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = quiver_tests::repo_root();
     assert_eq!(
         quiver_cli::main_with_args(["quiver", "validate", root.join("jobs").to_str().unwrap()]),
         ExitCode::SUCCESS
@@ -458,7 +458,7 @@ fn exit_codes_separate_user_errors() {
 #[test]
 fn a_job_calls_functions_loaded_from_webassembly() {
     let s = Scratch::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = quiver_tests::repo_root();
     let module = root.join("udfs/examples/wasm/risk_band.wat");
     let data = s.dir.path().join("data/events.parquet");
     let t0 = t("2024-01-01");

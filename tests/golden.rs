@@ -10,9 +10,7 @@ use quiver_tests::{Scratch, diff_rows, quiver, read_rows};
 use serde_json::Value as Json;
 
 fn dirs(kind: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("golden")
-        .join(kind);
+    let root = quiver_tests::tests_dir().join("golden").join(kind);
     let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("golden dir")
         .flatten()

@@ -612,7 +612,7 @@ fn protobuf_stream_equals_backfill() {
 /// and refuses large amounts, written only to the historical store (and
 /// the refused rows to `dead.ndjson`).
 fn scored_job(input: &str) -> String {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/models/booking_fraud_lr.onnx");
+    let model = quiver_tests::tests_dir().join("../jobs/models/booking_fraud_lr.onnx");
     format!(
         r#"name: scored_live
 entity: [customer_id]

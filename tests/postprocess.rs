@@ -33,10 +33,7 @@ fn mask_key() -> String {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    quiver_tests::repo_root()
 }
 
 /// A probe row, (amount, hour, is_bike), and onnxruntime's (label, P(fraud)).

@@ -457,7 +457,7 @@ fn endpoint_mistakes_are_refused_with_positions_and_fixes() {
         &["two infer steps are named `infer`", "own `name:`"],
     );
     // Endpoint settings on an ONNX model.
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/models/booking_fraud_lr.onnx");
+    let model = quiver_tests::tests_dir().join("../jobs/models/booking_fraud_lr.onnx");
     let onnx = good.replace(
         "endpoint: http://127.0.0.1:9/v2/models/fraud/infer",
         &format!("onnx: {}", model.display()),

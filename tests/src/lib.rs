@@ -390,12 +390,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The `tests` directory, read when the test runs rather than when it is
+/// compiled: the cargo target folder outlives a checkout (CI clones afresh
+/// into it), and a test binary it kept from a checkout at another path
+/// would carry that path.
+pub fn tests_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// The repository's root (see [`tests_dir`]).
+pub fn repo_root() -> PathBuf {
+    tests_dir().parent().expect("repo root").to_path_buf()
+}
+
 /// The repository's example jobs copied into `s` (under `jobs/`), with three
 /// days of generated data for them (under `data/`, as the jobs expect).
 pub fn example_jobs(s: &Scratch) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root");
+    let root = repo_root();
     let jobs = s.dir.path().join("jobs");
     std::fs::create_dir_all(&jobs).expect("jobs dir");
     copy_dir(&root.join("jobs"), &jobs);

@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 /// Compiles `tests/data/bookings.proto` into `dir/bookings.desc` and
 /// returns its path.
 pub fn descriptor_set(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let root = crate::tests_dir().join("data");
     let set = protox::compile(["bookings.proto"], [&root]).expect("bookings.proto compiles");
     let path = dir.join("bookings.desc");
     std::fs::write(&path, set.encode_to_vec()).expect("write the descriptor set");

@@ -417,7 +417,10 @@ fn main() {
             },
             std::thread::available_parallelism().map_or(0, |n| n.get()),
         );
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md");
+        let path = std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../BENCHMARKS.md");
         let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
         f.write_all(text.as_bytes()).unwrap();
     }

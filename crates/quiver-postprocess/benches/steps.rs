@@ -128,7 +128,8 @@ fn main() {
         output: schema.clone(),
     };
     let model_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/models/booking_fraud_lr.onnx");
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../jobs/models/booking_fraud_lr.onnx");
     let model = Arc::new(OnnxModel::load(&model_path).unwrap());
     let mut fields: Vec<Field> = schema.fields()[..5]
         .iter()

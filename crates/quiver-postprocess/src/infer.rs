@@ -304,7 +304,8 @@ mod tests {
     use arrow::datatypes::{Field, Schema};
 
     fn model_path() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/models/booking_fraud_lr.onnx")
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../jobs/models/booking_fraud_lr.onnx")
     }
 
     /// The probe rows and onnxruntime's answers, written by

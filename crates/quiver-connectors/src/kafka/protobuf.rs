@@ -768,7 +768,9 @@ pub(crate) mod testing {
 
     /// Compiles the tests' .proto into a descriptor-set file in `dir`.
     pub fn descriptor_set(dir: &Path) -> String {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
+        let root =
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("../../tests/data");
         let set = protox::compile(["bookings.proto"], [&root]).expect("bookings.proto compiles");
         let path = dir.join("bookings.desc");
         std::fs::write(&path, set.encode_to_vec()).expect("write descriptor set");
