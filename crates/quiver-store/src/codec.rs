@@ -171,39 +171,22 @@ impl<'a> ColumnEncoder<'a> {
         }
     }
 
-    /// Appends row `row`'s value, as [`encode_value_into`] does.
+    /// Appends row `row`'s value: the bytes [`encode_value_into`] gives
+    /// for it (scalars are built on the stack; strings are not copied).
     fn encode_into(&self, row: usize, out: &mut Vec<u8>) {
-        let a: &dyn Array = match self {
-            ColumnEncoder::Int64(a) => *a,
-            ColumnEncoder::Float64(a) => *a,
-            ColumnEncoder::Timestamp(a) => *a,
-            ColumnEncoder::Utf8(a) => *a,
-            ColumnEncoder::Other(a) => *a,
-        };
-        if a.is_null(row) {
-            out.push(0);
-            return;
-        }
         match self {
-            ColumnEncoder::Int64(a) => {
-                out.push(2);
-                varint(zigzag(a.value(row)), out);
+            ColumnEncoder::Int64(a) if a.is_valid(row) => {
+                encode_value_into(&Value::Int64(a.value(row)), out);
             }
-            ColumnEncoder::Float64(a) => {
-                out.push(3);
-                out.extend_from_slice(&a.value(row).to_le_bytes());
+            ColumnEncoder::Float64(a) if a.is_valid(row) => {
+                encode_value_into(&Value::Float64(a.value(row)), out);
             }
-            ColumnEncoder::Timestamp(a) => {
-                out.push(5);
-                varint(zigzag(a.value(row)), out);
+            ColumnEncoder::Timestamp(a) if a.is_valid(row) => {
+                encode_value_into(&Value::Timestamp(a.value(row)), out);
             }
-            ColumnEncoder::Utf8(a) => {
-                let s = a.value(row);
-                out.push(4);
-                varint(s.len() as u64, out);
-                out.extend_from_slice(s.as_bytes());
-            }
+            ColumnEncoder::Utf8(a) if a.is_valid(row) => encode_str_into(a.value(row), out),
             ColumnEncoder::Other(a) => encode_value_into(&Value::from_array(*a, row), out),
+            _ => encode_value_into(&Value::Null, out),
         }
     }
 }
@@ -244,11 +227,7 @@ fn encode_value_into(v: &Value, out: &mut Vec<u8>) {
             out.push(3);
             out.extend_from_slice(&f.to_le_bytes());
         }
-        Value::String(s) => {
-            out.push(4);
-            varint(s.len() as u64, out);
-            out.extend_from_slice(s.as_bytes());
-        }
+        Value::String(s) => encode_str_into(s, out),
         Value::Timestamp(t) => {
             out.push(5);
             varint(zigzag(*t), out);
@@ -278,6 +257,13 @@ fn encode_value_into(v: &Value, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Appends a string value (variant 4).
+fn encode_str_into(s: &str, out: &mut Vec<u8>) {
+    out.push(4);
+    varint(s.len() as u64, out);
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// The entity key of some bytes.
