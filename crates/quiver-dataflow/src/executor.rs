@@ -394,20 +394,24 @@ fn read_sources(
     while !errors.failed() && !live.stop.load(Ordering::Relaxed) {
         let mut got = false;
         for k in 0..readers.len() {
-            if k < readers.len() && poll(&mut readers, k, sources, inputs, metrics, errors) {
+            let rows = k < readers.len() && poll(&mut readers, k, sources, inputs, metrics, errors);
+            advance_inputs(&readers, sources, inputs, metrics, index, Some(live));
+            // Step after each split that brought rows, not once a round:
+            // a window this split's watermark closes is emitted, and the
+            // other workers learn this worker's watermark, before the
+            // next split is read (a worker catching up reads ~2 ms a split).
+            if rows {
                 got = true;
+                worker.step();
             }
         }
-        advance_inputs(&readers, sources, inputs, metrics, index, Some(live));
         if live
             .stop_at
             .is_some_and(|t| metrics.watermark().is_some_and(|w| w >= t))
         {
             break;
         }
-        if got {
-            worker.step();
-        } else {
+        if !got {
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
     }

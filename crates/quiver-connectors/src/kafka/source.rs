@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -40,6 +40,17 @@ use crate::dead_letter::{DeadLetter, DeadLetterSink};
 
 /// Messages decoded per poll at most.
 const POLL_MESSAGES: usize = 8192;
+
+/// How long one poll may take messages from librdkafka. A job catching up
+/// finds thousands queued; reading 8192 of them and decoding them takes
+/// ~7 ms, during which this worker neither steps the dataflow nor reads
+/// its other partitions, so a window that closes meanwhile waits for it
+/// (the tail of freshness in BENCHMARKS.md). About 1 ms of reading keeps
+/// batches in the thousands while the worker steps every few ms.
+const POLL_BUDGET: Duration = Duration::from_millis(1);
+
+/// Messages read between looks at the clock during a poll.
+const CLOCK_EVERY: usize = 256;
 
 /// Where to start reading a partition without a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,11 +522,16 @@ impl KafkaSplit {
         }
     }
 
-    /// Polls up to [`POLL_MESSAGES`] messages into `read`.
+    /// Polls up to [`POLL_MESSAGES`] messages into `read`, for about
+    /// [`POLL_BUDGET`].
     fn read_messages(&mut self, read: &mut Read) {
         read.bytes.clear();
         read.msgs.clear();
+        let deadline = Instant::now() + POLL_BUDGET;
         while read.msgs.len() < POLL_MESSAGES {
+            if read.msgs.len() % CLOCK_EVERY == CLOCK_EVERY - 1 && Instant::now() >= deadline {
+                break;
+            }
             match self.consumer.poll(Duration::ZERO) {
                 None => break,
                 Some(Ok(m)) => read.push(
