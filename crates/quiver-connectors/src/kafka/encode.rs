@@ -405,6 +405,57 @@ mod tests {
     }
 
     #[test]
+    fn maps_keyed_by_int64_and_bool_become_proto_maps() {
+        use quiver_types::ElementType as E;
+        let (days, labels) = (
+            DataType::Map(E::Int64, E::Int64),
+            DataType::Map(E::Bool, E::String),
+        );
+        let (columns, batch) = rows_of(
+            &[("counts_by_day", days), ("labels", labels)],
+            vec![
+                Value::to_array(
+                    &[Value::Map(
+                        E::Int64,
+                        E::Int64,
+                        vec![
+                            (Value::Int64(i64::MIN), Value::Int64(1)),
+                            (Value::Int64(2), Value::Int64(3)),
+                        ],
+                    )],
+                    days,
+                ),
+                Value::to_array(
+                    &[Value::Map(
+                        E::Bool,
+                        E::String,
+                        vec![(Value::Bool(false), Value::String("f".into()))],
+                    )],
+                    labels,
+                ),
+            ],
+        );
+        let rows = round_trip("Booking", &columns, &batch);
+        let days = rows[0].get_field_by_name("counts_by_day").unwrap();
+        let days = days.as_map().unwrap();
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[&MapKey::I64(i64::MIN)].as_i64(), Some(1));
+        assert_eq!(days[&MapKey::I64(2)].as_i64(), Some(3));
+        let labels = rows[0].get_field_by_name("labels").unwrap();
+        assert_eq!(
+            labels.as_map().unwrap()[&MapKey::Bool(false)].as_str(),
+            Some("f")
+        );
+        // int64 keys do not fit an int32-keyed map without loss: refused
+        // when the encoder is built, not row by row.
+        let narrow = schema(&[("fares_by_zone", DataType::Map(E::Int64, E::Float64))]);
+        let Err(e) = ProtobufEncoder::new(message("Booking"), &narrow) else {
+            panic!("map<int64, float64> into map<int32, double> was accepted")
+        };
+        assert!(e.to_string().contains("fares_by_zone"), "{e}");
+    }
+
+    #[test]
     fn rows_become_messages_with_nulls_unset() {
         let (schema, batch) = output();
         let rows = round_trip("SpendFeatures", &schema, &batch);

@@ -1,6 +1,6 @@
 //! JSON payloads → Arrow batches of a source's declared columns.
 //!
-//! Flat objects of scalar columns take the fast path ([`super::fast_json`]),
+//! Flat objects of scalar columns take a fast path (the private `fast_json` module),
 //! which hands over to arrow-json's tape decoder, many messages at a time,
 //! whatever it does not read exactly as arrow-json does; other schemas go
 //! through arrow-json only.

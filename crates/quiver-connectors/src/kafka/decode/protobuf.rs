@@ -396,6 +396,98 @@ mod tests {
     }
 
     #[test]
+    fn map_keys_of_every_kind_read_in_key_order() {
+        use prost_reflect::MapKey as K;
+        use quiver_types::{ElementType as E, Field, Schema};
+        let schema = Schema::new(vec![
+            Field::new("fares_by_zone", DataType::Map(E::Int64, E::Float64)),
+            Field::new("counts_by_day", DataType::Map(E::Int64, E::Int64)),
+            Field::new("flags", DataType::Map(E::Int64, E::Bool)),
+            Field::new("labels", DataType::Map(E::Bool, E::String)),
+        ]);
+        let d = ProtobufDecoder::new(message("Booking"), &schema).unwrap();
+        let map = |pairs: Vec<(K, Proto)>| Proto::Map(pairs.into_iter().collect());
+        let full = booking(|m| {
+            // As strings, 10 would sort before 9 and -1 after both.
+            m.set_field_by_name(
+                "fares_by_zone",
+                map(vec![
+                    (K::I32(10), Proto::F64(1.5)),
+                    (K::I32(9), Proto::F64(2.5)),
+                    (K::I32(-1), Proto::F64(0.5)),
+                ]),
+            );
+            m.set_field_by_name(
+                "counts_by_day",
+                map(vec![
+                    (K::I64(i64::MIN), Proto::I64(1)),
+                    (K::I64(2), Proto::I64(2)),
+                ]),
+            );
+            m.set_field_by_name(
+                "flags",
+                map(vec![
+                    (K::U64(i64::MAX as u64), Proto::Bool(true)),
+                    (K::U64(0), Proto::Bool(false)),
+                ]),
+            );
+            m.set_field_by_name(
+                "labels",
+                map(vec![
+                    (K::Bool(true), Proto::String("t".into())),
+                    (K::Bool(false), Proto::String("f".into())),
+                ]),
+            );
+        });
+        // A uint64 key beyond int64 cannot be an int64 key: the message is refused.
+        let too_big = booking(|m| {
+            m.set_field_by_name("flags", map(vec![(K::U64(u64::MAX), Proto::Bool(true))]));
+        });
+        let out = d.decode(&[full.as_slice(), too_big.as_slice()]).unwrap();
+        assert_eq!(out.rows, vec![0]);
+        let v = |c: usize| Value::from_array(out.batch.column(c).as_ref(), 0);
+        let (i, f, b) = (Value::Int64, Value::Float64, Value::Bool);
+        assert_eq!(
+            v(0),
+            Value::Map(
+                E::Int64,
+                E::Float64,
+                vec![(i(-1), f(0.5)), (i(9), f(2.5)), (i(10), f(1.5))]
+            )
+        );
+        assert_eq!(
+            v(1),
+            Value::Map(E::Int64, E::Int64, vec![(i(i64::MIN), i(1)), (i(2), i(2))])
+        );
+        assert_eq!(
+            v(2),
+            Value::Map(
+                E::Int64,
+                E::Bool,
+                vec![(i(0), b(false)), (i(i64::MAX), b(true))]
+            )
+        );
+        assert_eq!(
+            v(3),
+            Value::Map(
+                E::Bool,
+                E::String,
+                vec![
+                    (b(false), Value::String("f".into())),
+                    (b(true), Value::String("t".into()))
+                ]
+            )
+        );
+        let r = &out.rejected[..];
+        assert_eq!((r.len(), r[0].message, r[0].reason), (1, 1, "wrong_type"));
+        assert!(
+            r[0].detail.contains("beyond the int64 range"),
+            "{}",
+            r[0].detail
+        );
+    }
+
+    #[test]
     fn every_mapping_decodes() {
         let all = schema(BOOKING_COLUMNS);
         let d = ProtobufDecoder::new(message("Booking"), &all).unwrap();
