@@ -372,6 +372,22 @@ impl<'a> Parser<'a> {
     }
 
     fn digits(&mut self) {
+        // Eight bytes at a time while all are digits (timestamps and ids
+        // are long). A byte b is a digit when neither b - 0x30 nor b + 0x46
+        // sets its high bit; a borrow or carry only comes from an earlier
+        // byte that is itself no digit, so the first flagged byte is exact.
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let other = (x.wrapping_sub(0x3030_3030_3030_3030)
+                | x.wrapping_add(0x4646_4646_4646_4646))
+                & HIGH;
+            if other != 0 {
+                self.i += (other.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
             self.i += 1;
         }
@@ -462,6 +478,30 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Parser;
+
+    #[test]
+    fn digit_runs_end_at_the_first_other_byte() {
+        // Runs of every length around the 8-byte steps, ended by every byte
+        // value (or by the end), with bytes after the end that must not count.
+        for run in 0..20 {
+            for end in 0..=256usize {
+                let mut b: Vec<u8> = (0..run).map(|i| b'0' + (i % 10) as u8).collect();
+                if let Ok(e) = u8::try_from(end) {
+                    b.push(e);
+                    b.extend_from_slice(b"99999999x");
+                }
+                let expect = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let mut p = Parser { b: &b, i: 0 };
+                p.digits();
+                assert_eq!(p.i, expect, "run {run}, then byte {end}");
+            }
         }
     }
 }
