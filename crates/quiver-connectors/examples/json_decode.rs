@@ -8,9 +8,10 @@
 //! fields, ~170 bytes; values drawn from a fixed seed), decoded in polls of
 //! 8192 into the live benchmark's three declared columns (`event_time`,
 //! `customer_id`, `amount`), the way the Kafka source decodes them: by
-//! Quiver's `JsonDecoder` (its fast path), and by arrow-json's tape decoder
-//! alone over the same messages, in the same run. Prints the median of
-//! `REPS` passes as ns per message and the ratio between the two.
+//! Quiver's `JsonDecoder`, and by arrow-json's tape decoder alone over the
+//! same messages, in the same run (after checking that both read the first
+//! poll to the same values). Prints the median of `REPS` passes as ns per
+//! message and the ratio between the two.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,7 +69,7 @@ fn main() {
         .map(|a| a.parse().expect("MESSAGES and REPS are counts"))
         .collect();
     let n = args.first().copied().unwrap_or(1 << 20);
-    let reps = args.get(1).copied().unwrap_or(7);
+    let reps = args.get(1).copied().unwrap_or(7).max(1);
     let msgs = messages(n);
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let schema = Schema::new(vec![
@@ -92,6 +93,24 @@ fn main() {
         .map(|c| c.iter().map(Vec::as_slice).collect())
         .collect();
 
+    let arrow_decode = |p: &[&[u8]]| {
+        // arrow-json's tape decoder, fed the poll's messages one by one.
+        let mut d = ReaderBuilder::new(Arc::clone(&arrow))
+            .with_batch_size(p.len())
+            .build_decoder()
+            .expect("a JSON schema");
+        for m in p {
+            d.decode(m).expect("valid JSON");
+        }
+        d.flush().expect("a batch")
+    };
+    // The same values both ways (the time zone labels differ).
+    let mine = quiver.decode(&polls[0]).expect("decodes").batch;
+    let peer = arrow_decode(&polls[0]).expect("rows");
+    for c in 0..3 {
+        let (a, b) = (mine.column(c).to_data(), peer.column(c).to_data());
+        assert_eq!(a.buffers(), b.buffers(), "column {c}");
+    }
     let time = |f: &dyn Fn(&[&[u8]]) -> usize| {
         let runs: Vec<f64> = (0..reps)
             .map(|_| {
@@ -104,17 +123,7 @@ fn main() {
         median(runs)
     };
     let ours = time(&|p| quiver.decode(p).expect("decodes").batch.num_rows());
-    let theirs = time(&|p| {
-        // arrow-json's tape decoder, fed the poll's messages one by one.
-        let mut d = ReaderBuilder::new(Arc::clone(&arrow))
-            .with_batch_size(p.len())
-            .build_decoder()
-            .expect("a JSON schema");
-        for m in p {
-            d.decode(m).expect("valid JSON");
-        }
-        d.flush().expect("a batch").map_or(0, |b| b.num_rows())
-    });
+    let theirs = time(&|p| arrow_decode(p).map_or(0, |b| b.num_rows()));
     println!(
         "{n} messages of {:.0} bytes on average, polls of {POLL}, median of {reps} passes",
         bytes as f64 / n as f64

@@ -394,17 +394,18 @@ fn read_sources(
     while !errors.failed() && !live.stop.load(Ordering::Relaxed) {
         let mut got = false;
         for k in 0..readers.len() {
-            let rows = k < readers.len() && poll(&mut readers, k, sources, inputs, metrics, errors);
-            advance_inputs(&readers, sources, inputs, metrics, index, Some(live));
             // Step after each split that brought rows, not once a round:
             // a window this split's watermark closes is emitted, and the
             // other workers learn this worker's watermark, before the
             // next split is read (a worker catching up reads ~2 ms a split).
-            if rows {
+            if k < readers.len() && poll(&mut readers, k, sources, inputs, metrics, errors) {
                 got = true;
+                advance_inputs(&readers, sources, inputs, metrics, index, Some(live));
                 worker.step();
             }
         }
+        // Splits that went idle or ended this round.
+        advance_inputs(&readers, sources, inputs, metrics, index, Some(live));
         if live
             .stop_at
             .is_some_and(|t| metrics.watermark().is_some_and(|w| w >= t))

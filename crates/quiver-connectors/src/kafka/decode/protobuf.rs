@@ -408,7 +408,7 @@ mod tests {
         let d = ProtobufDecoder::new(message("Booking"), &schema).unwrap();
         let map = |pairs: Vec<(K, Proto)>| Proto::Map(pairs.into_iter().collect());
         let full = booking(|m| {
-            // As strings, 10 would sort before 9 and -1 after both.
+            // As text, 10 would sort before 9.
             m.set_field_by_name(
                 "fares_by_zone",
                 map(vec![
