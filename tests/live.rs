@@ -3,7 +3,8 @@
 //! same events, produced to Kafka shuffled within the watermark delay over
 //! several partitions, give byte-identical historical files and the same
 //! online values through `quiver run` as through `quiver backfill`, also
-//! across a stop and restart, and from a hybrid Parquet→Kafka source.
+//! across a stop and restart, and from a hybrid Parquet→Kafka source
+//! (also restarted before its switch).
 //!
 //! Without `QUIVER_TEST_KAFKA` these tests say so and pass, unless
 //! `QUIVER_REQUIRE_KAFKA=1` (set by `scripts/test.sh`), when they fail.
@@ -297,6 +298,52 @@ fn hybrid_source_switches_from_parquet_to_kafka_without_gap_or_duplicate() {
     fs::write(&jf, job(&input)).unwrap();
     run_live(&live, &jf, end, &[]);
     let batch = backfill_reference(&evs, end);
+    assert_same_output(&live, &batch);
+}
+
+#[test]
+fn hybrid_source_restarted_before_its_switch_reads_the_history_again() {
+    let Some(broker) = broker() else { return };
+    let start = parse_timestamp("2024-05-01").unwrap();
+    let end = start + 2 * DAY;
+    let all = events(13, start, 2, 12_000);
+    let evs: Vec<&Event> = all.iter().collect();
+    // History holds the first 30 hours, Kafka everything. The first run
+    // stops at 32 hours, while the day holding the switch is still open:
+    // its checkpoint is that day's start, before the switch, so the
+    // restart needs hours 23-30 (an hour of lookback) from the history.
+    let switch = start + 30 * 60 * MINUTE;
+    let mid = start + 32 * 60 * MINUTE;
+    let t = topic("hybrid_restart");
+    create_topic(&broker, &t, 3);
+    let first: Vec<&Event> = evs.iter().copied().filter(|e| e.time < mid).collect();
+    let rest: Vec<&Event> = evs.iter().copied().filter(|e| e.time >= mid).collect();
+    let (mid_marks, end_marks) = (sentinels(3, mid), sentinels(3, end));
+    let mut msgs = shuffled(&first, 3, 5);
+    msgs.extend(to_partitions(&mid_marks));
+    produce(&broker, &t, &msgs);
+
+    let live = scratch_with_kafka(&broker);
+    let history: Vec<&Event> = evs.iter().copied().filter(|e| e.time < switch).collect();
+    let data = live.dir.path().join("data/bookings.parquet");
+    write_parquet(&data, &history);
+    let jf = live.dir.path().join("job.yaml");
+    let input = format!(
+        "    bounded: {{parquet: {}}}\n{}",
+        data.display(),
+        kafka_input(&t)
+    );
+    fs::write(&jf, job(&input)).unwrap();
+    run_live(&live, &jf, mid, &["--checkpoint-interval", "0.2"]);
+    let mut msgs = shuffled(&rest, 3, 6);
+    msgs.extend(to_partitions(&end_marks));
+    produce(&broker, &t, &msgs);
+    run_live(&live, &jf, end, &[]);
+
+    let mut reference = evs.clone();
+    reference.extend(mid_marks.iter());
+    reference.sort_by_key(|e| e.time);
+    let batch = backfill_reference(&reference, end);
     assert_same_output(&live, &batch);
 }
 

@@ -385,8 +385,12 @@ impl SourceProvider for KafkaSource {
         req: &ReadRequest,
     ) -> Result<Vec<Box<dyn Split>>, String> {
         let mut out: Vec<Box<dyn Split>> = Vec::new();
+        // History is read from the request's start: the beginning, or on
+        // a resume the checkpoint's frontier less the lookback. A resume
+        // before the switch (the day holding it was not yet durable) reads
+        // the rest of the history again: Kafka holds nothing before it.
         if let (Some(h), Some(t)) = (&self.opts.history, self.opts.switch_at)
-            && self.opts.checkpoint.is_none()
+            && req.start.is_none_or(|s| s < t)
         {
             let mut r = req.clone();
             r.end = Some(r.end.map_or(t, |e| e.min(t)));
