@@ -27,10 +27,10 @@ use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::TimestampMillisecondType;
 use quiver_dataflow::source::{Polled, ReadRequest, Rejection, SourceProvider, Split};
+use quiver_rdkafka_batch::BatchConsumer;
 use quiver_types::Schema;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::REQUEST_TIMEOUT;
@@ -416,7 +416,9 @@ impl SourceProvider for KafkaSource {
                 name: self.opts.name.clone(),
                 topic: self.opts.topic.clone(),
                 partition: p,
-                consumer: c,
+                consumer: BatchConsumer::new(c).ok_or_else(|| {
+                    format!("partition {p}: a Kafka consumer without a consumer queue")
+                })?,
                 start,
                 switch_at: self.opts.switch_at,
                 time_col: self.opts.time_col,
@@ -481,7 +483,7 @@ struct KafkaSplit {
     name: String,
     topic: String,
     partition: i32,
-    consumer: BaseConsumer,
+    consumer: BatchConsumer,
     start: Position,
     switch_at: Option<i64>,
     time_col: usize,
@@ -527,29 +529,28 @@ impl KafkaSplit {
     }
 
     /// Polls up to [`POLL_MESSAGES`] messages into `read`, for about
-    /// [`POLL_BUDGET`].
+    /// [`POLL_BUDGET`], [`CLOCK_EVERY`] messages per call into librdkafka.
     fn read_messages(&mut self, read: &mut Read) {
         read.bytes.clear();
         read.msgs.clear();
         let deadline = Instant::now() + POLL_BUDGET;
-        while read.msgs.len() < POLL_MESSAGES {
-            if read.msgs.len() % CLOCK_EVERY == CLOCK_EVERY - 1 && Instant::now() >= deadline {
-                break;
-            }
-            match self.consumer.poll(Duration::ZERO) {
-                None => break,
-                Some(Ok(m)) => read.push(
-                    m.offset(),
-                    m.timestamp().to_millis(),
-                    m.key(),
-                    m.payload().unwrap_or_default(),
-                ),
-                Some(Err(KafkaError::PartitionEOF(_))) => break,
-                Some(Err(e)) => {
+        let (topic, partition) = (&self.topic, self.partition);
+        loop {
+            let room = (POLL_MESSAGES - read.msgs.len()).min(CLOCK_EVERY);
+            let mut ended = false;
+            // Messages after an end or an error in the same batch are kept:
+            // they are out of librdkafka's queue.
+            let n = self.consumer.read(room, |m| match m.error {
+                None => read.push(m.offset, m.timestamp, m.key, m.payload),
+                Some(RDKafkaErrorCode::PartitionEOF) => ended = true,
+                Some(e) => {
                     // librdkafka retries by itself; say so and carry on.
-                    tracing::warn!("{}[{}]: {e}", self.topic, self.partition);
-                    break;
+                    tracing::warn!("{topic}[{partition}]: {e}");
+                    ended = true;
                 }
+            });
+            if ended || n < room || read.msgs.len() >= POLL_MESSAGES || Instant::now() >= deadline {
+                break;
             }
         }
     }
