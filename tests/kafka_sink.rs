@@ -309,3 +309,24 @@ fn protobuf_sinks_are_checked_against_the_output_columns() {
         "{text}"
     );
 }
+
+#[test]
+fn a_missing_sink_topic_stops_the_run_before_it_starts() {
+    let Some(broker) = broker() else { return };
+    let input = topic("sink-in-missing");
+    create_topic(&broker, &input, 1);
+    let s = scratch_with_kafka(&broker);
+    let jf = s.dir.path().join("job.yaml");
+    let missing = topic("sink-never-created");
+    fs::write(&jf, job_file(&CASES[0], &input, &missing)).unwrap();
+    let e = s
+        .quiver(&["run", jf.to_str().unwrap(), "--stop-at", "2024-05-02"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the kafka sink")
+            && e.contains(&format!("topic `{missing}` does not exist"))
+            && e.contains("create it first"),
+        "{e}"
+    );
+}

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use quiver_spec::DeploymentConfig;
-use quiver_tests::kafka::{broker, create_topic, produce, scratch_with_kafka, topic};
+use quiver_tests::kafka::{broker, consume, create_topic, produce, scratch_with_kafka, topic};
 use quiver_tests::{Scratch, parquet_files, write_events};
 use quiver_types::time::{DAY, MINUTE, format_timestamp, parse_timestamp};
 use rand::{RngExt, SeedableRng};
@@ -425,11 +425,15 @@ fn bad_and_late_messages_go_to_dead_letters_and_the_job_keeps_running() {
     produce(&broker, &t, &msgs);
 
     let live = scratch_with_kafka(&broker);
-    let jf = live.dir.path().join("job.yaml");
-    fs::write(
-        &jf,
+    // Two jobs read the source: one sends its dead letters to NDJSON, the
+    // other to a Kafka topic; each gets every letter.
+    let dlq = topic("dlq");
+    create_topic(&broker, &dlq, 1);
+    let jobs = live.dir.path().join("jobs");
+    fs::create_dir_all(&jobs).unwrap();
+    let job = |name: &str, dead: &str| {
         format!(
-            r#"name: bookings_copy
+            r#"name: {name}
 sources:
   bookings:
     schema: {{event_time: timestamp, customer_id: int64, amount: float64}}
@@ -441,17 +445,21 @@ sql: SELECT event_time, customer_id, amount FROM bookings
 entity: [customer_id]
 sinks:
   historical: {{}}
-  dead_letter: {{ndjson: dead.ndjson}}
+  dead_letter: {dead}
 "#
-        ),
-    )
-    .unwrap();
-    run_live(&live, &jf, end, &[]);
+        )
+    };
+    let ndjson = live.dir.path().join("dead.ndjson");
+    let to_file = format!("{{ndjson: {}}}", ndjson.display());
+    fs::write(jobs.join("copy.yaml"), job("bookings_copy", &to_file)).unwrap();
+    let to_topic = format!("{{kafka: {{topic: {dlq}}}}}");
+    fs::write(jobs.join("copy2.yaml"), job("bookings_copy2", &to_topic)).unwrap();
+    run_live(&live, &jobs, end, &[]);
     // Every good event is in the output...
     let (_, rows) = quiver_tests::read_rows(&live.dataset("bookings_copy"));
     assert_eq!(rows.len(), good.len());
     // ...and every bad or late one is a dead letter, with its reason and position.
-    let text = fs::read_to_string(live.dir.path().join("dead.ndjson")).unwrap();
+    let text = fs::read_to_string(&ndjson).unwrap();
     let letters: Vec<Json> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -470,6 +478,47 @@ sinks:
         assert_eq!(l["topic"], json!(t));
         assert!(l["partition"].is_i64() && l["offset"].is_i64() && l["payload_base64"].is_string());
     }
+    // The topic holds the same letters: the message's own payload and
+    // timestamp, the rest in headers.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut from_file: Vec<(String, String, String, i64, Vec<u8>)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l["reason"].as_str().unwrap().to_string(),
+                l["partition"].to_string(),
+                l["offset"].to_string(),
+                l["timestamp"].as_i64().unwrap(),
+                base64::Engine::decode(&b64, l["payload_base64"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    let mut from_topic: Vec<(String, String, String, i64, Vec<u8>)> = consume(&broker, &dlq)
+        .into_iter()
+        .map(|m| {
+            let h = |k: &str| {
+                let v = m
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone());
+                String::from_utf8(v.unwrap_or_else(|| panic!("no {k} header"))).unwrap()
+            };
+            assert_eq!(h("quiver.topic"), t);
+            assert_eq!(h("quiver.source"), "bookings");
+            assert!(!h("quiver.detail").is_empty());
+            (
+                h("quiver.reason"),
+                h("quiver.partition"),
+                h("quiver.offset"),
+                m.timestamp.unwrap(),
+                m.payload,
+            )
+        })
+        .collect();
+    from_file.sort();
+    from_topic.sort();
+    assert_eq!(from_topic, from_file);
 }
 
 /// `GET /metrics`, when it answers 200.

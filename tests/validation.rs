@@ -233,6 +233,37 @@ fn an_empty_filter_invalid_is_refused_with_an_example() {
 }
 
 #[test]
+fn kafka_start_positions_are_checked_where_written() {
+    let with_start = |start: &str| {
+        GOOD.replace(
+            "    bounded: {parquet: data/}\n",
+            &format!(
+                "    bounded: {{parquet: data/}}\n    unbounded:\n      kafka: {{topic: t, start: {start}}}\n"
+            ),
+        )
+    };
+    expect(
+        &with_start("lastest"),
+        11,
+        32,
+        &[
+            "`start: lastest` is not a start position",
+            "did you mean `latest`?",
+        ],
+    );
+    expect(&with_start("soon"), 11, 32, &["now-1h", "earliest"]);
+    for good in [
+        "committed",
+        "earliest",
+        "latest",
+        "now-1h",
+        "2026-11-01T00:00:00Z",
+    ] {
+        assert!(problems(&with_start(good)).0.is_empty(), "{good}");
+    }
+}
+
+#[test]
 fn yaml_syntax_errors_have_positions() {
     let d = problems("name: a\nsources: {x: [1, 2}\n");
     assert_eq!(d.0.len(), 1);
@@ -240,6 +271,9 @@ fn yaml_syntax_errors_have_positions() {
         d.0[0].pos.is_some() && d.0[0].message.contains("invalid YAML"),
         "{d}"
     );
+    let d = problems("name: a\nsinks: {kafka: {topic: ${TOPIC}}}\n");
+    assert_eq!(d.0.len(), 1);
+    assert!(d.0[0].to_string().contains("quote `${NAME}`"), "{d}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -90,6 +90,12 @@ pub struct Consumed {
     pub key: Option<Vec<u8>>,
     /// Its payload.
     pub payload: Vec<u8>,
+    /// Its offset.
+    pub offset: i64,
+    /// Its Kafka timestamp (ms).
+    pub timestamp: Option<i64>,
+    /// Its headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 /// Every message `topic` holds now, reading each partition from its start
@@ -129,6 +135,16 @@ pub fn consume(broker: &str, topic: &str) -> Vec<Consumed> {
                     partition: m.partition(),
                     key: m.key().map(<[u8]>::to_vec),
                     payload: m.payload().unwrap_or_default().to_vec(),
+                    offset: m.offset(),
+                    timestamp: m.timestamp().to_millis(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|x| (x.key.to_string(), x.value.unwrap_or_default().to_vec()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 });
                 if ends
                     .get(&m.partition())

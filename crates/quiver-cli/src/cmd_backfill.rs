@@ -21,7 +21,7 @@ use crate::failure::Failure;
 use crate::jobs::{self, Loaded};
 use crate::progress::{self, group};
 use crate::sinks;
-use crate::time_arg::parse_time_arg;
+use quiver_types::time::parse_time_arg;
 
 /// Arguments of `quiver backfill`.
 #[derive(clap::Args, Debug)]

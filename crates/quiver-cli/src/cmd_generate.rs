@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::failure::Failure;
 use crate::progress::group;
-use crate::time_arg::parse_time_arg;
+use quiver_types::time::parse_time_arg;
 
 /// Arguments of `quiver generate`.
 #[derive(clap::Args, Debug)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::cmd_backfill::open_store;
 use crate::failure::Failure;
-use crate::time_arg::parse_time_arg;
+use quiver_types::time::parse_time_arg;
 
 /// Arguments of `quiver get`.
 #[derive(clap::Args, Debug)]

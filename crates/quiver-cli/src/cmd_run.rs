@@ -40,7 +40,7 @@ use crate::jobs;
 use crate::metrics_http;
 use crate::progress::group;
 use crate::sinks;
-use crate::time_arg::parse_time_arg;
+use quiver_types::time::parse_time_arg;
 
 /// Arguments of `quiver run`.
 #[derive(clap::Args, Debug)]
@@ -267,13 +267,16 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                     e.help()
                 ))
             })?;
-            out.push(Arc::new(KafkaSink {
+            let sink = KafkaSink {
                 client: client.clone(),
                 topic: k.topic.clone(),
                 schema: l.job.output.to_arrow(),
                 entity: l.job.entity.clone(),
                 encoder,
-            }));
+            };
+            sink.check_topic()
+                .map_err(|e| Failure::User(format!("{}: the kafka sink: {e}", l.spec.file)))?;
+            out.push(Arc::new(sink));
         }
         historical.push(hist);
         runs.push(JobRun {

@@ -28,7 +28,6 @@ mod jobs;
 mod metrics_http;
 mod progress;
 mod sinks;
-mod time_arg;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -35,7 +35,7 @@ use arrow::datatypes::Int64Type;
 use base64::Engine;
 use quiver_dataflow::postprocess::{RejectSink, Rejected};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 /// One rejected message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +99,8 @@ impl DeadLetterSink {
             .set("enable.idempotence", "true")
             .create()
             .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;
+        crate::kafka::partitions_of(producer.client(), topic)
+            .map_err(|e| format!("the dead-letter topic: {e}"))?;
         Ok(DeadLetterSink {
             name: format!("kafka topic {topic}"),
             target: Mutex::new(Target::Kafka {
@@ -168,6 +170,10 @@ impl DeadLetterSink {
                 if let Some(k) = d.key {
                     record = record.key(k);
                 }
+                // The letter keeps the message's own Kafka timestamp.
+                if let Some(t) = d.timestamp {
+                    record = record.timestamp(t);
+                }
                 producer
                     .send(record)
                     .map_err(|(e, _)| format!("{}: {e}", self.name))
@@ -183,12 +189,9 @@ impl DeadLetterSink {
             .map_err(|_| "dead-letter lock poisoned")?;
         match &mut *target {
             Target::File(w) => w.flush().map_err(|e| format!("{}: {e}", self.name)),
-            Target::Kafka { producer, .. } => {
-                use rdkafka::producer::Producer;
-                producer
-                    .flush(super::kafka::REQUEST_TIMEOUT)
-                    .map_err(|e| format!("{}: {e}", self.name))
-            }
+            Target::Kafka { producer, .. } => producer
+                .flush(super::kafka::REQUEST_TIMEOUT)
+                .map_err(|e| format!("{}: {e}", self.name)),
         }
     }
 }

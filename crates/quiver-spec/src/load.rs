@@ -577,10 +577,30 @@ fn decode_unbounded(
         topic: topic.into_string(),
         format,
         group_id: opt("group_id", errors),
-        start: opt("start", errors),
+        start: kf.get("start").and_then(|n| {
+            let t = decode::string(n, "`start`", errors)?.into_string();
+            check_start(&t, n, errors);
+            Some(t)
+        }),
         protobuf,
         pos: k.pos,
     })
+}
+
+/// A Kafka `start:` is a keyword or a time `quiver run` can read (the
+/// time itself is resolved when the job starts).
+fn check_start(text: &str, node: &Node, errors: &mut Diagnostics) {
+    const WORDS: [&str; 3] = ["committed", "earliest", "latest"];
+    if WORDS.contains(&text) || quiver_types::time::parse_time_arg(text, 0).is_ok() {
+        return;
+    }
+    let d = Diagnostic::at(node.pos, format!("`start: {text}` is not a start position"));
+    errors.push(match decode::suggest(text, &WORDS) {
+        Some(w) => d.with_help(format!("did you mean `{w}`?")),
+        None => d.with_help(
+            "use committed (the default), earliest, latest, a timestamp such as 2026-11-01T00:00:00Z, or now-1h",
+        ),
+    });
 }
 
 fn decode_features(node: &Node, errors: &mut Diagnostics) -> Vec<FeatureSpec> {

@@ -117,8 +117,15 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
             return Diagnostic::at(pos, format!("duplicate key{key} in a mapping"))
                 .with_help("each key may appear once; remove or rename one of them");
         }
-        Diagnostic::at(pos, format!("invalid YAML: {}", e.info()))
-            .with_help("check the indentation and quoting near this place")
+        let d = Diagnostic::at(pos, format!("invalid YAML: {}", e.info()));
+        // Within `{...}` and `[...]`, YAML reads the braces of an unquoted
+        // `${NAME}` as its own syntax.
+        let line = source.lines().nth((pos.line as usize).saturating_sub(1));
+        if line.is_some_and(|l| l.contains("${")) {
+            d.with_help("quote `${NAME}` references inside `{...}` or `[...]`: \"${NAME}\"")
+        } else {
+            d.with_help("check the indentation and quoting near this place")
+        }
     })?;
     let lines: Vec<&str> = source.lines().collect();
     match docs.len() {

@@ -140,6 +140,39 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     Ok(total)
 }
 
+/// Parses a time written on a command line or as a Kafka `start:`, relative
+/// to `now` (ms): a date or timestamp ([`parse_timestamp`]), `now`, `today`,
+/// `yesterday`, or one of those with an offset (`now-7d`, `today+1h`).
+pub fn parse_time_arg(s: &str, now: i64) -> Result<i64, String> {
+    let s = s.trim();
+    let (base, offset) = match s
+        .find(['+', '-'])
+        .filter(|&i| i > 0 && s[..i].chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        Some(i) => (&s[..i], Some(&s[i..])),
+        None => (s, None),
+    };
+    let anchor = match base {
+        "now" => Some(now),
+        "today" => Some(window_start(now, DAY)),
+        "yesterday" => Some(window_start(now, DAY) - DAY),
+        _ => None,
+    };
+    match anchor {
+        Some(a) => {
+            let delta = match offset {
+                None => 0,
+                Some(o) => {
+                    let d = parse_duration(&o[1..])?;
+                    if o.starts_with('-') { -d } else { d }
+                }
+            };
+            Ok(a + delta)
+        }
+        None => parse_timestamp(s),
+    }
+}
+
 /// Formats milliseconds as the shortest exact duration (`90s` → `1m30s`).
 pub fn format_duration(ms: i64) -> String {
     if ms == 0 {
@@ -169,6 +202,16 @@ pub fn format_duration(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_and_absolute() {
+        let now = 10 * DAY + 5;
+        assert_eq!(parse_time_arg("today", now).unwrap(), 10 * DAY);
+        assert_eq!(parse_time_arg("yesterday", now).unwrap(), 9 * DAY);
+        assert_eq!(parse_time_arg("today-2d", now).unwrap(), 8 * DAY);
+        assert_eq!(parse_time_arg("1970-01-02", now).unwrap(), DAY);
+        assert!(parse_time_arg("soon", now).is_err());
+    }
 
     #[test]
     fn timestamps() {

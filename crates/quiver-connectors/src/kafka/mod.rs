@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use quiver_spec::KafkaConfig;
 use rdkafka::ClientConfig;
+use rdkafka::client::{Client, ClientContext};
 
 /// How long metadata and offset requests may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,4 +50,28 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
         c.set(key, value);
     }
     c
+}
+
+/// The partitions of `topic`; an error that says so when it does not
+/// exist, so a job fails when it starts rather than at its first write.
+pub fn partitions_of<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+) -> Result<Vec<i32>, String> {
+    let md = client
+        .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
+        .map_err(|e| format!("cannot reach the Kafka brokers: {e}"))?;
+    let partitions: Vec<i32> = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .filter(|t| t.error().is_none())
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    if partitions.is_empty() {
+        return Err(format!(
+            "topic `{topic}` does not exist (or has no partitions); create it first"
+        ));
+    }
+    Ok(partitions)
 }

@@ -19,7 +19,9 @@ use arrow::datatypes::SchemaRef;
 use quiver_dataflow::sink::{SinkFactory, SinkWriter};
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DefaultProducerContext, Producer, ThreadedProducer,
+};
 
 use super::REQUEST_TIMEOUT;
 use super::encode::{Encoder, json_rows};
@@ -37,6 +39,17 @@ pub struct KafkaSink {
     pub entity: Vec<usize>,
     /// How payloads are encoded (keys are JSON in every format).
     pub encoder: Encoder,
+}
+
+impl KafkaSink {
+    /// Fails unless the topic exists.
+    pub fn check_topic(&self) -> Result<(), String> {
+        let probe: BaseProducer = self
+            .client
+            .create()
+            .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
+        super::partitions_of(probe.client(), &self.topic).map(|_| ())
+    }
 }
 
 impl SinkFactory for KafkaSink {

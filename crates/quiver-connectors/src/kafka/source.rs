@@ -166,22 +166,7 @@ impl KafkaSource {
     pub fn open(opts: KafkaSourceOptions) -> Result<KafkaSource, String> {
         let decoder = Arc::new(PayloadDecoder::new(&opts.payload, &opts.schema)?);
         let consumer = consumer(&opts.client, &opts.group)?;
-        let md = consumer
-            .fetch_metadata(Some(&opts.topic), REQUEST_TIMEOUT)
-            .map_err(|e| format!("cannot reach the Kafka brokers: {e}"))?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .find(|t| t.name() == opts.topic)
-            .filter(|t| t.error().is_none())
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-            .unwrap_or_default();
-        if partitions.is_empty() {
-            return Err(format!(
-                "topic `{}` does not exist (or has no partitions); create it first",
-                opts.topic
-            ));
-        }
+        let partitions = super::partitions_of(consumer.client(), &opts.topic)?;
         let mut starts = BTreeMap::new();
         for &p in &partitions {
             let (low, high) = consumer
