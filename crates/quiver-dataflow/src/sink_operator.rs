@@ -482,17 +482,22 @@ fn concat(
 fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
     let now = chrono::Utc::now().timestamp_millis();
     let times = time_column(batch).values();
-    // Rows come sorted by time: compute the age once per run of equal times.
+    // One observation per row, counted locally and added to the shared
+    // histogram once (a window's rows are tens of thousands of atomic
+    // adds otherwise). Rows come sorted by time: compute the age once per
+    // run of equal times.
+    let local = h.local();
     let mut i = 0;
     while i < times.len() {
         let t = times[i];
         let run = times[i..].iter().take_while(|&&u| u == t).count();
         let age = (now - t).max(0) as f64 / 1000.0;
         for _ in 0..run {
-            h.observe(age);
+            local.observe(age);
         }
         i += run;
     }
+    local.flush();
 }
 
 /// Observes, once per distinct event time of `batch` (per closed window),
