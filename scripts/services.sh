@@ -201,12 +201,21 @@ start_postgres() {
     wait_port "$pg_port" postgres "$data/postgres.log"
   fi
   echo "export QUIVER_TEST_POSTGRES=postgres://postgres@127.0.0.1:$pg_port/postgres"
-  # The CA only of a cluster this state directory runs (another cluster
-  # on the port has a certificate of its own).
+  # The CA of the cluster that holds the port: this state directory's, or
+  # (started from another checkout, such as a CI clone's) the one in the
+  # running cluster's own data directory.
+  local ca=""
   if [ -f "$data/server.crt" ] && [ -f "$data/postmaster.pid" ]; then
-    echo "export QUIVER_TEST_POSTGRES_CA=$data/server.crt"
+    ca="$data/server.crt"
   else
-    echo "postgres: no TLS certificate of this state directory's cluster (another one holds port $pg_port?); the TLS test needs scripts/services.sh stop postgres first" >&2
+    local other
+    other="$("$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc 'SHOW data_directory' 2>/dev/null || true)"
+    [ -n "$other" ] && [ -f "$other/server.crt" ] && ca="$other/server.crt"
+  fi
+  if [ -n "$ca" ]; then
+    echo "export QUIVER_TEST_POSTGRES_CA=$ca"
+  else
+    echo "postgres: no TLS certificate for the cluster on port $pg_port; the TLS test needs scripts/services.sh stop postgres, then start" >&2
   fi
   return 0
 }
