@@ -13,6 +13,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use quiver_connectors::kafka::checkpoint::Checkpoint;
 use quiver_spec::DeploymentConfig;
 use quiver_tests::kafka::{broker, consume, create_topic, produce, scratch_with_kafka, topic};
 use quiver_tests::{Scratch, parquet_files, write_events};
@@ -335,6 +336,12 @@ fn hybrid_source_restarted_before_its_switch_reads_the_history_again() {
     );
     fs::write(&jf, job(&input)).unwrap();
     run_live(&live, &jf, mid, &["--checkpoint-interval", "0.2"]);
+    let saved = Checkpoint::path(&live.dir.path().join("state"), "quiver-spend_1h", &t);
+    let frontier = Checkpoint::load(&saved)
+        .unwrap()
+        .expect("a checkpoint")
+        .frontier;
+    assert!(frontier < switch, "the checkpoint is before the switch");
     let mut msgs = shuffled(&rest, 3, 6);
     msgs.extend(to_partitions(&end_marks));
     produce(&broker, &t, &msgs);
@@ -478,8 +485,8 @@ sinks:
         assert_eq!(l["topic"], json!(t));
         assert!(l["partition"].is_i64() && l["offset"].is_i64() && l["payload_base64"].is_string());
     }
-    // The topic holds the same letters: the message's own payload and
-    // timestamp, the rest in headers.
+    // The topic holds the same letters: the message's own payload, the
+    // rest in headers.
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut from_file: Vec<(String, String, String, i64, Vec<u8>)> = letters
         .iter()
@@ -511,7 +518,7 @@ sinks:
                 h("quiver.reason"),
                 h("quiver.partition"),
                 h("quiver.offset"),
-                m.timestamp.unwrap(),
+                h("quiver.timestamp").parse().unwrap(),
                 m.payload,
             )
         })

@@ -99,7 +99,7 @@ impl DeadLetterSink {
             .set("enable.idempotence", "true")
             .create()
             .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;
-        crate::kafka::partitions_of(producer.client(), topic)
+        crate::kafka::check_topic(config, topic)
             .map_err(|e| format!("the dead-letter topic: {e}"))?;
         Ok(DeadLetterSink {
             name: format!("kafka topic {topic}"),
@@ -140,6 +140,10 @@ impl DeadLetterSink {
             }
             Target::Kafka { producer, topic } => {
                 let (partition, offset) = (d.partition.to_string(), d.offset.to_string());
+                // The message's own timestamp as a header: as the letter's
+                // timestamp, an old one would put it up for deletion by
+                // time-based retention as soon as it is written.
+                let timestamp = d.timestamp.map(|t| t.to_string());
                 let headers = OwnedHeaders::new()
                     .insert(Header {
                         key: "quiver.reason",
@@ -164,15 +168,15 @@ impl DeadLetterSink {
                     .insert(Header {
                         key: "quiver.offset",
                         value: Some(&offset),
+                    })
+                    .insert(Header {
+                        key: "quiver.timestamp",
+                        value: timestamp.as_deref(),
                     });
                 let mut record: BaseRecord<'_, [u8], [u8]> =
                     BaseRecord::to(topic).payload(d.payload).headers(headers);
                 if let Some(k) = d.key {
                     record = record.key(k);
-                }
-                // The letter keeps the message's own Kafka timestamp.
-                if let Some(t) = d.timestamp {
-                    record = record.timestamp(t);
                 }
                 producer
                     .send(record)

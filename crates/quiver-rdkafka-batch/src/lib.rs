@@ -1,34 +1,45 @@
-//! Reading a librdkafka consumer's messages many per call.
+//! Reading one Kafka partition many messages per call.
 //!
 //! rust-rdkafka's `BaseConsumer::poll` returns one message per call, and
 //! each call pays for an event: a queue pop under a lock, an `Arc` and a
 //! `BorrowedMessage` allocated and freed, the timeout arithmetic. At a
 //! million messages a second that is a quarter of a consumer's CPU.
 //! librdkafka's own `rd_kafka_consume_batch_queue` takes up to N messages
-//! off the consumer's queue in one call (confluent-kafka-python's
-//! `Consumer.consume` is built on it), and rust-rdkafka does not expose
-//! it. [`BatchConsumer`] does, for a consumer that has a `group.id` (its
-//! fetched messages then all arrive on the consumer queue).
+//! off a queue in one call (confluent-kafka-python's `Consumer.consume` is
+//! built on it), and rust-rdkafka does not expose it. [`BatchConsumer`]
+//! does, for one partition.
 //!
-//! A batch is read with [`BatchConsumer::read`], which lends each message
-//! to a closure as a [`Message`] of borrowed slices and frees them all
-//! before it returns, so no message can outlive its memory. What the
-//! consumer queue carries besides messages (errors, end of partition)
-//! comes as a [`Message`] with [`Message::error`] set, as
-//! `rd_kafka_consumer_poll` would return it.
+//! It owns its consumer and never lets it subscribe or commit: the
+//! partition is *assigned* and automatic commits are off. The partition's
+//! own queue (split off the consumer queue, as rust-rdkafka's
+//! `split_partition_queue` does) then holds only its fetched messages and
+//! its consumer errors, end of partition included, which come as a
+//! [`Message`] with [`Message::error`] set, as `rd_kafka_consumer_poll`
+//! returns them. Everything else (logs, client errors) stays on the
+//! consumer queue, which each [`BatchConsumer::read`] serves through
+//! rust-rdkafka's `poll`, so logs keep their usual route and client errors
+//! are passed on as messages too (partition -1). A rebalance or a commit
+//! reply, which the batch call cannot serve, never occurs.
+//!
+//! A batch is lent to a closure as [`Message`]s of borrowed slices and
+//! freed before [`BatchConsumer::read`] returns (also if the closure
+//! panics), so no message can outlive its memory.
 //!
 //! This is the one crate of Quiver with `unsafe` code; every block says
 //! why it holds.
 
+use std::ffi::CString;
 use std::ptr::NonNull;
+use std::time::Duration;
 
 use rdkafka::bindings as rd;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-/// A consumer and its queue, read many messages per call.
+/// One assigned partition, read many messages per call.
 pub struct BatchConsumer {
-    /// A reference on the consumer queue, released before the consumer.
+    /// A reference on the partition's queue, released before the consumer.
     queue: NonNull<rd::rd_kafka_queue_t>,
     consumer: BaseConsumer,
     /// Room for one batch's message pointers; empty between calls.
@@ -43,7 +54,7 @@ unsafe impl Send for BatchConsumer {}
 /// One message, borrowed from librdkafka for the length of a callback.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
-    /// The partition it was read from.
+    /// The partition it was read from (-1 for a client error).
     pub partition: i32,
     /// Its offset (for an error, where it happened, or -1).
     pub offset: i64,
@@ -60,30 +71,66 @@ pub struct Message<'a> {
 }
 
 impl BatchConsumer {
-    /// Wraps a consumer. `None` when it has no consumer queue, which
-    /// means it was created without a `group.id`.
-    pub fn new(consumer: BaseConsumer) -> Option<BatchConsumer> {
-        // SAFETY: the client pointer is valid while `consumer` lives; the
-        // queue reference taken here is released in `Drop` before it.
-        let queue = unsafe { rd::rd_kafka_queue_get_consumer(consumer.client().native_ptr()) };
-        Some(BatchConsumer {
-            queue: NonNull::new(queue)?,
+    /// A consumer of `topic`'s `partition` from `offset`, built from
+    /// `config` (which needs a `group.id`) with automatic commits off.
+    pub fn assigned(
+        config: &ClientConfig,
+        topic: &str,
+        partition: i32,
+        offset: Offset,
+    ) -> KafkaResult<BatchConsumer> {
+        let consumer: BaseConsumer = config.clone().set("enable.auto.commit", "false").create()?;
+        let name = CString::new(topic)
+            .map_err(|_| KafkaError::Subscription(format!("topic name {topic:?}")))?;
+        // SAFETY: the client pointer is valid while `consumer` lives, and
+        // `name` is a C string; the queue reference taken here is released
+        // in `Drop`, before the consumer.
+        let queue = unsafe {
+            rd::rd_kafka_queue_get_partition(
+                consumer.client().native_ptr(),
+                name.as_ptr(),
+                partition,
+            )
+        };
+        let queue =
+            NonNull::new(queue).ok_or(KafkaError::Subscription(format!("{topic}[{partition}]")))?;
+        // From here on `Drop` releases the queue, whatever fails below.
+        let me = BatchConsumer {
+            queue,
             consumer,
             slots: Vec::new(),
-        })
-    }
-
-    /// The consumer, for everything but reading messages.
-    pub fn consumer(&self) -> &BaseConsumer {
-        &self.consumer
+        };
+        // SAFETY: a live queue; NULL stops forwarding it to the consumer
+        // queue, so its messages stay on it.
+        unsafe { rd::rd_kafka_queue_forward(me.queue.as_ptr(), std::ptr::null_mut()) };
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, offset)?;
+        me.consumer.assign(&tpl)?;
+        Ok(me)
     }
 
     /// Takes up to `max` messages that are already queued, without
     /// waiting, and lends each to `each` in queue order. Returns how many
     /// were taken (errors and ends of partition included).
     pub fn read(&mut self, max: usize, mut each: impl FnMut(Message<'_>)) -> usize {
+        // The consumer queue: logs are handled by rust-rdkafka's poll,
+        // client errors passed on.
+        let mut errors = 0;
+        while let Some(r) = self.consumer.poll(Duration::ZERO) {
+            if let Err(e) = r {
+                errors += 1;
+                each(Message {
+                    partition: -1,
+                    offset: -1,
+                    timestamp: None,
+                    key: None,
+                    payload: &[],
+                    error: Some(e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail)),
+                });
+            }
+        }
         if max == 0 {
-            return 0;
+            return errors;
         }
         self.slots.clear();
         self.slots.reserve(max);
@@ -103,7 +150,7 @@ impl BatchConsumer {
             // `batch` drops, after the last borrow of it.
             each(unsafe { view(m) });
         }
-        n
+        errors + n
     }
 }
 
@@ -166,7 +213,7 @@ unsafe fn slice<'a>(p: *mut std::ffi::c_void, len: usize) -> &'a [u8] {
 
 impl Drop for BatchConsumer {
     fn drop(&mut self) {
-        // SAFETY: the reference taken in `new`, released once, while the
+        // SAFETY: the reference taken in `assigned`, released once, while the
         // consumer (dropped after this) still lives.
         unsafe { rd::rd_kafka_queue_destroy(self.queue.as_ptr()) };
     }
@@ -176,10 +223,8 @@ impl Drop for BatchConsumer {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use rdkafka::ClientConfig;
     use rdkafka::mocking::MockCluster;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    use rdkafka::{Offset, TopicPartitionList};
 
     use super::*;
 
@@ -241,17 +286,12 @@ mod tests {
         }
         producer.flush(Duration::from_secs(10)).unwrap();
 
-        let consumer: BaseConsumer = ClientConfig::new()
+        let config = ClientConfig::new()
             .set("bootstrap.servers", cluster.bootstrap_servers())
             .set("group.id", "g")
             .set("enable.partition.eof", "true")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset("t", 1, Offset::Offset(10))
-            .unwrap();
-        consumer.assign(&tpl).unwrap();
-        let mut c = BatchConsumer::new(consumer).expect("a consumer queue");
+            .clone();
+        let mut c = BatchConsumer::assigned(&config, "t", 1, Offset::Offset(10)).unwrap();
         assert_eq!(c.read(0, |_| panic!("nothing asked for")), 0);
 
         let got = read_all(&mut c, 64, 991);

@@ -121,7 +121,8 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
         // Within `{...}` and `[...]`, YAML reads the braces of an unquoted
         // `${NAME}` as its own syntax.
         let line = source.lines().nth((pos.line as usize).saturating_sub(1));
-        if line.is_some_and(|l| l.contains("${")) {
+        let unquoted = |l: &str| l.contains("${") && !l.contains("\"${") && !l.contains("'${");
+        if line.is_some_and(unquoted) {
             d.with_help("quote `${NAME}` references inside `{...}` or `[...]`: \"${NAME}\"")
         } else {
             d.with_help("check the indentation and quoting near this place")

@@ -25,6 +25,7 @@ use std::time::Duration;
 use quiver_spec::KafkaConfig;
 use rdkafka::ClientConfig;
 use rdkafka::client::{Client, ClientContext};
+use rdkafka::producer::{BaseProducer, Producer};
 
 /// How long metadata and offset requests may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,8 +53,21 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// Fails unless `topic` exists, so a job whose output topic is missing
+/// fails when it starts rather than at its first write. Asks as a client
+/// that may not create topics (a producer's metadata request would have
+/// a broker with `auto.create.topics.enable` create it).
+pub fn check_topic(config: &ClientConfig, topic: &str) -> Result<(), String> {
+    let probe: BaseProducer = config
+        .clone()
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+    partitions_of(probe.client(), topic).map(|_| ())
+}
+
 /// The partitions of `topic`; an error that says so when it does not
-/// exist, so a job fails when it starts rather than at its first write.
+/// exist.
 pub fn partitions_of<C: ClientContext>(
     client: &Client<C>,
     topic: &str,

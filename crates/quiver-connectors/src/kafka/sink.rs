@@ -19,9 +19,7 @@ use arrow::datatypes::SchemaRef;
 use quiver_dataflow::sink::{SinkFactory, SinkWriter};
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{
-    BaseProducer, BaseRecord, DefaultProducerContext, Producer, ThreadedProducer,
-};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 use super::REQUEST_TIMEOUT;
 use super::encode::{Encoder, json_rows};
@@ -44,11 +42,7 @@ pub struct KafkaSink {
 impl KafkaSink {
     /// Fails unless the topic exists.
     pub fn check_topic(&self) -> Result<(), String> {
-        let probe: BaseProducer = self
-            .client
-            .create()
-            .map_err(|e| format!("cannot create a Kafka producer: {e}"))?;
-        super::partitions_of(probe.client(), &self.topic).map(|_| ())
+        super::check_topic(&self.client, &self.topic)
     }
 }
 

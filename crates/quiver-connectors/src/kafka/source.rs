@@ -318,13 +318,20 @@ fn with_consumer_defaults(client: &ClientConfig) -> ClientConfig {
     client
 }
 
-fn consumer(client: &ClientConfig, group: &str) -> Result<BaseConsumer, String> {
+/// The settings of every consumer of the group: offsets are Quiver's to
+/// commit, and the end of a partition is reported.
+fn consumer_config(client: &ClientConfig, group: &str) -> ClientConfig {
     with_consumer_defaults(client)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
+        .clone()
+}
+
+fn consumer(client: &ClientConfig, group: &str) -> Result<BaseConsumer, String> {
+    consumer_config(client, group)
         .create()
         .map_err(|e| format!("cannot create a Kafka consumer: {e}"))
 }
@@ -391,19 +398,18 @@ impl SourceProvider for KafkaSource {
             if p as usize % peers != worker {
                 continue;
             }
-            let c = consumer(&self.opts.client, &self.opts.group)?;
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&self.opts.topic, p, Offset::Offset(start.offset))
-                .map_err(|e| e.to_string())?;
-            c.assign(&tpl)
-                .map_err(|e| format!("cannot assign partition {p}: {e}"))?;
+            let reader = BatchConsumer::assigned(
+                &consumer_config(&self.opts.client, &self.opts.group),
+                &self.opts.topic,
+                p,
+                Offset::Offset(start.offset),
+            )
+            .map_err(|e| format!("cannot read partition {p}: {e}"))?;
             out.push(Box::new(KafkaSplit {
                 name: self.opts.name.clone(),
                 topic: self.opts.topic.clone(),
                 partition: p,
-                consumer: BatchConsumer::new(c).ok_or_else(|| {
-                    format!("partition {p}: a Kafka consumer without a consumer queue")
-                })?,
+                consumer: reader,
                 start,
                 switch_at: self.opts.switch_at,
                 time_col: self.opts.time_col,
