@@ -271,6 +271,23 @@ fn stream_equals_backfill_across_a_restart() {
     assert_same_output(&live, &batch);
 }
 
+/// A scratch deployment with the job reading `evs` before `switch` from
+/// Parquet and then topic `t`; returns it and the job file.
+fn hybrid_job(broker: &str, t: &str, evs: &[&Event], switch: i64) -> (Scratch, std::path::PathBuf) {
+    let live = scratch_with_kafka(broker);
+    let history: Vec<&Event> = evs.iter().copied().filter(|e| e.time < switch).collect();
+    let data = live.dir.path().join("data/bookings.parquet");
+    write_parquet(&data, &history);
+    let jf = live.dir.path().join("job.yaml");
+    let input = format!(
+        "    bounded: {{parquet: {}}}\n{}",
+        data.display(),
+        kafka_input(t)
+    );
+    fs::write(&jf, job(&input)).unwrap();
+    (live, jf)
+}
+
 #[test]
 fn hybrid_source_switches_from_parquet_to_kafka_without_gap_or_duplicate() {
     let Some(broker) = broker() else { return };
@@ -286,17 +303,7 @@ fn hybrid_source_switches_from_parquet_to_kafka_without_gap_or_duplicate() {
     msgs.extend(to_partitions(&sentinels(3, end)));
     produce(&broker, &t, &msgs);
 
-    let live = scratch_with_kafka(&broker);
-    let history: Vec<&Event> = evs.iter().copied().filter(|e| e.time < switch).collect();
-    let data = live.dir.path().join("data/bookings.parquet");
-    write_parquet(&data, &history);
-    let jf = live.dir.path().join("job.yaml");
-    let input = format!(
-        "    bounded: {{parquet: {}}}\n{}",
-        data.display(),
-        kafka_input(&t)
-    );
-    fs::write(&jf, job(&input)).unwrap();
+    let (live, jf) = hybrid_job(&broker, &t, &evs, switch);
     run_live(&live, &jf, end, &[]);
     let batch = backfill_reference(&evs, end);
     assert_same_output(&live, &batch);
@@ -324,17 +331,7 @@ fn hybrid_source_restarted_before_its_switch_reads_the_history_again() {
     msgs.extend(to_partitions(&mid_marks));
     produce(&broker, &t, &msgs);
 
-    let live = scratch_with_kafka(&broker);
-    let history: Vec<&Event> = evs.iter().copied().filter(|e| e.time < switch).collect();
-    let data = live.dir.path().join("data/bookings.parquet");
-    write_parquet(&data, &history);
-    let jf = live.dir.path().join("job.yaml");
-    let input = format!(
-        "    bounded: {{parquet: {}}}\n{}",
-        data.display(),
-        kafka_input(&t)
-    );
-    fs::write(&jf, job(&input)).unwrap();
+    let (live, jf) = hybrid_job(&broker, &t, &evs, switch);
     run_live(&live, &jf, mid, &["--checkpoint-interval", "0.2"]);
     let saved = Checkpoint::path(&live.dir.path().join("state"), "quiver-spend_1h", &t);
     let frontier = Checkpoint::load(&saved)
