@@ -186,17 +186,19 @@ fn online(s: &Scratch, job: &str) -> Vec<Json> {
 }
 
 fn assert_same_output(live: &Scratch, batch: &Scratch) {
-    let (a, b) = (
-        historical_bytes(live, "spend_1h"),
-        historical_bytes(batch, "spend_1h"),
-    );
+    assert_same_output_of(live, batch, "spend_1h");
+}
+
+/// [`assert_same_output`] for job `name`.
+fn assert_same_output_of(live: &Scratch, batch: &Scratch, name: &str) {
+    let (a, b) = (historical_bytes(live, name), historical_bytes(batch, name));
     assert!(!b.is_empty());
     let names = |v: &[(String, Vec<u8>)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b), "the same partitions and files");
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between run and backfill");
     }
-    assert_eq!(online(live, "spend_1h"), online(batch, "spend_1h"));
+    assert_eq!(online(live, name), online(batch, name));
 }
 
 fn backfill_reference(evs: &[&Event], end: i64) -> Scratch {
@@ -286,6 +288,84 @@ fn hybrid_job(broker: &str, t: &str, evs: &[&Event], switch: i64) -> (Scratch, s
     );
     fs::write(&jf, job(&input)).unwrap();
     (live, jf)
+}
+
+#[test]
+fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
+    let Some(broker) = broker() else { return };
+    let start = parse_timestamp("2024-06-01").unwrap();
+    let end = start + 3 * DAY;
+    // Two jobs, each reading its own topic, in one run.
+    let (all_a, all_b) = (events(21, start, 3, 9_000), events(22, start, 3, 9_000));
+    let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
+    let (ta, tb) = (topic("two_a"), topic("two_b"));
+    create_topic(&broker, &ta, 2);
+    create_topic(&broker, &tb, 2);
+    // The same job over a source of another name (its input path kept).
+    let job_b = |input: &str| {
+        job(input)
+            .replace("  bookings:", "  rides:")
+            .replace("FROM bookings", "FROM rides")
+            .replace("spend_1h", "spend_1h_b")
+    };
+    let live = scratch_with_kafka(&broker);
+    let jobs = live.dir.path().join("jobs");
+    fs::create_dir_all(&jobs).unwrap();
+    fs::write(jobs.join("a.yaml"), job(&kafka_input(&ta))).unwrap();
+    fs::write(jobs.join("b.yaml"), job_b(&kafka_input(&tb))).unwrap();
+    let ckpt_b = Checkpoint::path(&live.dir.path().join("state"), "quiver-spend_1h_b", &tb);
+    // Three legs, each produced after the last one stopped: to day 1 + 7h,
+    // to day 2 + 7h, to the end.
+    let cuts = [
+        start + DAY + 7 * 60 * MINUTE,
+        start + 2 * DAY + 7 * 60 * MINUTE,
+        end,
+    ];
+    let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
+    let mut saved_b = None;
+    for (k, &cut) in cuts.iter().enumerate() {
+        let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
+        for (i, (t, evs)) in [(&ta, &a), (&tb, &b)].into_iter().enumerate() {
+            let seed = 30 + 10 * i as u64 + k as u64;
+            let leg: Vec<&Event> = evs
+                .iter()
+                .copied()
+                .filter(|e| e.time >= from && e.time < cut)
+                .collect();
+            let mut msgs = shuffled(&leg, 2, seed);
+            let m = sentinels(2, cut);
+            msgs.extend(to_partitions(&m));
+            produce(&broker, t, &msgs);
+            if cut < end {
+                marks[i].extend(m);
+            }
+        }
+        if k == 2 {
+            // As if the run had crashed after saving A's checkpoint of the
+            // second leg and before saving B's: B's is still the first's.
+            fs::write(&ckpt_b, saved_b.as_ref().unwrap()).unwrap();
+        }
+        run_live(&live, &jobs, cut, &["--checkpoint-interval", "0.2"]);
+        if k == 0 {
+            saved_b = Some(fs::read(&ckpt_b).unwrap());
+        }
+    }
+    // The sentinels of the first two legs are ordinary events by the end.
+    for (name, evs, make, extra) in [
+        ("spend_1h", &a, &job as &dyn Fn(&str) -> String, &marks[0]),
+        (
+            "spend_1h_b",
+            &b,
+            &job_b as &dyn Fn(&str) -> String,
+            &marks[1],
+        ),
+    ] {
+        let mut reference = evs.clone();
+        reference.extend(extra.iter());
+        reference.sort_by_key(|e| e.time);
+        let batch = backfill_job(&reference, end, make);
+        assert_same_output_of(&live, &batch, name);
+    }
 }
 
 #[test]

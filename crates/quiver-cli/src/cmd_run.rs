@@ -3,8 +3,8 @@
 //!
 //! The dataflow is the backfill's. Around it this command:
 //! * opens one [`KafkaSource`] per stream source, resuming from its
-//!   checkpoint when there is one (output before the checkpoint's frontier
-//!   is suppressed, the sinks have it);
+//!   checkpoint when there is one (output before the newest checkpoint's
+//!   frontier is suppressed, the sinks have it);
 //! * writes checkpoints every `--checkpoint-interval`: the frontier below
 //!   which every sink is durable (historical days committed, online rows
 //!   written, Kafka output flushed), with each partition's resume position,
@@ -105,7 +105,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     // Sources: one per distinct source name.
     let mut defs: Vec<SourceDef> = Vec::new();
     let mut live: Vec<LiveSource> = Vec::new();
-    let mut resume: Option<i64> = None;
+    let mut frontiers: Vec<(String, i64)> = Vec::new();
     for l in &loaded {
         for name in l.job.plan.sources() {
             let Some(spec) = l.spec.source(&name) else {
@@ -145,7 +145,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             let checkpoint = Checkpoint::load(&checkpoint_file).map_err(Failure::User)?;
             let resumed_at = checkpoint.as_ref().map(|c| c.frontier);
             if let Some(f) = resumed_at {
-                resume = Some(resume.map_or(f, |r: i64| r.min(f)));
+                frontiers.push((name.clone(), f));
             }
             let start = match &u.start {
                 None => StartFrom::Committed,
@@ -231,6 +231,23 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 kafka,
                 checkpoint_file,
             });
+        }
+    }
+    // The run resumes output at the newest checkpoint: the sinks were
+    // durable up to it when it was saved (they are saved one source after
+    // another, from one frontier), and a source whose checkpoint is older
+    // re-reads from its own earlier positions, which cover it. At the
+    // oldest, windows between the two would be recomputed from a source
+    // read only from its newer positions, and overwrite complete rows.
+    let resume = frontiers.iter().map(|f| f.1).max();
+    if let Some(r) = resume {
+        for (name, f) in frontiers.iter().filter(|f| f.1 < r) {
+            eprintln!(
+                "warning: source {name}'s checkpoint is at {}, the run's at {}: rows of its jobs before {} are not recomputed (an interrupted checkpoint, or jobs that last ran apart; run those jobs on their own to catch them up)",
+                format_timestamp(*f),
+                format_timestamp(r),
+                format_timestamp(r)
+            );
         }
     }
     let idle = loaded
