@@ -226,6 +226,35 @@ impl FastJson {
     }
 }
 
+/// The index of the first `"` or `\` in `b`.
+///
+/// Keys and most string values are short, where eight bytes at a time
+/// beat memchr's setup; past 32 bytes memchr takes over. A byte of the
+/// word equals `c` when the word XOR `c` repeated has a zero byte there;
+/// the zero-byte test can only flag bytes above a true zero, so the lowest
+/// flag of either test is exact.
+fn quote_or_escape(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while i < 32 {
+        let Some(chunk) = b.get(i..i + 8) else {
+            return b[i..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+                .map(|k| i + k);
+        };
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let hit = zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')));
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'"', b'\\', &b[i..]).map(|k| i + k)
+}
+
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
@@ -264,7 +293,7 @@ impl<'a> Parser<'a> {
     /// A key without escapes, after its opening quote.
     fn plain_key(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
-        let run = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        let run = quote_or_escape(&self.b[start..])?;
         self.i += run + 1;
         (self.b[start + run] == b'"').then(|| &self.b[start..start + run])
     }
@@ -275,7 +304,7 @@ impl<'a> Parser<'a> {
             let start = self.i;
             // The run up to a quote or an escape (control characters are
             // taken as they are, as arrow-json takes them).
-            let run = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+            let run = quote_or_escape(&self.b[start..])?;
             self.i += run;
             if let Some(o) = out.as_deref_mut() {
                 o.extend_from_slice(&self.b[start..self.i]);
@@ -484,7 +513,35 @@ impl<'a> Parser<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::Parser;
+    use super::{Parser, quote_or_escape};
+
+    #[test]
+    fn quotes_and_escapes_are_found_where_memchr_finds_them() {
+        // Every position in strings of every length around the word steps
+        // and the hand-over to memchr, among bytes that differ from `"`
+        // and `\` only in their high bit, with a second hit after the first.
+        let filler = [b'a', 0xa2, 0xdc, 0x80, 0xff, b'"' ^ 1, 0x00];
+        for len in 0..80 {
+            for f in filler {
+                let plain = vec![f; len];
+                assert_eq!(quote_or_escape(&plain), None, "len {len}, filler {f:#x}");
+                for at in 0..len {
+                    for hit in [b'"', b'\\'] {
+                        let mut b = plain.clone();
+                        b[at] = hit;
+                        if at + 3 < len {
+                            b[at + 3] = b'"';
+                        }
+                        assert_eq!(
+                            quote_or_escape(&b),
+                            memchr::memchr2(b'"', b'\\', &b),
+                            "len {len}, filler {f:#x}, at {at}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn digit_runs_end_at_the_first_other_byte() {
