@@ -4,7 +4,7 @@
 //! The dataflow is the backfill's. Around it this command:
 //! * opens one [`KafkaSource`] per stream source, resuming from its
 //!   checkpoint when there is one (output before the newest checkpoint's
-//!   frontier is suppressed, the sinks have it);
+//!   frontier is suppressed: the run that saved it had written it);
 //! * writes checkpoints every `--checkpoint-interval`: the frontier below
 //!   which every sink is durable (historical days committed, online rows
 //!   written, Kafka output flushed), with each partition's resume position,
@@ -243,9 +243,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(r) = resume {
         for (name, f) in frontiers.iter().filter(|f| f.1 < r) {
             eprintln!(
-                "warning: source {name}'s checkpoint is at {}, the run's at {}: rows of its jobs before {} are not recomputed (an interrupted checkpoint, or jobs that last ran apart; run those jobs on their own to catch them up)",
+                "warning: source {name}'s checkpoint is at {}, the run resumes output at {}: fine after a run killed while saving checkpoints; if its jobs last ran apart from the others, their rows between the two are not recomputed",
                 format_timestamp(*f),
-                format_timestamp(r),
                 format_timestamp(r)
             );
         }

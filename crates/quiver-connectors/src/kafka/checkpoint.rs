@@ -14,7 +14,9 @@
 //! and suppresses output rows before `F` (the sinks have them). Events
 //! re-read with a time before `F - lookback` are skipped. So a run killed
 //! at any point and restarted writes the same rows as one that never
-//! stopped; only dead letters after the checkpoint may be written twice.
+//! stopped; only dead letters after the checkpoint (or, for a source
+//! whose checkpoint a killed run did not get to save, after its previous
+//! one) may be written twice.
 //!
 //! Finding that offset for a frontier not yet known: each partition keeps
 //! *marks*, `(k, offset, clock)` for the first event whose
