@@ -124,6 +124,38 @@ fn to_partitions_as(evs: &[Event], encode: &dyn Fn(&Event) -> Vec<u8>) -> Vec<(i
         .collect()
 }
 
+/// Produces to `t` the events of `evs` in `[from, cut)`, shuffled over
+/// `partitions`, then one sentinel per partition at `cut`; returns the
+/// sentinels. A run stopped at `cut` has read every event before it, and
+/// the sentinels are ordinary events to the legs after it.
+fn produce_leg(
+    broker: &str,
+    t: &str,
+    evs: &[&Event],
+    (from, cut): (i64, i64),
+    partitions: i32,
+    seed: u64,
+) -> Vec<Event> {
+    let leg: Vec<&Event> = evs
+        .iter()
+        .copied()
+        .filter(|e| e.time >= from && e.time < cut)
+        .collect();
+    let marks = sentinels(partitions, cut);
+    let mut msgs = shuffled(&leg, partitions, seed);
+    msgs.extend(to_partitions(&marks));
+    produce(broker, t, &msgs);
+    marks
+}
+
+/// `evs` and the sentinels of the legs before the last, in time order:
+/// what a backfill reads to match a run of those legs.
+fn with_marks<'a>(evs: &[&'a Event], marks: &'a [Event]) -> Vec<&'a Event> {
+    let mut all: Vec<&Event> = evs.iter().copied().chain(marks).collect();
+    all.sort_by_key(|e| e.time);
+    all
+}
+
 const SQL: &str = r#"
 sql: |
   SELECT customer_id,
@@ -241,14 +273,7 @@ fn stream_equals_backfill_across_a_restart() {
     create_topic(&broker, &t, 4);
     // Stop midway (day 2) and restart, to check checkpoints too.
     let mid = start + DAY + 7 * 60 * MINUTE;
-    let first: Vec<&Event> = evs.iter().copied().filter(|e| e.time < mid).collect();
-    let rest: Vec<&Event> = evs.iter().copied().filter(|e| e.time >= mid).collect();
-    // The first part's sentinels are ordinary events once the run goes on,
-    // so the reference has them too; the last ones are after `end`.
-    let (mid_marks, end_marks) = (sentinels(4, mid), sentinels(4, end));
-    let mut msgs = shuffled(&first, 4, 1);
-    msgs.extend(to_partitions(&mid_marks));
-    produce(&broker, &t, &msgs);
+    let marks = produce_leg(&broker, &t, &evs, (i64::MIN, mid), 4, 1);
 
     let live = scratch_with_kafka(&broker);
     let jf = live.dir.path().join("job.yaml");
@@ -261,15 +286,10 @@ fn stream_equals_backfill_across_a_restart() {
     );
     // The rest arrives after the stop (produced up front, a fast run would
     // read past `mid` before it stops, and the restart would test nothing).
-    let mut msgs = shuffled(&rest, 4, 2);
-    msgs.extend(to_partitions(&end_marks));
-    produce(&broker, &t, &msgs);
+    produce_leg(&broker, &t, &evs, (mid, end), 4, 2);
     run(end);
 
-    let mut reference = evs.clone();
-    reference.extend(mid_marks.iter());
-    reference.sort_by_key(|e| e.time);
-    let batch = backfill_reference(&reference, end);
+    let batch = backfill_reference(&with_marks(&evs, &marks), end);
     assert_same_output(&live, &batch);
 }
 
@@ -327,15 +347,7 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
         let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
         for (i, (t, evs)) in [(&ta, &a), (&tb, &b)].into_iter().enumerate() {
             let seed = 30 + 10 * i as u64 + k as u64;
-            let leg: Vec<&Event> = evs
-                .iter()
-                .copied()
-                .filter(|e| e.time >= from && e.time < cut)
-                .collect();
-            let mut msgs = shuffled(&leg, 2, seed);
-            let m = sentinels(2, cut);
-            msgs.extend(to_partitions(&m));
-            produce(&broker, t, &msgs);
+            let m = produce_leg(&broker, t, evs, (from, cut), 2, seed);
             if cut < end {
                 marks[i].extend(m);
             }
@@ -360,10 +372,7 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
             &marks[1],
         ),
     ] {
-        let mut reference = evs.clone();
-        reference.extend(extra.iter());
-        reference.sort_by_key(|e| e.time);
-        let batch = backfill_job(&reference, end, make);
+        let batch = backfill_job(&with_marks(evs, extra), end, make);
         assert_same_output_of(&live, &batch, name);
     }
 }
@@ -379,9 +388,7 @@ fn hybrid_source_switches_from_parquet_to_kafka_without_gap_or_duplicate() {
     let switch = start + 30 * 60 * MINUTE;
     let t = topic("hybrid");
     create_topic(&broker, &t, 3);
-    let mut msgs = shuffled(&evs, 3, 3);
-    msgs.extend(to_partitions(&sentinels(3, end)));
-    produce(&broker, &t, &msgs);
+    produce_leg(&broker, &t, &evs, (i64::MIN, end), 3, 3);
 
     let (live, jf) = hybrid_job(&broker, &t, &evs, switch);
     run_live(&live, &jf, end, &[]);
@@ -404,12 +411,7 @@ fn hybrid_source_restarted_before_its_switch_reads_the_history_again() {
     let mid = start + 32 * 60 * MINUTE;
     let t = topic("hybrid_restart");
     create_topic(&broker, &t, 3);
-    let first: Vec<&Event> = evs.iter().copied().filter(|e| e.time < mid).collect();
-    let rest: Vec<&Event> = evs.iter().copied().filter(|e| e.time >= mid).collect();
-    let (mid_marks, end_marks) = (sentinels(3, mid), sentinels(3, end));
-    let mut msgs = shuffled(&first, 3, 5);
-    msgs.extend(to_partitions(&mid_marks));
-    produce(&broker, &t, &msgs);
+    let marks = produce_leg(&broker, &t, &evs, (i64::MIN, mid), 3, 5);
 
     let (live, jf) = hybrid_job(&broker, &t, &evs, switch);
     run_live(&live, &jf, mid, &["--checkpoint-interval", "0.2"]);
@@ -419,15 +421,10 @@ fn hybrid_source_restarted_before_its_switch_reads_the_history_again() {
         .expect("a checkpoint")
         .frontier;
     assert!(frontier < switch, "the checkpoint is before the switch");
-    let mut msgs = shuffled(&rest, 3, 6);
-    msgs.extend(to_partitions(&end_marks));
-    produce(&broker, &t, &msgs);
+    produce_leg(&broker, &t, &evs, (mid, end), 3, 6);
     run_live(&live, &jf, end, &[]);
 
-    let mut reference = evs.clone();
-    reference.extend(mid_marks.iter());
-    reference.sort_by_key(|e| e.time);
-    let batch = backfill_reference(&reference, end);
+    let batch = backfill_reference(&with_marks(&evs, &marks), end);
     assert_same_output(&live, &batch);
 }
 
@@ -838,26 +835,16 @@ fn postprocessed_stream_equals_backfill() {
     // at its midnight (the first day's files are committed), and the dedup
     // state is rebuilt from the events of one TTL before it.
     let mid = start + DAY + 13 * 60 * MINUTE + 7 * MINUTE;
-    let first: Vec<&Event> = evs.iter().copied().filter(|e| e.time < mid).collect();
-    let rest: Vec<&Event> = evs.iter().copied().filter(|e| e.time >= mid).collect();
-    let (mid_marks, end_marks) = (sentinels(3, mid), sentinels(3, end));
-    let mut msgs = shuffled(&first, 3, 5);
-    msgs.extend(to_partitions(&mid_marks));
-    produce(&broker, &t, &msgs);
+    let marks = produce_leg(&broker, &t, &evs, (i64::MIN, mid), 3, 5);
 
     let live = scratch_with_kafka(&broker);
     let jf = live.dir.path().join("job.yaml");
     fs::write(&jf, scored_job(&kafka_input(&t))).unwrap();
     run_live(&live, &jf, mid, &["--checkpoint-interval", "0.2"]);
     // The rest arrives after the stop.
-    let mut msgs = shuffled(&rest, 3, 6);
-    msgs.extend(to_partitions(&end_marks));
-    produce(&broker, &t, &msgs);
+    produce_leg(&broker, &t, &evs, (mid, end), 3, 6);
     run_live(&live, &jf, end, &["--checkpoint-interval", "0.2"]);
-    let mut reference = evs.clone();
-    reference.extend(mid_marks.iter());
-    reference.sort_by_key(|e| e.time);
-    let batch = backfill_job(&reference, end, &scored_job);
+    let batch = backfill_job(&with_marks(&evs, &marks), end, &scored_job);
     let (a, b) = (
         historical_bytes(&live, "scored_live"),
         historical_bytes(&batch, "scored_live"),
@@ -956,9 +943,7 @@ fn enriched_stream_equals_backfill() {
     let evs: Vec<&Event> = all.iter().collect();
     let t = topic("enriched");
     create_topic(&broker, &t, 3);
-    let mut msgs = shuffled(&evs, 3, 7);
-    msgs.extend(to_partitions(&sentinels(3, end)));
-    produce(&broker, &t, &msgs);
+    produce_leg(&broker, &t, &evs, (i64::MIN, end), 3, 7);
 
     let mut batch = None;
     for ordered in [true, false] {

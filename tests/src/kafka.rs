@@ -90,8 +90,6 @@ pub struct Consumed {
     pub key: Option<Vec<u8>>,
     /// Its payload.
     pub payload: Vec<u8>,
-    /// Its offset.
-    pub offset: i64,
     /// Its Kafka timestamp (ms).
     pub timestamp: Option<i64>,
     /// Its headers, in order.
@@ -135,7 +133,6 @@ pub fn consume(broker: &str, topic: &str) -> Vec<Consumed> {
                     partition: m.partition(),
                     key: m.key().map(<[u8]>::to_vec),
                     payload: m.payload().unwrap_or_default().to_vec(),
-                    offset: m.offset(),
                     timestamp: m.timestamp().to_millis(),
                     headers: m
                         .headers()

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use quiver_connectors::dead_letter::DeadLetterSink;
+use quiver_connectors::kafka::check_topic;
 use quiver_connectors::kafka::checkpoint::{Checkpoint, GRANULARITY, floor};
 use quiver_connectors::kafka::client_config;
 use quiver_connectors::kafka::decode::Payload;
@@ -283,16 +284,15 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                     e.help()
                 ))
             })?;
-            let sink = KafkaSink {
+            check_topic(&client, &k.topic)
+                .map_err(|e| Failure::User(format!("{}: the kafka sink: {e}", l.spec.file)))?;
+            out.push(Arc::new(KafkaSink {
                 client: client.clone(),
                 topic: k.topic.clone(),
                 schema: l.job.output.to_arrow(),
                 entity: l.job.entity.clone(),
                 encoder,
-            };
-            sink.check_topic()
-                .map_err(|e| Failure::User(format!("{}: the kafka sink: {e}", l.spec.file)))?;
-            out.push(Arc::new(sink));
+            }));
         }
         historical.push(hist);
         runs.push(JobRun {

@@ -68,7 +68,7 @@ pub fn check_topic(config: &ClientConfig, topic: &str) -> Result<(), String> {
 
 /// The partitions of `topic`; an error that says so when it does not
 /// exist.
-pub fn partitions_of<C: ClientContext>(
+pub(crate) fn partitions_of<C: ClientContext>(
     client: &Client<C>,
     topic: &str,
 ) -> Result<Vec<i32>, String> {

@@ -39,13 +39,6 @@ pub struct KafkaSink {
     pub encoder: Encoder,
 }
 
-impl KafkaSink {
-    /// Fails unless the topic exists.
-    pub fn check_topic(&self) -> Result<(), String> {
-        super::check_topic(&self.client, &self.topic)
-    }
-}
-
 impl SinkFactory for KafkaSink {
     fn open(&self, _worker: usize, _peers: usize) -> Result<Box<dyn SinkWriter>, String> {
         let producer: ThreadedProducer<DefaultProducerContext> = self
