@@ -479,7 +479,7 @@ def perf_wrap(args, cmd, name):
     if not args.perf:
         return cmd, None
     data = os.path.join(args.work, f"{name}.perf.data")
-    return ["perf", "record", "-F", "199", "--call-graph", "dwarf,16384", "-o", data, "--"] + cmd, data
+    return ["perf", "record", "-F", os.environ.get("QUIVER_PERF_FREQ", "199"), "--call-graph", "dwarf,16384", "-o", data, "--"] + cmd, data
 
 
 def perf_report(data, work, name):

@@ -16,14 +16,18 @@
 //! its consumer errors, end of partition included, which come as a
 //! [`Message`] with [`Message::error`] set, as `rd_kafka_consumer_poll`
 //! returns them. Everything else (logs, client errors) stays on the
-//! consumer queue, which each [`BatchConsumer::read`] serves through
+//! consumer queue, which each [`BatchConsumer::take`] serves through
 //! rust-rdkafka's `poll`, so logs keep their usual route and client errors
-//! are passed on as messages too (partition -1). A rebalance or a commit
+//! are passed to the caller. A rebalance or a commit
 //! reply, which the batch call cannot serve, never occurs.
 //!
-//! A batch is lent to a closure as [`Message`]s of borrowed slices and
-//! freed before [`BatchConsumer::read`] returns (also if the closure
-//! panics), so no message can outlive its memory.
+//! Messages are *held*: [`BatchConsumer::take`] adds a batch to those
+//! held, [`BatchConsumer::message`] lends one as a [`Message`] of borrowed
+//! slices, and [`BatchConsumer::release`] (or dropping the consumer, before
+//! its queue and client go) frees them all. A source decodes the payloads
+//! in place and keeps them for its dead letters until its next poll,
+//! without copying them; a borrow cannot outlive `release`, which takes
+//! `&mut self`.
 //!
 //! This is the one crate of Quiver with `unsafe` code; every block says
 //! why it holds.
@@ -42,19 +46,20 @@ pub struct BatchConsumer {
     /// A reference on the partition's queue, released before the consumer.
     queue: NonNull<rd::rd_kafka_queue_t>,
     consumer: BaseConsumer,
-    /// Room for one batch's message pointers; empty between calls.
-    slots: Vec<*mut rd::rd_kafka_message_t>,
+    /// The messages taken and not yet released, in queue order.
+    held: Vec<*mut rd::rd_kafka_message_t>,
 }
 
 // SAFETY: librdkafka's queues are safe to use from any thread (each call
-// takes the queue's lock), `BaseConsumer` is `Send`, and `slots` holds no
-// pointer between calls.
+// takes the queue's lock), `BaseConsumer` is `Send`, and a held message
+// may be read and freed from any thread (librdkafka's own consumers hand
+// them to other threads).
 unsafe impl Send for BatchConsumer {}
 
-/// One message, borrowed from librdkafka for the length of a callback.
+/// One message, borrowed from librdkafka while it is held.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
-    /// The partition it was read from (-1 for a client error).
+    /// The partition it was read from.
     pub partition: i32,
     /// Its offset (for an error, where it happened, or -1).
     pub offset: i64,
@@ -98,7 +103,7 @@ impl BatchConsumer {
         let me = BatchConsumer {
             queue,
             consumer,
-            slots: Vec::new(),
+            held: Vec::new(),
         };
         // SAFETY: a live queue; NULL stops forwarding it to the consumer
         // queue, so its messages stay on it.
@@ -109,59 +114,82 @@ impl BatchConsumer {
         Ok(me)
     }
 
-    /// Takes up to `max` messages that are already queued, without
-    /// waiting, and lends each to `each` in queue order. Returns how many
-    /// were taken (errors and ends of partition included).
-    pub fn read(&mut self, max: usize, mut each: impl FnMut(Message<'_>)) -> usize {
+    /// Takes up to `max` more messages that are already queued, without
+    /// waiting, and holds them (after those held already) until
+    /// [`BatchConsumer::release`]. Returns how many it took, errors and ends
+    /// of partition included. Client errors off the consumer queue go to
+    /// `on_client_error`.
+    pub fn take(&mut self, max: usize, mut on_client_error: impl FnMut(RDKafkaErrorCode)) -> usize {
         // The consumer queue: logs are handled by rust-rdkafka's poll,
         // client errors passed on.
-        let mut errors = 0;
         while let Some(r) = self.consumer.poll(Duration::ZERO) {
             if let Err(e) = r {
-                errors += 1;
-                each(Message {
-                    partition: -1,
-                    offset: -1,
-                    timestamp: None,
-                    key: None,
-                    payload: &[],
-                    error: Some(e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail)),
-                });
+                on_client_error(e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail));
             }
         }
         if max == 0 {
-            return errors;
+            return 0;
         }
-        self.slots.clear();
-        self.slots.reserve(max);
-        // SAFETY: `slots` has room for `max` pointers; librdkafka writes
-        // at most that many and returns how many it wrote (or -1 on an
-        // invalid argument, which none of these is).
+        let held = self.held.len();
+        self.held.reserve(max);
+        // SAFETY: `held` has room for `max` more pointers past its length;
+        // librdkafka writes at most that many there and returns how many it
+        // wrote (or -1 on an invalid argument, which none of these is).
         let n = unsafe {
-            rd::rd_kafka_consume_batch_queue(self.queue.as_ptr(), 0, self.slots.as_mut_ptr(), max)
+            rd::rd_kafka_consume_batch_queue(
+                self.queue.as_ptr(),
+                0,
+                self.held.as_mut_ptr().add(held),
+                max,
+            )
         };
         let n = usize::try_from(n).unwrap_or(0).min(max);
-        // SAFETY: librdkafka initialised the first `n` slots.
-        unsafe { self.slots.set_len(n) };
-        // Freed on the way out even if `each` panics.
-        let batch = Batch(&mut self.slots);
-        for &m in batch.0.iter() {
-            // SAFETY: each pointer is a live message, freed only when
-            // `batch` drops, after the last borrow of it.
-            each(unsafe { view(m) });
-        }
-        errors + n
+        // SAFETY: librdkafka initialised the `n` slots past the old length.
+        unsafe { self.held.set_len(held + n) };
+        n
     }
-}
 
-/// The messages of one read, freed when dropped.
-struct Batch<'a>(&'a mut Vec<*mut rd::rd_kafka_message_t>);
+    /// How many messages are held.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
 
-impl Drop for Batch<'_> {
-    fn drop(&mut self) {
-        for m in self.0.drain(..) {
+    /// Held message `i` (in the order taken).
+    ///
+    /// # Panics
+    ///
+    /// If fewer than `i + 1` messages are held.
+    pub fn message(&self, i: usize) -> Message<'_> {
+        // SAFETY: held messages are live until `release`, which takes
+        // `&mut self` and so ends every borrow of `self` first.
+        unsafe { view(self.held[i]) }
+    }
+
+    /// The offset of held message `i`, without the rest of it.
+    pub fn offset(&self, i: usize) -> i64 {
+        // SAFETY: a live held message (as in `message`).
+        unsafe { (*self.held[i]).offset }
+    }
+
+    /// The value of held message `i`, or the error (the end of the
+    /// partition included) it stands for, without the rest of it.
+    pub fn value(&self, i: usize) -> Result<&[u8], RDKafkaErrorCode> {
+        // SAFETY: a live held message (as in `message`), whose payload
+        // lives as long as it.
+        let msg = unsafe { &*self.held[i] };
+        if msg.err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Err(RDKafkaErrorCode::from(msg.err));
+        }
+        // SAFETY: as above.
+        Ok(unsafe { slice(msg.payload, msg.len) })
+    }
+
+    /// Frees the messages held.
+    pub fn release(&mut self) {
+        for m in self.held.drain(..) {
             // SAFETY: each message came from `rd_kafka_consume_batch_queue`
-            // and is freed exactly once, here.
+            // and is freed exactly once, here; no borrow of it outlives
+            // `&mut self`.
             unsafe { rd::rd_kafka_message_destroy(m) };
         }
     }
@@ -213,6 +241,8 @@ unsafe fn slice<'a>(p: *mut std::ffi::c_void, len: usize) -> &'a [u8] {
 
 impl Drop for BatchConsumer {
     fn drop(&mut self) {
+        // Messages before the queue and the client they belong to.
+        self.release();
         // SAFETY: the reference taken in `assigned`, released once, while the
         // consumer (dropped after this) still lives.
         unsafe { rd::rd_kafka_queue_destroy(self.queue.as_ptr()) };
@@ -228,7 +258,7 @@ mod tests {
 
     use super::*;
 
-    /// Everything `read` returned, owned.
+    /// Everything held, owned.
     #[derive(Debug, PartialEq)]
     struct Owned {
         offset: i64,
@@ -238,25 +268,34 @@ mod tests {
         error: Option<RDKafkaErrorCode>,
     }
 
+    /// Takes `max` at a time until `until` are held, then reads them all:
+    /// the first batches stay valid while later ones are taken.
     fn read_all(c: &mut BatchConsumer, max: usize, until: usize) -> Vec<Owned> {
-        let mut got = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while got.len() < until && Instant::now() < deadline {
-            let n = c.read(max, |m| {
-                assert_eq!(m.partition, 1);
-                got.push(Owned {
-                    offset: m.offset,
-                    key: m.key.map(<[u8]>::to_vec),
-                    payload: m.payload.to_vec(),
-                    timestamp: m.timestamp,
-                    error: m.error,
-                });
-            });
+        while c.held() < until && Instant::now() < deadline {
+            let n = c.take(max, |e| panic!("client error {e}"));
             assert!(n <= max);
             if n == 0 {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+        let got = (0..c.held())
+            .map(|i| {
+                let m = c.message(i);
+                assert_eq!(m.partition, 1);
+                assert_eq!(c.offset(i), m.offset);
+                assert_eq!(c.value(i), m.error.map_or(Ok(m.payload), Err));
+                Owned {
+                    offset: m.offset,
+                    key: m.key.map(<[u8]>::to_vec),
+                    payload: m.payload.to_vec(),
+                    timestamp: m.timestamp,
+                    error: m.error,
+                }
+            })
+            .collect();
+        c.release();
+        assert_eq!(c.held(), 0);
         got
     }
 
@@ -292,7 +331,7 @@ mod tests {
             .set("enable.partition.eof", "true")
             .clone();
         let mut c = BatchConsumer::assigned(&config, "t", 1, Offset::Offset(10)).unwrap();
-        assert_eq!(c.read(0, |_| panic!("nothing asked for")), 0);
+        assert_eq!(c.take(0, |e| panic!("client error {e}")), 0);
 
         let got = read_all(&mut c, 64, 991);
         let (msgs, ends): (Vec<_>, Vec<_>) = got.into_iter().partition(|m| m.error.is_none());

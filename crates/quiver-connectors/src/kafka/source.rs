@@ -419,54 +419,11 @@ impl SourceProvider for KafkaSource {
                 dead_letters: self.opts.dead_letters.clone(),
                 track: self.tracks[&p].clone(),
                 stats: self.stats.clone(),
-                last: Read::default(),
+                polled: Vec::new(),
                 last_rows: Vec::new(),
             }));
         }
         Ok(out)
-    }
-}
-
-/// The messages of one poll, kept until their rows are admitted or
-/// rejected: keys and payloads copied into one buffer that is reused from
-/// poll to poll, so reading allocates nothing per message.
-#[derive(Default)]
-struct Read {
-    bytes: Vec<u8>,
-    msgs: Vec<Meta>,
-}
-
-struct Meta {
-    offset: i64,
-    timestamp: Option<i64>,
-    key: Option<(usize, usize)>,
-    payload: (usize, usize),
-}
-
-impl Read {
-    fn push(&mut self, offset: i64, timestamp: Option<i64>, key: Option<&[u8]>, payload: &[u8]) {
-        let mut copy = |b: &[u8]| {
-            let at = self.bytes.len();
-            self.bytes.extend_from_slice(b);
-            (at, at + b.len())
-        };
-        let key = key.map(&mut copy);
-        let payload = copy(payload);
-        self.msgs.push(Meta {
-            offset,
-            timestamp,
-            key,
-            payload,
-        });
-    }
-
-    fn payload(&self, i: usize) -> &[u8] {
-        let (a, b) = self.msgs[i].payload;
-        &self.bytes[a..b]
-    }
-
-    fn key(&self, i: usize) -> Option<&[u8]> {
-        self.msgs[i].key.map(|(a, b)| &self.bytes[a..b])
     }
 }
 
@@ -484,15 +441,19 @@ struct KafkaSplit {
     dead_letters: Vec<Arc<DeadLetterSink>>,
     track: Arc<PartitionTrack>,
     stats: Arc<KafkaStats>,
-    /// The messages of the batch last returned.
-    last: Read,
-    /// For each row of the batch last returned, its message in `last`.
+    /// The messages of the last poll, as indexes of those `consumer` holds
+    /// (which also holds ends of partition and errors): kept until the
+    /// next poll, for the dead letters of rows the dataflow rejects, and
+    /// decoded in place.
+    polled: Vec<usize>,
+    /// For each row of the batch last returned, its message in `polled`.
     last_rows: Vec<usize>,
 }
 
 impl KafkaSplit {
-    fn dead_letter(&self, read: &Read, i: usize, reason: &'static str, detail: &str) {
-        let raw = &read.msgs[i];
+    /// Writes message `i` of the last poll to the dead letters.
+    fn dead_letter(&self, i: usize, reason: &'static str, detail: &str) {
+        let raw = self.consumer.message(self.polled[i]);
         for d in &self.dead_letters {
             let letter = DeadLetter {
                 reason,
@@ -502,8 +463,8 @@ impl KafkaSplit {
                 partition: self.partition,
                 offset: raw.offset,
                 timestamp: raw.timestamp,
-                key: read.key(i),
-                payload: read.payload(i),
+                key: raw.key,
+                payload: raw.payload,
             };
             if let Err(e) = d.write(&letter) {
                 self.stats
@@ -519,28 +480,37 @@ impl KafkaSplit {
         }
     }
 
-    /// Polls up to [`POLL_MESSAGES`] messages into `read`, for about
-    /// [`POLL_BUDGET`], [`CLOCK_EVERY`] messages per call into librdkafka.
-    fn read_messages(&mut self, read: &mut Read) {
-        read.bytes.clear();
-        read.msgs.clear();
+    /// Polls up to [`POLL_MESSAGES`] messages into `polled`, for about
+    /// [`POLL_BUDGET`], [`CLOCK_EVERY`] messages per call into librdkafka,
+    /// after releasing those of the poll before.
+    fn read_messages(&mut self) {
+        self.consumer.release();
+        self.polled.clear();
         let deadline = Instant::now() + POLL_BUDGET;
         let (topic, partition) = (&self.topic, self.partition);
         loop {
-            let room = (POLL_MESSAGES - read.msgs.len()).min(CLOCK_EVERY);
+            let room = (POLL_MESSAGES - self.polled.len()).min(CLOCK_EVERY);
             let mut ended = false;
+            let before = self.consumer.held();
+            let n = self.consumer.take(room, |e| {
+                // librdkafka retries by itself; say so and carry on.
+                tracing::warn!("{topic}: {e}");
+                ended = true;
+            });
             // Messages after an end or an error in the same batch are kept:
             // they are out of librdkafka's queue.
-            let n = self.consumer.read(room, |m| match m.error {
-                None => read.push(m.offset, m.timestamp, m.key, m.payload),
-                Some(RDKafkaErrorCode::PartitionEOF) => ended = true,
-                Some(e) => {
-                    // librdkafka retries by itself; say so and carry on.
-                    tracing::warn!("{topic}[{partition}]: {e}");
-                    ended = true;
+            for h in before..self.consumer.held() {
+                match self.consumer.value(h) {
+                    Ok(_) => self.polled.push(h),
+                    Err(RDKafkaErrorCode::PartitionEOF) => ended = true,
+                    Err(e) => {
+                        tracing::warn!("{topic}[{partition}]: {e}");
+                        ended = true;
+                    }
                 }
-            });
-            if ended || n < room || read.msgs.len() >= POLL_MESSAGES || Instant::now() >= deadline {
+            }
+            if ended || n < room || self.polled.len() >= POLL_MESSAGES || Instant::now() >= deadline
+            {
                 break;
             }
         }
@@ -576,22 +546,25 @@ impl Split for KafkaSplit {
     }
 
     fn poll_batch(&mut self) -> Result<Polled, String> {
-        let mut read = std::mem::take(&mut self.last);
-        self.read_messages(&mut read);
-        if read.msgs.is_empty() {
-            self.last = read;
+        self.last_rows.clear();
+        self.read_messages();
+        let Some(&last) = self.polled.last() else {
             return Ok(Polled::Pending);
-        }
-        let next = read.msgs.last().map_or(0, |m| m.offset + 1);
+        };
+        let next = self.consumer.offset(last) + 1;
         if let Some(ps) = self.stats.partitions.get(&self.partition) {
             ps.messages
-                .fetch_add(read.msgs.len() as u64, Ordering::Relaxed);
+                .fetch_add(self.polled.len() as u64, Ordering::Relaxed);
         }
-        let payloads: Vec<&[u8]> = (0..read.msgs.len()).map(|i| read.payload(i)).collect();
+        let payloads: Vec<&[u8]> = self
+            .polled
+            .iter()
+            .map(|&h| self.consumer.value(h).unwrap_or_default())
+            .collect();
         let decoded = self.decoder.decode(&payloads)?;
         for r in &decoded.rejected {
             self.stats.reject(r.reason, 1);
-            self.dead_letter(&read, r.message, r.reason, &r.detail);
+            self.dead_letter(r.message, r.reason, &r.detail);
         }
         // Wall-clock and switch-time checks.
         let now = chrono::Utc::now().timestamp_millis();
@@ -628,13 +601,13 @@ impl Split for KafkaSplit {
                     keep.push(k);
                     if k {
                         rows.push(m);
-                        events.push((read.msgs[m].offset, t));
+                        events.push((self.consumer.offset(self.polled[m]), t));
                     }
                 }
                 Err((reason, detail)) => {
                     keep.push(false);
                     self.stats.reject(reason, 1);
-                    self.dead_letter(&read, m, reason, &detail);
+                    self.dead_letter(m, reason, &detail);
                 }
             }
         }
@@ -645,7 +618,6 @@ impl Split for KafkaSplit {
             filter_record_batch(&decoded.batch, &BooleanArray::from(keep))
                 .map_err(|e| e.to_string())?
         };
-        self.last = read;
         self.last_rows = rows;
         if batch.num_rows() == 0 {
             return Ok(Polled::Pending);
@@ -663,7 +635,7 @@ impl Split for KafkaSplit {
         };
         for &r in rows {
             if let Some(&m) = self.last_rows.get(r as usize) {
-                self.dead_letter(&self.last, m, why.reason(), detail);
+                self.dead_letter(m, why.reason(), detail);
             }
         }
     }

@@ -157,7 +157,7 @@ impl FastJson {
                     (Builder::Str(b), Cell::Str(s, e)) => {
                         // Checked as UTF-8 with the whole message (or built
                         // from escapes as chars): never fails.
-                        let s = std::str::from_utf8(&scratch[s as usize..e as usize])
+                        let s = simdutf8::basic::from_utf8(&scratch[s as usize..e as usize])
                             .expect("validated with its message");
                         b.append_value(s)
                     }
@@ -194,7 +194,7 @@ impl FastJson {
     fn message(&self, m: &[u8], cells: &mut [Cell], scratch: &mut Vec<u8>) -> Option<()> {
         // arrow-json refuses invalid UTF-8 in strings; outside strings it is
         // a syntax error anyway.
-        std::str::from_utf8(m).ok()?;
+        simdutf8::basic::from_utf8(m).ok()?;
         let mut p = Parser { b: m, i: 0 };
         p.ws();
         p.eat(b'{')?;
