@@ -986,7 +986,7 @@ def report(args, r):
     if "quiver" in r:
         q = r["quiver"]
         notes.append(f"Quiver from Kafka: {n / q['cpu_s']:,.0f} events per CPU-second of the quiver process "
-                     f"({q['cpu_s'] / q['wall_s']:.2f} of {w} cores busy on average); it read {q['messages']:,} messages "
+                     f"({q['cpu_s'] / q['wall_s']:.2f} of {w} core{'s' if w != 1 else ''} busy on average); it read {q['messages']:,} messages "
                      f"({args.partitions} sentinels included) and wrote {q['rows']:,} window rows (expected {r['groups']:,}).")
         d = r.get("drain_c") or r.get("drain")
         if d:
@@ -1048,7 +1048,7 @@ def record(args, res, text):
                                               capture_output=True, text=True).stdout.strip()
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as f:
         f.write(f"\n## Live (Kafka): {res['date']} — {args.events:,} events, "
-                f"{args.workers} workers, commit {rev}\n\n")
+                f"{args.workers} worker{'s' if args.workers != 1 else ''}, commit {rev}\n\n")
         f.write(f"Command: `{res['command']}`  \n")
         f.write(f"Machine: {res['machine']}  \n")
         f.write("events/s per core = events / wall / workers. Window rows: per customer and minute.\n\n")
