@@ -52,8 +52,8 @@ pub struct BatchConsumer {
 
 // SAFETY: librdkafka's queues are safe to use from any thread (each call
 // takes the queue's lock), `BaseConsumer` is `Send`, and a held message
-// may be read and freed from any thread (librdkafka's own consumers hand
-// them to other threads).
+// may be read and freed from any thread (librdkafka builds messages on
+// its broker threads and hands them to the application's).
 unsafe impl Send for BatchConsumer {}
 
 /// One message, borrowed from librdkafka while it is held.
