@@ -18,8 +18,8 @@
 //! returns them. Everything else (logs, client errors) stays on the
 //! consumer queue, which each [`BatchConsumer::take`] serves through
 //! rust-rdkafka's `poll`, so logs keep their usual route and client errors
-//! are passed to the caller. A rebalance or a commit
-//! reply, which the batch call cannot serve, never occurs.
+//! are passed to the caller. A rebalance or a commit reply, which the batch
+//! call cannot serve, never occurs.
 //!
 //! Messages are *held*: [`BatchConsumer::take`] adds a batch to those
 //! held, [`BatchConsumer::message`] lends one as a [`Message`] of borrowed
@@ -27,7 +27,10 @@
 //! its queue and client go) frees them all. A source decodes the payloads
 //! in place and keeps them for its dead letters until its next poll,
 //! without copying them; a borrow cannot outlive `release`, which takes
-//! `&mut self`.
+//! `&mut self`. Held messages no longer count against librdkafka's
+//! prefetch limits (`queued.max.messages.kbytes`) and keep the fetch
+//! buffers they live in: a caller releases them once per poll, or they
+//! add up.
 //!
 //! This is the one crate of Quiver with `unsafe` code; every block says
 //! why it holds.
@@ -166,6 +169,10 @@ impl BatchConsumer {
     }
 
     /// The offset of held message `i`, without the rest of it.
+    ///
+    /// # Panics
+    ///
+    /// If fewer than `i + 1` messages are held.
     pub fn offset(&self, i: usize) -> i64 {
         // SAFETY: a live held message (as in `message`).
         unsafe { (*self.held[i]).offset }
@@ -173,6 +180,10 @@ impl BatchConsumer {
 
     /// The value of held message `i`, or the error (the end of the
     /// partition included) it stands for, without the rest of it.
+    ///
+    /// # Panics
+    ///
+    /// If fewer than `i + 1` messages are held.
     pub fn value(&self, i: usize) -> Result<&[u8], RDKafkaErrorCode> {
         // SAFETY: a live held message (as in `message`), whose payload
         // lives as long as it.
@@ -352,5 +363,16 @@ mod tests {
         assert_eq!(ends.len(), 1, "{ends:?}");
         assert_eq!(ends[0].error, Some(RDKafkaErrorCode::PartitionEOF));
         assert_eq!(ends[0].offset, 1000);
+
+        // A consumer dropped while it holds messages frees them before its
+        // client: the drop returns (librdkafka's destroy would wait on
+        // messages still alive).
+        let mut again = BatchConsumer::assigned(&config, "t", 1, Offset::Beginning).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while again.held() < 100 && Instant::now() < deadline {
+            again.take(64, |e| panic!("client error {e}"));
+        }
+        assert!(again.held() >= 100);
+        drop(again);
     }
 }

@@ -484,6 +484,8 @@ impl KafkaSplit {
     /// [`POLL_BUDGET`], [`CLOCK_EVERY`] messages per call into librdkafka,
     /// after releasing those of the poll before.
     fn read_messages(&mut self) {
+        // Rows of the last batch point into the messages released here.
+        self.last_rows.clear();
         self.consumer.release();
         self.polled.clear();
         let deadline = Instant::now() + POLL_BUDGET;
@@ -494,7 +496,7 @@ impl KafkaSplit {
             let before = self.consumer.held();
             let n = self.consumer.take(room, |e| {
                 // librdkafka retries by itself; say so and carry on.
-                tracing::warn!("{topic}: {e}");
+                tracing::warn!("{topic}[{partition}]: {e}");
                 ended = true;
             });
             // Messages after an end or an error in the same batch are kept:
@@ -546,7 +548,6 @@ impl Split for KafkaSplit {
     }
 
     fn poll_batch(&mut self) -> Result<Polled, String> {
-        self.last_rows.clear();
         self.read_messages();
         let Some(&last) = self.polled.last() else {
             return Ok(Polled::Pending);

@@ -448,7 +448,7 @@ impl<'a> Parser<'a> {
                         u32::try_from(end).ok()?,
                     ));
                 }
-                let s = std::str::from_utf8(&scratch[start..end]).ok()?;
+                let s = simdutf8::basic::from_utf8(&scratch[start..end]).ok()?;
                 let t = string_to_datetime(tz, s).ok()?.timestamp_millis();
                 scratch.truncate(start);
                 return Some(Cell::Int(t));
