@@ -378,6 +378,85 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
 }
 
 #[test]
+fn jobs_that_ran_apart_resume_each_where_they_stopped() {
+    let Some(broker) = broker() else { return };
+    let start = parse_timestamp("2024-07-01").unwrap();
+    let end = start + 4 * DAY;
+    let (all_a, all_b) = (events(23, start, 4, 9_000), events(24, start, 4, 9_000));
+    let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
+    let (ta, tb) = (topic("apart_a"), topic("apart_b"));
+    create_topic(&broker, &ta, 2);
+    create_topic(&broker, &tb, 2);
+    let job_b = |input: &str| {
+        job(input)
+            .replace("  bookings:", "  rides:")
+            .replace("FROM bookings", "FROM rides")
+            .replace("spend_1h", "spend_1h_b")
+    };
+    let live = scratch_with_kafka(&broker);
+    let jobs = live.dir.path().join("jobs");
+    fs::create_dir_all(&jobs).unwrap();
+    let (file_a, file_b) = (jobs.join("a.yaml"), jobs.join("b.yaml"));
+    fs::write(&file_a, job(&kafka_input(&ta))).unwrap();
+    fs::write(&file_b, job_b(&kafka_input(&tb))).unwrap();
+    // Four legs: A alone; A with B added (B has no checkpoint yet); B
+    // alone; both, A a day behind B. Every leg's events reach both topics.
+    let cuts = [
+        start + DAY + 7 * 60 * MINUTE,
+        start + 2 * DAY + 7 * 60 * MINUTE,
+        start + 3 * DAY + 7 * 60 * MINUTE,
+        end,
+    ];
+    let runs: [&[&Path]; 4] = [
+        &[&file_a],
+        &[&file_a, &file_b],
+        &[&file_b],
+        &[&file_a, &file_b],
+    ];
+    let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
+    for (k, &cut) in cuts.iter().enumerate() {
+        let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
+        for (i, (t, evs)) in [(&ta, &a), (&tb, &b)].into_iter().enumerate() {
+            let m = produce_leg(
+                &broker,
+                t,
+                evs,
+                (from, cut),
+                2,
+                50 + 10 * i as u64 + k as u64,
+            );
+            if cut < end {
+                marks[i].extend(m);
+            }
+        }
+        let stop = format_timestamp(cut);
+        let mut args = vec!["run"];
+        args.extend(runs[k].iter().map(|f| f.to_str().unwrap()));
+        args.extend([
+            "--workers",
+            "2",
+            "--stop-at",
+            &stop,
+            "--checkpoint-interval",
+            "0.2",
+        ]);
+        live.quiver(&args).unwrap();
+    }
+    for (name, evs, make, extra) in [
+        ("spend_1h", &a, &job as &dyn Fn(&str) -> String, &marks[0]),
+        (
+            "spend_1h_b",
+            &b,
+            &job_b as &dyn Fn(&str) -> String,
+            &marks[1],
+        ),
+    ] {
+        let batch = backfill_job(&with_marks(evs, extra), end, make);
+        assert_same_output_of(&live, &batch, name);
+    }
+}
+
+#[test]
 fn hybrid_source_switches_from_parquet_to_kafka_without_gap_or_duplicate() {
     let Some(broker) = broker() else { return };
     let start = parse_timestamp("2024-04-01").unwrap();

@@ -3,8 +3,9 @@
 //!
 //! The dataflow is the backfill's. Around it this command:
 //! * opens one [`KafkaSource`] per stream source, resuming from its
-//!   checkpoint when there is one (output before the newest checkpoint's
-//!   frontier is suppressed: the run that saved it had written it);
+//!   checkpoint when there is one; each job's output before the newest
+//!   checkpoint of its sources is suppressed (the run that saved it had
+//!   written it), and a job whose sources have none writes everything;
 //! * writes checkpoints every `--checkpoint-interval`: the frontier below
 //!   which every sink is durable (historical days committed, online rows
 //!   written, Kafka output flushed), with each partition's resume position,
@@ -37,7 +38,7 @@ use quiver_spec::FileFormat;
 use quiver_types::time::format_timestamp;
 
 use crate::failure::Failure;
-use crate::jobs;
+use crate::jobs::{self, Loaded};
 use crate::metrics_http;
 use crate::progress::group;
 use crate::sinks;
@@ -234,22 +235,41 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             });
         }
     }
-    // The run resumes output at the newest checkpoint: the sinks were
-    // durable up to it when it was saved (they are saved one source after
-    // another, from one frontier), and a source whose checkpoint is older
-    // re-reads from its own earlier positions, which cover it. At the
-    // oldest, windows between the two would be recomputed from a source
-    // read only from its newer positions, and overwrite complete rows.
-    let resume = frontiers.iter().map(|f| f.1).max();
-    if let Some(r) = resume {
-        for (name, f) in frontiers.iter().filter(|f| f.1 < r) {
+    // Each job resumes output at the newest checkpoint of its sources: its
+    // sinks were durable up to it when it was saved (a run saves its
+    // sources one after another, from one frontier), and a source whose
+    // checkpoint is older re-reads from its own earlier positions, which
+    // cover it; at the oldest, windows between the two would be recomputed
+    // from a source read only from its newer positions, and overwrite
+    // complete rows. Jobs resume each at their own point, so jobs that last
+    // ran apart, or a job whose sources have no checkpoint yet (a job
+    // added), write every row they have not written. Checkpoints are only
+    // saved past the newest of all (`Committer::last`): a source that
+    // resumed later than a frontier cannot name positions for it.
+    let resume_of = |l: &Loaded| {
+        l.job
+            .plan
+            .sources()
+            .iter()
+            .filter_map(|s| frontiers.iter().find(|f| &f.0 == s).map(|f| f.1))
+            .max()
+    };
+    let resume: Vec<Option<i64>> = loaded.iter().map(resume_of).collect();
+    for (l, r) in loaded.iter().zip(&resume) {
+        let Some(r) = *r else { continue };
+        for (name, f) in frontiers
+            .iter()
+            .filter(|f| f.1 < r && l.job.plan.sources().contains(&f.0))
+        {
             eprintln!(
-                "warning: source {name}'s checkpoint is at {}, the run resumes output at {}: fine after a run killed while saving checkpoints; if its jobs last ran apart from the others, their rows between the two are not recomputed",
+                "warning: job {}: source {name}'s checkpoint is at {}, the job resumes output at {}: fine after a run killed while saving checkpoints; if another job reading {name} last ran without this one, this job's rows between the two are not recomputed",
+                l.job.name,
                 format_timestamp(*f),
                 format_timestamp(r)
             );
         }
     }
+    let newest = frontiers.iter().map(|f| f.1).max();
     let idle = loaded
         .iter()
         .flat_map(|l| l.spec.sources.iter())
@@ -330,12 +350,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let options = RunOptions {
         workers,
-        start: resume,
+        start: None,
         end: None,
         live: Some(LiveOptions {
             stop: stop.clone(),
             stop_at,
             idle_timeout: Duration::from_millis(idle.max(0) as u64),
+            resume,
         }),
     };
     let m = metrics.clone();
@@ -346,7 +367,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         historical: &historical,
         metrics: &metrics,
         dead: dead.iter().flatten().cloned().collect(),
-        last: resume.unwrap_or(i64::MIN),
+        last: newest.unwrap_or(i64::MIN),
     };
     let interval = Duration::from_secs_f64(args.checkpoint_interval.max(0.05));
     let mut next = Instant::now() + interval;

@@ -92,6 +92,12 @@ pub struct LiveOptions {
     /// A live split without new data for this long stops holding back the
     /// watermark.
     pub idle_timeout: Duration,
+    /// Per job (in the order of the run's jobs; missing means `None`),
+    /// the event time its output resumes at (a checkpoint's frontier):
+    /// with [`RunOptions::start`], the later of the two. Jobs that last
+    /// ran apart resume each where it stopped, and a job without one
+    /// writes everything its sources hold.
+    pub resume: Vec<Option<i64>>,
 }
 
 type Input = InputHandle<i64, CapacityContainerBuilder<Vec<Chunk>>>;
@@ -125,12 +131,28 @@ pub fn run(
 ) -> Result<(), DataflowError> {
     let plans: Vec<_> = jobs.iter().map(|j| &j.job.plan).collect();
     let needed = required_columns(&plans);
-    // Read far enough back that the first windows of the interval are complete.
-    let mut lookback: HashMap<String, i64> = HashMap::new();
-    for j in &jobs {
-        for s in j.job.plan.sources() {
-            let e = lookback.entry(s).or_insert(0);
-            *e = (*e).max(j.lookback());
+    // Each job's output starts at the later of the run's start and its
+    // own resume point.
+    let starts: Vec<Option<i64>> = (0..jobs.len())
+        .map(|j| {
+            let resume = opts
+                .live
+                .as_ref()
+                .and_then(|l| l.resume.get(j).copied().flatten());
+            opts.start.max(resume)
+        })
+        .collect();
+    // A source is read from far enough back that the first windows of
+    // every job reading it are complete: the earliest of their starts less
+    // their lookback, or from its beginning when one of them has no start.
+    let mut read_from: HashMap<String, Option<i64>> = HashMap::new();
+    for (j, run) in jobs.iter().enumerate() {
+        let from = starts[j].map(|t| t.saturating_sub(run.lookback()));
+        for s in run.job.plan.sources() {
+            read_from
+                .entry(s)
+                .and_modify(|f| *f = f.zip(from).map(|(a, b)| a.min(b)))
+                .or_insert(from);
         }
     }
     let sources: Vec<(SourceDef, ReadRequest)> = sources
@@ -142,11 +164,10 @@ pub fn run(
                 columns[t] = true;
             }
             let stream = s.time_col.is_some();
-            let back = lookback.get(&s.name).copied().unwrap_or(0);
             let req = ReadRequest {
                 columns,
                 start: if stream {
-                    opts.start.map(|t| t.saturating_sub(back))
+                    read_from.get(&s.name).copied().flatten()
                 } else {
                     None
                 },
@@ -158,7 +179,7 @@ pub fn run(
     let errors = Arc::new(ErrorSlot::default());
     let jobs = Arc::new(jobs);
     let sources = Arc::new(sources);
-    let interval = (opts.start, opts.end);
+    let end = opts.end;
     let (m, e) = (metrics.clone(), errors.clone());
     let opts_live = opts.live.clone();
     let stopped = Arc::new(AtomicUsize::new(0));
@@ -244,7 +265,7 @@ pub fn run(
                     order,
                     post.map(|p| (p, run.rejects.clone())),
                     writers,
-                    interval,
+                    (starts[j], end),
                     (j, index),
                     run.job.name.clone(),
                     m.clone(),
