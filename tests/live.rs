@@ -59,15 +59,15 @@ fn write_parquet(path: &Path, evs: &[&Event]) {
 
 /// `quiver run JOB --workers 2 --stop-at STOP [extra...]` on a scratch deployment.
 fn run_live(s: &Scratch, job: &Path, stop: i64, extra: &[&str]) {
+    run_jobs(s, &[job], stop, extra);
+}
+
+/// [`run_live`] of several job files or folders in one run.
+fn run_jobs(s: &Scratch, jobs: &[&Path], stop: i64, extra: &[&str]) {
     let stop = format_timestamp(stop);
-    let mut args = vec![
-        "run",
-        job.to_str().unwrap(),
-        "--workers",
-        "2",
-        "--stop-at",
-        &stop,
-    ];
+    let mut args = vec!["run"];
+    args.extend(jobs.iter().map(|j| j.to_str().unwrap()));
+    args.extend(["--workers", "2", "--stop-at", &stop]);
     args.extend(extra);
     s.quiver(&args).unwrap();
 }
@@ -310,6 +310,81 @@ fn hybrid_job(broker: &str, t: &str, evs: &[&Event], switch: i64) -> (Scratch, s
     (live, jf)
 }
 
+/// `job` as `spend_1h_b`, over a source of another name (its input kept).
+fn job_b(input: &str) -> String {
+    job(input)
+        .replace("  bookings:", "  rides:")
+        .replace("FROM bookings", "FROM rides")
+        .replace("spend_1h", "spend_1h_b")
+}
+
+/// Two jobs of one deployment, each reading its own topic of 2
+/// partitions: `spend_1h` (A, `topics[0]`) and `spend_1h_b` (B).
+struct TwoJobs {
+    live: Scratch,
+    /// The folder holding both job files.
+    jobs: std::path::PathBuf,
+    files: [std::path::PathBuf; 2],
+    topics: [String; 2],
+}
+
+impl TwoJobs {
+    fn new(broker: &str, tag: &str) -> TwoJobs {
+        let topics = [topic(&format!("{tag}_a")), topic(&format!("{tag}_b"))];
+        for t in &topics {
+            create_topic(broker, t, 2);
+        }
+        let live = scratch_with_kafka(broker);
+        let jobs = live.dir.path().join("jobs");
+        fs::create_dir_all(&jobs).unwrap();
+        let files = [jobs.join("a.yaml"), jobs.join("b.yaml")];
+        fs::write(&files[0], job(&kafka_input(&topics[0]))).unwrap();
+        fs::write(&files[1], job_b(&kafka_input(&topics[1]))).unwrap();
+        TwoJobs {
+            live,
+            jobs,
+            files,
+            topics,
+        }
+    }
+
+    /// Produces leg `k` of `cuts` (each job's events from the cut before,
+    /// up to `cuts[k]`) to the jobs' topics, with seeds `seed + k` and
+    /// `seed + 10 + k`, adding the sentinels to `marks` unless the leg is
+    /// the last.
+    fn produce(
+        &self,
+        broker: &str,
+        evs: [&[&Event]; 2],
+        cuts: &[i64],
+        k: usize,
+        seed: u64,
+        marks: &mut [Vec<Event>; 2],
+    ) {
+        let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
+        for i in 0..2 {
+            let seed = seed + 10 * i as u64 + k as u64;
+            let m = produce_leg(broker, &self.topics[i], evs[i], (from, cuts[k]), 2, seed);
+            if k + 1 < cuts.len() {
+                marks[i].extend(m);
+            }
+        }
+    }
+
+    /// Both jobs' output equals a backfill of their events (the sentinels
+    /// of the legs before the last being ordinary events by the end).
+    fn assert_same_as_backfill(&self, evs: [&[&Event]; 2], marks: &[Vec<Event>; 2], end: i64) {
+        let makes = [
+            ("spend_1h", job as fn(&str) -> String),
+            ("spend_1h_b", job_b),
+        ];
+        for (i, (name, make)) in makes.into_iter().enumerate() {
+            let batch = backfill_job(&with_marks(evs[i], &marks[i]), end, &make);
+            assert_same_output_of(&self.live, &batch, name);
+        }
+    }
+}
+
 #[test]
 fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
     let Some(broker) = broker() else { return };
@@ -318,22 +393,12 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
     // Two jobs, each reading its own topic, in one run.
     let (all_a, all_b) = (events(21, start, 3, 9_000), events(22, start, 3, 9_000));
     let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
-    let (ta, tb) = (topic("two_a"), topic("two_b"));
-    create_topic(&broker, &ta, 2);
-    create_topic(&broker, &tb, 2);
-    // The same job over a source of another name (its input path kept).
-    let job_b = |input: &str| {
-        job(input)
-            .replace("  bookings:", "  rides:")
-            .replace("FROM bookings", "FROM rides")
-            .replace("spend_1h", "spend_1h_b")
-    };
-    let live = scratch_with_kafka(&broker);
-    let jobs = live.dir.path().join("jobs");
-    fs::create_dir_all(&jobs).unwrap();
-    fs::write(jobs.join("a.yaml"), job(&kafka_input(&ta))).unwrap();
-    fs::write(jobs.join("b.yaml"), job_b(&kafka_input(&tb))).unwrap();
-    let ckpt_b = Checkpoint::path(&live.dir.path().join("state"), "quiver-spend_1h_b", &tb);
+    let two = TwoJobs::new(&broker, "two");
+    let ckpt_b = Checkpoint::path(
+        &two.live.dir.path().join("state"),
+        "quiver-spend_1h_b",
+        &two.topics[1],
+    );
     // Three legs, each produced after the last one stopped: to day 1 + 7h,
     // to day 2 + 7h, to the end.
     let cuts = [
@@ -344,37 +409,18 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
     let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
     let mut saved_b = None;
     for (k, &cut) in cuts.iter().enumerate() {
-        let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
-        for (i, (t, evs)) in [(&ta, &a), (&tb, &b)].into_iter().enumerate() {
-            let seed = 30 + 10 * i as u64 + k as u64;
-            let m = produce_leg(&broker, t, evs, (from, cut), 2, seed);
-            if cut < end {
-                marks[i].extend(m);
-            }
-        }
+        two.produce(&broker, [&a, &b], &cuts, k, 30, &mut marks);
         if k == 2 {
             // As if the run had crashed after saving A's checkpoint of the
             // second leg and before saving B's: B's is still the first's.
             fs::write(&ckpt_b, saved_b.as_ref().unwrap()).unwrap();
         }
-        run_live(&live, &jobs, cut, &["--checkpoint-interval", "0.2"]);
+        run_live(&two.live, &two.jobs, cut, &["--checkpoint-interval", "0.2"]);
         if k == 0 {
             saved_b = Some(fs::read(&ckpt_b).unwrap());
         }
     }
-    // The sentinels of the first two legs are ordinary events by the end.
-    for (name, evs, make, extra) in [
-        ("spend_1h", &a, &job as &dyn Fn(&str) -> String, &marks[0]),
-        (
-            "spend_1h_b",
-            &b,
-            &job_b as &dyn Fn(&str) -> String,
-            &marks[1],
-        ),
-    ] {
-        let batch = backfill_job(&with_marks(evs, extra), end, make);
-        assert_same_output_of(&live, &batch, name);
-    }
+    two.assert_same_as_backfill([&a, &b], &marks, end);
 }
 
 #[test]
@@ -384,21 +430,7 @@ fn jobs_that_ran_apart_resume_each_where_they_stopped() {
     let end = start + 4 * DAY;
     let (all_a, all_b) = (events(23, start, 4, 9_000), events(24, start, 4, 9_000));
     let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
-    let (ta, tb) = (topic("apart_a"), topic("apart_b"));
-    create_topic(&broker, &ta, 2);
-    create_topic(&broker, &tb, 2);
-    let job_b = |input: &str| {
-        job(input)
-            .replace("  bookings:", "  rides:")
-            .replace("FROM bookings", "FROM rides")
-            .replace("spend_1h", "spend_1h_b")
-    };
-    let live = scratch_with_kafka(&broker);
-    let jobs = live.dir.path().join("jobs");
-    fs::create_dir_all(&jobs).unwrap();
-    let (file_a, file_b) = (jobs.join("a.yaml"), jobs.join("b.yaml"));
-    fs::write(&file_a, job(&kafka_input(&ta))).unwrap();
-    fs::write(&file_b, job_b(&kafka_input(&tb))).unwrap();
+    let two = TwoJobs::new(&broker, "apart");
     // Four legs: A alone; A with B added (B has no checkpoint yet); B
     // alone; both, A a day behind B. Every leg's events reach both topics.
     let cuts = [
@@ -407,53 +439,14 @@ fn jobs_that_ran_apart_resume_each_where_they_stopped() {
         start + 3 * DAY + 7 * 60 * MINUTE,
         end,
     ];
-    let runs: [&[&Path]; 4] = [
-        &[&file_a],
-        &[&file_a, &file_b],
-        &[&file_b],
-        &[&file_a, &file_b],
-    ];
+    let [fa, fb] = &two.files;
+    let runs: [&[&Path]; 4] = [&[fa], &[fa, fb], &[fb], &[fa, fb]];
     let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
     for (k, &cut) in cuts.iter().enumerate() {
-        let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
-        for (i, (t, evs)) in [(&ta, &a), (&tb, &b)].into_iter().enumerate() {
-            let m = produce_leg(
-                &broker,
-                t,
-                evs,
-                (from, cut),
-                2,
-                50 + 10 * i as u64 + k as u64,
-            );
-            if cut < end {
-                marks[i].extend(m);
-            }
-        }
-        let stop = format_timestamp(cut);
-        let mut args = vec!["run"];
-        args.extend(runs[k].iter().map(|f| f.to_str().unwrap()));
-        args.extend([
-            "--workers",
-            "2",
-            "--stop-at",
-            &stop,
-            "--checkpoint-interval",
-            "0.2",
-        ]);
-        live.quiver(&args).unwrap();
+        two.produce(&broker, [&a, &b], &cuts, k, 50, &mut marks);
+        run_jobs(&two.live, runs[k], cut, &["--checkpoint-interval", "0.2"]);
     }
-    for (name, evs, make, extra) in [
-        ("spend_1h", &a, &job as &dyn Fn(&str) -> String, &marks[0]),
-        (
-            "spend_1h_b",
-            &b,
-            &job_b as &dyn Fn(&str) -> String,
-            &marks[1],
-        ),
-    ] {
-        let batch = backfill_job(&with_marks(evs, extra), end, make);
-        assert_same_output_of(&live, &batch, name);
-    }
+    two.assert_same_as_backfill([&a, &b], &marks, end);
 }
 
 #[test]
