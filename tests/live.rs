@@ -447,6 +447,16 @@ fn jobs_that_ran_apart_resume_each_where_they_stopped() {
         run_jobs(&two.live, runs[k], cut, &["--checkpoint-interval", "0.2"]);
     }
     two.assert_same_as_backfill([&a, &b], &marks, end);
+    // A's checkpoint, a day behind B's when the last leg began, caught up.
+    let state = two.live.dir.path().join("state");
+    let frontier = |group: &str, t: &str| {
+        let c = Checkpoint::load(&Checkpoint::path(&state, group, t)).unwrap();
+        c.expect("a checkpoint").frontier
+    };
+    assert_eq!(
+        frontier("quiver-spend_1h", &two.topics[0]),
+        frontier("quiver-spend_1h_b", &two.topics[1])
+    );
 }
 
 #[test]

@@ -69,6 +69,8 @@ struct LiveSource {
     name: String,
     kafka: Arc<KafkaSource>,
     checkpoint_file: PathBuf,
+    /// The frontier of the checkpoint it resumed from.
+    resumed_at: Option<i64>,
 }
 
 /// Runs jobs live.
@@ -232,6 +234,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 name: name.clone(),
                 kafka,
                 checkpoint_file,
+                resumed_at,
             });
         }
     }
@@ -243,9 +246,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     // from a source read only from its newer positions, and overwrite
     // complete rows. Jobs resume each at their own point, so jobs that last
     // ran apart, or a job whose sources have no checkpoint yet (a job
-    // added), write every row they have not written. Checkpoints are only
-    // saved past the newest of all (`Committer::last`): a source that
-    // resumed later than a frontier cannot name positions for it.
+    // added), write every row they have not written. A source's checkpoint
+    // only moves forward (`Committer::saved`): one that resumed later than
+    // a frontier cannot name positions for it.
     let resume_of = |l: &Loaded| {
         l.job
             .plan
@@ -269,7 +272,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             );
         }
     }
-    let newest = frontiers.iter().map(|f| f.1).max();
     let idle = loaded
         .iter()
         .flat_map(|l| l.spec.sources.iter())
@@ -367,7 +369,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         historical: &historical,
         metrics: &metrics,
         dead: dead.iter().flatten().cloned().collect(),
-        last: newest.unwrap_or(i64::MIN),
+        saved: live
+            .iter()
+            .map(|s| s.resumed_at.unwrap_or(i64::MIN))
+            .collect(),
     };
     let interval = Duration::from_secs_f64(args.checkpoint_interval.max(0.05));
     let mut next = Instant::now() + interval;
@@ -436,8 +441,15 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     for line in quiver_postprocess::summary(&job_names) {
         println!("  {line}");
     }
-    if let Some(f) = (committer.last != i64::MIN).then_some(committer.last) {
-        println!("  checkpoint at {}", format_timestamp(f));
+    let saved = committer.saved.iter().filter(|&&f| f != i64::MIN);
+    match (saved.clone().min(), saved.max()) {
+        (Some(a), Some(b)) if a == b => println!("  checkpoint at {}", format_timestamp(*a)),
+        (Some(a), Some(b)) => println!(
+            "  checkpoints from {} to {}",
+            format_timestamp(*a),
+            format_timestamp(*b)
+        ),
+        _ => {}
     }
     Ok(())
 }
@@ -448,7 +460,8 @@ struct Committer<'a> {
     historical: &'a [Option<Arc<HistoricalSink>>],
     metrics: &'a RunMetrics,
     dead: Vec<Arc<DeadLetterSink>>,
-    last: i64,
+    /// Per source (as in `live`), the frontier of its last checkpoint.
+    saved: Vec<i64>,
 }
 
 impl Committer<'_> {
@@ -467,9 +480,12 @@ impl Committer<'_> {
         floor(f)
     }
 
+    /// Saves the checkpoint of every source whose last one is older than
+    /// the durable frontier (a source resumed from a newer one keeps it
+    /// until the run passes it).
     fn checkpoint(&mut self) -> Result<(), String> {
         let f = self.durable();
-        if f <= self.last || f == i64::MIN {
+        if f == i64::MIN || self.saved.iter().all(|&s| s >= f) {
             return Ok(());
         }
         debug_assert_eq!(f % GRANULARITY, 0);
@@ -478,7 +494,10 @@ impl Committer<'_> {
         for d in &self.dead {
             d.flush()?;
         }
-        for s in self.live {
+        for (s, saved) in self.live.iter().zip(self.saved.iter_mut()) {
+            if *saved >= f {
+                continue;
+            }
             let c = s.kafka.checkpoint(f);
             c.save(&s.checkpoint_file)?;
             if let Err(e) = s.kafka.commit(&c) {
@@ -486,8 +505,8 @@ impl Committer<'_> {
                 // are for monitoring, so a failed commit is only a warning.
                 tracing::warn!("{e}");
             }
+            *saved = f;
         }
-        self.last = f;
         Ok(())
     }
 }
