@@ -35,7 +35,7 @@ use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
 use quiver_spec::FileFormat;
-use quiver_types::time::format_timestamp;
+use quiver_types::time::{DAY, format_timestamp};
 
 use crate::failure::Failure;
 use crate::jobs::{self, Loaded};
@@ -244,11 +244,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     // checkpoint is older re-reads from its own earlier positions, which
     // cover it; at the oldest, windows between the two would be recomputed
     // from a source read only from its newer positions, and overwrite
-    // complete rows. Jobs resume each at their own point, so jobs that last
-    // ran apart, or a job whose sources have no checkpoint yet (a job
-    // added), write every row they have not written. A source's checkpoint
-    // only moves forward (`Committer::saved`): one that resumed later than
-    // a frontier cannot name positions for it.
+    // complete rows. Jobs resume each at their own point, so jobs with
+    // sources of their own that last ran apart, or a job whose sources have
+    // no checkpoint yet (a job added), write every row they have not
+    // written; a source several jobs read has one checkpoint, which a job
+    // that was not running when it moved cannot go back behind (README). A
+    // source's checkpoint only moves forward (`Committer::saved`): one that
+    // resumed later than a frontier cannot name positions for it.
     let resume_of = |l: &Loaded| {
         l.job
             .plan
@@ -260,14 +262,17 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let resume: Vec<Option<i64>> = loaded.iter().map(resume_of).collect();
     for (l, r) in loaded.iter().zip(&resume) {
         let Some(r) = *r else { continue };
-        for (name, f) in frontiers
+        let sources = l.job.plan.sources();
+        let mine: Vec<&(String, i64)> = frontiers
             .iter()
-            .filter(|f| f.1 < r && l.job.plan.sources().contains(&f.0))
-        {
+            .filter(|f| sources.contains(&f.0))
+            .collect();
+        let newest = mine.iter().find(|f| f.1 == r).map_or("", |f| f.0.as_str());
+        for (name, f) in mine.iter().filter(|f| f.1 < r).map(|f| (&f.0, f.1)) {
             eprintln!(
-                "warning: job {}: source {name}'s checkpoint is at {}, the job resumes output at {}: fine after a run killed while saving checkpoints; if another job reading {name} last ran without this one, this job's rows between the two are not recomputed",
+                "warning: job {}: source {name}'s checkpoint is at {}, the job resumes output at {} (source {newest}'s): fine after a run killed while saving checkpoints; if {newest} was read since by jobs without this one, this job's rows between the two are not computed",
                 l.job.name,
-                format_timestamp(*f),
+                format_timestamp(f),
                 format_timestamp(r)
             );
         }
@@ -468,14 +473,24 @@ impl Committer<'_> {
     /// The frontier below which every sink of every job is durable.
     fn durable(&self) -> i64 {
         let mut f = i64::MAX;
+        let mut by_day = false;
         for (j, h) in self.historical.iter().enumerate() {
             f = f.min(self.metrics.sink_time(j));
             if let Some(h) = h {
+                by_day = true;
                 f = f.min(h.committed_through().unwrap_or(i64::MIN));
             }
         }
         if f == i64::MAX || f == i64::MIN {
             return i64::MIN;
+        }
+        // A job with a historical sink that resumes inside a day replaces
+        // that day with the rows it stages from there: its frontier must
+        // start a day. The days committed are whole, but a sink can lag
+        // behind them (an online writer holding rows while the run catches
+        // up, or another job of the run), so the least of all is floored.
+        if by_day {
+            f = f.div_euclid(DAY).saturating_mul(DAY);
         }
         floor(f)
     }

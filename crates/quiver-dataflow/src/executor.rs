@@ -96,7 +96,7 @@ pub struct LiveOptions {
     /// the event time its output resumes at (a checkpoint's frontier):
     /// with [`RunOptions::start`], the later of the two. Jobs that last
     /// ran apart resume each where it stopped, and a job without one
-    /// writes everything its sources hold.
+    /// writes every row from where its sources start.
     pub resume: Vec<Option<i64>>,
 }
 
