@@ -348,24 +348,24 @@ impl TwoJobs {
         }
     }
 
-    /// Produces leg `k` of `cuts` (each job's events from the cut before,
-    /// up to `cuts[k]`) to the jobs' topics, with seeds `seed + k` and
+    /// Produces leg `k` of each job's `cuts` (its events from the cut
+    /// before, up to `cuts[i][k]`) to its topic, with seeds `seed + k` and
     /// `seed + 10 + k`, adding the sentinels to `marks` unless the leg is
     /// the last.
     fn produce(
         &self,
         broker: &str,
         evs: [&[&Event]; 2],
-        cuts: &[i64],
+        cuts: [&[i64]; 2],
         k: usize,
         seed: u64,
         marks: &mut [Vec<Event>; 2],
     ) {
-        let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
         for i in 0..2 {
+            let from = if k == 0 { i64::MIN } else { cuts[i][k - 1] };
             let seed = seed + 10 * i as u64 + k as u64;
-            let m = produce_leg(broker, &self.topics[i], evs[i], (from, cuts[k]), 2, seed);
-            if k + 1 < cuts.len() {
+            let m = produce_leg(broker, &self.topics[i], evs[i], (from, cuts[i][k]), 2, seed);
+            if k + 1 < cuts[i].len() {
                 marks[i].extend(m);
             }
         }
@@ -409,7 +409,7 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
     let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
     let mut saved_b = None;
     for (k, &cut) in cuts.iter().enumerate() {
-        two.produce(&broker, [&a, &b], &cuts, k, 30, &mut marks);
+        two.produce(&broker, [&a, &b], [&cuts, &cuts], k, 30, &mut marks);
         if k == 2 {
             // As if the run had crashed after saving A's checkpoint of the
             // second leg and before saving B's: B's is still the first's.
@@ -427,36 +427,50 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
 fn jobs_that_ran_apart_resume_each_where_they_stopped() {
     let Some(broker) = broker() else { return };
     let start = parse_timestamp("2024-07-01").unwrap();
-    let end = start + 4 * DAY;
-    let (all_a, all_b) = (events(23, start, 4, 9_000), events(24, start, 4, 9_000));
+    let end = start + 5 * DAY;
+    let (all_a, all_b) = (events(23, start, 5, 9_000), events(24, start, 5, 9_000));
     let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
     let two = TwoJobs::new(&broker, "apart");
-    // Four legs: A alone; A with B added (B has no checkpoint yet); B
-    // alone; both, A a day behind B. Every leg's events reach both topics.
-    let cuts = [
-        start + DAY + 7 * 60 * MINUTE,
-        start + 2 * DAY + 7 * 60 * MINUTE,
-        start + 3 * DAY + 7 * 60 * MINUTE,
-        end,
-    ];
+    let state = two.live.dir.path().join("state");
+    let frontiers = || {
+        let at = |group: &str, t: &str| {
+            let c = Checkpoint::load(&Checkpoint::path(&state, group, t)).unwrap();
+            c.expect("a checkpoint").frontier
+        };
+        (
+            at("quiver-spend_1h", &two.topics[0]),
+            at("quiver-spend_1h_b", &two.topics[1]),
+        )
+    };
+    // Legs: A alone; A with B added (B has no checkpoint yet); B alone,
+    // two days on (A's topic gets one more day meanwhile); both to the end.
+    let day = |d: i64| start + d * DAY;
+    let hour = 60 * MINUTE;
+    let cuts_a = [day(1) + 7 * hour, day(2) + 7 * hour, day(3) + 7 * hour, end];
+    let cuts_b = [day(1) + 7 * hour, day(2) + 7 * hour, day(4) + 7 * hour, end];
     let [fa, fb] = &two.files;
-    let runs: [&[&Path]; 4] = [&[fa], &[fa, fb], &[fb], &[fa, fb]];
+    let runs: [(&[&Path], i64); 4] = [
+        (&[fa], cuts_a[0]),
+        (&[fa, fb], cuts_a[1]),
+        (&[fb], cuts_b[2]),
+        (&[fa, fb], end),
+    ];
     let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
-    for (k, &cut) in cuts.iter().enumerate() {
-        two.produce(&broker, [&a, &b], &cuts, k, 50, &mut marks);
-        run_jobs(&two.live, runs[k], cut, &["--checkpoint-interval", "0.2"]);
+    for (k, &(jobs, stop)) in runs.iter().enumerate() {
+        let args = ["--checkpoint-interval", "0.2"];
+        if k == 3 {
+            // Before the last leg's events, both, while A is still behind
+            // B: A's checkpoint moves to the day it completes, B's stays.
+            assert_eq!(frontiers(), (day(2), day(4)));
+            run_jobs(&two.live, jobs, cuts_a[2], &args);
+            assert_eq!(frontiers(), (day(3), day(4)));
+        }
+        two.produce(&broker, [&a, &b], [&cuts_a, &cuts_b], k, 50, &mut marks);
+        run_jobs(&two.live, jobs, stop, &args);
     }
     two.assert_same_as_backfill([&a, &b], &marks, end);
-    // A's checkpoint, a day behind B's when the last leg began, caught up.
-    let state = two.live.dir.path().join("state");
-    let frontier = |group: &str, t: &str| {
-        let c = Checkpoint::load(&Checkpoint::path(&state, group, t)).unwrap();
-        c.expect("a checkpoint").frontier
-    };
-    assert_eq!(
-        frontier("quiver-spend_1h", &two.topics[0]),
-        frontier("quiver-spend_1h_b", &two.topics[1])
-    );
+    let (fa, fb) = frontiers();
+    assert_eq!(fa, fb, "A's checkpoint caught up with B's");
 }
 
 #[test]
