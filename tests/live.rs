@@ -319,17 +319,22 @@ fn job_b(input: &str) -> String {
 }
 
 /// Two jobs of one deployment, each reading its own topic of 2
-/// partitions: `spend_1h` (A, `topics[0]`) and `spend_1h_b` (B).
+/// partitions: `spend_1h` (A, `topics[0]`) and `spend_1h_b` (B), with
+/// 9,000 events each over `days` from `start`.
 struct TwoJobs {
     live: Scratch,
     /// The folder holding both job files.
     jobs: std::path::PathBuf,
     files: [std::path::PathBuf; 2],
     topics: [String; 2],
+    events: [Vec<Event>; 2],
+    /// The sentinels of the legs produced so far but the last: ordinary
+    /// events by the end.
+    marks: [Vec<Event>; 2],
 }
 
 impl TwoJobs {
-    fn new(broker: &str, tag: &str) -> TwoJobs {
+    fn new(broker: &str, tag: &str, (start, days): (i64, i64), seeds: [u64; 2]) -> TwoJobs {
         let topics = [topic(&format!("{tag}_a")), topic(&format!("{tag}_b"))];
         for t in &topics {
             create_topic(broker, t, 2);
@@ -345,41 +350,41 @@ impl TwoJobs {
             jobs,
             files,
             topics,
+            events: seeds.map(|seed| events(seed, start, days, 9_000)),
+            marks: [Vec::new(), Vec::new()],
         }
     }
 
     /// Produces leg `k` of each job's `cuts` (its events from the cut
     /// before, up to `cuts[i][k]`) to its topic, with seeds `seed + k` and
-    /// `seed + 10 + k`, adding the sentinels to `marks` unless the leg is
-    /// the last.
-    fn produce(
-        &self,
-        broker: &str,
-        evs: [&[&Event]; 2],
-        cuts: [&[i64]; 2],
-        k: usize,
-        seed: u64,
-        marks: &mut [Vec<Event>; 2],
-    ) {
-        for i in 0..2 {
-            let from = if k == 0 { i64::MIN } else { cuts[i][k - 1] };
+    /// `seed + 10 + k`.
+    fn produce(&mut self, broker: &str, cuts: [&[i64]; 2], k: usize, seed: u64) {
+        for (i, cuts) in cuts.into_iter().enumerate() {
+            let from = if k == 0 { i64::MIN } else { cuts[k - 1] };
             let seed = seed + 10 * i as u64 + k as u64;
-            let m = produce_leg(broker, &self.topics[i], evs[i], (from, cuts[i][k]), 2, seed);
-            if k + 1 < cuts[i].len() {
-                marks[i].extend(m);
+            let evs: Vec<&Event> = self.events[i].iter().collect();
+            let m = produce_leg(broker, &self.topics[i], &evs, (from, cuts[k]), 2, seed);
+            if k + 1 < cuts.len() {
+                self.marks[i].extend(m);
             }
         }
     }
 
-    /// Both jobs' output equals a backfill of their events (the sentinels
-    /// of the legs before the last being ordinary events by the end).
-    fn assert_same_as_backfill(&self, evs: [&[&Event]; 2], marks: &[Vec<Event>; 2], end: i64) {
+    /// Where job `i`'s source keeps its checkpoint.
+    fn checkpoint_file(&self, i: usize) -> std::path::PathBuf {
+        let group = ["quiver-spend_1h", "quiver-spend_1h_b"][i];
+        Checkpoint::path(&self.live.dir.path().join("state"), group, &self.topics[i])
+    }
+
+    /// Both jobs' output equals a backfill of their events.
+    fn assert_same_as_backfill(&self, end: i64) {
         let makes = [
             ("spend_1h", job as fn(&str) -> String),
             ("spend_1h_b", job_b),
         ];
         for (i, (name, make)) in makes.into_iter().enumerate() {
-            let batch = backfill_job(&with_marks(evs[i], &marks[i]), end, &make);
+            let evs: Vec<&Event> = self.events[i].iter().collect();
+            let batch = backfill_job(&with_marks(&evs, &self.marks[i]), end, &make);
             assert_same_output_of(&self.live, &batch, name);
         }
     }
@@ -391,14 +396,8 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
     let start = parse_timestamp("2024-06-01").unwrap();
     let end = start + 3 * DAY;
     // Two jobs, each reading its own topic, in one run.
-    let (all_a, all_b) = (events(21, start, 3, 9_000), events(22, start, 3, 9_000));
-    let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
-    let two = TwoJobs::new(&broker, "two");
-    let ckpt_b = Checkpoint::path(
-        &two.live.dir.path().join("state"),
-        "quiver-spend_1h_b",
-        &two.topics[1],
-    );
+    let mut two = TwoJobs::new(&broker, "two", (start, 3), [21, 22]);
+    let ckpt_b = two.checkpoint_file(1);
     // Three legs, each produced after the last one stopped: to day 1 + 7h,
     // to day 2 + 7h, to the end.
     let cuts = [
@@ -406,10 +405,9 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
         start + 2 * DAY + 7 * 60 * MINUTE,
         end,
     ];
-    let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
     let mut saved_b = None;
     for (k, &cut) in cuts.iter().enumerate() {
-        two.produce(&broker, [&a, &b], [&cuts, &cuts], k, 30, &mut marks);
+        two.produce(&broker, [&cuts, &cuts], k, 30);
         if k == 2 {
             // As if the run had crashed after saving A's checkpoint of the
             // second leg and before saving B's: B's is still the first's.
@@ -420,7 +418,7 @@ fn a_checkpoint_interrupted_between_two_sources_resumes_exactly() {
             saved_b = Some(fs::read(&ckpt_b).unwrap());
         }
     }
-    two.assert_same_as_backfill([&a, &b], &marks, end);
+    two.assert_same_as_backfill(end);
 }
 
 #[test]
@@ -428,19 +426,13 @@ fn jobs_that_ran_apart_resume_each_where_they_stopped() {
     let Some(broker) = broker() else { return };
     let start = parse_timestamp("2024-07-01").unwrap();
     let end = start + 5 * DAY;
-    let (all_a, all_b) = (events(23, start, 5, 9_000), events(24, start, 5, 9_000));
-    let (a, b): (Vec<&Event>, Vec<&Event>) = (all_a.iter().collect(), all_b.iter().collect());
-    let two = TwoJobs::new(&broker, "apart");
-    let state = two.live.dir.path().join("state");
-    let frontiers = || {
-        let at = |group: &str, t: &str| {
-            let c = Checkpoint::load(&Checkpoint::path(&state, group, t)).unwrap();
+    let mut two = TwoJobs::new(&broker, "apart", (start, 5), [23, 24]);
+    let frontiers = |two: &TwoJobs| {
+        let at = |i| {
+            let c = Checkpoint::load(&two.checkpoint_file(i)).unwrap();
             c.expect("a checkpoint").frontier
         };
-        (
-            at("quiver-spend_1h", &two.topics[0]),
-            at("quiver-spend_1h_b", &two.topics[1]),
-        )
+        (at(0), at(1))
     };
     // Legs: A alone; A with B added (B has no checkpoint yet); B alone,
     // two days on (A's topic gets one more day meanwhile); both to the end.
@@ -448,28 +440,27 @@ fn jobs_that_ran_apart_resume_each_where_they_stopped() {
     let hour = 60 * MINUTE;
     let cuts_a = [day(1) + 7 * hour, day(2) + 7 * hour, day(3) + 7 * hour, end];
     let cuts_b = [day(1) + 7 * hour, day(2) + 7 * hour, day(4) + 7 * hour, end];
-    let [fa, fb] = &two.files;
+    let [fa, fb] = two.files.clone();
     let runs: [(&[&Path], i64); 4] = [
-        (&[fa], cuts_a[0]),
-        (&[fa, fb], cuts_a[1]),
-        (&[fb], cuts_b[2]),
-        (&[fa, fb], end),
+        (&[&fa], cuts_a[0]),
+        (&[&fa, &fb], cuts_a[1]),
+        (&[&fb], cuts_b[2]),
+        (&[&fa, &fb], end),
     ];
-    let mut marks: [Vec<Event>; 2] = [Vec::new(), Vec::new()];
+    let args = ["--checkpoint-interval", "0.2"];
     for (k, &(jobs, stop)) in runs.iter().enumerate() {
-        let args = ["--checkpoint-interval", "0.2"];
         if k == 3 {
             // Before the last leg's events, both, while A is still behind
             // B: A's checkpoint moves to the day it completes, B's stays.
-            assert_eq!(frontiers(), (day(2), day(4)));
+            assert_eq!(frontiers(&two), (day(2), day(4)));
             run_jobs(&two.live, jobs, cuts_a[2], &args);
-            assert_eq!(frontiers(), (day(3), day(4)));
+            assert_eq!(frontiers(&two), (day(3), day(4)));
         }
-        two.produce(&broker, [&a, &b], [&cuts_a, &cuts_b], k, 50, &mut marks);
+        two.produce(&broker, [&cuts_a, &cuts_b], k, 50);
         run_jobs(&two.live, jobs, stop, &args);
     }
-    two.assert_same_as_backfill([&a, &b], &marks, end);
-    let (fa, fb) = frontiers();
+    two.assert_same_as_backfill(end);
+    let (fa, fb) = frontiers(&two);
     assert_eq!(fa, fb, "A's checkpoint caught up with B's");
 }
 

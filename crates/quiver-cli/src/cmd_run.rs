@@ -38,7 +38,7 @@ use quiver_spec::FileFormat;
 use quiver_types::time::{DAY, format_timestamp};
 
 use crate::failure::Failure;
-use crate::jobs::{self, Loaded};
+use crate::jobs;
 use crate::metrics_http;
 use crate::progress::group;
 use crate::sinks;
@@ -251,24 +251,18 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     // that was not running when it moved cannot go back behind (README). A
     // source's checkpoint only moves forward (`Committer::saved`): one that
     // resumed later than a frontier cannot name positions for it.
-    let resume_of = |l: &Loaded| {
-        l.job
-            .plan
-            .sources()
-            .iter()
-            .filter_map(|s| frontiers.iter().find(|f| &f.0 == s).map(|f| f.1))
-            .max()
-    };
-    let resume: Vec<Option<i64>> = loaded.iter().map(resume_of).collect();
-    for (l, r) in loaded.iter().zip(&resume) {
-        let Some(r) = *r else { continue };
+    let mut resume: Vec<Option<i64>> = Vec::new();
+    for l in &loaded {
         let sources = l.job.plan.sources();
-        let mine: Vec<&(String, i64)> = frontiers
+        let mine: Vec<(&str, i64)> = frontiers
             .iter()
             .filter(|f| sources.contains(&f.0))
+            .map(|f| (f.0.as_str(), f.1))
             .collect();
-        let newest = mine.iter().find(|f| f.1 == r).map_or("", |f| f.0.as_str());
-        for (name, f) in mine.iter().filter(|f| f.1 < r).map(|f| (&f.0, f.1)) {
+        let newest = mine.iter().copied().max_by_key(|f| f.1);
+        resume.push(newest.map(|f| f.1));
+        let Some((newest, r)) = newest else { continue };
+        for &(name, f) in mine.iter().filter(|f| f.1 < r) {
             eprintln!(
                 "warning: job {}: source {name}'s checkpoint is at {}, the job resumes output at {} (source {newest}'s): fine after a run killed while saving checkpoints; if {newest} was read since by jobs without this one, this job's rows between the two are not computed",
                 l.job.name,
