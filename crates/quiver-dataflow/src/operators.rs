@@ -172,6 +172,16 @@ pub fn window_aggregate<'s>(
                         metrics.jobs[job]
                             .windows_emitted
                             .fetch_add(1, Ordering::Relaxed);
+                        // The first step of a window's way to being visible
+                        // (the sink logs the last, with the same target).
+                        if let Some(at) = metrics.watermark_passed(end - 1) {
+                            tracing::debug!(
+                                target: "quiver_dataflow::visible",
+                                "job #{job}: window ending {end} emitted ({} rows) {:.3} ms after the watermark passed it",
+                                batch.num_rows(),
+                                at.elapsed().as_secs_f64() * 1e3
+                            );
+                        }
                         output.session(&cap.delayed(&(end - 1))).give(Chunk(batch));
                     }
                 }

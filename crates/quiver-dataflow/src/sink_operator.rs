@@ -6,6 +6,18 @@
 //! every writer, so files do not depend on arrival order, and a writer is
 //! advanced to the frontier: no row below it will follow.
 //!
+//! Writers that publish (the online store, Kafka) of a job whose rows of
+//! one event time arrive in a canonical order and final (window results:
+//! see [`RowOrder::Canonical`]) and that has no post-processors get rows
+//! as they arrive instead, without waiting for the frontier. A closed
+//! window's rows are then visible as soon as this worker has them: the
+//! frontier passes their time only once every worker has emitted the
+//! window and said so, a hand-off (and a wait for the CPU) on the path of
+//! freshness. Their order is the same, and the store keeps per entity the
+//! latest row whatever the writes, so what readers end up seeing is too;
+//! the frontier still decides what counts as written (the sink time, the
+//! checkpoint).
+//!
 //! A chain that releases rows asynchronously (an `enrich` with `ordered:
 //! false`) changes two things. The operator is woken when rows are done
 //! and hands them at once to the writers that publish (the online store,
@@ -84,6 +96,8 @@ struct Writer {
     write_seconds: Histogram,
     freshness: Option<Histogram>,
     to_visible: Option<Histogram>,
+    /// The job and the writer's kind, for logs.
+    name: String,
     /// At most one write per this much time (see the module docs).
     pace: Option<Pace>,
     /// Rows for the next write (between activations, only while an
@@ -116,14 +130,16 @@ impl Pace {
     /// Notes a write that began at `began` with the output complete up
     /// to `complete`, and sets the interval to the next.
     fn wrote(&mut self, began: Instant, complete: i64) {
-        if complete == i64::MAX {
+        // Nothing complete yet (rows published on arrival before any
+        // progress), or everything: no pace to measure.
+        if complete == i64::MAX || complete == i64::MIN {
             return;
         }
         match self.moved_at {
             Some((_, done)) if complete <= done => {}
             Some((at, done)) => {
                 let wall = began.saturating_duration_since(at);
-                self.interval = interval_after(self.base, wall, complete - done);
+                self.interval = interval_after(self.base, wall, complete.saturating_sub(done));
                 self.moved_at = Some((began, complete));
             }
             None => self.moved_at = Some((began, complete)),
@@ -175,7 +191,7 @@ impl Writer {
                 observe_freshness(h, rows);
             }
             if let Some(h) = &self.to_visible {
-                observe_to_visible(h, rows, metrics);
+                observe_to_visible(h, rows, metrics, &self.name);
             }
         }
         Ok(())
@@ -204,6 +220,7 @@ pub fn sink<'s>(
             let publishes = w.publishes_on_advance();
             Writer {
                 pace: w.publish_interval().filter(|_| publishes).map(Pace::new),
+                name: format!("job {job_name}, worker {worker}, {} sink", w.kind()),
                 waiting: Vec::new(),
                 waiting_since: None,
                 last_write: None,
@@ -229,6 +246,10 @@ pub fn sink<'s>(
     let arrival = (interval.0.map(|s| s.saturating_sub(warmup)), interval.1);
     let written = (interval.0.filter(|_| warmup > 0), None);
     let asynchronous = post.as_ref().is_some_and(|p| p.releases_out_of_order());
+    // Publishing writers take rows as they arrive (see the module docs).
+    let on_arrival = post.is_none() && order == RowOrder::Canonical;
+    // Rows wait for the frontier only for writers that take them then.
+    let keeps_pending = !on_arrival || writers.iter().any(|w| !w.publishes);
     let scope = stream.scope();
     stream.unary_frontier::<Builder, _, _, _>(Pipeline, "Sink", move |cap, info| {
         if asynchronous && let Some(p) = post.as_mut() {
@@ -250,11 +271,21 @@ pub fn sink<'s>(
         let mut settling: Vec<RecordBatch> = Vec::new();
         let mut last_frontier = i64::MIN;
         let mut last_complete = i64::MIN;
+        // Rows that arrived in this activation, for the writers that take
+        // them on arrival.
+        let mut arrived: Vec<RecordBatch> = Vec::new();
         move |(input, frontier), _output| {
             input.for_each_stamp(|_cap, data| {
                 for chunk in data.flat_map(|d| d.drain(..)) {
                     match restrict(&chunk.0, arrival) {
-                        Ok(Some(b)) => pending.push(b),
+                        Ok(Some(b)) => {
+                            if on_arrival {
+                                arrived.push(b.clone());
+                            }
+                            if keeps_pending {
+                                pending.push(b);
+                            }
+                        }
                         Ok(None) => {}
                         Err(e) => errors.set(e),
                     }
@@ -267,7 +298,7 @@ pub fn sink<'s>(
             let advanced = f > last_frontier || f == i64::MAX;
             let now = Instant::now();
             let due = writers.iter().any(|w| !w.waiting.is_empty() && w.due(now));
-            if !advanced && !asynchronous && !due {
+            if !advanced && !asynchronous && !due && arrived.is_empty() {
                 return;
             }
             let fail = |e: String| DataflowError::Sink {
@@ -333,11 +364,14 @@ pub fn sink<'s>(
                     complete = complete.min(t);
                 }
             }
-            if let Some(rows) = &released {
-                metrics.jobs[job]
-                    .rows_out
-                    .fetch_add(rows.num_rows() as u64, Ordering::Relaxed);
-            }
+            let out: usize = if on_arrival {
+                arrived.iter().map(RecordBatch::num_rows).sum()
+            } else {
+                released.as_ref().map_or(0, RecordBatch::num_rows)
+            };
+            metrics.jobs[job]
+                .rows_out
+                .fetch_add(out as u64, Ordering::Relaxed);
             let moved = complete > last_complete || complete == i64::MAX;
             last_complete = last_complete.max(complete);
             // Rows for the writers that keep history: as released, or, when
@@ -361,7 +395,11 @@ pub fn sink<'s>(
             }
             let ending = f == i64::MAX;
             for w in writers.iter_mut() {
-                if let Some(rows) = if w.publishes { &released } else { &history } {
+                if w.publishes && on_arrival {
+                    for rows in &arrived {
+                        w.hold(rows);
+                    }
+                } else if let Some(rows) = if w.publishes { &released } else { &history } {
                     w.hold(rows);
                 }
                 if w.waiting.is_empty() && !moved {
@@ -379,6 +417,7 @@ pub fn sink<'s>(
                 batches.clear();
                 w.waiting = batches;
             }
+            arrived.clear();
             // Rows waiting for a write are not written yet: they hold back
             // the sink time and the capability, and wake the operator when
             // due.
@@ -501,8 +540,10 @@ fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
 }
 
 /// Observes, once per distinct event time of `batch` (per closed window),
-/// the time since the run's watermark passed it.
-fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics) {
+/// the time since the run's watermark passed it, and logs it at debug
+/// level (`QUIVER_LOG=quiver_dataflow=debug`), for a look at single windows
+/// the histogram's buckets blur.
+fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics, sink: &str) {
     let now = Instant::now();
     let times = time_column(batch).values();
     let mut last = None;
@@ -512,7 +553,13 @@ fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics) 
         }
         last = Some(t);
         if let Some(at) = metrics.watermark_passed(t) {
-            h.observe(now.saturating_duration_since(at).as_secs_f64());
+            let after = now.saturating_duration_since(at).as_secs_f64();
+            h.observe(after);
+            tracing::debug!(
+                target: "quiver_dataflow::visible",
+                "{sink}: rows at {t} visible {:.3} ms after the watermark passed them",
+                after * 1e3
+            );
         }
     }
 }
@@ -948,23 +995,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rows_released_within_the_interval_wait_and_are_written_when_due() {
+    /// One row of `k` at event time `t`, as the sink gets it.
+    fn row(k: i64, t: i64) -> Chunk {
+        Chunk(
+            RecordBatch::try_from_iter([
+                ("k", Arc::new(Int64Array::from(vec![k])) as _),
+                ("__time", Arc::new(Int64Array::from(vec![t])) as _),
+            ])
+            .unwrap(),
+        )
+    }
+
+    fn step_until(worker: &mut timely::worker::Worker, done: &dyn Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out");
+            worker.step_or_park(Some(Duration::from_millis(1)));
+        }
+    }
+
+    /// Runs `body` on one worker with a sink of `order` to `writer`, fed
+    /// by an input handle, with a probe after it.
+    fn with_sink(
+        order: RowOrder,
+        writer: impl SinkWriter + Sync + 'static,
+        m: Arc<RunMetrics>,
+        body: impl FnOnce(
+            &mut timely::worker::Worker,
+            &mut timely::dataflow::InputHandle<i64, Builder>,
+            &timely::dataflow::ProbeHandle<i64>,
+        ) + Send
+        + Sync
+        + 'static,
+    ) {
         use timely::dataflow::InputHandle;
         use timely::dataflow::operators::{Input, Probe as _};
 
-        let paced = Paced::default();
-        let writes = paced.0.clone();
-        let m = Arc::new(RunMetrics::new(1, 1, 1));
         timely::execute_directly(move |worker| {
             let mut input = InputHandle::<i64, Builder>::new();
             let probe = worker.dataflow(|scope| {
                 let stream = scope.input_from(&mut input);
                 sink(
                     stream,
-                    RowOrder::Canonical,
+                    order,
                     None,
-                    vec![Box::new(paced)],
+                    vec![Box::new(writer)],
                     (None, None),
                     (0, 0),
                     "j".into(),
@@ -974,70 +1049,104 @@ mod tests {
                 .probe()
                 .0
             });
-            let row = |k: i64, t: i64| {
-                Chunk(
-                    RecordBatch::try_from_iter([
-                        ("k", Arc::new(Int64Array::from(vec![k])) as _),
-                        ("__time", Arc::new(Int64Array::from(vec![t])) as _),
-                    ])
-                    .unwrap(),
-                )
-            };
-            let step_until = |worker: &mut timely::worker::Worker, done: &dyn Fn() -> bool| {
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while !done() {
-                    assert!(Instant::now() < deadline, "timed out");
-                    worker.step_or_park(Some(Duration::from_millis(1)));
-                }
-            };
-            // The first row is written as soon as the frontier passes it.
-            input.send(row(1, 1_000));
-            input.advance_to(2_000);
-            step_until(worker, &|| writes.lock().unwrap().len() == 1);
-            // The next, released at once after, waits: it holds back the
-            // sink time and the capability ...
-            input.send(row(2, 2_000));
-            input.advance_to(3_000);
-            step_until(worker, &|| m.jobs[0].rows_out.load(Ordering::SeqCst) == 2);
-            for _ in 0..5 {
-                worker.step();
-            }
-            assert_eq!(writes.lock().unwrap().len(), 1);
-            assert_eq!(m.sink_time(0), 2_000);
-            assert!(probe.less_equal(&2_000));
-            // ... until the operator wakes itself, with no frontier moving.
-            step_until(worker, &|| writes.lock().unwrap().len() == 2);
-            assert_eq!(m.sink_time(0), 3_000);
-            let w = writes.lock().unwrap();
-            assert_eq!(w[1].1, vec![2]);
-            // Both times are taken at the first row a write hands over, just
-            // after the operator notes when the write began.
-            assert!(w[1].0 - w[0].0 >= PACE - Duration::from_millis(20));
-            drop(w);
-            // Event time racing ahead of the wall clock (1,000 s of it
-            // here) is a replay: the next write waits the stretched interval.
-            input.send(row(3, 3_000));
-            input.advance_to(1_003_000);
-            step_until(worker, &|| writes.lock().unwrap().len() == 3);
-            input.send(row(4, 1_003_000));
-            input.advance_to(1_004_000);
-            let deadline = Instant::now() + PACE * REPLAY_STRETCH + Duration::from_secs(5);
-            while writes.lock().unwrap().len() < 4 {
-                assert!(Instant::now() < deadline, "timed out");
-                worker.step_or_park(Some(Duration::from_millis(5)));
-            }
-            let w = writes.lock().unwrap();
-            assert_eq!(w[3].1, vec![4]);
-            assert!(w[3].0 - w[2].0 >= PACE * REPLAY_STRETCH - Duration::from_millis(20));
-            drop(w);
-            // A second of event time over those seconds of waiting: keeping
-            // up, so the next write is due after the writer's own interval.
-            input.send(row(5, 1_004_000));
-            input.advance_to(1_005_000);
-            step_until(worker, &|| writes.lock().unwrap().len() == 5);
-            let w = writes.lock().unwrap();
-            assert!(w[4].0 - w[3].0 < PACE * REPLAY_STRETCH / 2);
+            body(worker, &mut input, &probe);
         });
+    }
+
+    #[test]
+    fn window_rows_publish_on_arrival_and_count_as_written_at_the_frontier() {
+        for order in [RowOrder::Canonical, RowOrder::Hashed] {
+            let paced = Paced::default();
+            let writes = paced.0.clone();
+            let m = Arc::new(RunMetrics::new(1, 1, 1));
+            let metrics = m.clone();
+            with_sink(order, paced, m, move |worker, input, probe| {
+                input.send(row(1, 5_000));
+                input.advance_to(1_000);
+                for _ in 0..20 {
+                    worker.step();
+                }
+                let early = writes.lock().unwrap().len();
+                if order == RowOrder::Canonical {
+                    // Written with the frontier still before the row's time,
+                    // which is not counted as written until it passes.
+                    assert_eq!(early, 1);
+                    assert_eq!(writes.lock().unwrap()[0].1, vec![1]);
+                    assert_eq!(metrics.sink_time(0), 1_000);
+                    assert!(probe.less_equal(&1_000));
+                } else {
+                    // Rows in source order wait for the frontier, to be sorted.
+                    assert_eq!(early, 0);
+                }
+                input.advance_to(6_000);
+                step_until(worker, &|| metrics.sink_time(0) == 6_000);
+                let w = writes.lock().unwrap();
+                let ks: Vec<i64> = w.iter().flat_map(|(_, k)| k.clone()).collect();
+                assert_eq!(ks, vec![1], "{order:?}");
+            });
+        }
+    }
+
+    #[test]
+    fn rows_released_within_the_interval_wait_and_are_written_when_due() {
+        let paced = Paced::default();
+        let writes = paced.0.clone();
+        let m = Arc::new(RunMetrics::new(1, 1, 1));
+        let metrics = m.clone();
+        with_sink(
+            RowOrder::Canonical,
+            paced,
+            metrics,
+            move |worker, input, probe| {
+                // The first row is written as soon as the frontier passes it.
+                input.send(row(1, 1_000));
+                input.advance_to(2_000);
+                step_until(worker, &|| writes.lock().unwrap().len() == 1);
+                // The next, released at once after, waits: it holds back the
+                // sink time and the capability ...
+                input.send(row(2, 2_000));
+                input.advance_to(3_000);
+                step_until(worker, &|| m.jobs[0].rows_out.load(Ordering::SeqCst) == 2);
+                for _ in 0..5 {
+                    worker.step();
+                }
+                assert_eq!(writes.lock().unwrap().len(), 1);
+                assert_eq!(m.sink_time(0), 2_000);
+                assert!(probe.less_equal(&2_000));
+                // ... until the operator wakes itself, with no frontier moving.
+                step_until(worker, &|| writes.lock().unwrap().len() == 2);
+                assert_eq!(m.sink_time(0), 3_000);
+                let w = writes.lock().unwrap();
+                assert_eq!(w[1].1, vec![2]);
+                // Both times are taken at the first row a write hands over, just
+                // after the operator notes when the write began.
+                assert!(w[1].0 - w[0].0 >= PACE - Duration::from_millis(20));
+                drop(w);
+                // Event time racing ahead of the wall clock (1,000 s of it
+                // here) is a replay: the next write waits the stretched interval.
+                input.send(row(3, 3_000));
+                input.advance_to(1_003_000);
+                step_until(worker, &|| writes.lock().unwrap().len() == 3);
+                input.send(row(4, 1_003_000));
+                input.advance_to(1_004_000);
+                let deadline = Instant::now() + PACE * REPLAY_STRETCH + Duration::from_secs(5);
+                while writes.lock().unwrap().len() < 4 {
+                    assert!(Instant::now() < deadline, "timed out");
+                    worker.step_or_park(Some(Duration::from_millis(5)));
+                }
+                let w = writes.lock().unwrap();
+                assert_eq!(w[3].1, vec![4]);
+                assert!(w[3].0 - w[2].0 >= PACE * REPLAY_STRETCH - Duration::from_millis(20));
+                drop(w);
+                // A second of event time over those seconds of waiting: keeping
+                // up, so the next write is due after the writer's own interval.
+                input.send(row(5, 1_004_000));
+                input.advance_to(1_005_000);
+                step_until(worker, &|| writes.lock().unwrap().len() == 5);
+                let w = writes.lock().unwrap();
+                assert!(w[4].0 - w[3].0 < PACE * REPLAY_STRETCH / 2);
+            },
+        );
     }
 
     #[test]

@@ -176,13 +176,15 @@ impl<'a> ColumnEncoder<'a> {
     fn encode_into(&self, row: usize, out: &mut Vec<u8>) {
         match self {
             ColumnEncoder::Int64(a) if a.is_valid(row) => {
-                encode_value_into(&Value::Int64(a.value(row)), out);
+                tagged_varint(2, zigzag(a.value(row)), out)
             }
             ColumnEncoder::Float64(a) if a.is_valid(row) => {
-                encode_value_into(&Value::Float64(a.value(row)), out);
+                let mut b = [3u8; 9];
+                b[1..].copy_from_slice(&a.value(row).to_le_bytes());
+                out.extend_from_slice(&b);
             }
             ColumnEncoder::Timestamp(a) if a.is_valid(row) => {
-                encode_value_into(&Value::Timestamp(a.value(row)), out);
+                tagged_varint(5, zigzag(a.value(row)), out)
             }
             ColumnEncoder::Utf8(a) if a.is_valid(row) => encode_str_into(a.value(row), out),
             ColumnEncoder::Other(a) => encode_value_into(&Value::from_array(*a, row), out),
@@ -211,6 +213,12 @@ fn varint(mut u: u64, out: &mut Vec<u8>) {
         u >>= 7;
     }
     out.push(u as u8);
+}
+
+/// A tag byte, then a varint: the layout of the integer scalars.
+fn tagged_varint(tag: u8, u: u64, out: &mut Vec<u8>) {
+    out.push(tag);
+    varint(u, out);
 }
 
 /// Appends one value as postcard writes a [`Stored`]: the variant index,

@@ -225,10 +225,7 @@ fn merge_into(
     // a stable sort by key and time keeps, per key, the latest last.
     let mut entries: Vec<(&[u8], i64, &[u8])> = Vec::new();
     for b in &blobs {
-        let s = Segment::new(b);
-        for i in 0..s.len()? {
-            entries.push(s.entry(i)?);
-        }
+        Segment::new(b)?.entries_into(&mut entries)?;
     }
     if let Some(x) = extra {
         entries.extend(x.iter());
@@ -322,10 +319,11 @@ impl OnlineStore for EmbeddedStore {
         if rows.is_empty() {
             return Ok(());
         }
-        // Built before taking the database's write lock, which the other
-        // workers' writes wait for (and unused in the one write in
-        // MAX_SEGMENTS that merges instead).
-        let segment = rows.segment_sorted();
+        // The slots are placed before taking the database's write lock,
+        // which the other workers' writes wait for; inside it the segment
+        // is copied once, into the page it is stored in (and the head is
+        // unused in the one write in MAX_SEGMENTS that merges instead).
+        let (head, data) = rows.segment();
         let seg_name = segments_table(job);
         let seg_def: TableDefinition<u64, &[u8]> = TableDefinition::new(&seg_name);
         let tx = self.shared.db.begin_write().map_err(err)?;
@@ -338,7 +336,12 @@ impl OnlineStore for EmbeddedStore {
             merge_into(&tx, job, Some(rows))?;
         } else {
             let mut t = tx.open_table(seg_def).map_err(err)?;
-            t.insert(pending.1, segment.as_slice()).map_err(err)?;
+            let mut value = t
+                .insert_reserve(pending.1, head.len() + data.len())
+                .map_err(err)?;
+            let (to_head, to_data) = value.as_mut().split_at_mut(head.len());
+            to_head.copy_from_slice(&head);
+            to_data.copy_from_slice(data);
         }
         tx.commit().map_err(err)?;
         self.written(job);
@@ -385,7 +388,10 @@ impl OnlineStore for EmbeddedStore {
                 guards.push(item.map_err(err)?.1);
             }
         }
-        let segments: Vec<Segment<'_>> = guards.iter().map(|g| Segment::new(g.value())).collect();
+        let segments = guards
+            .iter()
+            .map(|g| Segment::new(g.value()))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let k = encode_key(key);
