@@ -182,6 +182,9 @@ impl Writer {
             return Ok(());
         }
         if let Some(p) = self.pace.as_mut() {
+            // By the frontier, even for rows written on arrival above it:
+            // a window's rows arrive as the frontier passes the window
+            // before, so the pace it gives is the same one window behind.
             p.wrote(began, complete);
         }
         self.last_write = Some(began);
@@ -247,7 +250,8 @@ pub fn sink<'s>(
     let written = (interval.0.filter(|_| warmup > 0), None);
     let asynchronous = post.as_ref().is_some_and(|p| p.releases_out_of_order());
     // Publishing writers take rows as they arrive (see the module docs).
-    let on_arrival = post.is_none() && order == RowOrder::Canonical;
+    let on_arrival =
+        post.is_none() && order == RowOrder::Canonical && writers.iter().any(|w| w.publishes);
     // Rows wait for the frontier only for writers that take them then.
     let keeps_pending = !on_arrival || writers.iter().any(|w| !w.publishes);
     let scope = stream.scope();
@@ -1018,7 +1022,7 @@ mod tests {
     /// by an input handle, with a probe after it.
     fn with_sink(
         order: RowOrder,
-        writer: impl SinkWriter + Sync + 'static,
+        writers: Vec<Box<dyn SinkWriter + Sync>>,
         m: Arc<RunMetrics>,
         body: impl FnOnce(
             &mut timely::worker::Worker,
@@ -1039,7 +1043,10 @@ mod tests {
                     stream,
                     order,
                     None,
-                    vec![Box::new(writer)],
+                    writers
+                        .into_iter()
+                        .map(|w| w as Box<dyn SinkWriter>)
+                        .collect(),
                     (None, None),
                     (0, 0),
                     "j".into(),
@@ -1058,9 +1065,21 @@ mod tests {
         for order in [RowOrder::Canonical, RowOrder::Hashed] {
             let paced = Paced::default();
             let writes = paced.0.clone();
+            // A writer that keeps history beside it: rows once the frontier
+            // passes them, whatever the order.
+            let history = Probe {
+                publishes: false,
+                seen: Arc::default(),
+                shared: Shared {
+                    gate: Arc::default(),
+                    evens: Arc::default(),
+                },
+            };
+            let seen = history.seen.clone();
             let m = Arc::new(RunMetrics::new(1, 1, 1));
             let metrics = m.clone();
-            with_sink(order, paced, m, move |worker, input, probe| {
+            let writers: Vec<Box<dyn SinkWriter + Sync>> = vec![Box::new(paced), Box::new(history)];
+            with_sink(order, writers, m, move |worker, input, probe| {
                 input.send(row(1, 5_000));
                 input.advance_to(1_000);
                 for _ in 0..20 {
@@ -1078,27 +1097,49 @@ mod tests {
                     // Rows in source order wait for the frontier, to be sorted.
                     assert_eq!(early, 0);
                 }
+                let history_rows = || -> Vec<i64> {
+                    let seen = seen.lock().unwrap();
+                    seen.iter()
+                        .filter_map(|s| match s {
+                            Seen::Write(k, _) => Some(k.clone()),
+                            _ => None,
+                        })
+                        .flatten()
+                        .collect()
+                };
+                assert!(history_rows().is_empty());
                 input.advance_to(6_000);
                 step_until(worker, &|| metrics.sink_time(0) == 6_000);
                 let w = writes.lock().unwrap();
                 let ks: Vec<i64> = w.iter().flat_map(|(_, k)| k.clone()).collect();
                 assert_eq!(ks, vec![1], "{order:?}");
+                // Each writer had the row once, and it was counted once.
+                assert_eq!(history_rows(), vec![1], "{order:?}");
+                assert_eq!(metrics.jobs[0].rows_out.load(Ordering::SeqCst), 1);
             });
         }
     }
 
     #[test]
     fn rows_released_within_the_interval_wait_and_are_written_when_due() {
+        // Rows in source order are written once the frontier passes them,
+        // window results as they arrive: the interval holds either way.
+        for order in [RowOrder::Hashed, RowOrder::Canonical] {
+            rows_wait_for_the_interval(order);
+        }
+    }
+
+    fn rows_wait_for_the_interval(order: RowOrder) {
         let paced = Paced::default();
         let writes = paced.0.clone();
         let m = Arc::new(RunMetrics::new(1, 1, 1));
         let metrics = m.clone();
         with_sink(
-            RowOrder::Canonical,
-            paced,
+            order,
+            vec![Box::new(paced)],
             metrics,
             move |worker, input, probe| {
-                // The first row is written as soon as the frontier passes it.
+                // The first row is written at once.
                 input.send(row(1, 1_000));
                 input.advance_to(2_000);
                 step_until(worker, &|| writes.lock().unwrap().len() == 1);
