@@ -524,3 +524,28 @@ fn a_job_calls_functions_loaded_from_webassembly() {
         "{err}"
     );
 }
+
+#[test]
+fn jobs_that_declare_a_shared_source_differently_are_refused() {
+    let s = Scratch::new();
+    let dir = s.dir.path().join("jobs");
+    fs::create_dir_all(&dir).unwrap();
+    let dir_arg = dir.to_str().unwrap();
+    job(&dir, "a", "data/", "{historical: {}}");
+    // The same source name over other files: run together, one job would
+    // read the other's.
+    job(&dir, "b", "other/", "{historical: {}}");
+    let err = quiver(&["validate", dir_arg]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("b.yaml:3")
+            && msg.contains("a.yaml:3")
+            && msg.contains("source `events` differs in `bounded:`")
+            && msg.contains("help:"),
+        "{msg}"
+    );
+    assert_eq!(err.exit_code(), 1);
+    // Declared alike, the jobs share it.
+    job(&dir, "b", "data/", "{historical: {}}");
+    quiver(&["validate", dir_arg]).unwrap();
+}

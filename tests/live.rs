@@ -1088,3 +1088,29 @@ fn enriched_stream_equals_backfill() {
             .query::<()>(&mut conn);
     }
 }
+
+#[test]
+fn a_shared_source_keeps_its_consumer_group_whatever_order_its_jobs_come_in() {
+    let Some(broker) = broker() else { return };
+    let start = parse_timestamp("2024-03-01").unwrap();
+    let all = events(13, start, 1, 2_000);
+    let evs: Vec<&Event> = all.iter().collect();
+    let t = topic("shared");
+    create_topic(&broker, &t, 2);
+    let cut = start + 12 * 60 * MINUTE;
+    produce_leg(&broker, &t, &evs, (i64::MIN, cut), 2, 3);
+    let live = scratch_with_kafka(&broker);
+    let dir = live.dir.path().join("jobs");
+    fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+    fs::write(&a, job(&kafka_input(&t))).unwrap();
+    // Another job reading the same source (by name).
+    let other = job(&kafka_input(&t)).replace("spend_1h", "spend_1h_b");
+    fs::write(&b, other).unwrap();
+    // Listed b first: the source's group (and so its checkpoint) is still
+    // the first job's by name, so listing them either way resumes alike.
+    run_jobs(&live, &[&b, &a], cut, &["--checkpoint-interval", "0.2"]);
+    let state = live.dir.path().join("state");
+    assert!(Checkpoint::path(&state, "quiver-spend_1h", &t).exists());
+    assert!(!Checkpoint::path(&state, "quiver-spend_1h_b", &t).exists());
+}

@@ -141,10 +141,19 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 .as_ref()
                 .and_then(|t| schema.index_of(&t.value))
                 .expect("validated event time");
+            // By default the group of the first job by name that reads the
+            // source: the same whatever order the jobs are listed in, so a
+            // restart finds the same checkpoint.
+            let first_reader = loaded
+                .iter()
+                .filter(|o| o.job.plan.sources().contains(&name))
+                .map(|o| o.job.name.as_str())
+                .min()
+                .unwrap_or(&l.job.name);
             let group = u
                 .group_id
                 .clone()
-                .unwrap_or_else(|| format!("quiver-{}", l.job.name));
+                .unwrap_or_else(|| format!("quiver-{first_reader}"));
             let checkpoint_file = Checkpoint::path(&config.state_dir, &group, &u.topic);
             let checkpoint = Checkpoint::load(&checkpoint_file).map_err(Failure::User)?;
             let resumed_at = checkpoint.as_ref().map(|c| c.frontier);

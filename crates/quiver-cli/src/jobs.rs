@@ -120,6 +120,7 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
             )));
         }
     }
+    check_shared_sources(&out)?;
     if out.is_empty() {
         return Err(Failure::User(format!(
             "no job files found in {}",
@@ -131,6 +132,33 @@ pub fn load(paths: &[PathBuf], only: &[String]) -> Result<Vec<Loaded>, Failure> 
         )));
     }
     Ok(out)
+}
+
+/// Jobs loaded together run together, reading one source per name: a
+/// source two of them read must be declared alike in both (else one job
+/// would silently read the other's topic, columns or watermark).
+fn check_shared_sources(jobs: &[Loaded]) -> Result<(), Failure> {
+    for (i, a) in jobs.iter().enumerate() {
+        let read_by_a = a.job.plan.sources();
+        for b in &jobs[i + 1..] {
+            for name in b.job.plan.sources() {
+                if !read_by_a.contains(&name) {
+                    continue;
+                }
+                let (Some(sa), Some(sb)) = (a.spec.source(&name), b.spec.source(&name)) else {
+                    continue;
+                };
+                if let Some(what) = sa.differs_from(sb) {
+                    return Err(Failure::User(format!(
+                        "{}:{}: source `{name}` differs in {what} from its declaration in {}:{}, and both jobs read it: \
+                         jobs run together read one source per name\n  help: declare it the same way in both files, or give one of them another name",
+                        b.spec.file, sb.name.pos.line, a.spec.file, sa.name.pos.line
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The built-in functions plus the job's own (WebAssembly modules declared

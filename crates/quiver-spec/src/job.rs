@@ -113,6 +113,60 @@ impl SourceSpec {
         )
     }
 
+    /// The first part of the definition where `self` and `other` differ
+    /// (where each was written aside), if any: jobs run together read one
+    /// source per name, so the jobs that share it must declare it alike.
+    pub fn differs_from(&self, other: &SourceSpec) -> Option<&'static str> {
+        let columns = |s: &SourceSpec| {
+            s.schema
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type))
+                .collect::<Vec<_>>()
+        };
+        let event_time = |s: &SourceSpec| s.event_time.as_ref().map(|t| t.value.clone());
+        let limits = |s: &SourceSpec| (s.idle_timeout, s.max_future, s.max_past);
+        let bounded = |s: &SourceSpec| {
+            s.bounded.as_ref().map(|b| {
+                (
+                    b.format,
+                    b.path.value.clone(),
+                    b.csv_header,
+                    b.csv_delimiter,
+                )
+            })
+        };
+        let unbounded = |s: &SourceSpec| {
+            s.unbounded.as_ref().map(|u| {
+                let proto = u
+                    .protobuf
+                    .as_ref()
+                    .map(|p| (p.descriptor_set.value.clone(), p.message.value.clone()));
+                (
+                    u.topic.clone(),
+                    u.format,
+                    u.group_id.clone(),
+                    u.start.clone(),
+                    proto,
+                )
+            })
+        };
+        if columns(self) != columns(other) {
+            Some("its columns")
+        } else if event_time(self) != event_time(other) {
+            Some("`event_time`")
+        } else if self.watermark_delay != other.watermark_delay {
+            Some("`watermark_delay`")
+        } else if limits(self) != limits(other) {
+            Some("`idle_timeout`, `max_future` or `max_past`")
+        } else if bounded(self) != bounded(other) {
+            Some("`bounded:`")
+        } else if unbounded(self) != unbounded(other) {
+            Some("`unbounded:`")
+        } else {
+            None
+        }
+    }
+
     /// Whether this source is a stream (has an event-time column).
     pub fn is_stream(&self) -> bool {
         self.event_time.is_some()
