@@ -5,13 +5,13 @@
 //! is opened in redb's multi-writer mode, so a server process can read while
 //! a job process writes.
 //!
-//! A write does not touch `features:<job>`: it appends the batch, sorted
-//! by key with one row per key, as one value (a segment, see
+//! A write does not touch `features:<job>`: it appends the batch, one row
+//! per key with a hash table over the keys, as one value (a segment, see
 //! [`crate::batch`]) to table `segments:<job>` under the next sequence
 //! number, in one durable transaction. Inserting tens of thousands of rows
 //! into the B-tree costs ~2 µs each, too slow to publish a closed window in
 //! the tens of milliseconds; one value costs about the commit. Readers
-//! consult the segments (by binary search) after the main table, in the
+//! consult the segments (by hash) after the main table, in the
 //! same read transaction, and take per key the row with the latest event
 //! time (on a tie, the later write), so a reader sees a write as soon as it
 //! commits, and an older event time never hides a newer one. A merger

@@ -129,7 +129,7 @@ pub trait OnlineStore: Send + Sync {
     fn write(&self, job: &str, rows: &[(EntityKey, FeatureRow)]) -> Result<(), StoreError>;
     /// Writes encoded rows, the same way: per key the latest row of the
     /// batch (which holds one per key), which replaces the stored one only
-    /// if its event time is not older. A store may sort the batch.
+    /// if its event time is not older. A store may reorder or compact the batch.
     fn write_batch(&self, job: &str, rows: &mut RowBatch) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
