@@ -141,13 +141,16 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 .as_ref()
                 .and_then(|t| schema.index_of(&t.value))
                 .expect("validated event time");
+            // The jobs that read this source (their positions in `loaded`).
+            let readers: Vec<usize> = (0..loaded.len())
+                .filter(|&k| loaded[k].job.plan.sources().contains(&name))
+                .collect();
             // By default the group of the first job by name that reads the
             // source: the same whatever order the jobs are listed in, so a
             // restart finds the same checkpoint.
-            let first_reader = loaded
+            let first_reader = readers
                 .iter()
-                .filter(|o| o.job.plan.sources().contains(&name))
-                .map(|o| o.job.name.as_str())
+                .map(|&k| loaded[k].job.name.as_str())
                 .min()
                 .unwrap_or(&l.job.name);
             let group = u
@@ -186,17 +189,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                     p.end_time().map_err(Failure::User)?
                 }
             };
-            let lookback = loaded
+            let lookback = readers
                 .iter()
-                .filter(|o| o.job.plan.sources().contains(&name))
-                .map(|o| o.lookback())
+                .map(|&k| loaded[k].lookback())
                 .max()
                 .unwrap_or(0);
-            let dead_letters = loaded
+            let dead_letters = readers
                 .iter()
-                .enumerate()
-                .filter(|(_, o)| o.job.plan.sources().contains(&name))
-                .flat_map(|(k, _)| dead[k].iter().cloned())
+                .flat_map(|&k| dead[k].iter().cloned())
                 .collect();
             let source = KafkaSource::open(KafkaSourceOptions {
                 name: name.clone(),

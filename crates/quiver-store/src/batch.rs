@@ -36,7 +36,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::codec::{
     ColumnEncoder, decode_key, decode_row, encode_columns_into, encode_key_into, encode_row_into,
-    encode_time_into, row_time,
+    encode_time_into, row_time, varint,
 };
 use crate::{EntityKey, FeatureRow, StoreError};
 use quiver_types::Value;
@@ -93,7 +93,7 @@ fn fill_length(buf: &mut Vec<u8>, at: usize, len: usize) -> usize {
         return 0;
     }
     let mut v = Vec::with_capacity(5);
-    varint(len as u32, &mut v);
+    varint(len as u64, &mut v);
     buf.splice(at..at + 1, v.iter().copied());
     v.len() - 1
 }
@@ -292,14 +292,6 @@ impl RowBatch {
 /// table size).
 fn home_slot(hash: u64, slots: usize) -> usize {
     ((u128::from(hash) * slots as u128) >> 64) as usize
-}
-
-fn varint(mut u: u32, out: &mut Vec<u8>) {
-    while u >= 0x80 {
-        out.push((u as u8) | 0x80);
-        u >>= 7;
-    }
-    out.push(u as u8);
 }
 
 /// A varint at `at` in `b`: its value and the position after it.
@@ -546,8 +538,8 @@ mod tests {
         for (i, (key, row)) in rows.iter().enumerate() {
             let at = seg.len() as u32;
             seg[4 + 4 * i..8 + 4 * i].copy_from_slice(&at.to_le_bytes());
-            varint(key.len() as u32, &mut seg);
-            varint(row.len() as u32, &mut seg);
+            varint(key.len() as u64, &mut seg);
+            varint(row.len() as u64, &mut seg);
             seg.extend_from_slice(key);
             seg.extend_from_slice(row);
         }

@@ -207,7 +207,8 @@ fn zigzag(i: i64) -> u64 {
     ((i << 1) ^ (i >> 63)) as u64
 }
 
-fn varint(mut u: u64, out: &mut Vec<u8>) {
+/// Appends `u` as a varint (LEB128, postcard's integers).
+pub(crate) fn varint(mut u: u64, out: &mut Vec<u8>) {
     while u >= 0x80 {
         out.push((u as u8) | 0x80);
         u >>= 7;
