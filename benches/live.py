@@ -668,7 +668,7 @@ def freshness(args, broker, lines, parts):
     # Each window's time to visible, exactly, from the debug log (the
     # histogram only has buckets).
     env = dict(os.environ, QUIVER_LIVE_TOPIC=topic, QUIVER_LIVE_DELAY=f"{args.fresh_delay_ms}ms",
-               QUIVER_LOG="warn,quiver_dataflow::visible=debug")
+               QUIVER_LOG="warn,quiver_dataflow::visible=debug,quiver_store::write=debug")
     p, out, err = spawn([args.quiver, "run", JOB, "--config", cfg, "--workers", str(args.workers),
                          "--metrics-listen", f"127.0.0.1:{port}"], env, args.work, "fresh")
     url = f"http://127.0.0.1:{port}/metrics"
@@ -952,6 +952,11 @@ def main():
     res["commit"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     json.dump(res, open(saved, "w"), indent=1)
     print(f"results saved to {saved}")
+    fresh_log = os.path.join(args.work, "fresh.err")
+    if os.path.exists(fresh_log):
+        # Each window's steps (emission, encoding, lock, commit) for a look
+        # at the slow ones.
+        shutil.copy(fresh_log, saved[:-len(".json")] + "-fresh.log")
     text = report(args, res)
     print()
     print(text)

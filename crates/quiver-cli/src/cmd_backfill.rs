@@ -161,6 +161,11 @@ pub fn run(args: BackfillArgs) -> Result<(), Failure> {
             Failure::Internal(e.into())
         }));
     }
+    // The online rows are visible; make them durable before saying so.
+    if let Some(s) = &store {
+        s.sync()
+            .map_err(|e| failed(Failure::Internal(anyhow::anyhow!("{e}"))))?;
+    }
     let mut commits = Vec::new();
     for h in &historical {
         commits.push(match h {

@@ -35,6 +35,7 @@ use quiver_dataflow::sink::SinkFactory;
 use quiver_dataflow::source::SourceDef;
 use quiver_dataflow::{JobRun, RunOptions};
 use quiver_spec::FileFormat;
+use quiver_store::OnlineStore;
 use quiver_types::time::{DAY, format_timestamp};
 
 use crate::failure::Failure;
@@ -375,6 +376,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut committer = Committer {
         live: &live,
         historical: &historical,
+        store: store.as_deref(),
         metrics: &metrics,
         dead: dead.iter().flatten().cloned().collect(),
         saved: live
@@ -466,6 +468,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 struct Committer<'a> {
     live: &'a [LiveSource],
     historical: &'a [Option<Arc<HistoricalSink>>],
+    /// The online store, whose writes are visible before they are durable.
+    store: Option<&'a dyn OnlineStore>,
     metrics: &'a RunMetrics,
     dead: Vec<Arc<DeadLetterSink>>,
     /// Per source (as in `live`), the frontier of its last checkpoint.
@@ -507,10 +511,13 @@ impl Committer<'_> {
             return Ok(());
         }
         debug_assert_eq!(f % GRANULARITY, 0);
-        // Dead letters of messages before the resume points must be durable
-        // before the checkpoint says those messages are done.
+        // Dead letters and online rows of messages before the resume points
+        // must be durable before the checkpoint says those messages are done.
         for d in &self.dead {
             d.flush()?;
+        }
+        if let Some(s) = self.store {
+            s.sync().map_err(|e| e.to_string())?;
         }
         for (s, saved) in self.live.iter().zip(self.saved.iter_mut()) {
             if *saved >= f {

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -150,6 +151,7 @@ pub fn window_aggregate<'s>(
     metrics: Arc<RunMetrics>,
     errors: Arc<ErrorSlot>,
 ) -> ChunkStream<'s> {
+    let worker = stream.scope().index();
     stream.unary_frontier::<Builder, _, _, _>(Pipeline, "WindowAggregate", move |cap, _info| {
         let mut held: Option<Capability<i64>> = Some(cap);
         move |(input, frontier), output| {
@@ -166,6 +168,7 @@ pub fn window_aggregate<'s>(
             let Some(cap) = held.as_mut() else { return };
             let f = frontier.frontier().first().copied();
             let limit = f.unwrap_or(i64::MAX);
+            let reached = Instant::now();
             match state.emit(limit) {
                 Ok(windows) => {
                     for (end, batch) in windows {
@@ -175,11 +178,13 @@ pub fn window_aggregate<'s>(
                         // The first step of a window's way to being visible
                         // (the sink logs the last, with the same target).
                         if let Some(at) = metrics.watermark_passed(end - 1) {
+                            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
                             tracing::debug!(
                                 target: "quiver_dataflow::visible",
-                                "job #{job}: window ending {end} emitted ({} rows) {:.3} ms after the watermark passed it",
+                                "job #{job}, worker {worker}: window ending {end} emitted ({} rows) {:.3} ms after the watermark passed it (the frontier reached it at {:.3} ms)",
                                 batch.num_rows(),
-                                at.elapsed().as_secs_f64() * 1e3
+                                ms(at.elapsed()),
+                                ms(reached.saturating_duration_since(at)),
                             );
                         }
                         output.session(&cap.delayed(&(end - 1))).give(Chunk(batch));

@@ -177,6 +177,7 @@ impl Writer {
         for rows in batches {
             self.writer.write(rows)?;
         }
+        let taken = began.elapsed();
         self.writer.advance(complete)?;
         if batches.is_empty() {
             return Ok(());
@@ -194,7 +195,7 @@ impl Writer {
                 observe_freshness(h, rows);
             }
             if let Some(h) = &self.to_visible {
-                observe_to_visible(h, rows, metrics, &self.name);
+                observe_to_visible(h, rows, metrics, &self.name, (taken, began.elapsed()));
             }
         }
         Ok(())
@@ -546,8 +547,15 @@ fn observe_freshness(h: &Histogram, batch: &RecordBatch) {
 /// Observes, once per distinct event time of `batch` (per closed window),
 /// the time since the run's watermark passed it, and logs it at debug
 /// level (`QUIVER_LOG=quiver_dataflow=debug`), for a look at single windows
-/// the histogram's buckets blur.
-fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics, sink: &str) {
+/// the histogram's buckets blur, with the write's two parts: the writer
+/// taking the rows (encoding them), and the whole write.
+fn observe_to_visible(
+    h: &Histogram,
+    batch: &RecordBatch,
+    metrics: &RunMetrics,
+    sink: &str,
+    (taken, written): (Duration, Duration),
+) {
     let now = Instant::now();
     let times = time_column(batch).values();
     let mut last = None;
@@ -561,8 +569,10 @@ fn observe_to_visible(h: &Histogram, batch: &RecordBatch, metrics: &RunMetrics, 
             h.observe(after);
             tracing::debug!(
                 target: "quiver_dataflow::visible",
-                "{sink}: rows at {t} visible {:.3} ms after the watermark passed them",
-                after * 1e3
+                "{sink}: rows at {t} visible {:.3} ms after the watermark passed them (taken in {:.3} ms, written in {:.3} ms)",
+                after * 1e3,
+                taken.as_secs_f64() * 1e3,
+                written.as_secs_f64() * 1e3,
             );
         }
     }

@@ -6,21 +6,31 @@
 //! a job process writes.
 //!
 //! A write does not touch `features:<job>`: it appends the batch, one row
-//! per key with a hash table over the keys, as one value (a segment, see
-//! [`crate::batch`]) to table `segments:<job>` under the next sequence
-//! number, in one durable transaction. Inserting tens of thousands of rows
-//! into the B-tree costs ~2 µs each, too slow to publish a closed window in
-//! the tens of milliseconds; one value costs about the commit. Readers
-//! consult the segments (by hash) after the main table, in the
-//! same read transaction, and take per key the row with the latest event
-//! time (on a tie, the later write), so a reader sees a write as soon as it
-//! commits, and an older event time never hides a newer one. A merger
-//! thread folds segments into `features:<job>` (and deletes them, in one
-//! transaction) once writes have paused for [`MERGE_QUIET`], off the path
-//! of the write; a write that finds [`MAX_SEGMENTS`] pending merges them
-//! itself, so readers never search more than that. Dropping the store
-//! merges what is left. Every step is one redb transaction, so a crash
-//! leaves either the segment or its merge, both readable.
+//! per key with a hash table over the keys, as one segment (see
+//! [`crate::batch`]) to the job's log file ([`crate::segment_log`]), which
+//! readers in every process see at once, and which is flushed to disk by
+//! [`OnlineStore::sync`] (a live run's checkpoint). Inserting tens of
+//! thousands of rows into the B-tree costs ~2 µs each, and a durable commit
+//! of the segment two flushes of its pages: too slow to publish a closed
+//! window in the tens of milliseconds; an append costs one copy. Table
+//! `merged` records per job how far the log is folded into its table.
+//! Readers take the segments past that position (by hash) after the main
+//! table, in the same read transaction, and take per key the row with the
+//! latest event time (on a tie, the later write), so a reader sees a write
+//! as soon as it is appended, and an older event time never hides a newer
+//! one. A merger thread folds the log into `features:<job>` and moves the
+//! position on (in one transaction) once writes have paused for
+//! [`MERGE_QUIET`], off the path of the write; a write that leaves more
+//! than [`MAX_SEGMENTS`] pending merges them itself, so readers seldom
+//! search more than that. Dropping the store merges what is left. A
+//! process that crashes leaves the log's records either merged or pending,
+//! both readable; a torn last record is never read, and cut off by the
+//! next write. A machine that crashes loses the records appended since
+//! the last sync (readers may have seen them): a live run reads their
+//! events again from its checkpoint.
+//!
+//! Segments an older Quiver kept in table `segments:<job>` are still read
+//! (before the log's: they were written earlier) and merged.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -29,17 +39,20 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redb::{
-    ConcurrencyMode, Database, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition, TableError, WriteTransaction,
+    ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, TableError,
 };
 
 use crate::batch::{RowBatch, Segment};
 use crate::codec::{decode_row, encode_key, row_time};
+use crate::segment_log::{Pos, Record, SegmentLog};
 use crate::{EntityKey, EntityRead, FeatureRow, JobMeta, OnlineStore, StoreError, statuses};
 
 const JOBS: TableDefinition<&str, &str> = TableDefinition::new("jobs");
 
-/// Segments a write may leave pending before it merges them itself.
+/// Per job, the log position up to which it is merged.
+const MERGED: TableDefinition<&str, (u64, u64)> = TableDefinition::new("merged");
+
+/// Segments a write may leave pending; past this it merges them itself.
 pub const MAX_SEGMENTS: u64 = 8;
 
 /// How long writes must pause before the merger folds segments in.
@@ -58,6 +71,7 @@ pub struct EmbeddedStore {
 
 struct Shared {
     db: Database,
+    log: SegmentLog,
     state: Mutex<MergeState>,
     wake: Condvar,
 }
@@ -75,6 +89,10 @@ struct MergeState {
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in directory `dir`.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_with(dir, SegmentLog::new(dir))
+    }
+
+    fn open_with(dir: &Path, log: SegmentLog) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("online.redb");
@@ -85,6 +103,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             shared: Arc::new(Shared {
                 db,
+                log,
                 state: Mutex::new(MergeState::default()),
                 wake: Condvar::new(),
             }),
@@ -100,7 +119,7 @@ impl EmbeddedStore {
 
     /// Folds every pending segment of `job` into its table now.
     pub fn merge(&self, job: &str) -> Result<(), StoreError> {
-        merge(&self.shared.db, job)
+        merge(&self.shared, job)
     }
 
     /// Notes a write of `job` for the merger, starting it on first use.
@@ -169,7 +188,7 @@ fn merger(shared: &Shared) {
         drop(st);
         for job in jobs {
             // On failure the segments stay, still read and merged later.
-            let _ = merge(&shared.db, &job);
+            let _ = merge(shared, &job);
         }
         if stop {
             return;
@@ -185,23 +204,36 @@ fn segments_table(job: &str) -> String {
     format!("segments:{job}")
 }
 
-/// Merges `job`'s segments in a transaction of its own.
-fn merge(db: &Database, job: &str) -> Result<(), StoreError> {
-    let tx = db.begin_write().map_err(err)?;
-    if merge_into(&tx, job, None)? {
-        tx.commit().map_err(err)
-    } else {
-        tx.abort().map_err(err)
+/// Where `job`'s log is merged up to, in `table` (`merged`), if it exists.
+fn merged_in(
+    table: Result<impl ReadableTable<&'static str, (u64, u64)>, TableError>,
+    job: &str,
+) -> Result<Pos, StoreError> {
+    match table {
+        Ok(t) => Ok(t
+            .get(job)
+            .map_err(err)?
+            .map(|v| {
+                let (generation, offset) = v.value();
+                Pos { generation, offset }
+            })
+            .unwrap_or_default()),
+        Err(TableError::TableDoesNotExist(_)) => Ok(Pos::default()),
+        Err(e) => Err(err(e)),
     }
 }
 
-/// Folds `job`'s pending segments, then `extra`, into its table within
-/// `tx`, deleting the segments. Returns whether anything changed.
-fn merge_into(
-    tx: &WriteTransaction,
-    job: &str,
-    extra: Option<&RowBatch>,
-) -> Result<bool, StoreError> {
+/// Folds `job`'s pending segments (an older Quiver's in `segments:<job>`,
+/// then the log's) into its table, in a transaction of its own.
+fn merge(shared: &Shared, job: &str) -> Result<(), StoreError> {
+    let tx = shared.db.begin_write().map_err(err)?;
+    let merged = merged_in(tx.open_table(MERGED), job)?;
+    // In the write transaction the position is the newest, and no file
+    // from it on is deleted (one a crash lost is skipped).
+    let records = shared
+        .log
+        .pending(job, merged, true)?
+        .map_err(|_| StoreError::Backend(format!("the log of `{job}` changed under its merge")))?;
     let seg_name = segments_table(job);
     let seg_def: TableDefinition<u64, &[u8]> = TableDefinition::new(&seg_name);
     let mut blobs: Vec<Vec<u8>> = Vec::new();
@@ -215,41 +247,49 @@ fn merge_into(
         Err(TableError::TableDoesNotExist(_)) => {}
         Err(e) => return Err(err(e)),
     }
-    if blobs.is_empty() && extra.is_none_or(RowBatch::is_empty) {
-        return Ok(false);
+    if blobs.is_empty() && records.is_empty() {
+        return tx.abort().map_err(err);
     }
     if !blobs.is_empty() {
         tx.delete_table(seg_def).map_err(err)?;
     }
-    // Every entry in write order (segments by sequence, then `extra`);
-    // a stable sort by key and time keeps, per key, the latest last.
+    // Every entry in write order; a stable sort by key and time keeps, per
+    // key, the latest last.
     let mut entries: Vec<(&[u8], i64, &[u8])> = Vec::new();
     for b in &blobs {
         Segment::new(b)?.entries_into(&mut entries)?;
     }
-    if let Some(x) = extra {
-        entries.extend(x.iter());
+    for r in &records {
+        Segment::new(&r.payload)?.entries_into(&mut entries)?;
     }
     entries.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     let name = features_table(job);
     let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
-    let mut t = tx.open_table(def).map_err(err)?;
-    let n = entries.len();
-    for (i, &(key, time, row)) in entries.iter().enumerate() {
-        if i + 1 < n && entries[i + 1].0 == key {
-            continue;
-        }
-        // Insert, and put the old row back in the rare case it is newer:
-        // one B-tree descent per row instead of a lookup and an insert.
-        let older = match t.insert(key, row).map_err(err)? {
-            Some(old) if row_time(old.value())? > time => Some(old.value().to_vec()),
-            _ => None,
-        };
-        if let Some(old) = older {
-            t.insert(key, old.as_slice()).map_err(err)?;
+    {
+        let mut t = tx.open_table(def).map_err(err)?;
+        let n = entries.len();
+        for (i, &(key, time, row)) in entries.iter().enumerate() {
+            if i + 1 < n && entries[i + 1].0 == key {
+                continue;
+            }
+            // Insert, and put the old row back in the rare case it is newer:
+            // one B-tree descent per row instead of a lookup and an insert.
+            let older = match t.insert(key, row).map_err(err)? {
+                Some(old) if row_time(old.value())? > time => Some(old.value().to_vec()),
+                _ => None,
+            };
+            if let Some(old) = older {
+                t.insert(key, old.as_slice()).map_err(err)?;
+            }
         }
     }
-    Ok(true)
+    let through = records.last().map_or(merged, |r| r.next);
+    tx.open_table(MERGED)
+        .map_err(err)?
+        .insert(job, (through.generation, through.offset))
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    shared.log.remove_merged(job, through)
 }
 
 impl OnlineStore for EmbeddedStore {
@@ -272,6 +312,13 @@ impl OnlineStore for EmbeddedStore {
                 let name = segments_table(&meta.name);
                 let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
                 tx.delete_table(def).map_err(err)?;
+                // And the log's records so far count as merged.
+                let merged = merged_in(tx.open_table(MERGED), &meta.name)?;
+                let end = self.shared.log.end(&meta.name, merged)?;
+                tx.open_table(MERGED)
+                    .map_err(err)?
+                    .insert(meta.name.as_str(), (end.generation, end.offset))
+                    .map_err(err)?;
             }
             t.insert(meta.name.as_str(), meta.to_json().as_str())
                 .map_err(err)?;
@@ -319,33 +366,35 @@ impl OnlineStore for EmbeddedStore {
         if rows.is_empty() {
             return Ok(());
         }
-        // The slots are placed before taking the database's write lock,
-        // which the other workers' writes wait for; inside it the segment
-        // is copied once, into the page it is stored in (and the head is
-        // unused in the one write in MAX_SEGMENTS that merges instead).
+        let began = Instant::now();
+        let n = rows.len();
         let (head, data) = rows.segment();
-        let seg_name = segments_table(job);
-        let seg_def: TableDefinition<u64, &[u8]> = TableDefinition::new(&seg_name);
-        let tx = self.shared.db.begin_write().map_err(err)?;
-        let pending = {
-            let t = tx.open_table(seg_def).map_err(err)?;
-            let next = t.last().map_err(err)?.map_or(0, |(k, _)| k.value() + 1);
-            (t.len().map_err(err)?, next)
+        let placed = Instant::now();
+        let merged = {
+            let tx = self.shared.db.begin_read().map_err(err)?;
+            merged_in(tx.open_table(MERGED), job)?
         };
-        if pending.0 >= MAX_SEGMENTS {
-            merge_into(&tx, job, Some(rows))?;
-        } else {
-            let mut t = tx.open_table(seg_def).map_err(err)?;
-            let mut value = t
-                .insert_reserve(pending.1, head.len() + data.len())
-                .map_err(err)?;
-            let (to_head, to_data) = value.as_mut().split_at_mut(head.len());
-            to_head.copy_from_slice(&head);
-            to_data.copy_from_slice(data);
-        }
-        tx.commit().map_err(err)?;
+        let pending = self.shared.log.append(job, merged, &[&head, data])?;
+        let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1e3;
+        tracing::debug!(
+            target: "quiver_store::write",
+            "{job}: {n} rows, {} bytes: slots {:.3} ms, append {:.3} ms",
+            head.len() + data.len(),
+            ms(began, placed),
+            ms(placed, Instant::now()),
+        );
         self.written(job);
+        if pending > MAX_SEGMENTS as usize
+            && let Err(e) = merge(&self.shared, job)
+        {
+            // The rows are written: the merger tries again.
+            tracing::warn!("online store: merging the segments of `{job}`: {e}");
+        }
         Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.shared.log.sync()
     }
 
     fn read_job(
@@ -354,18 +403,32 @@ impl OnlineStore for EmbeddedStore {
         keys: &[EntityKey],
         now: i64,
     ) -> Result<(JobMeta, Vec<EntityRead>), StoreError> {
-        // One read transaction for the metadata, the rows and the
-        // segments: they agree.
-        let tx = self.shared.db.begin_read().map_err(err)?;
-        let meta = match tx.open_table(JOBS) {
-            Ok(t) => match t.get(job).map_err(err)? {
-                Some(v) => JobMeta::from_json(v.value())?,
-                None => return Err(StoreError::UnknownJob(job.to_string())),
-            },
-            Err(TableError::TableDoesNotExist(_)) => {
-                return Err(StoreError::UnknownJob(job.to_string()));
+        // One read transaction for the metadata, the rows and where the
+        // log's segments start: they agree. A merge (and deletion of the
+        // files) past that start meanwhile means reading again.
+        let mut tries = 0;
+        let (tx, meta, records) = loop {
+            let tx = self.shared.db.begin_read().map_err(err)?;
+            let meta = match tx.open_table(JOBS) {
+                Ok(t) => match t.get(job).map_err(err)? {
+                    Some(v) => JobMeta::from_json(v.value())?,
+                    None => return Err(StoreError::UnknownJob(job.to_string())),
+                },
+                Err(TableError::TableDoesNotExist(_)) => {
+                    return Err(StoreError::UnknownJob(job.to_string()));
+                }
+                Err(e) => return Err(err(e)),
+            };
+            let merged = merged_in(tx.open_table(MERGED), job)?;
+            match self.shared.log.pending(job, merged, false)? {
+                Ok(records) => break (tx, meta, records),
+                Err(_) if tries < 8 => tries += 1,
+                Err(_) => {
+                    return Err(StoreError::Backend(format!(
+                        "the log of `{job}` kept changing under a read"
+                    )));
+                }
             }
-            Err(e) => return Err(err(e)),
         };
         let n = meta.features.len();
         let name = features_table(job);
@@ -391,6 +454,7 @@ impl OnlineStore for EmbeddedStore {
         let segments = guards
             .iter()
             .map(|g| Segment::new(g.value()))
+            .chain(records.iter().map(|r: &Record| Segment::new(&r.payload)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
@@ -529,13 +593,11 @@ mod tests {
             vec![Value::Int64(5)]
         );
         drop(store);
-        let seg: TableDefinition<u64, &[u8]> = TableDefinition::new("segments:j");
-        let tx = other.shared.db.begin_read().unwrap();
-        assert!(
-            tx.open_table(seg).map(|t| t.len().unwrap()).unwrap_or(0) == 0,
+        assert_eq!(
+            pending(&other, "j"),
+            0,
             "dropping the store merges its segments"
         );
-        drop(tx);
         // New columns: rows and pending segments are gone.
         write_other(&other);
         let meta2 = JobMeta::new(
@@ -551,6 +613,176 @@ mod tests {
                 .row
                 .is_none()
         );
+    }
+
+    fn meta() -> JobMeta {
+        JobMeta::new(
+            "j",
+            &[Field::new("id", DataType::Int64)],
+            &[Field::new("n", DataType::Int64)],
+            None,
+            None,
+        )
+    }
+
+    fn put(store: &EmbeddedStore, k: i64, t: i64, n: i64) {
+        let mut b = RowBatch::new();
+        b.push(&[Value::Int64(k)], t, &[Value::Int64(n)]);
+        store.write_batch("j", &mut b).unwrap();
+    }
+
+    fn get(store: &EmbeddedStore, k: i64) -> Option<(i64, Value)> {
+        store.read("j", &[vec![Value::Int64(k)]], 0).unwrap()[0]
+            .row
+            .clone()
+            .map(|r| (r.event_time, r.values[0].clone()))
+    }
+
+    fn log_file(dir: &Path, generation: u64) -> PathBuf {
+        dir.join("segments")
+            .join("j")
+            .join(format!("{generation:020}.log"))
+    }
+
+    #[test]
+    fn a_record_being_written_is_read_once_whole_and_a_torn_one_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store.register(&meta()).unwrap();
+        put(&store, 1, 100, 1);
+        let path = log_file(dir.path(), 0);
+        let whole = std::fs::read(&path).unwrap();
+        // Half written (as another process's write, seen midway): a reader
+        // in another handle does not see it, then sees it whole.
+        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+        let reader = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(get(&reader, 1), None);
+        std::fs::write(&path, &whole).unwrap();
+        assert_eq!(get(&reader, 1), Some((100, Value::Int64(1))));
+        // A crash's torn record after it: never read, and the next write
+        // (from a handle that did not see it written) cuts it off.
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&whole[..whole.len() - 3]);
+        std::fs::write(&path, &torn).unwrap();
+        drop(store);
+        let writer = EmbeddedStore::open(dir.path()).unwrap();
+        put(&writer, 2, 200, 2);
+        assert_eq!(get(&reader, 1), Some((100, Value::Int64(1))));
+        assert_eq!(get(&reader, 2), Some((200, Value::Int64(2))));
+        writer.sync().unwrap();
+        writer.merge("j").unwrap();
+        assert_eq!(pending(&reader, "j"), 0);
+        assert_eq!(get(&reader, 2), Some((200, Value::Int64(2))));
+    }
+
+    #[test]
+    fn a_log_that_lost_merged_records_in_a_crash_takes_writes_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store.register(&meta()).unwrap();
+        put(&store, 1, 100, 1);
+        store.merge("j").unwrap();
+        drop(store);
+        // Merged into the table, never flushed in the log: gone from it.
+        std::fs::write(log_file(dir.path(), 0), b"").unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        put(&store, 2, 200, 2);
+        let reader = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(get(&reader, 1), Some((100, Value::Int64(1))));
+        assert_eq!(get(&reader, 2), Some((200, Value::Int64(2))));
+        assert_eq!(pending(&reader, "j"), 1);
+    }
+
+    /// Three handles on a store (as three processes would open it) with
+    /// job `j`, whose log files take one record each: the next write
+    /// starts another.
+    fn rotating(dir: &Path) -> [EmbeddedStore; 3] {
+        let open = || EmbeddedStore::open_with(dir, SegmentLog::with_rotation(dir, 1)).unwrap();
+        let handles = [open(), open(), open()];
+        handles[0].register(&meta()).unwrap();
+        handles
+    }
+
+    #[test]
+    fn logs_rotate_across_handles_and_merged_files_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let [a, b, reader] = rotating(dir.path());
+        for i in 0..6 {
+            // Two writers, as two processes, by turns; a reader follows.
+            put(if i % 2 == 0 { &a } else { &b }, i % 3, 100 + i, i);
+            assert_eq!(get(&reader, i % 3), Some((100 + i, Value::Int64(i))));
+        }
+        assert!(log_file(dir.path(), 5).exists());
+        assert_eq!(pending(&reader, "j"), 6);
+        b.merge("j").unwrap();
+        assert_eq!(pending(&reader, "j"), 0);
+        for k in 0..3 {
+            assert_eq!(get(&reader, k), Some((103 + k, Value::Int64(3 + k))));
+        }
+        // Files before the merged position are gone; the newest stays, and
+        // a writer that held an older one moves on.
+        assert!(!log_file(dir.path(), 4).exists());
+        assert!(log_file(dir.path(), 5).exists());
+        put(&a, 0, 300, 9);
+        assert_eq!(get(&reader, 0), Some((300, Value::Int64(9))));
+        assert!(log_file(dir.path(), 6).exists());
+    }
+
+    #[test]
+    fn a_reader_of_an_older_snapshot_gets_the_records_a_newer_one_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store.register(&meta()).unwrap();
+        put(&store, 1, 100, 1);
+        put(&store, 2, 200, 2);
+        let reader = EmbeddedStore::open(dir.path()).unwrap();
+        let log = &reader.shared.log;
+        let all = log.pending("j", Pos::default(), false).unwrap().unwrap();
+        assert_eq!(all.len(), 2);
+        // One thread reads merged through the first, then another from an
+        // older snapshot: both records again.
+        let newer = log.pending("j", all[0].next, false).unwrap().unwrap();
+        assert_eq!(newer.len(), 1);
+        let older = log.pending("j", Pos::default(), false).unwrap().unwrap();
+        assert_eq!(older.len(), 2);
+    }
+
+    #[test]
+    fn a_writer_holding_a_generation_merged_and_deleted_moves_to_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let [a, b, reader] = rotating(dir.path());
+        put(&a, 1, 100, 1); // generation 0
+        put(&a, 5, 500, 5); // 1
+        put(&b, 2, 200, 2); // 2
+        put(&b, 3, 300, 3); // 3
+        b.merge("j").unwrap(); // deletes 0 to 2
+        assert!(!log_file(dir.path(), 2).exists());
+        // `a` still holds generation 1 open and appends with the merged
+        // position it read before the merge.
+        let mut batch = RowBatch::new();
+        batch.push(&[Value::Int64(4)], 400, &[Value::Int64(4)]);
+        let (head, data) = batch.segment();
+        a.shared
+            .log
+            .append("j", Pos::default(), &[&head, data])
+            .unwrap();
+        assert_eq!(get(&reader, 4), Some((400, Value::Int64(4))));
+        assert_eq!(get(&reader, 1), Some((100, Value::Int64(1))));
+        // Without making the deleted generations again on its way there.
+        assert!((0..3).all(|g| !log_file(dir.path(), g).exists()));
+    }
+
+    /// Segments of `job` not merged yet.
+    fn pending(store: &EmbeddedStore, job: &str) -> usize {
+        let tx = store.shared.db.begin_read().unwrap();
+        let merged = merged_in(tx.open_table(MERGED), job).unwrap();
+        store
+            .shared
+            .log
+            .pending(job, merged, false)
+            .unwrap()
+            .unwrap()
+            .len()
     }
 
     fn write_other(store: &EmbeddedStore) {

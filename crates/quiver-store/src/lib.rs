@@ -3,8 +3,10 @@
 //!
 //! * [`OnlineStore`] is the interface the sinks write to and readers
 //!   (`quiver get`, the feature server) read from.
-//! * [`EmbeddedStore`] keeps it in one redb file (`embedded://DIR` in
-//!   `quiver.yaml`); several processes may open it at once.
+//! * [`EmbeddedStore`] keeps it in a redb file (`embedded://DIR` in
+//!   `quiver.yaml`), with each job's latest writes in an append-only log
+//!   beside it (`segment_log`) until they are merged; several processes
+//!   may open it at once.
 //! * [`RedisStore`] keeps it in a Redis server (`redis://HOST:PORT/DB`), one
 //!   hash per entity with a field per feature and an event-time field per
 //!   job, as Feast lays it out (the [`mod@redis`] module gives the exact bytes).
@@ -21,6 +23,7 @@ mod embedded;
 mod meta;
 pub mod redis;
 mod resp;
+mod segment_log;
 
 pub use self::redis::RedisStore;
 pub use batch::RowBatch;
@@ -135,6 +138,13 @@ pub trait OnlineStore: Send + Sync {
             return Ok(());
         }
         self.write(job, &rows.decode()?)
+    }
+    /// Makes every write made through this handle that returned so far
+    /// durable (a store may make a write visible before it is durable). A
+    /// live run calls this before it checkpoints its sources. Redis keeps
+    /// its own persistence policy.
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Reads entities' rows with statuses at time `now` (ms), together
     /// with the job metadata they were read under: a reader maps feature

@@ -1,0 +1,600 @@
+//! The embedded store's pending segments: an append-only log per job.
+//!
+//! A segment (see [`crate::batch`]) is published by appending it, as one
+//! record, to the job's current log file. Appending writes to the page
+//! cache, which every process reading the file sees at once; the flush to
+//! disk waits for [`SegmentLog::sync`], which a live run calls before it
+//! checkpoints its sources. So a closed window becomes visible after one
+//! copy, not after the two flushes of a database commit, and it is durable
+//! before the run says its events are done (a crash before the sync loses
+//! rows whose events the run reads again).
+//!
+//! Files are `segments/<job>/<generation>.log` beside the database. A
+//! record is `MAGIC` (u32), the payload's length (u32), its XXH3-64
+//! (u64), then the payload; integers little-endian. The database records,
+//! per job, the [`Pos`] up to which the log is merged into its table:
+//! readers take the records from there on, in order (each later record is
+//! a later write).
+//!
+//! Writers hold an exclusive lock on the file (`flock`) while they append,
+//! and append only to the newest generation: a writer that finds a file
+//! past [`ROTATE_BYTES`] starts the next one, and a writer that finds a
+//! next generation moves there. A reader stops at the first record that
+//! does not check out, which is a record still being written (it reads it
+//! next time) or the torn end a crash left; the next writer cuts such an
+//! end off before it appends. Generations wholly before the merged
+//! position are deleted after the merge.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::StoreError;
+
+/// The first word of a record.
+const MAGIC: u32 = 0x474C_5351;
+
+/// Bytes before a record's payload.
+const HEADER: u64 = 16;
+
+/// A log file this long is closed: the next append starts the next one.
+pub const ROTATE_BYTES: u64 = 64 << 20;
+
+/// A place in a job's log: a generation and a byte offset in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub generation: u64,
+    pub offset: u64,
+}
+
+/// One record, read: its payload and the position after it.
+pub struct Record {
+    pub payload: Arc<[u8]>,
+    pub next: Pos,
+}
+
+/// The logs of every job under one store directory.
+pub struct SegmentLog {
+    dir: PathBuf,
+    rotate: u64,
+    jobs: Mutex<HashMap<String, Arc<Mutex<JobLog>>>>,
+    /// Held by a sync.
+    syncing: Mutex<()>,
+    /// Whether `dir` and the store's directory were flushed (they hold
+    /// the job directories' names).
+    parents_synced: AtomicBool,
+}
+
+/// What this process knows of one job's log.
+#[derive(Default)]
+struct JobLog {
+    /// Open files by generation, from the oldest still needed.
+    files: BTreeMap<u64, LogFile>,
+    /// Whether the job's directory was listed.
+    listed: bool,
+    /// Generations appended to since the last sync.
+    unsynced: Vec<u64>,
+}
+
+struct LogFile {
+    file: File,
+    /// Records checked so far, in order, from `start` (a record's start)
+    /// to `end` (where the last ends).
+    records: Vec<Checked>,
+    start: u64,
+    end: u64,
+}
+
+struct Checked {
+    at: u64,
+    len: u64,
+    /// Loaded when read (a writer does not keep what it wrote).
+    payload: Option<Arc<[u8]>>,
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// A job's directory name: its name, with bytes other than letters,
+/// digits, `_` and `-` written as `%XX`.
+fn dir_name(job: &str) -> String {
+    let mut out = String::with_capacity(job.len());
+    for b in job.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl SegmentLog {
+    /// The logs under `dir` (created on first append).
+    pub fn new(dir: &Path) -> SegmentLog {
+        SegmentLog::with_rotation(dir, ROTATE_BYTES)
+    }
+
+    /// The same, starting a new file past `rotate` bytes.
+    pub fn with_rotation(dir: &Path, rotate: u64) -> SegmentLog {
+        SegmentLog {
+            dir: dir.join("segments"),
+            rotate,
+            jobs: Mutex::new(HashMap::new()),
+            syncing: Mutex::new(()),
+            parents_synced: AtomicBool::new(false),
+        }
+    }
+
+    fn job(&self, job: &str) -> Arc<Mutex<JobLog>> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.entry(job.to_string()).or_default().clone()
+    }
+
+    fn job_dir(&self, job: &str) -> PathBuf {
+        self.dir.join(dir_name(job))
+    }
+
+    fn path(&self, job: &str, generation: u64) -> PathBuf {
+        self.job_dir(job).join(format!("{generation:020}.log"))
+    }
+
+    /// Appends `parts`, as one record, to `job`'s log, where records from
+    /// `merged` on are pending. Returns how many are pending after it.
+    /// The record is visible to readers on return and durable after
+    /// [`SegmentLog::sync`].
+    pub fn append(&self, job: &str, merged: Pos, parts: &[&[u8]]) -> Result<usize, StoreError> {
+        let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        let len32 = u32::try_from(len).map_err(|_| {
+            StoreError::Backend(format!(
+                "a batch of {len} bytes is over the 4 GiB a segment may hold"
+            ))
+        })?;
+        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+        for p in parts {
+            hasher.update(p);
+        }
+        let mut header = [0u8; HEADER as usize];
+        header[..4].copy_from_slice(&MAGIC.to_le_bytes());
+        header[4..8].copy_from_slice(&len32.to_le_bytes());
+        header[8..].copy_from_slice(&hasher.digest().to_le_bytes());
+
+        let shared = self.job(job);
+        let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+        self.open_files(job, &mut log, merged)?;
+        if log.files.is_empty() {
+            // `merged` may be older than the files (merged past and deleted
+            // since it was read): the newest one on disk is the one.
+            log.listed = false;
+            self.open_files(job, &mut log, merged)?;
+        }
+        let mut generation = log
+            .files
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(merged.generation);
+        loop {
+            let path = self.path(job, generation);
+            let lf = match log.files.entry(generation) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    std::fs::create_dir_all(self.job_dir(job))
+                        .map_err(|e| io("create", &path, e))?;
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&path)
+                        .map_err(|e| io("open", &path, e))?;
+                    e.insert(LogFile::new(file))
+                }
+            };
+            lf.file.lock().map_err(|e| io("lock", &path, e))?;
+            let appended = (|| {
+                // Only the newest generation takes appends (and one deleted
+                // after a merge past it is not the newest).
+                let meta = lf.file.metadata().map_err(|e| io("read", &path, e))?;
+                if meta.nlink() == 0 {
+                    return Ok(Err(Moved::Deleted));
+                }
+                if self.path(job, generation + 1).exists() {
+                    return Ok(Err(Moved::Next));
+                }
+                let from = if generation == merged.generation {
+                    merged.offset
+                } else {
+                    0
+                };
+                let size = lf.check(&path, from, false)?;
+                if size > lf.end {
+                    // A crash's torn record: nothing follows it.
+                    lf.file
+                        .set_len(lf.end)
+                        .map_err(|e| io("truncate", &path, e))?;
+                }
+                if lf.end >= self.rotate {
+                    let next = self.path(job, generation + 1);
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&next)
+                        .map_err(|e| io("create", &next, e))?;
+                    return Ok(Err(Moved::Next));
+                }
+                // After a crash the file may have lost the (merged) records
+                // before `merged`: new ones go after it all the same.
+                let at = lf.end.max(from);
+                let mut o = at;
+                for part in std::iter::once(&header[..]).chain(parts.iter().copied()) {
+                    lf.file
+                        .write_all_at(part, o)
+                        .map_err(|e| io("write", &path, e))?;
+                    o += part.len() as u64;
+                }
+                lf.records.push(Checked {
+                    at,
+                    len,
+                    payload: None,
+                });
+                lf.end = o;
+                Ok(Ok(()))
+            })();
+            // Unlocked whatever happened; a failed unlock is the file's close.
+            let _ = lf.file.unlock();
+            match appended? {
+                Ok(()) => break,
+                Err(Moved::Next) => generation += 1,
+                Err(Moved::Deleted) => {
+                    log.files.remove(&generation);
+                    log.listed = false;
+                    self.open_files(job, &mut log, merged)?;
+                    generation = match log.files.keys().next_back() {
+                        Some(&g) if g > generation => g,
+                        _ => generation + 1,
+                    };
+                }
+            }
+        }
+        if !log.unsynced.contains(&generation) {
+            log.unsynced.push(generation);
+        }
+        Ok(log.pending(merged))
+    }
+
+    /// Makes every record appended through this handle durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        // One sync at a time: a second one returns once the first is done.
+        let _one = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+        let jobs: Vec<(String, Arc<Mutex<JobLog>>)> = {
+            let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+            jobs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        for (job, shared) in jobs {
+            // Flushed through handles of their own, so appends of the job
+            // do not wait for the flush.
+            let taken = {
+                let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let mut taken = Vec::new();
+                for generation in std::mem::take(&mut log.unsynced) {
+                    if let Some(f) = log.files.get(&generation) {
+                        taken.push((generation, f.file.try_clone()));
+                    }
+                }
+                taken
+            };
+            if taken.is_empty() {
+                continue;
+            }
+            let flushed = (|| {
+                for (generation, file) in &taken {
+                    let path = self.path(&job, *generation);
+                    match file {
+                        Ok(f) => f.sync_data().map_err(|e| io("flush", &path, e))?,
+                        Err(e) => return Err(io("open", &path, std::io::Error::from(e.kind()))),
+                    }
+                }
+                // The files' names too, and the job's directory's, once.
+                sync_dir(&self.job_dir(&job))?;
+                if !self.parents_synced.swap(true, Ordering::SeqCst) {
+                    sync_dir(&self.dir)?;
+                    if let Some(parent) = self.dir.parent() {
+                        sync_dir(parent)?;
+                    }
+                }
+                Ok(())
+            })();
+            if flushed.is_err() {
+                // Still to be flushed by the next sync.
+                self.parents_synced.store(false, Ordering::SeqCst);
+                let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+                for (generation, _) in taken {
+                    if !log.unsynced.contains(&generation) {
+                        log.unsynced.push(generation);
+                    }
+                }
+            }
+            flushed?;
+        }
+        Ok(())
+    }
+
+    /// The records of `job`'s log from `merged` on, in order, that check
+    /// out. Unless `merged` is `current` (read in a write transaction),
+    /// fails with [`Stale`] when the log was merged past it and its files
+    /// deleted meanwhile: read the merged position again.
+    pub fn pending(
+        &self,
+        job: &str,
+        merged: Pos,
+        current: bool,
+    ) -> Result<Result<Vec<Record>, Stale>, StoreError> {
+        let shared = self.job(job);
+        let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+        self.open_files(job, &mut log, merged)?;
+        if !current && !log.files.contains_key(&merged.generation) {
+            // Deleted after a merge past it, or never written: a later
+            // generation tells.
+            let dir = self.job_dir(job);
+            let later = match std::fs::read_dir(&dir) {
+                Ok(d) => d.flatten().any(|e| {
+                    parse_generation(&e.file_name()).is_some_and(|g| g > merged.generation)
+                }),
+                Err(e) if e.kind() == ErrorKind::NotFound => false,
+                Err(e) => return Err(io("list", &dir, e)),
+            };
+            if later {
+                log.listed = false;
+                return Ok(Err(Stale));
+            }
+        }
+        let mut out = Vec::new();
+        let generations: Vec<u64> = log.files.keys().copied().collect();
+        for generation in generations {
+            let path = self.path(job, generation);
+            let lf = log.files.get_mut(&generation).expect("listed");
+            let from = if generation == merged.generation {
+                merged.offset
+            } else {
+                0
+            };
+            lf.check(&path, from, true)?;
+            for r in lf.records.iter_mut().filter(|r| r.at >= from) {
+                let payload = match &r.payload {
+                    Some(p) => p.clone(),
+                    None => {
+                        let mut buf = vec![0u8; r.len as usize];
+                        lf.file
+                            .read_exact_at(&mut buf, r.at + HEADER)
+                            .map_err(|e| io("read", &path, e))?;
+                        let p: Arc<[u8]> = buf.into();
+                        r.payload = Some(p.clone());
+                        p
+                    }
+                };
+                out.push(Record {
+                    payload,
+                    next: Pos {
+                        generation,
+                        offset: r.at + HEADER + r.len,
+                    },
+                });
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    /// Where `job`'s log ends now, as far as this handle can tell after
+    /// looking: merging through it leaves nothing pending.
+    pub fn end(&self, job: &str, merged: Pos) -> Result<Pos, StoreError> {
+        let shared = self.job(job);
+        let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+        self.open_files(job, &mut log, merged)?;
+        let Some((&generation, lf)) = log.files.iter_mut().next_back() else {
+            return Ok(merged);
+        };
+        let from = if generation == merged.generation {
+            merged.offset
+        } else {
+            0
+        };
+        lf.check(&self.path(job, generation), from, false)?;
+        Ok(merged.max(Pos {
+            generation,
+            offset: lf.end,
+        }))
+    }
+
+    /// Deletes `job`'s files wholly before `merged` (merged, and never
+    /// appended to again: a later generation exists).
+    pub fn remove_merged(&self, job: &str, merged: Pos) -> Result<(), StoreError> {
+        let shared = self.job(job);
+        let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let old: Vec<u64> = log
+            .files
+            .range(..merged.generation)
+            .map(|(&g, _)| g)
+            .collect();
+        for g in old {
+            log.files.remove(&g);
+            log.unsynced.retain(|&u| u != g);
+        }
+        let dir = self.job_dir(job);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("list", &dir, e)),
+        };
+        let mut old: Vec<u64> = entries
+            .flatten()
+            .filter_map(|e| parse_generation(&e.file_name()))
+            .filter(|&g| g < merged.generation)
+            .collect();
+        // Oldest first, so the files left always run on to the newest.
+        old.sort_unstable();
+        for g in old {
+            // Another process may have deleted it first.
+            let _ = std::fs::remove_file(self.path(job, g));
+        }
+        Ok(())
+    }
+
+    /// Opens the files of generations from `merged` on that exist: lists
+    /// the directory the first time, then looks for the next generation.
+    fn open_files(&self, job: &str, log: &mut JobLog, merged: Pos) -> Result<(), StoreError> {
+        log.files = log.files.split_off(&merged.generation);
+        let mut found: Vec<u64> = Vec::new();
+        if !log.listed {
+            let dir = self.job_dir(job);
+            match std::fs::read_dir(&dir) {
+                Ok(d) => {
+                    for e in d.flatten() {
+                        if let Some(g) = parse_generation(&e.file_name()) {
+                            found.push(g);
+                        }
+                    }
+                    log.listed = true;
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io("list", &dir, e)),
+            }
+        }
+        let newest = log.files.keys().next_back().copied();
+        if let Some(g) = newest {
+            found.push(g + 1);
+        } else if found.is_empty() {
+            found.push(merged.generation);
+        }
+        found.sort_unstable();
+        for g in found {
+            if g < merged.generation || log.files.contains_key(&g) {
+                continue;
+            }
+            let mut g = g;
+            loop {
+                let path = self.path(job, g);
+                match OpenOptions::new().read(true).write(true).open(&path) {
+                    Ok(file) => {
+                        log.files.insert(g, LogFile::new(file));
+                        log.listed = true;
+                    }
+                    Err(e) if e.kind() == ErrorKind::NotFound => break,
+                    Err(e) => return Err(io("open", &path, e)),
+                }
+                g += 1;
+                if log.files.contains_key(&g) {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why an append moves on from a generation.
+enum Moved {
+    /// A later one exists (or this one is full and the next was created).
+    Next,
+    /// It was deleted after a merge past it.
+    Deleted,
+}
+
+/// A read found the log merged past the position it was given.
+#[derive(Debug)]
+pub struct Stale;
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io("flush", dir, e))
+}
+
+fn parse_generation(name: &std::ffi::OsStr) -> Option<u64> {
+    name.to_str()?.strip_suffix(".log")?.parse().ok()
+}
+
+impl LogFile {
+    fn new(file: File) -> LogFile {
+        LogFile {
+            file,
+            records: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Checks the records from the last one checked (or `from`, if later)
+    /// to the end of the file, stopping at the first that does not check
+    /// out; keeps their payloads if `keep`. Returns the file's length.
+    fn check(&mut self, path: &Path, from: u64, keep: bool) -> Result<u64, StoreError> {
+        // The records kept start at `start`: a reader of an older snapshot
+        // (merged less far) than the last one needs those before it again.
+        if from < self.start || from > self.end {
+            self.records.clear();
+            self.start = from;
+            self.end = from;
+        } else {
+            self.records.retain(|r| r.at >= from);
+            self.start = from;
+        }
+        let size = self.file.metadata().map_err(|e| io("read", path, e))?.len();
+        // A read that finds the file shorter than its length said met a
+        // writer cutting off a torn end: the records end there.
+        let read = |buf: &mut [u8], at: u64| match self.file.read_exact_at(buf, at) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(io("read", path, e)),
+        };
+        while self.end + HEADER <= size {
+            let mut header = [0u8; HEADER as usize];
+            if !read(&mut header, self.end)? {
+                break;
+            }
+            let magic = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
+            let len = u64::from(u32::from_le_bytes(
+                header[4..8].try_into().expect("4 bytes"),
+            ));
+            let sum = u64::from_le_bytes(header[8..].try_into().expect("8 bytes"));
+            if magic != MAGIC || self.end + HEADER + len > size {
+                break;
+            }
+            let mut payload = vec![0u8; len as usize];
+            if !read(&mut payload, self.end + HEADER)? || xxh3_64(&payload) != sum {
+                break;
+            }
+            self.records.push(Checked {
+                at: self.end,
+                len,
+                payload: keep.then(|| payload.into()),
+            });
+            self.end += HEADER + len;
+        }
+        Ok(size)
+    }
+}
+
+impl JobLog {
+    /// Records known from `merged` on.
+    fn pending(&self, merged: Pos) -> usize {
+        self.files
+            .range(merged.generation..)
+            .map(|(&g, f)| {
+                let from = if g == merged.generation {
+                    merged.offset
+                } else {
+                    0
+                };
+                f.records.iter().filter(|r| r.at >= from).count()
+            })
+            .sum()
+    }
+}
