@@ -4,7 +4,8 @@
 //! `cargo run --release -p quiver-store --example write_floor [ROWS] [WRITES] [PAUSE_MS] [WORKERS]`
 //! prints, per window, the slowest worker's write (what freshness waits
 //! for); the time includes encoding the rows from Arrow columns and
-//! sorting the batch by key, as the online sink does when a window closes.
+//! placing the segment's hash slots, as the online sink does when a window
+//! closes.
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
