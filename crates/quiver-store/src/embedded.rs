@@ -772,6 +772,30 @@ mod tests {
         assert!((0..3).all(|g| !log_file(dir.path(), g).exists()));
     }
 
+    #[test]
+    fn a_reader_whose_snapshot_was_merged_past_its_open_files_reads_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let [a, b, reader] = rotating(dir.path());
+        put(&a, 1, 100, 1); // generation 0
+        assert_eq!(get(&reader, 1), Some((100, Value::Int64(1))));
+        put(&b, 2, 200, 2); // 1
+        put(&b, 3, 300, 3); // 2
+        b.merge("j").unwrap(); // deletes 0 and 1, which `reader` never opened
+        // A read from the snapshot before the merge holds generation 0
+        // open, deleted: it must read again, not miss generations 1 and 2.
+        assert!(
+            reader
+                .shared
+                .log
+                .pending("j", Pos::default(), false)
+                .unwrap()
+                .is_err()
+        );
+        for k in 1..4 {
+            assert_eq!(get(&reader, k), Some((k * 100, Value::Int64(k))));
+        }
+    }
+
     /// Segments of `job` not merged yet.
     fn pending(store: &EmbeddedStore, job: &str) -> usize {
         let tx = store.shared.db.begin_read().unwrap();

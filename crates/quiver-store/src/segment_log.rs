@@ -80,6 +80,8 @@ struct JobLog {
     listed: bool,
     /// Generations appended to since the last sync.
     unsynced: Vec<u64>,
+    /// Whether the job directory's name was flushed.
+    dir_synced: bool,
 }
 
 struct LogFile {
@@ -181,6 +183,10 @@ impl SegmentLog {
             .next_back()
             .copied()
             .unwrap_or(merged.generation);
+        // Only the job's first file is created here (a later one is made
+        // by the append that fills the one before): a file that is gone
+        // was merged past and deleted, and is not made again.
+        let mut create = log.files.is_empty();
         loop {
             let path = self.path(job, generation);
             let lf = match log.files.entry(generation) {
@@ -188,14 +194,27 @@ impl SegmentLog {
                 std::collections::btree_map::Entry::Vacant(e) => {
                     std::fs::create_dir_all(self.job_dir(job))
                         .map_err(|e| io("create", &path, e))?;
-                    let file = OpenOptions::new()
+                    let opened = OpenOptions::new()
                         .read(true)
                         .write(true)
-                        .create(true)
+                        .create(create)
                         .truncate(false)
-                        .open(&path)
-                        .map_err(|e| io("open", &path, e))?;
-                    e.insert(LogFile::new(file))
+                        .open(&path);
+                    match opened {
+                        Ok(file) => e.insert(LogFile::new(file)),
+                        Err(err) if err.kind() == ErrorKind::NotFound => {
+                            log.listed = false;
+                            self.open_files(job, &mut log, merged)?;
+                            match log.files.keys().next_back() {
+                                Some(&g) if g > generation => generation = g,
+                                // Nothing later either (the directory was
+                                // emptied by hand): start again here.
+                                _ => create = true,
+                            }
+                            continue;
+                        }
+                        Err(err) => return Err(io("open", &path, err)),
+                    }
                 }
             };
             lf.file.lock().map_err(|e| io("lock", &path, e))?;
@@ -282,47 +301,50 @@ impl SegmentLog {
         for (job, shared) in jobs {
             // Flushed through handles of their own, so appends of the job
             // do not wait for the flush.
-            let taken = {
+            let (generations, files, dir_synced) = {
                 let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
-                let mut taken = Vec::new();
-                for generation in std::mem::take(&mut log.unsynced) {
-                    if let Some(f) = log.files.get(&generation) {
-                        taken.push((generation, f.file.try_clone()));
-                    }
-                }
-                taken
+                let generations = std::mem::take(&mut log.unsynced);
+                let files: Vec<_> = generations
+                    .iter()
+                    .filter_map(|g| log.files.get(g).map(|f| (*g, f.file.try_clone())))
+                    .collect();
+                (generations, files, log.dir_synced)
             };
-            if taken.is_empty() {
+            if generations.is_empty() {
                 continue;
             }
             let flushed = (|| {
-                for (generation, file) in &taken {
-                    let path = self.path(&job, *generation);
-                    match file {
-                        Ok(f) => f.sync_data().map_err(|e| io("flush", &path, e))?,
-                        Err(e) => return Err(io("open", &path, std::io::Error::from(e.kind()))),
-                    }
+                for (generation, file) in files {
+                    let path = self.path(&job, generation);
+                    file.and_then(|f| f.sync_data())
+                        .map_err(|e| io("flush", &path, e))?;
                 }
-                // The files' names too, and the job's directory's, once.
+                // The files' names too; the job directory's name the first
+                // time, and the store's `segments` directory's once.
                 sync_dir(&self.job_dir(&job))?;
-                if !self.parents_synced.swap(true, Ordering::SeqCst) {
+                if !dir_synced {
                     sync_dir(&self.dir)?;
+                }
+                if !self.parents_synced.load(Ordering::SeqCst) {
                     if let Some(parent) = self.dir.parent() {
                         sync_dir(parent)?;
                     }
+                    self.parents_synced.store(true, Ordering::SeqCst);
                 }
                 Ok(())
             })();
-            if flushed.is_err() {
+            let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+            if flushed.is_ok() {
+                log.dir_synced = true;
+            } else {
                 // Still to be flushed by the next sync.
-                self.parents_synced.store(false, Ordering::SeqCst);
-                let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
-                for (generation, _) in taken {
+                for generation in generations {
                     if !log.unsynced.contains(&generation) {
                         log.unsynced.push(generation);
                     }
                 }
             }
+            drop(log);
             flushed?;
         }
         Ok(())
@@ -341,6 +363,19 @@ impl SegmentLog {
         let shared = self.job(job);
         let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
         self.open_files(job, &mut log, merged)?;
+        // Still open here but deleted: merged past, maybe through later
+        // generations this handle never opened.
+        let deleted = log
+            .files
+            .get(&merged.generation)
+            .map(|f| f.file.metadata().map(|m| m.nlink() == 0))
+            .transpose()
+            .map_err(|e| io("read", &self.path(job, merged.generation), e))?
+            .unwrap_or(false);
+        if !current && deleted {
+            log.listed = false;
+            return Ok(Err(Stale));
+        }
         if !current && !log.files.contains_key(&merged.generation) {
             // Deleted after a merge past it, or never written: a later
             // generation tells.
@@ -518,8 +553,14 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| io("flush", dir, e))
 }
 
+/// The generation a file is of, if its name is one `path` gives (other
+/// names are not the log's), below the last (which would have no next).
 fn parse_generation(name: &std::ffi::OsStr) -> Option<u64> {
-    name.to_str()?.strip_suffix(".log")?.parse().ok()
+    let digits = name.to_str()?.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|&g| g < u64::MAX)
 }
 
 impl LogFile {
