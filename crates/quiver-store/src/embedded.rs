@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use redb::{
     ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, TableError,
+    WriteTransaction,
 };
 
 use crate::batch::{RowBatch, Segment};
@@ -80,7 +81,7 @@ struct Shared {
 struct MergeState {
     /// Jobs written since their last merge.
     jobs: BTreeSet<String>,
-    /// When the last write committed.
+    /// When the last write was appended.
     last_write: Option<Instant>,
     /// The store is being dropped: merge what is left and stop.
     stop: bool,
@@ -223,6 +224,15 @@ fn merged_in(
     }
 }
 
+/// Records in `tx` that `job`'s log is merged up to `pos`.
+fn set_merged(tx: &WriteTransaction, job: &str, pos: Pos) -> Result<(), StoreError> {
+    tx.open_table(MERGED)
+        .map_err(err)?
+        .insert(job, (pos.generation, pos.offset))
+        .map_err(err)?;
+    Ok(())
+}
+
 /// Folds `job`'s pending segments (an older Quiver's in `segments:<job>`,
 /// then the log's) into its table, in a transaction of its own.
 fn merge(shared: &Shared, job: &str) -> Result<(), StoreError> {
@@ -284,10 +294,7 @@ fn merge(shared: &Shared, job: &str) -> Result<(), StoreError> {
         }
     }
     let through = records.last().map_or(merged, |r| r.next);
-    tx.open_table(MERGED)
-        .map_err(err)?
-        .insert(job, (through.generation, through.offset))
-        .map_err(err)?;
+    set_merged(&tx, job, through)?;
     tx.commit().map_err(err)?;
     shared.log.remove_merged(job, through)
 }
@@ -315,10 +322,7 @@ impl OnlineStore for EmbeddedStore {
                 // And the log's records so far count as merged.
                 let merged = merged_in(tx.open_table(MERGED), &meta.name)?;
                 let end = self.shared.log.end(&meta.name, merged)?;
-                tx.open_table(MERGED)
-                    .map_err(err)?
-                    .insert(meta.name.as_str(), (end.generation, end.offset))
-                    .map_err(err)?;
+                set_merged(&tx, &meta.name, end)?;
             }
             t.insert(meta.name.as_str(), meta.to_json().as_str())
                 .map_err(err)?;
@@ -638,6 +642,14 @@ mod tests {
             .map(|r| (r.event_time, r.values[0].clone()))
     }
 
+    /// A store with job `j` and one row (key 1 at 100) in its log.
+    fn with_one_row(dir: &Path) -> EmbeddedStore {
+        let store = EmbeddedStore::open(dir).unwrap();
+        store.register(&meta()).unwrap();
+        put(&store, 1, 100, 1);
+        store
+    }
+
     fn log_file(dir: &Path, generation: u64) -> PathBuf {
         dir.join("segments")
             .join("j")
@@ -647,9 +659,7 @@ mod tests {
     #[test]
     fn a_record_being_written_is_read_once_whole_and_a_torn_one_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        store.register(&meta()).unwrap();
-        put(&store, 1, 100, 1);
+        let store = with_one_row(dir.path());
         let path = log_file(dir.path(), 0);
         let whole = std::fs::read(&path).unwrap();
         // Half written (as another process's write, seen midway): a reader
@@ -678,9 +688,7 @@ mod tests {
     #[test]
     fn a_log_that_lost_merged_records_in_a_crash_takes_writes_after_them() {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        store.register(&meta()).unwrap();
-        put(&store, 1, 100, 1);
+        let store = with_one_row(dir.path());
         store.merge("j").unwrap();
         drop(store);
         // Merged into the table, never flushed in the log: gone from it.
@@ -731,9 +739,7 @@ mod tests {
     #[test]
     fn a_reader_of_an_older_snapshot_gets_the_records_a_newer_one_passed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        store.register(&meta()).unwrap();
-        put(&store, 1, 100, 1);
+        let store = with_one_row(dir.path());
         put(&store, 2, 200, 2);
         let reader = EmbeddedStore::open(dir.path()).unwrap();
         let log = &reader.shared.log;

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::StoreError;
@@ -53,6 +54,19 @@ pub struct Pos {
     pub offset: u64,
 }
 
+impl Pos {
+    /// Where, in generation `generation`'s file, the records from here on
+    /// start: this offset in this position's generation, the file's start
+    /// in later ones.
+    fn offset_in(self, generation: u64) -> u64 {
+        if generation == self.generation {
+            self.offset
+        } else {
+            0
+        }
+    }
+}
+
 /// One record, read: its payload and the position after it.
 pub struct Record {
     pub payload: Arc<[u8]>,
@@ -66,8 +80,9 @@ pub struct SegmentLog {
     jobs: Mutex<HashMap<String, Arc<Mutex<JobLog>>>>,
     /// Held by a sync.
     syncing: Mutex<()>,
-    /// Whether `dir` and the store's directory were flushed (they hold
-    /// the job directories' names).
+    /// Whether the store's directory (which holds `dir`'s name) was
+    /// flushed; a job's first sync flushes `dir` (which holds the job
+    /// directory's name).
     parents_synced: AtomicBool,
 }
 
@@ -104,18 +119,13 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("cannot {what} {}: {e}", path.display()))
 }
 
+/// Bytes of a job name kept in its directory's name; others are `%XX`.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'-');
+
 /// A job's directory name: its name, with bytes other than letters,
-/// digits, `_` and `-` written as `%XX`.
+/// digits, `_` and `-` percent-encoded.
 fn dir_name(job: &str) -> String {
-    let mut out = String::with_capacity(job.len());
-    for b in job.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(job, ESCAPED).to_string()
 }
 
 impl SegmentLog {
@@ -228,11 +238,7 @@ impl SegmentLog {
                 if self.path(job, generation + 1).exists() {
                     return Ok(Err(Moved::Next));
                 }
-                let from = if generation == merged.generation {
-                    merged.offset
-                } else {
-                    0
-                };
+                let from = merged.offset_in(generation);
                 let size = lf.check(&path, from, false)?;
                 if size > lf.end {
                     // A crash's torn record: nothing follows it.
@@ -363,45 +369,16 @@ impl SegmentLog {
         let shared = self.job(job);
         let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
         self.open_files(job, &mut log, merged)?;
-        // Still open here but deleted: merged past, maybe through later
-        // generations this handle never opened.
-        let deleted = log
-            .files
-            .get(&merged.generation)
-            .map(|f| f.file.metadata().map(|m| m.nlink() == 0))
-            .transpose()
-            .map_err(|e| io("read", &self.path(job, merged.generation), e))?
-            .unwrap_or(false);
-        if !current && deleted {
+        if !current && self.merged_away(job, &log, merged)? {
             log.listed = false;
             return Ok(Err(Stale));
-        }
-        if !current && !log.files.contains_key(&merged.generation) {
-            // Deleted after a merge past it, or never written: a later
-            // generation tells.
-            let dir = self.job_dir(job);
-            let later = match std::fs::read_dir(&dir) {
-                Ok(d) => d.flatten().any(|e| {
-                    parse_generation(&e.file_name()).is_some_and(|g| g > merged.generation)
-                }),
-                Err(e) if e.kind() == ErrorKind::NotFound => false,
-                Err(e) => return Err(io("list", &dir, e)),
-            };
-            if later {
-                log.listed = false;
-                return Ok(Err(Stale));
-            }
         }
         let mut out = Vec::new();
         let generations: Vec<u64> = log.files.keys().copied().collect();
         for generation in generations {
             let path = self.path(job, generation);
             let lf = log.files.get_mut(&generation).expect("listed");
-            let from = if generation == merged.generation {
-                merged.offset
-            } else {
-                0
-            };
+            let from = merged.offset_in(generation);
             lf.check(&path, from, true)?;
             for r in lf.records.iter_mut().filter(|r| r.at >= from) {
                 let payload = match &r.payload {
@@ -428,6 +405,25 @@ impl SegmentLog {
         Ok(Ok(out))
     }
 
+    /// Whether the file of `merged`'s generation is gone after a merge
+    /// past it (maybe through later generations this handle never opened):
+    /// deleted under this handle, or missing while a later one exists.
+    fn merged_away(&self, job: &str, log: &JobLog, merged: Pos) -> Result<bool, StoreError> {
+        if let Some(f) = log.files.get(&merged.generation) {
+            let path = self.path(job, merged.generation);
+            let meta = f.file.metadata().map_err(|e| io("read", &path, e))?;
+            return Ok(meta.nlink() == 0);
+        }
+        let dir = self.job_dir(job);
+        match std::fs::read_dir(&dir) {
+            Ok(d) => Ok(d
+                .flatten()
+                .any(|e| parse_generation(&e.file_name()).is_some_and(|g| g > merged.generation))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io("list", &dir, e)),
+        }
+    }
+
     /// Where `job`'s log ends now, as far as this handle can tell after
     /// looking: merging through it leaves nothing pending.
     pub fn end(&self, job: &str, merged: Pos) -> Result<Pos, StoreError> {
@@ -437,11 +433,7 @@ impl SegmentLog {
         let Some((&generation, lf)) = log.files.iter_mut().next_back() else {
             return Ok(merged);
         };
-        let from = if generation == merged.generation {
-            merged.offset
-        } else {
-            0
-        };
+        let from = merged.offset_in(generation);
         lf.check(&self.path(job, generation), from, false)?;
         Ok(merged.max(Pos {
             generation,
@@ -629,11 +621,7 @@ impl JobLog {
         self.files
             .range(merged.generation..)
             .map(|(&g, f)| {
-                let from = if g == merged.generation {
-                    merged.offset
-                } else {
-                    0
-                };
+                let from = merged.offset_in(g);
                 f.records.iter().filter(|r| r.at >= from).count()
             })
             .sum()
