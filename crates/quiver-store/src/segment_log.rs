@@ -21,9 +21,15 @@
 //! past [`ROTATE_BYTES`] starts the next one, and a writer that finds a
 //! next generation moves there. A reader stops at the first record that
 //! does not check out, which is a record still being written (it reads it
-//! next time) or the torn end a crash left; the next writer cuts such an
-//! end off before it appends. Generations wholly before the merged
-//! position are deleted after the merge.
+//! next time), the zero header every append writes after its record, or
+//! the torn end a crash left (the next append overwrites it, and its zero
+//! header keeps readers from what is left of it). So the bytes after the
+//! last record mean nothing, and the file may run on past it:
+//! [`SegmentLog::prefill`] extends it and reads the extension into the
+//! page cache after a burst of appends, so that the next burst copies
+//! into pages already there instead of allocating (and, in a virtual
+//! machine, first touching) them as a window closes. Generations wholly
+//! before the merged position are deleted after the merge.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -43,6 +49,9 @@ const MAGIC: u32 = 0x474C_5351;
 
 /// Bytes before a record's payload.
 const HEADER: u64 = 16;
+
+/// Written after every record: a header no record has, where readers stop.
+const END: [u8; HEADER as usize] = [0; HEADER as usize];
 
 /// A log file this long is closed: the next append starts the next one.
 pub const ROTATE_BYTES: u64 = 64 << 20;
@@ -97,6 +106,8 @@ struct JobLog {
     unsynced: Vec<u64>,
     /// Whether the job directory's name was flushed.
     dir_synced: bool,
+    /// Bytes appended since the last prefill.
+    appended: u64,
 }
 
 struct LogFile {
@@ -178,8 +189,13 @@ impl SegmentLog {
         header[4..8].copy_from_slice(&len32.to_le_bytes());
         header[8..].copy_from_slice(&hasher.digest().to_le_bytes());
 
+        let began = std::time::Instant::now();
         let shared = self.job(job);
         let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+        // Timings for `quiver_store::write=debug`: waits for this process's
+        // other writers, then for other processes' (the flock), then the
+        // copy into the page cache.
+        let mut waited = (began.elapsed(), std::time::Duration::ZERO);
         self.open_files(job, &mut log, merged)?;
         if log.files.is_empty() {
             // `merged` may be older than the files (merged past and deleted
@@ -227,7 +243,10 @@ impl SegmentLog {
                     }
                 }
             };
+            let locking = std::time::Instant::now();
             lf.file.lock().map_err(|e| io("lock", &path, e))?;
+            waited.1 += locking.elapsed();
+            let copied = std::time::Instant::now();
             let appended = (|| {
                 // Only the newest generation takes appends (and one deleted
                 // after a merge past it is not the newest).
@@ -239,13 +258,7 @@ impl SegmentLog {
                     return Ok(Err(Moved::Next));
                 }
                 let from = merged.offset_in(generation);
-                let size = lf.check(&path, from, false)?;
-                if size > lf.end {
-                    // A crash's torn record: nothing follows it.
-                    lf.file
-                        .set_len(lf.end)
-                        .map_err(|e| io("truncate", &path, e))?;
-                }
+                lf.check(&path, from, false)?;
                 if lf.end >= self.rotate {
                     let next = self.path(job, generation + 1);
                     OpenOptions::new()
@@ -259,25 +272,44 @@ impl SegmentLog {
                 // After a crash the file may have lost the (merged) records
                 // before `merged`: new ones go after it all the same.
                 let at = lf.end.max(from);
-                let mut o = at;
-                for part in std::iter::once(&header[..]).chain(parts.iter().copied()) {
+                // The zero header after the record first and the record's
+                // own last: a reader that finds the record whole finds the
+                // end after it, never what a crash left there.
+                let write = |part: &[u8], o: u64| {
                     lf.file
                         .write_all_at(part, o)
-                        .map_err(|e| io("write", &path, e))?;
+                        .map_err(|e| io("write", &path, e))
+                };
+                write(&END, at + HEADER + len)?;
+                let mut o = at + HEADER;
+                for part in parts {
+                    write(part, o)?;
                     o += part.len() as u64;
                 }
+                write(&header, at)?;
                 lf.records.push(Checked {
                     at,
                     len,
                     payload: None,
                 });
-                lf.end = o;
+                lf.end = at + HEADER + len;
                 Ok(Ok(()))
             })();
             // Unlocked whatever happened; a failed unlock is the file's close.
             let _ = lf.file.unlock();
             match appended? {
-                Ok(()) => break,
+                Ok(()) => {
+                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+                    tracing::debug!(
+                        target: "quiver_store::write",
+                        "{job}: {} bytes appended: waited {:.3} ms in this process, {:.3} ms for the file lock; checked and copied in {:.3} ms",
+                        HEADER + len,
+                        ms(waited.0),
+                        ms(waited.1),
+                        ms(copied.elapsed()),
+                    );
+                    break;
+                }
                 Err(Moved::Next) => generation += 1,
                 Err(Moved::Deleted) => {
                     log.files.remove(&generation);
@@ -293,7 +325,99 @@ impl SegmentLog {
         if !log.unsynced.contains(&generation) {
             log.unsynced.push(generation);
         }
+        log.appended += HEADER + len;
         Ok(log.pending(merged))
+    }
+
+    /// Readies the page cache for as many bytes of `job`'s log as this
+    /// handle appended since the last prefill, twice over, past the end of
+    /// the newest file (or in the next generation's, which it starts, when
+    /// they would take the file past the rotation size): extends the file
+    /// with zeros (a hole) and reads them. The merger calls it after a
+    /// merge, when a burst of writes has paused.
+    pub fn prefill(&self, job: &str) -> Result<(), StoreError> {
+        let shared = self.job(job);
+        let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let want = std::mem::take(&mut log.appended).saturating_mul(2);
+        let Some(mut generation) = log.files.keys().next_back().copied() else {
+            return Ok(());
+        };
+        if want == 0 {
+            return Ok(());
+        }
+        let mut start_next = false;
+        let (file, from) = loop {
+            let path = self.path(job, generation);
+            let lf = log.files.get_mut(&generation).expect("listed");
+            lf.file.lock().map_err(|e| io("lock", &path, e))?;
+            let extended = (|| {
+                let meta = lf.file.metadata().map_err(|e| io("read", &path, e))?;
+                // Moved on from (merged away, or a next generation started):
+                // the next append prefills.
+                if meta.nlink() == 0 || self.path(job, generation + 1).exists() {
+                    return Ok(None);
+                }
+                // Past the records (other processes' too), which the
+                // records kept start before.
+                let start = lf.start;
+                lf.check(&path, start, false)?;
+                let from = lf.end;
+                if !start_next && from + want > self.rotate {
+                    let next = self.path(job, generation + 1);
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&next)
+                        .map_err(|e| io("create", &next, e))?;
+                    return Ok(Some(None));
+                }
+                // Only ever longer: under the lock no append runs, and a
+                // shorter length would cut records off.
+                if meta.len() < from + want {
+                    lf.file
+                        .set_len(from + want)
+                        .map_err(|e| io("extend", &path, e))?;
+                }
+                let file = lf.file.try_clone().map_err(|e| io("open", &path, e))?;
+                Ok(Some(Some((file, from))))
+            })();
+            let _ = lf.file.unlock();
+            match extended? {
+                None => return Ok(()),
+                Some(Some(done)) => break done,
+                Some(None) => {
+                    // Started the next generation: prefill it instead.
+                    self.open_files(
+                        job,
+                        &mut log,
+                        Pos {
+                            generation,
+                            offset: 0,
+                        },
+                    )?;
+                    generation += 1;
+                    if !log.files.contains_key(&generation) {
+                        return Ok(());
+                    }
+                    start_next = true;
+                }
+            }
+        };
+        // Read outside the locks: appends need not wait for it.
+        drop(log);
+        let mut buf = vec![0u8; 256 << 10];
+        let mut at = from;
+        while at < from + want {
+            let n = buf.len().min((from + want - at) as usize);
+            match file.read_at(&mut buf[..n], at) {
+                Ok(0) => break,
+                Ok(read) => at += read as u64,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(io("read", &self.path(job, generation), e)),
+            }
+        }
+        Ok(())
     }
 
     /// Makes every record appended through this handle durable.
@@ -580,8 +704,9 @@ impl LogFile {
             self.start = from;
         }
         let size = self.file.metadata().map_err(|e| io("read", path, e))?.len();
-        // A read that finds the file shorter than its length said met a
-        // writer cutting off a torn end: the records end there.
+        // A read that finds the file shorter than its length said met it
+        // cut short (an older Quiver cut torn ends off): the records end
+        // there.
         let read = |buf: &mut [u8], at: u64| match self.file.read_exact_at(buf, at) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(false),
