@@ -106,7 +106,7 @@ struct JobLog {
     unsynced: Vec<u64>,
     /// Whether the job directory's name was flushed.
     dir_synced: bool,
-    /// Bytes appended since the last prefill.
+    /// Bytes of records appended since the last prefill.
     appended: u64,
 }
 
@@ -174,20 +174,7 @@ impl SegmentLog {
     /// The record is visible to readers on return and durable after
     /// [`SegmentLog::sync`].
     pub fn append(&self, job: &str, merged: Pos, parts: &[&[u8]]) -> Result<usize, StoreError> {
-        let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
-        let len32 = u32::try_from(len).map_err(|_| {
-            StoreError::Backend(format!(
-                "a batch of {len} bytes is over the 4 GiB a segment may hold"
-            ))
-        })?;
-        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
-        for p in parts {
-            hasher.update(p);
-        }
-        let mut header = [0u8; HEADER as usize];
-        header[..4].copy_from_slice(&MAGIC.to_le_bytes());
-        header[4..8].copy_from_slice(&len32.to_le_bytes());
-        header[8..].copy_from_slice(&hasher.digest().to_le_bytes());
+        let (header, len) = header_of(parts)?;
 
         let began = std::time::Instant::now();
         let shared = self.job(job);
@@ -249,13 +236,16 @@ impl SegmentLog {
             let copied = std::time::Instant::now();
             let appended = (|| {
                 // Only the newest generation takes appends (and one deleted
-                // after a merge past it is not the newest).
+                // after a merge past it is not the newest). The next one is
+                // looked for first: it is only made under this file's lock,
+                // and files are deleted oldest first, so this file still
+                // being there after it was not means it is the newest.
+                if self.path(job, generation + 1).exists() {
+                    return Ok(Err(Moved::Next));
+                }
                 let meta = lf.file.metadata().map_err(|e| io("read", &path, e))?;
                 if meta.nlink() == 0 {
                     return Ok(Err(Moved::Deleted));
-                }
-                if self.path(job, generation + 1).exists() {
-                    return Ok(Err(Moved::Next));
                 }
                 let from = merged.offset_in(generation);
                 lf.check(&path, from, false)?;
@@ -330,15 +320,18 @@ impl SegmentLog {
     }
 
     /// Readies the page cache for as many bytes of `job`'s log as this
-    /// handle appended since the last prefill, twice over, past the end of
-    /// the newest file (or in the next generation's, which it starts, when
-    /// they would take the file past the rotation size): extends the file
-    /// with zeros (a hole) and reads them. The merger calls it after a
-    /// merge, when a burst of writes has paused.
+    /// handle appended since the last prefill, twice over (at most the
+    /// rotation size), past the end of the newest file (or in the next
+    /// generation's, which it starts, when they would take the file past
+    /// the rotation size): extends the file with zeros (a hole) and reads
+    /// them. The merger calls it after a merge, when a burst of writes has
+    /// paused.
     pub fn prefill(&self, job: &str) -> Result<(), StoreError> {
         let shared = self.job(job);
         let mut log = shared.lock().unwrap_or_else(|p| p.into_inner());
-        let want = std::mem::take(&mut log.appended).saturating_mul(2);
+        let want = std::mem::take(&mut log.appended)
+            .saturating_mul(2)
+            .min(self.rotate);
         let Some(mut generation) = log.files.keys().next_back().copied() else {
             return Ok(());
         };
@@ -351,10 +344,14 @@ impl SegmentLog {
             let lf = log.files.get_mut(&generation).expect("listed");
             lf.file.lock().map_err(|e| io("lock", &path, e))?;
             let extended = (|| {
+                // Moved on from (a next generation started, or merged away;
+                // looked for in that order, as `append` does): the bytes
+                // counted are let go, and the next burst prefills.
+                if self.path(job, generation + 1).exists() {
+                    return Ok(None);
+                }
                 let meta = lf.file.metadata().map_err(|e| io("read", &path, e))?;
-                // Moved on from (merged away, or a next generation started):
-                // the next append prefills.
-                if meta.nlink() == 0 || self.path(job, generation + 1).exists() {
+                if meta.nlink() == 0 {
                     return Ok(None);
                 }
                 // Past the records (other processes' too), which the
@@ -362,15 +359,16 @@ impl SegmentLog {
                 let start = lf.start;
                 lf.check(&path, start, false)?;
                 let from = lf.end;
-                if !start_next && from + want > self.rotate {
+                if !start_next && from.saturating_add(want) > self.rotate {
                     let next = self.path(job, generation + 1);
-                    OpenOptions::new()
+                    let file = OpenOptions::new()
+                        .read(true)
                         .write(true)
                         .create(true)
                         .truncate(false)
                         .open(&next)
                         .map_err(|e| io("create", &next, e))?;
-                    return Ok(Some(None));
+                    return Ok(Some(Err(file)));
                 }
                 // Only ever longer: under the lock no append runs, and a
                 // shorter length would cut records off.
@@ -380,26 +378,17 @@ impl SegmentLog {
                         .map_err(|e| io("extend", &path, e))?;
                 }
                 let file = lf.file.try_clone().map_err(|e| io("open", &path, e))?;
-                Ok(Some(Some((file, from))))
+                Ok(Some(Ok((file, from))))
             })();
             let _ = lf.file.unlock();
             match extended? {
                 None => return Ok(()),
-                Some(Some(done)) => break done,
-                Some(None) => {
-                    // Started the next generation: prefill it instead.
-                    self.open_files(
-                        job,
-                        &mut log,
-                        Pos {
-                            generation,
-                            offset: 0,
-                        },
-                    )?;
+                Some(Ok(done)) => break done,
+                Some(Err(next)) => {
+                    // Started the next generation: prefill it instead. (The
+                    // older files stay open: their records may not be merged.)
                     generation += 1;
-                    if !log.files.contains_key(&generation) {
-                        return Ok(());
-                    }
+                    log.files.insert(generation, LogFile::new(next));
                     start_next = true;
                 }
             }
@@ -651,6 +640,25 @@ impl SegmentLog {
     }
 }
 
+/// The header of a record of `parts`, and the payload's length.
+fn header_of(parts: &[&[u8]]) -> Result<([u8; HEADER as usize], u64), StoreError> {
+    let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    let len32 = u32::try_from(len).map_err(|_| {
+        StoreError::Backend(format!(
+            "a batch of {len} bytes is over the 4 GiB a segment may hold"
+        ))
+    })?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+    for p in parts {
+        hasher.update(p);
+    }
+    let mut header = [0u8; HEADER as usize];
+    header[..4].copy_from_slice(&MAGIC.to_le_bytes());
+    header[4..8].copy_from_slice(&len32.to_le_bytes());
+    header[8..].copy_from_slice(&hasher.digest().to_le_bytes());
+    Ok((header, len))
+}
+
 /// Why an append moves on from a generation.
 enum Moved {
     /// A later one exists (or this one is full and the next was created).
@@ -750,5 +758,111 @@ impl JobLog {
                 f.records.iter().filter(|r| r.at >= from).count()
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_len(dir: &Path, generation: u64) -> u64 {
+        std::fs::metadata(SegmentLog::new(dir).path("j", generation))
+            .unwrap()
+            .len()
+    }
+
+    fn payloads(log: &SegmentLog) -> Vec<Vec<u8>> {
+        log.pending("j", Pos::default(), true)
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|r| r.payload.to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn appends_after_a_prefill_land_in_its_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::new(dir.path());
+        let record = HEADER + 100;
+        log.append("j", Pos::default(), &[&[1; 100]]).unwrap();
+        assert_eq!(
+            file_len(dir.path(), 0),
+            record + HEADER,
+            "a zero header after it"
+        );
+        log.prefill("j").unwrap();
+        let extended = record + 2 * record;
+        assert_eq!(file_len(dir.path(), 0), extended);
+        // Nothing appended since: nothing more.
+        log.prefill("j").unwrap();
+        assert_eq!(file_len(dir.path(), 0), extended);
+        log.append("j", Pos::default(), &[&[2; 100]]).unwrap();
+        assert_eq!(file_len(dir.path(), 0), extended, "written into it");
+        // Another handle appends after the records, not after the zeros.
+        let other = SegmentLog::new(dir.path());
+        other.append("j", Pos::default(), &[&[3; 100]]).unwrap();
+        assert_eq!(file_len(dir.path(), 0), 3 * record + HEADER);
+        let want: Vec<Vec<u8>> = (1..=3).map(|b| vec![b; 100]).collect();
+        assert_eq!(payloads(&other), want);
+        assert_eq!(payloads(&log), want);
+    }
+
+    #[test]
+    fn a_prefill_past_the_rotation_size_starts_the_next_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::with_rotation(dir.path(), 200);
+        // The job's directory there when it is first listed: the handle
+        // does not list it again.
+        std::fs::create_dir_all(log.job_dir("j")).unwrap();
+        log.append("j", Pos::default(), &[&[1; 100]]).unwrap();
+        // Twice the bytes appended, at most the rotation size, would take
+        // the file past it: they go to the next generation.
+        log.prefill("j").unwrap();
+        let extended = 200;
+        assert_eq!(file_len(dir.path(), 1), extended);
+        log.append("j", Pos::default(), &[&[2; 100]]).unwrap();
+        assert_eq!(file_len(dir.path(), 1), extended, "written there");
+        // The first generation, not merged, is still read and flushed by
+        // this handle.
+        assert_eq!(payloads(&log), vec![vec![1; 100], vec![2; 100]]);
+        assert_eq!(
+            log.job("j").lock().unwrap().unsynced,
+            vec![0, 1],
+            "both generations are flushed by the next sync"
+        );
+        let other = SegmentLog::new(dir.path());
+        assert_eq!(payloads(&other), vec![vec![1; 100], vec![2; 100]]);
+    }
+
+    #[test]
+    fn what_a_torn_record_leaves_after_the_next_append_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::new(dir.path());
+        log.append("j", Pos::default(), &[b"first"]).unwrap();
+        let path = log.path("j", 0);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - HEADER as usize);
+        let first_end = bytes.len();
+        // A crash's torn record: its header whole, 10 of its 100 bytes;
+        // then, where the next record ("second") will end, an older
+        // record that checks out.
+        let (torn, _) = header_of(&[&[7; 100]]).unwrap();
+        bytes.extend_from_slice(&torn);
+        bytes.extend_from_slice(&[7; 10]);
+        bytes.resize(first_end + HEADER as usize + b"second".len(), 0);
+        let (stale, _) = header_of(&[b"stale"]).unwrap();
+        bytes.extend_from_slice(&stale);
+        bytes.extend_from_slice(b"stale");
+        std::fs::write(&path, &bytes).unwrap();
+        // A writer that never saw it appends over the torn record.
+        SegmentLog::new(dir.path())
+            .append("j", Pos::default(), &[b"second"])
+            .unwrap();
+        let reader = SegmentLog::new(dir.path());
+        assert_eq!(
+            payloads(&reader),
+            vec![b"first".to_vec(), b"second".to_vec()]
+        );
     }
 }
