@@ -23,12 +23,12 @@
 //! [`MERGE_QUIET`], off the path of the write, and readies the page cache
 //! for the next burst of writes ([`SegmentLog::prefill`]); a write that
 //! leaves more than [`MAX_SEGMENTS`] pending merges them itself, so
-//! readers seldom search more than that. Dropping the store merges what is left. A
-//! process that crashes leaves the log's records either merged or pending,
-//! both readable; a torn last record is never read, and overwritten by
-//! the next write. A machine that crashes loses the records appended since
-//! the last sync (readers may have seen them): a live run reads their
-//! events again from its checkpoint.
+//! readers seldom search more than that. Dropping the store merges what
+//! is left. A process that crashes leaves the log's records either merged
+//! or pending, both readable; a torn last record is never read, and
+//! overwritten by the next write. A machine that crashes loses the records
+//! appended since the last sync (readers may have seen them): a live run
+//! reads their events again from its checkpoint.
 //!
 //! Segments an older Quiver kept in table `segments:<job>` are still read
 //! (before the log's: they were written earlier) and merged.
