@@ -678,8 +678,11 @@ mod tests {
         // A crash's torn record after it: never read, and the next write
         // (from a handle that did not see it written) overwrites it; what
         // is left of it after that write's end is never read either.
-        let mut torn = whole.clone();
-        torn.extend_from_slice(&whole[..whole.len() - 3]);
+        // (`whole` ends with the zero header after its record: the torn copy
+        // replaces it, as a crash's next record would.)
+        let record = &whole[..whole.len() - 16];
+        let mut torn = record.to_vec();
+        torn.extend_from_slice(&record[..record.len() - 3]);
         std::fs::write(&path, &torn).unwrap();
         drop(store);
         let writer = EmbeddedStore::open(dir.path()).unwrap();

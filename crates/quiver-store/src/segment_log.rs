@@ -235,28 +235,14 @@ impl SegmentLog {
             waited.1 += locking.elapsed();
             let copied = std::time::Instant::now();
             let appended = (|| {
-                // Only the newest generation takes appends (and one deleted
-                // after a merge past it is not the newest). The next one is
-                // looked for first: it is only made under this file's lock,
-                // and files are deleted oldest first, so this file still
-                // being there after it was not means it is the newest.
-                if self.path(job, generation + 1).exists() {
-                    return Ok(Err(Moved::Next));
-                }
-                let meta = lf.file.metadata().map_err(|e| io("read", &path, e))?;
-                if meta.nlink() == 0 {
-                    return Ok(Err(Moved::Deleted));
+                // Only the newest generation takes appends.
+                if let Some(moved) = self.moved_on(job, generation, &lf.file)? {
+                    return Ok(Err(moved));
                 }
                 let from = merged.offset_in(generation);
                 lf.check(&path, from, false)?;
                 if lf.end >= self.rotate {
-                    let next = self.path(job, generation + 1);
-                    OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(&next)
-                        .map_err(|e| io("create", &next, e))?;
+                    self.start_next(job, generation)?;
                     return Ok(Err(Moved::Next));
                 }
                 // After a crash the file may have lost the (merged) records
@@ -338,58 +324,45 @@ impl SegmentLog {
         if want == 0 {
             return Ok(());
         }
-        let mut start_next = false;
+        let mut in_next = false;
         let (file, from) = loop {
             let path = self.path(job, generation);
             let lf = log.files.get_mut(&generation).expect("listed");
             lf.file.lock().map_err(|e| io("lock", &path, e))?;
-            let extended = (|| {
-                // Moved on from (a next generation started, or merged away;
-                // looked for in that order, as `append` does): the bytes
-                // counted are let go, and the next burst prefills.
-                if self.path(job, generation + 1).exists() {
-                    return Ok(None);
-                }
-                let meta = lf.file.metadata().map_err(|e| io("read", &path, e))?;
-                if meta.nlink() == 0 {
-                    return Ok(None);
+            let room = (|| {
+                // Moved on from: the bytes counted are let go, and the next
+                // burst prefills.
+                if self.moved_on(job, generation, &lf.file)?.is_some() {
+                    return Ok(Room::Gone);
                 }
                 // Past the records (other processes' too), which the
                 // records kept start before.
                 let start = lf.start;
-                lf.check(&path, start, false)?;
+                let size = lf.check(&path, start, false)?;
                 let from = lf.end;
-                if !start_next && from.saturating_add(want) > self.rotate {
-                    let next = self.path(job, generation + 1);
-                    let file = OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(&next)
-                        .map_err(|e| io("create", &next, e))?;
-                    return Ok(Some(Err(file)));
+                if !in_next && from.saturating_add(want) > self.rotate {
+                    return Ok(Room::Next(self.start_next(job, generation)?));
                 }
                 // Only ever longer: under the lock no append runs, and a
                 // shorter length would cut records off.
-                if meta.len() < from + want {
+                if size < from + want {
                     lf.file
                         .set_len(from + want)
                         .map_err(|e| io("extend", &path, e))?;
                 }
                 let file = lf.file.try_clone().map_err(|e| io("open", &path, e))?;
-                Ok(Some(Ok((file, from))))
+                Ok(Room::Here(file, from))
             })();
             let _ = lf.file.unlock();
-            match extended? {
-                None => return Ok(()),
-                Some(Ok(done)) => break done,
-                Some(Err(next)) => {
-                    // Started the next generation: prefill it instead. (The
-                    // older files stay open: their records may not be merged.)
+            match room? {
+                Room::Gone => return Ok(()),
+                Room::Here(file, from) => break (file, from),
+                Room::Next(next) => {
+                    // Prefill the next generation instead. (The older files
+                    // stay open: their records may not be merged.)
                     generation += 1;
                     log.files.insert(generation, LogFile::new(next));
-                    start_next = true;
+                    in_next = true;
                 }
             }
         };
@@ -407,6 +380,39 @@ impl SegmentLog {
             }
         }
         Ok(())
+    }
+
+    /// Whether appends moved on from `generation` (its file locked): a
+    /// next generation exists, or it was deleted after a merge past it.
+    /// The next one is looked for first: it is only made under this file's
+    /// lock, and files are deleted oldest first, so this file still being
+    /// there after the next was not found means it is the newest.
+    fn moved_on(
+        &self,
+        job: &str,
+        generation: u64,
+        file: &File,
+    ) -> Result<Option<Moved>, StoreError> {
+        if self.path(job, generation + 1).exists() {
+            return Ok(Some(Moved::Next));
+        }
+        let meta = file
+            .metadata()
+            .map_err(|e| io("read", &self.path(job, generation), e))?;
+        Ok((meta.nlink() == 0).then_some(Moved::Deleted))
+    }
+
+    /// Creates the file of the generation after `generation` (whose file
+    /// the caller holds locked), where appends go from now on.
+    fn start_next(&self, job: &str, generation: u64) -> Result<File, StoreError> {
+        let next = self.path(job, generation + 1);
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&next)
+            .map_err(|e| io("create", &next, e))
     }
 
     /// Makes every record appended through this handle durable.
@@ -657,6 +663,16 @@ fn header_of(parts: &[&[u8]]) -> Result<([u8; HEADER as usize], u64), StoreError
     header[4..8].copy_from_slice(&len32.to_le_bytes());
     header[8..].copy_from_slice(&hasher.digest().to_le_bytes());
     Ok((header, len))
+}
+
+/// Where a prefill readies the page cache.
+enum Room {
+    /// Nowhere: appends moved on from the newest file this handle knows.
+    Gone,
+    /// In this file, from this offset.
+    Here(File, u64),
+    /// In the next generation's file, just started.
+    Next(File),
 }
 
 /// Why an append moves on from a generation.
